@@ -1,0 +1,122 @@
+"""What every characterization recipe shares: corner grids, nominal + Monte Carlo job planning on
+the executor, and collecting the results per sweep point.
+
+A recipe (one module per block) builds a list of ``(coords, Netlist)`` points, calls
+:func:`run_points`, measures each run's vectors in NumPy, and assembles a :class:`charz.lut.LUT`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Sequence
+
+import numpy as np
+
+from ..errors import ParameterError
+from ..mc import Draws
+from ..netlist.spice import Netlist
+from ..pdk import PDK
+from ..sim.executor import Executor, SweepResult, run_jobs
+from ..sim.runner import JobFailure, SimJob
+
+MC_CHUNK = 25
+"""Monte Carlo samples run in one ngspice session (one job)."""
+
+
+def corner_values(values: Sequence[float] | float | None, default: Sequence[float], name: str, unit: str) -> list[float]:
+    """A sorted, de-duplicated list of corner values. One value is a fixed condition."""
+    if values is None:
+        values = default
+    if np.isscalar(values):
+        values = [values]
+    vals = sorted({float(v) for v in values})
+    if not vals:
+        raise ParameterError(f"the {name} axis has no points: give at least one value ({unit})")
+    return vals
+
+
+def vdd_values(pdk: PDK, vdd: Sequence[float] | float | None) -> list[float]:
+    vals = corner_values(vdd, [pdk.vdd_nom], "VDD", "V")
+    return [pdk.check_vdd(v) for v in vals]
+
+
+def temp_values(temp: Sequence[float] | float | None) -> list[float]:
+    vals = corner_values(temp, [27.0], "temperature", "degC")
+    for t in vals:
+        if not (-55.0 <= t <= 150.0):
+            raise ParameterError(f"temperature {t:g} degC is outside [-55, 150] degC: choose a value in that range")
+    return vals
+
+
+def midpoints(values: Sequence[float]) -> list[float]:
+    v = np.asarray(values, dtype=float)
+    return ((v[:-1] + v[1:]) / 2).tolist() if v.size > 1 else []
+
+
+@dataclasses.dataclass
+class PointResults:
+    """Vectors per sweep point: ``nominal[i]`` (dict or None if failed) and ``mc[i][s]``."""
+
+    points: list[tuple[dict, Netlist]]
+    nominal: list[dict | None]
+    mc: list[list[dict | None]]
+    sweep: list[SweepResult]
+
+    @property
+    def failures(self) -> list[JobFailure]:
+        return [f for s in self.sweep for f in s.failures]
+
+    @property
+    def ngspice(self) -> dict:
+        return self.sweep[0].ngspice if self.sweep else {}
+
+    def analysis_seconds(self) -> float:
+        return sum(r.analysis_seconds for s in self.sweep for r in s.results if r is not None and not r.cached)
+
+
+def run_points(
+    points: list[tuple[dict, Netlist]],
+    draws: Draws | None = None,
+    *,
+    recipe: str,
+    executor: Executor | None = None,
+    use_cache: bool = True,
+    progress: bool = True,
+    desc: str = "simulating",
+    chunk: int = MC_CHUNK,
+    timeout: float = 120.0,
+) -> PointResults:
+    """Run every point nominally and, with *draws*, for every Monte Carlo sample (chunks of samples
+    share one ngspice session). Failed runs come back as None and are listed in ``failures``."""
+    jobs: list[SimJob] = []
+    where: list[tuple[int, int, int]] = []  # (point, first sample or -1, last sample)
+    for p, (coords, nl) in enumerate(points):
+        label = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in coords.items())
+        jobs.append(SimJob(nl, (), recipe, timeout, label))
+        where.append((p, -1, -1))
+        if draws is not None:
+            for a in range(0, draws.n, chunk):
+                b = min(a + chunk, draws.n)
+                jobs.append(SimJob(nl, draws.samples(a, b), recipe, timeout * (b - a), f"{label}, mc {a}..{b - 1}"))
+                where.append((p, a, b))
+    sweep = run_jobs(jobs, executor=executor, use_cache=use_cache, progress=progress, desc=desc)
+    nominal: list[dict | None] = [None] * len(points)
+    mc: list[list[dict | None]] = [[None] * (draws.n if draws is not None else 0) for _ in points]
+    for (p, a, b), res in zip(where, sweep.results):
+        if res is None:
+            continue
+        if a < 0:
+            nominal[p] = res.runs[0]
+        else:
+            for s, run in zip(range(a, b), res.runs):
+                mc[p][s] = run
+    return PointResults(points, nominal, mc, [sweep])
+
+
+def sample_stats(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and (ddof=1) sigma over the last axis, ignoring failed (NaN) samples."""
+    v = np.asarray(values, dtype=float)
+    n = np.sum(np.isfinite(v), axis=-1)
+    mean = np.nanmean(v, axis=-1)
+    sigma = np.where(n > 1, np.nanstd(v, axis=-1, ddof=1) if v.shape[-1] > 1 else 0.0, 0.0)
+    return mean, sigma

@@ -1,0 +1,37 @@
+"""Errors a user can act on. The CLI prints them as one line (no traceback) and exits non-zero."""
+
+
+class CharzError(Exception):
+    """Base class: the message says what went wrong and what to do."""
+
+    exit_code = 2
+
+
+class PDKError(CharzError):
+    """Unknown PDK, missing or altered model card."""
+
+
+class ParameterError(CharzError, ValueError):
+    """A block parameter, sweep axis or option is out of range."""
+
+
+class NgspiceMissingError(CharzError):
+    """ngspice or libngspice is not installed."""
+
+    exit_code = 3
+
+
+class SimulationError(CharzError):
+    """ngspice failed: did not converge, timed out, or rejected the netlist."""
+
+    exit_code = 4
+
+
+class SimulationTimeout(SimulationError):
+    """A run exceeded its time limit."""
+
+
+class LUTError(CharzError):
+    """A LUT file is corrupt, of the wrong schema or kind, or does not match the PDK in use."""
+
+    exit_code = 5

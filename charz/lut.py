@@ -1,0 +1,306 @@
+"""Lookup tables: the contract between the circuit half and the network half.
+
+A :class:`LUT` holds named axes with units, one or more tables on that grid (mean, sigma, ...),
+optionally the Monte Carlo samples (one extra trailing dimension), fixed conditions, provenance and a
+fit-quality report. On disk it is two files side by side:
+
+- ``NAME.npz``: the arrays (``allow_pickle=False`` on load);
+- ``NAME.json``: schema version, block kind, axes, units, provenance, fit quality, and the sha256 of
+  the ``.npz`` so a damaged or swapped array file is detected.
+
+Interpolation is linear along continuous axes (``scipy.interpolate.interp1d``), exact along discrete
+axes (such as the number of active cells k). Asking outside the grid is an error, never an extrapolation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import hashlib
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+from scipy.interpolate import interp1d
+
+from . import __version__
+from .errors import LUTError
+
+SCHEMA = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class Axis:
+    name: str
+    unit: str
+    values: np.ndarray
+    discrete: bool = False
+    """Discrete axes (counts, codes) are looked up exactly, never interpolated."""
+
+    def __post_init__(self):
+        v = np.asarray(self.values, dtype=float)
+        if v.ndim != 1 or v.size < 1:
+            raise LUTError(f"axis {self.name} needs a 1-D list of values")
+        if v.size > 1 and np.any(np.diff(v) <= 0):
+            raise LUTError(f"axis {self.name} values must be strictly increasing")
+        object.__setattr__(self, "values", v)
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "unit": self.unit, "values": self.values.tolist(), "discrete": self.discrete}
+
+
+@dataclasses.dataclass
+class LUT:
+    block: str
+    axes: tuple[Axis, ...]
+    tables: dict[str, np.ndarray]
+    units: dict[str, str]
+    samples: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    conditions: dict = dataclasses.field(default_factory=dict)
+    provenance: dict = dataclasses.field(default_factory=dict)
+    fit_quality: dict = dataclasses.field(default_factory=dict)
+    arrays: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    """Other arrays worth keeping (e.g. the Monte Carlo draws), saved as-is."""
+
+    def __post_init__(self):
+        shape = self.shape
+        for name, t in self.tables.items():
+            if np.shape(t) != shape:
+                raise LUTError(f"table {name} has shape {np.shape(t)}, the axes give {shape}")
+            if name not in self.units:
+                raise LUTError(f"table {name} has no unit")
+        for name, s in self.samples.items():
+            if np.shape(s)[:-1] != shape:
+                raise LUTError(f"samples {name} have shape {np.shape(s)}, expected {shape} + (n,)")
+
+    # ---- grid -------------------------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(a.values.size for a in self.axes)
+
+    def axis(self, name: str) -> Axis:
+        for a in self.axes:
+            if a.name == name:
+                return a
+        raise LUTError(f"{self.block} LUT has no axis '{name}' (axes: {', '.join(a.name for a in self.axes)})")
+
+    def _reduce(self, arr: np.ndarray, coords: dict) -> np.ndarray:
+        unknown = set(coords) - {a.name for a in self.axes}
+        if unknown:
+            raise LUTError(f"{self.block} LUT has no axis {sorted(unknown)} (axes: {[a.name for a in self.axes]})")
+        out = np.asarray(arr, dtype=float)
+        # walk axes from last to first so earlier axis indices stay valid
+        for idx in reversed(range(len(self.axes))):
+            ax = self.axes[idx]
+            if ax.name not in coords:
+                continue
+            x = float(coords[ax.name])
+            v = ax.values
+            hit = np.flatnonzero(np.isclose(v, x, rtol=0, atol=1e-9 * max(1.0, abs(x))))
+            if hit.size:
+                out = np.take(out, hit[0], axis=idx)
+                continue
+            if ax.discrete or v.size < 2:
+                raise LUTError(
+                    f"{ax.name}={x:g} is not on the {self.block} LUT grid {v.tolist()} ({ax.unit}): "
+                    f"use a grid value or re-characterize with this point"
+                )
+            if not (v[0] <= x <= v[-1]):
+                raise LUTError(
+                    f"{ax.name}={x:g} {ax.unit} is outside the {self.block} LUT range [{v[0]:g}, {v[-1]:g}]: "
+                    f"re-characterize with a wider {ax.name} grid"
+                )
+            out = interp1d(v, out, axis=idx, kind="linear", assume_sorted=True)(x)
+        return out
+
+    def slice(self, table: str, **coords) -> np.ndarray:
+        """*table* at the given coordinates; axes not given stay as dimensions (in axis order)."""
+        if table not in self.tables:
+            raise LUTError(f"{self.block} LUT has no table '{table}' (tables: {', '.join(self.tables)})")
+        return self._reduce(self.tables[table], coords)
+
+    def sample_slice(self, name: str, **coords) -> np.ndarray:
+        """Monte Carlo samples of *name* at the coordinates; trailing dimension = sample."""
+        if name not in self.samples:
+            raise LUTError(f"{self.block} LUT holds no Monte Carlo samples of '{name}'")
+        return self._reduce(self.samples[name], coords)
+
+    def value(self, table: str, **coords) -> float:
+        missing = [a.name for a in self.axes if a.name not in coords]
+        if missing:
+            raise LUTError(f"give a value for {missing} to read one number from the {self.block} LUT")
+        return float(self.slice(table, **coords))
+
+    # ---- persistence ------------------------------------------------------------------------------
+    def _npz_bytes(self) -> bytes:
+        arrays = {f"table/{k}": np.asarray(v, dtype=float) for k, v in self.tables.items()}
+        arrays.update({f"samples/{k}": np.asarray(v, dtype=float) for k, v in self.samples.items()})
+        arrays.update({f"array/{k}": np.asarray(v) for k, v in self.arrays.items()})
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **arrays)
+        return buf.getvalue()
+
+    def metadata(self, npz_sha256: str) -> dict:
+        return {
+            "schema": SCHEMA,
+            "block": self.block,
+            "axes": [a.to_json() for a in self.axes],
+            "units": self.units,
+            "tables": sorted(self.tables),
+            "samples": sorted(self.samples),
+            "arrays": sorted(self.arrays),
+            "conditions": self.conditions,
+            "provenance": self.provenance,
+            "fit_quality": self.fit_quality,
+            "npz_sha256": npz_sha256,
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Write PATH.npz and PATH.json (PATH may be given with either suffix or none)."""
+        base = _base(path)
+        base.parent.mkdir(parents=True, exist_ok=True)
+        data = self._npz_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        tmp = base.with_suffix(".npz.part")
+        tmp.write_bytes(data)
+        tmp.replace(base.with_suffix(".npz"))
+        meta = json.dumps(self.metadata(digest), indent=1, sort_keys=True, default=_json_default)
+        base.with_suffix(".json").write_text(meta + "\n")
+        return base.with_suffix(".json")
+
+    @classmethod
+    def load(cls, path: str | Path, block: str | None = None) -> "LUT":
+        """Read a LUT; *block* checks the kind. Every problem is a LUTError saying what to do."""
+        base = _base(path)
+        jpath, npath = base.with_suffix(".json"), base.with_suffix(".npz")
+        try:
+            meta = json.loads(jpath.read_text())
+        except FileNotFoundError as exc:
+            raise LUTError(f"LUT metadata {jpath} not found: give the path of a LUT written by `charz characterize`") from exc
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise LUTError(f"LUT metadata {jpath} is corrupt ({exc}): regenerate it with `charz characterize`") from exc
+        if not isinstance(meta, dict) or meta.get("schema") != SCHEMA:
+            raise LUTError(
+                f"LUT {jpath} has schema {meta.get('schema') if isinstance(meta, dict) else '?'}, this charz reads "
+                f"schema {SCHEMA}: regenerate it with `charz characterize`"
+            )
+        if block is not None and meta.get("block") != block:
+            raise LUTError(f"LUT {jpath} is a '{meta.get('block')}' table, a '{block}' table is needed here")
+        try:
+            data = npath.read_bytes()
+        except FileNotFoundError as exc:
+            raise LUTError(f"LUT arrays {npath} not found beside {jpath.name}: regenerate the LUT") from exc
+        if hashlib.sha256(data).hexdigest() != meta.get("npz_sha256"):
+            raise LUTError(f"LUT arrays {npath} do not match their metadata (sha256): the file is damaged; regenerate it")
+        try:
+            with np.load(io.BytesIO(data), allow_pickle=False) as z:
+                arrays = {k: z[k] for k in z.files}
+            axes = tuple(Axis(a["name"], a["unit"], np.asarray(a["values"]), bool(a["discrete"])) for a in meta["axes"])
+            return cls(
+                block=meta["block"],
+                axes=axes,
+                tables={k: arrays[f"table/{k}"] for k in meta["tables"]},
+                units=dict(meta["units"]),
+                samples={k: arrays[f"samples/{k}"] for k in meta["samples"]},
+                conditions=meta.get("conditions", {}),
+                provenance=meta.get("provenance", {}),
+                fit_quality=meta.get("fit_quality", {}),
+                arrays={k: arrays[f"array/{k}"] for k in meta.get("arrays", [])},
+            )
+        except LUTError:
+            raise
+        except Exception as exc:
+            raise LUTError(f"LUT {base} is corrupt ({type(exc).__name__}: {exc}): regenerate it with `charz characterize`") from exc
+
+    def check_pdk(self, card_sha256: str) -> None:
+        """Refuse to mix a LUT with a different model card than the one in use."""
+        have = self.provenance.get("card_sha256")
+        if have != card_sha256:
+            raise LUTError(
+                f"{self.block} LUT was made with card sha256 {str(have)[:12]}... but the card in use is "
+                f"{card_sha256[:12]}...: regenerate the LUT for this PDK or pick the matching one"
+            )
+
+    # ---- display ----------------------------------------------------------------------------------
+    def summary(self) -> str:
+        p = self.provenance
+        lines = [f"LUT {self.block}  (schema {SCHEMA})"]
+        for a in self.axes:
+            kind = "discrete" if a.discrete else "interpolated"
+            vals = a.values
+            shown = ", ".join(f"{v:g}" for v in vals) if vals.size <= 8 else f"{vals[0]:g} .. {vals[-1]:g} ({vals.size} points)"
+            lines.append(f"  axis {a.name:<8} [{a.unit}] {kind}: {shown}")
+        for k, v in self.conditions.items():
+            lines.append(f"  condition {k} = {v}")
+        for name in sorted(self.tables):
+            t = self.tables[name]
+            lines.append(f"  table {name:<16} [{self.units[name]}]  min {np.nanmin(t):.4g}  max {np.nanmax(t):.4g}")
+        for name, s in sorted(self.samples.items()):
+            lines.append(f"  samples {name:<14} {s.shape[-1]} Monte Carlo samples per grid point")
+        lines.append("  provenance:")
+        for k in sorted(p):
+            lines.append(f"    {k}: {p[k]}")
+        if self.fit_quality:
+            lines.append("  fit quality (SPICE re-run at off-grid points vs interpolation):")
+            for name, fq in sorted(self.fit_quality.items()):
+                lines.append(
+                    f"    {name}: {fq.get('points', 0)} points, max |err| {fq.get('max_abs_err', float('nan')):.3g} "
+                    f"{fq.get('unit', '')}, max rel err {100 * fq.get('max_rel_err', float('nan')):.2f}%"
+                )
+        else:
+            lines.append("  fit quality: not measured")
+        return "\n".join(lines)
+
+
+def provenance(generator: str, params: dict, netlist_sha256: list[str] | str, pdk_prov: dict, ngspice: dict,
+               mc_samples: int = 0, seed: int | None = None, extra: dict | None = None) -> dict:
+    """The provenance record every LUT carries."""
+    out = dict(pdk_prov)
+    out.update({
+        "generator": generator,
+        "parameters": params,
+        "netlist_sha256": netlist_sha256,
+        "ngspice_version": ngspice.get("version"),
+        "ngspice_build": ngspice.get("build"),
+        "charz_version": __version__,
+        "mc_samples": mc_samples,
+        "mc_seed": seed,
+        "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    })
+    if extra:
+        out.update(extra)
+    return out
+
+
+def fit_quality_entry(predicted, simulated, unit: str, points: list[dict]) -> dict:
+    """Compare interpolated LUT values with SPICE re-runs at off-grid points."""
+    p = np.asarray(predicted, dtype=float).ravel()
+    s = np.asarray(simulated, dtype=float).ravel()
+    err = np.abs(p - s)
+    scale = np.maximum(np.abs(s), 1e-30)
+    return {
+        "points": int(p.size),
+        "max_abs_err": float(err.max()) if err.size else float("nan"),
+        "rms_err": float(np.sqrt(np.mean(err**2))) if err.size else float("nan"),
+        "max_rel_err": float((err / scale).max()) if err.size else float("nan"),
+        "unit": unit,
+        "where": points,
+    }
+
+
+def _base(path: str | Path) -> Path:
+    p = Path(path)
+    if p.suffix in (".json", ".npz"):
+        p = p.with_suffix("")
+    return p
+
+
+def _json_default(o):
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serializable: {type(o)}")

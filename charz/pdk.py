@@ -1,0 +1,151 @@
+"""PTM model-card registry and lookup path.
+
+The manifest ``pdk_models/manifest.toml`` lists the supported cards with their sha256, nominal VDD,
+drawn Lmin, model names and mismatch coefficients. Card files are never part of the repository:
+they are found on the search path ``CHARZ_PDK_PATH`` (colon-separated), then ``pdk_models/`` in the
+project, then ``../shared/pdk_models`` beside the checkout. Every card is sha256-checked before use.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import os
+import tomllib
+from pathlib import Path
+
+from .errors import ParameterError, PDKError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+MANIFEST = PROJECT_ROOT / "pdk_models" / "manifest.toml"
+
+
+@dataclasses.dataclass(frozen=True)
+class PDK:
+    """One PTM card as the manifest describes it, with the card's resolved path."""
+
+    name: str
+    file: str
+    sha256: str
+    node_nm: int
+    flavour: str
+    vdd_nom: float
+    vdd_source: str
+    toxe_nm: float
+    avt_mv_um: float
+    """Pelgrom A_VT in mV*um (an assumption; see the manifest). May be overridden per run."""
+    abeta_pct_um: float
+    nmos: str
+    pmos: str
+    path: Path | None = None
+    avt_overridden: bool = False
+
+    @property
+    def lmin(self) -> float:
+        """Drawn minimum channel length in metres (= the node)."""
+        return self.node_nm * 1e-9
+
+    def with_avt(self, avt_mv_um: float | None) -> "PDK":
+        """This PDK with a user-chosen A_VT (mV*um); None keeps the manifest value."""
+        if avt_mv_um is None:
+            return self
+        if not (0.0 <= avt_mv_um <= 50.0):
+            raise ParameterError(f"A_VT = {avt_mv_um} mV*um is out of range: give a value between 0 and 50 mV*um")
+        return dataclasses.replace(self, avt_mv_um=float(avt_mv_um), avt_overridden=True)
+
+    def check_vdd(self, vdd: float) -> float:
+        """Validate a supply voltage against this node (0 < VDD <= 1.5 x nominal)."""
+        vdd = float(vdd)
+        if not (0.0 < vdd <= 1.5 * self.vdd_nom + 1e-12):
+            raise ParameterError(
+                f"VDD = {vdd:g} V is outside (0, {1.5 * self.vdd_nom:g}] V for {self.name} "
+                f"(nominal {self.vdd_nom:g} V, at most 1.5x nominal): choose a supply in that range"
+            )
+        return vdd
+
+    def provenance(self) -> dict:
+        return {
+            "pdk": self.name,
+            "card_file": self.file,
+            "card_sha256": self.sha256,
+            "node_nm": self.node_nm,
+            "vdd_nom": self.vdd_nom,
+            "avt_mv_um": self.avt_mv_um,
+            "avt_source": "user override" if self.avt_overridden else "manifest assumption (1.5 mV*um/nm x toxe)",
+            "abeta_pct_um": self.abeta_pct_um,
+        }
+
+
+def search_path() -> list[Path]:
+    """Folders searched for card files, in order."""
+    dirs: list[Path] = []
+    env = os.environ.get("CHARZ_PDK_PATH", "")
+    dirs += [Path(p).expanduser() for p in env.split(os.pathsep) if p]
+    dirs.append(PROJECT_ROOT / "pdk_models")
+    dirs.append(PROJECT_ROOT.parent / "shared" / "pdk_models")
+    return dirs
+
+
+@functools.lru_cache(maxsize=1)
+def _manifest() -> dict:
+    try:
+        data = tomllib.loads(MANIFEST.read_text())
+    except FileNotFoundError as exc:
+        raise PDKError(f"PDK manifest {MANIFEST} is missing: restore pdk_models/manifest.toml from git") from exc
+    return data["pdk"]
+
+
+def names() -> list[str]:
+    return sorted(_manifest(), key=lambda n: (_manifest()[n]["node_nm"], n))
+
+
+@functools.lru_cache(maxsize=64)
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def describe(name: str) -> PDK:
+    """The manifest entry for *name*, without looking for the card file."""
+    entries = _manifest()
+    if name not in entries:
+        raise PDKError(f"unknown PDK '{name}': choose one of {', '.join(names())} (see `charz pdk list`)")
+    fields = {f.name for f in dataclasses.fields(PDK)}
+    return PDK(name=name, **{k: v for k, v in entries[name].items() if k in fields})
+
+
+def find_card(pdk: PDK) -> tuple[Path | None, list[tuple[Path, str]]]:
+    """Look for the card on the search path. Returns (path or None, [(candidate, why rejected)])."""
+    rejected: list[tuple[Path, str]] = []
+    for d in search_path():
+        cand = d / pdk.file
+        if not cand.is_file():
+            continue
+        digest = sha256_file(cand.resolve())
+        if digest == pdk.sha256:
+            return cand.resolve(), rejected
+        rejected.append((cand, f"sha256 {digest[:12]}... differs from manifest {pdk.sha256[:12]}..."))
+    return None, rejected
+
+
+def get(name: str, avt_mv_um: float | None = None) -> PDK:
+    """The PDK *name* with its verified card path; raises PDKError naming the paths searched."""
+    pdk = describe(name)
+    path, rejected = find_card(pdk)
+    if path is None:
+        searched = ", ".join(str(d) for d in search_path())
+        extra = "".join(f"; rejected {p} ({why})" for p, why in rejected)
+        raise PDKError(
+            f"model card {pdk.file} for {name} not found with the right sha256 in: {searched}{extra}. "
+            f"Put a verified copy in one of these folders or point CHARZ_PDK_PATH at it"
+        )
+    if avt_mv_um is None and os.environ.get("CHARZ_AVT"):
+        try:
+            avt_mv_um = float(os.environ["CHARZ_AVT"])
+        except ValueError as exc:
+            raise ParameterError(f"CHARZ_AVT={os.environ['CHARZ_AVT']!r} is not a number (mV*um)") from exc
+    return dataclasses.replace(pdk, path=path).with_avt(avt_mv_um)

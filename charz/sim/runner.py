@@ -1,0 +1,167 @@
+"""Jobs and their execution inside a worker process.
+
+A :class:`SimJob` is one deck plus the Monte Carlo samples to run on it (each sample is a list of
+per-instance parameter values applied with ``alter``). :func:`execute` runs a job in the calling
+process's ngspice, retrying with relaxed options when a run does not converge, and returns either a
+:class:`JobResult` or a :class:`JobFailure` (it never raises for a simulation problem, so one bad
+point never loses the rest of a sweep).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import SimulationError, SimulationTimeout
+from ..netlist.spice import Netlist, ident, num
+
+# Bump when the saved-vector format or the way jobs are run changes: old cache entries then miss.
+ENGINE_VERSION = 1
+PRELOAD_COMMANDS = ("set num_threads=1", "set ngbehavior=hsa")
+
+# Option tiers tried in order when a run fails to converge.
+RETRY_TIERS: tuple[tuple[tuple[str, str], ...], ...] = (
+    (),
+    (("gminsteps", "200"), ("srcsteps", "200"), ("itl1", "500"), ("itl4", "200"), ("method", "gear")),
+    (
+        ("gminsteps", "500"), ("srcsteps", "500"), ("itl1", "1000"), ("itl4", "500"), ("method", "gear"),
+        ("reltol", "0.003"), ("abstol", "1e-11"), ("vntol", "1e-5"), ("gmin", "1e-11"),
+    ),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class SimJob:
+    netlist: Netlist
+    samples: tuple[tuple[tuple[str, str, float], ...], ...] = ()
+    """Each sample: ((instance, parameter, value), ...). Empty: one nominal run."""
+    recipe: str = ""
+    """Name and version of the measurement recipe that asked for this job (part of the cache key)."""
+    timeout: float = 120.0
+    label: str = ""
+
+    def alter_commands(self) -> list[list[str]] | None:
+        if not self.samples:
+            return None
+        return [
+            [f"alter @{ident(inst)}[{ident(par)}]={num(val, f'{par} of {inst}')}" for inst, par, val in s]
+            for s in self.samples
+        ]
+
+    def key(self, ngspice: dict) -> str:
+        payload = {
+            "engine": ENGINE_VERSION,
+            "netlist": self.netlist.canonical(),
+            "samples": [[[i, p, repr(float(v))] for i, p, v in s] for s in self.samples],
+            "ngspice": {"version": ngspice.get("version"), "build": ngspice.get("build")},
+            "preload": PRELOAD_COMMANDS,
+            "recipe": self.recipe,
+        }
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+    def describe(self) -> str:
+        params = ", ".join(f"{k}={v}" for k, v in self.netlist.params)
+        return f"{self.netlist.block} [{self.label or params}]"
+
+
+@dataclasses.dataclass
+class JobResult:
+    runs: list[dict[str, np.ndarray]]
+    analysis_seconds: float
+    wall_seconds: float
+    tier: int
+    ngspice: dict
+    cached: bool = False
+
+
+@dataclasses.dataclass
+class JobFailure:
+    job: SimJob
+    error: str
+    log_tail: list[str]
+    netlist_path: str | None = None
+    kind: str = "error"  # "error" | "timeout" | "nonconvergence"
+
+    def message(self) -> str:
+        where = f"; netlist saved to {self.netlist_path}" if self.netlist_path else ""
+        params = ", ".join(f"{k}={v}" for k, v in self.job.netlist.params)
+        tail = " / ".join(l.strip() for l in self.log_tail[-4:] if l.strip())
+        return f"{self.job.netlist.block} ({params}): {self.error}{where}; ngspice log tail: {tail or '(empty)'}"
+
+
+def _relaxed_analysis(analysis: str) -> str:
+    """Add a maximum step (= the print step) to a two-field .tran so the integrator cannot run away."""
+    f = analysis.split()
+    if f[0].lower() == ".tran" and len(f) == 3:
+        return f"{analysis} 0 {f[1]}"
+    return analysis
+
+
+def resolve_card(netlist: Netlist) -> Netlist:
+    """The job names its card by path and sha256; on another machine (a Dask worker) the path may
+    differ, so fall back to the PDK search path by content."""
+    from .. import pdk as pdkmod
+
+    p = Path(netlist.card)
+    if p.is_file() and pdkmod.sha256_file(p) == netlist.card_sha256:
+        return netlist
+    for d in pdkmod.search_path():
+        cand = d / p.name
+        if cand.is_file() and pdkmod.sha256_file(cand.resolve()) == netlist.card_sha256:
+            return dataclasses.replace(netlist, card=cand.resolve())
+    raise SimulationError(f"model card {p.name} (sha256 {netlist.card_sha256[:12]}...) not found on this worker")
+
+
+_ENGINE = None
+
+
+def _engine():
+    global _ENGINE
+    if _ENGINE is None:
+        from .engine import Engine
+
+        _ENGINE = Engine()
+    return _ENGINE
+
+
+def execute(job: SimJob) -> JobResult | JobFailure:
+    """Run *job* in this process (used by every executor's workers, and inline)."""
+    from .engine import identity
+
+    t0 = time.perf_counter()
+    last_log: list[str] = []
+    last_err = ""
+    kind = "error"
+    try:
+        nl = resolve_card(job.netlist)
+        eng = _engine()
+        ident_ = identity()
+    except Exception as exc:  # missing card / ngspice on a worker
+        return JobFailure(job, str(exc), [], None, "error")
+    for tier, opts in enumerate(RETRY_TIERS):
+        deck = nl if tier == 0 else dataclasses.replace(nl, analysis=_relaxed_analysis(nl.analysis))
+        text = deck.text(extra_options=opts)
+        try:
+            outs = eng.run(text, nl.save, job.alter_commands(), timeout=job.timeout)
+        except SimulationTimeout as exc:
+            return JobFailure(job, str(exc), list(exc.args[1]) if len(exc.args) > 1 else [], None, "timeout")
+        except SimulationError as exc:
+            last_err = str(exc.args[0])
+            last_log = list(exc.args[1]) if len(exc.args) > 1 else []
+            kind = "nonconvergence"
+            continue
+        return JobResult(
+            runs=[o.vectors for o in outs],
+            analysis_seconds=sum(o.analysis_seconds for o in outs),
+            wall_seconds=time.perf_counter() - t0,
+            tier=tier,
+            ngspice=ident_,
+        )
+    return JobFailure(
+        job, f"did not converge after {len(RETRY_TIERS)} option tiers (last: {last_err})", last_log, None, kind
+    )
