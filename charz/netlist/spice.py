@@ -27,7 +27,7 @@ def num(value: float, what: str = "value") -> str:
         raise ParameterError(f"{what} must be finite, got {value!r}")
     if v == 0.0:
         return "0"
-    return repr(v)
+    return format(v, ".12g")  # 12 significant digits: deterministic and readable (4.8e-08, not 4.8000000000000006e-08)
 
 
 def positive(value: float, what: str) -> float:
