@@ -149,3 +149,9 @@ def get(name: str, avt_mv_um: float | None = None) -> PDK:
         except ValueError as exc:
             raise ParameterError(f"CHARZ_AVT={os.environ['CHARZ_AVT']!r} is not a number (mV*um)") from exc
     return dataclasses.replace(pdk, path=path).with_avt(avt_mv_um)
+
+
+def reference(name: str) -> dict:
+    """Reference figures from ../shared/pdk_models/SOURCES.md recorded in the manifest (ref_* keys)."""
+    describe(name)
+    return {k[4:]: v for k, v in _manifest()[name].items() if k.startswith("ref_")}

@@ -1,0 +1,461 @@
+"""`charz` command line. Every sub-command has --help; errors are one line and a non-zero exit code."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from . import __version__
+from .errors import CharzError
+from .grid import grid, number
+
+DEFAULT_PDK = "ptm16hp"
+
+
+# ---------------------------------------------------------------------------------------------------
+# shared options
+def _sim_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("simulation")
+    g.add_argument("--workers", type=int, default=None,
+                   help="local ngspice worker processes (default: one per core; 0 = run in this process)")
+    g.add_argument("--scheduler", default=None,
+                   help="Dask scheduler address tcp://host:port (or set CHARZ_SCHEDULER) to run on a Dask cluster")
+    g.add_argument("--no-cache", action="store_true", help="ignore and do not write the result cache")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _executor(args):
+    from .sim.executor import make_executor
+
+    return make_executor(args.workers, args.scheduler)
+
+
+def _pdk(args):
+    from . import pdk
+
+    return pdk.get(args.pdk, getattr(args, "avt", None))
+
+
+def _print_failures(failures) -> None:
+    if failures:
+        print(f"\n{len(failures)} simulation(s) failed and were left out (NaN in the tables); the rest is kept:",
+              file=sys.stderr)
+        for f in failures[:10]:
+            print("  - " + f.message(), file=sys.stderr)
+
+
+# ---------------------------------------------------------------------------------------------------
+def cmd_doctor(args) -> int:
+    from . import pdk
+    from .sim.cache import Cache
+
+    problems = []
+    print(f"charz {__version__}  python {sys.version.split()[0]}")
+    exe = shutil.which("ngspice")
+    print(f"ngspice executable: {exe or 'NOT FOUND'}")
+    if not exe:
+        problems.append("ngspice is not installed: apt-get install -y ngspice libngspice0-dev (or `make setup`)")
+    try:
+        import PySpice
+
+        print(f"PySpice: {PySpice.__version__}")
+    except Exception as exc:  # pragma: no cover
+        problems.append(f"PySpice missing ({exc}): pip install -e . (or `make setup`)")
+    from .sim.engine import check_available, identity
+
+    why = check_available()
+    if why:
+        problems.append(why)
+        print("libngspice: NOT LOADED")
+    else:
+        ident = identity()
+        lib = ident["library"]
+        found = [str(p) for p in (Path("/usr/lib/x86_64-linux-gnu"), Path("/usr/lib"), Path("/usr/local/lib"))
+                 if (p / lib).exists()]
+        print(f"libngspice: {lib} ({', '.join(found) or 'found by the dynamic loader'})")
+        print(f"ngspice version: {ident['version']}")
+        for b in ident["build"]:
+            print(f"  build: {b}")
+    print("PTM model cards (search path: " + ", ".join(str(d) for d in pdk.search_path()) + "):")
+    n_ok = 0
+    for name in pdk.names():
+        d = pdk.describe(name)
+        path, rejected = pdk.find_card(d)
+        if path:
+            n_ok += 1
+            print(f"  {name:<11} ok       {path}")
+        else:
+            why = "; ".join(f"{p}: {w}" for p, w in rejected) or "not found"
+            print(f"  {name:<11} MISSING  {why}")
+    if n_ok == 0:
+        problems.append("no PTM card found: set CHARZ_PDK_PATH to a folder with verified copies "
+                        "(see pdk_models/manifest.toml) or place ../shared/pdk_models beside the checkout")
+    info = Cache().info()
+    print(f"cache: {info['path']}  {info['entries']} entries, {info['bytes'] / 1e6:.1f} MB, "
+          f"{info['failed_netlists']} saved failed netlists")
+    spiceinit = Path(__file__).resolve().parent.parent / ".spiceinit"
+    print(f".spiceinit: {spiceinit if spiceinit.exists() else 'missing'} (the engine sends num_threads=1 itself)")
+    try:
+        import dask  # noqa: F401
+
+        print(f"dask: {dask.__version__} (distributed sweeps available)")
+    except ImportError:
+        print("dask: not installed (optional: pip install 'charz[dask]')")
+    if problems:
+        print("\nProblems:", file=sys.stderr)
+        for p in problems:
+            print(f"  - {p}", file=sys.stderr)
+        return 3
+    print("\nall good")
+    return 0
+
+
+def cmd_pdk(args) -> int:
+    from . import pdk
+
+    if args.pdk_cmd == "list":
+        print(f"{'name':<11} {'node':>5} {'flavour':<10} {'VDD':>5} {'A_VT':>7}  card")
+        for name in pdk.names():
+            d = pdk.describe(name)
+            path, _ = pdk.find_card(d)
+            print(f"{name:<11} {d.node_nm:>4}n {d.flavour:<10} {d.vdd_nom:>5.2f} {d.avt_mv_um:>7.1f}  "
+                  f"{path or 'MISSING (see charz doctor)'}")
+        print("A_VT in mV*um is an assumption (PTM has no mismatch data): see pdk_models/manifest.toml; "
+              "override with --avt or CHARZ_AVT")
+        return 0
+    from .characterize.pdk_check import verify
+
+    names = args.pdk or pdk.names()
+    pdks = [pdk.get(n) for n in names]
+    rows, failures = verify(pdks, executor=_executor(args), use_cache=not args.no_cache, progress=not args.quiet)
+    print(f"{'pdk':<11} {'VDD':>4} {'tpd ps':>14} {'NMOS Ion uA/um':>16} {'NMOS Ioff nA/um':>17} "
+          f"{'PMOS Ion':>14} {'PMOS Ioff':>15} {'Vth n/p V':>11}")
+    print(f"{'':<11} {'':>4} {'ours (ref)':>14} {'ours (ref)':>16} {'ours (ref)':>17} {'ours (ref)':>14} {'ours (ref)':>15}")
+    worst = 0.0
+    for r in rows:
+        ref = pdk.reference(r["pdk"])
+        if not r["ok"]:
+            print(f"{r['pdk']:<11} simulation failed")
+            continue
+        vals = [(r["tpd"] * 1e12, ref.get("tpd_ps")), (r["ion_n"] * 1e6, ref.get("ion_n_ua_um")),
+                (r["ioff_n"] * 1e9, ref.get("ioff_n_na_um")), (r["ion_p"] * 1e6, ref.get("ion_p_ua_um")),
+                (r["ioff_p"] * 1e9, ref.get("ioff_p_na_um"))]
+        for ours, theirs in vals:
+            if theirs:
+                worst = max(worst, abs(ours / theirs - 1))
+        cells = [f"{o:.4g} ({t:.4g})" for o, t in vals]
+        print(f"{r['pdk']:<11} {r['vdd']:>4.2f} {cells[0]:>14} {cells[1]:>16} {cells[2]:>17} {cells[3]:>14} "
+              f"{cells[4]:>15} {r['vth_n']:.3f}/{r['vth_p']:.3f}")
+    print(f"reference: ../shared/pdk_models/SOURCES.md; largest deviation {100 * worst:.2f}%")
+    _print_failures(failures)
+    if failures or worst > 0.02:
+        print("verify: deviations above 2% or failed runs: check the cards with `charz doctor`", file=sys.stderr)
+        return 4
+    return 0
+
+
+def cmd_cache(args) -> int:
+    from .sim.cache import Cache
+
+    c = Cache()
+    if args.cache_cmd == "info":
+        i = c.info()
+        print(f"cache {i['path']}: {i['entries']} entries, {i['bytes'] / 1e6:.2f} MB, "
+              f"{i['failed_netlists']} saved netlists of failed runs")
+    else:
+        i = c.clear()
+        print(f"cleared {i['entries']} entries ({i['bytes'] / 1e6:.2f} MB) from {i['path']}")
+    return 0
+
+
+def golden_netlists(pdk) -> dict[str, str]:
+    from .netlist import bitcell, cim_column
+
+    out = {}
+    out.update(bitcell.golden_netlists(pdk))
+    out.update(cim_column.golden_netlists(pdk))
+    return out
+
+
+def cmd_netlist(args) -> int:
+    pdk = _pdk(args)
+    files = golden_netlists(pdk)
+    out = Path(args.out)
+    stale = []
+    for name, text in sorted(files.items()):
+        path = out / name
+        if args.check:
+            if not path.exists() or path.read_text() != text:
+                stale.append(name)
+            continue
+        out.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        print(f"wrote {path}")
+    if args.check:
+        if stale:
+            print(f"{len(stale)} netlist(s) in {out} differ from the generators: {', '.join(stale)}; "
+                  f"run `charz netlist --pdk {pdk.name}` and commit the result", file=sys.stderr)
+            return 1
+        print(f"{len(files)} netlists in {out} are up to date")
+    return 0
+
+
+def _char_common(args):
+    return dict(
+        vdd=grid(args.vdd, "--vdd"), temp=grid(args.temp, "--temp"), mc=args.mc, seed=args.seed,
+        executor=_executor(args), use_cache=not args.no_cache, progress=not args.quiet,
+        fit_check=not args.no_fit_check,
+    )
+
+
+def characterize(block: str, pdk, **kw):
+    """Run one block's recipe; returns the LUT (with any failures in lut.provenance['failed_points'])."""
+    if block in ("bitcell6t", "bitcell8t"):
+        from .characterize.bitcell import characterize_bitcell
+
+        return characterize_bitcell(pdk, cell=block[-2:], **kw)
+    if block == "cim_column":
+        from .characterize.cim_column import characterize_column
+
+        return characterize_column(pdk, **kw)
+    raise CharzError(f"unknown block '{block}': choose bitcell6t, bitcell8t or cim_column")
+
+
+def cmd_characterize(args) -> int:
+    pdk = _pdk(args)
+    kw = _char_common(args)
+    if args.block == "cim_column":
+        kw.update(n_rows=args.rows, t_pulse=grid(args.t_pulse, "--t-pulse"))
+    elif args.rows is not None or args.t_pulse is not None:
+        raise CharzError("--rows and --t-pulse apply to cim_column only")
+    t0 = time.time()
+    lut = characterize(args.block, pdk, **kw)
+    out = Path(args.output or f"lut/{pdk.name}/{args.block}")
+    path = lut.save(out)
+    print(lut.summary())
+    print(f"\nwrote {path} and {path.with_suffix('.npz')} in {time.time() - t0:.1f} s")
+    failed = lut.provenance.get("failed_points") or []
+    if failed:
+        print(f"{len(failed)} point(s) failed and are NaN in the LUT:", file=sys.stderr)
+        for f in failed[:10]:
+            print(f"  - {f}", file=sys.stderr)
+        return 4
+    return 0
+
+
+def _load_any(path):
+    from .lut import LUT
+
+    return LUT.load(path)
+
+
+def cmd_lut(args) -> int:
+    lut = _load_any(args.path)
+    print(lut.summary())
+    return 0
+
+
+def make_plots(lut, out: Path, stem: str) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    if lut.block.startswith("bitcell"):
+        from .plot import bitcell as pb
+
+        written.append(pb.plot_butterfly(lut, out / f"{stem}_butterfly.png") or out / f"{stem}_butterfly.png")
+        if lut.samples:
+            written.append(pb.plot_mc_histograms(lut, out / f"{stem}_mc_hist.png") or out / f"{stem}_mc_hist.png")
+    elif lut.block == "cim_column":
+        from .plot import cim as pc
+
+        written.append(pc.plot_vbl_vs_k(lut, out / f"{stem}_vbl_vs_k.png") or out / f"{stem}_vbl_vs_k.png")
+        written.append(pc.plot_energy_vs_k(lut, out / f"{stem}_energy_vs_k.png") or out / f"{stem}_energy_vs_k.png")
+        if lut.samples:
+            written.append(pc.plot_vbl_histograms(lut, out / f"{stem}_vbl_hist.png") or out / f"{stem}_vbl_hist.png")
+    else:
+        raise CharzError(f"no plots for LUT kind '{lut.block}'")
+    return [Path(p) for p in written]
+
+
+def cmd_plot(args) -> int:
+    lut = _load_any(args.path)
+    for p in make_plots(lut, Path(args.out), Path(args.path).with_suffix("").name):
+        print(f"wrote {p}")
+    return 0
+
+
+def _eval_coords(args):
+    return dict(
+        vdd=number(args.vdd, "--vdd") if args.vdd else None,
+        temp=number(args.temp, "--temp") if args.temp else None,
+        t_pulse=number(args.t_pulse, "--t-pulse") if args.t_pulse else None,
+    )
+
+
+def cmd_eval(args) -> int:
+    from .lut import LUT
+    from .network import evaluate as ev
+
+    lut = LUT.load(args.lut)
+    if lut.block != "cim_column":
+        raise CharzError(f"{args.lut} is a '{lut.block}' LUT; `charz eval` needs a cim_column LUT")
+    if args.pdk:
+        lut.check_pdk(_pdk(args).sha256)
+    coords = _eval_coords(args)
+    res = ev.evaluate(lut, adc_bits=args.adc_bits, mismatch_scale=args.mismatch, chips=args.chips,
+                      seed=args.seed, **coords)
+    print(ev.format_result(res))
+    if args.out:
+        from .plot import network as pn
+
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        scales = [float(s) for s in args.sweep_mismatch.split(",")]
+        sweep = ev.accuracy_vs_mismatch(lut, scales=scales, adc_bits=args.adc_bits, chips=args.chips,
+                                        seed=args.seed, **coords)
+        pn.plot_accuracy_vs_mismatch(sweep, out / "accuracy_vs_mismatch.png")
+        pn.plot_energy_breakdown(res, out / "energy_breakdown.png")
+        print(f"wrote {out / 'accuracy_vs_mismatch.png'} and {out / 'energy_breakdown.png'}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from .demo import run_demo
+
+    return run_demo(args)
+
+
+def cmd_train(args) -> int:
+    from .network import mlp
+
+    path = mlp.save_trained(mlp.train_digits_mlp(seed=args.seed), args.output)
+    print(f"wrote {path}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="charz",
+        description="Characterize compute-in-memory circuits in ngspice, fit LUTs, and evaluate networks on them.",
+    )
+    ap.add_argument("--version", action="version", version=f"charz {__version__}")
+    sub = ap.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("doctor", help="check ngspice, libngspice, PySpice, PTM cards and the cache",
+                       description="Print what charz finds on this machine; exit 3 with advice if something is missing.")
+    p.set_defaults(func=cmd_doctor)
+
+    p = sub.add_parser("pdk", help="list or verify the PTM model cards",
+                       description="`pdk list`: the manifest and where each card was found. `pdk verify`: simulate "
+                                   "an inverter and Id-Vgs per card and compare with SOURCES.md.")
+    ps = p.add_subparsers(dest="pdk_cmd", required=True)
+    ps.add_parser("list", help="manifest and card locations")
+    pv = ps.add_parser("verify", help="simulate inverter tpd, Ion, Ioff, Vth per card")
+    pv.add_argument("--pdk", action="append", help="card to verify (repeatable; default all)")
+    _sim_options(pv)
+    p.set_defaults(func=cmd_pdk)
+
+    p = sub.add_parser("netlist", help="write the default netlists into netlists/ (or --check them)",
+                       description="Generate the golden netlists of every block for a PDK.")
+    p.add_argument("--pdk", default=DEFAULT_PDK, help=f"PDK name (default {DEFAULT_PDK}; see `charz pdk list`)")
+    p.add_argument("--out", default="netlists", help="folder (default netlists/)")
+    p.add_argument("--check", action="store_true", help="exit 1 if the files differ from the generators")
+    p.set_defaults(func=cmd_netlist)
+
+    p = sub.add_parser("characterize", help="sweep a block in ngspice (nominal + Monte Carlo) and fit a LUT",
+                       description="Characterize a block over VDD and temperature (and pulse width for the column), "
+                                   "nominal and Monte Carlo, and save the LUT (.json + .npz). Grids: start:stop:count, "
+                                   "a,b,c or one number; numbers take SPICE suffixes (50p).")
+    p.add_argument("block", choices=["bitcell6t", "bitcell8t", "cim_column"], help="block to characterize")
+    p.add_argument("--pdk", default=DEFAULT_PDK, help=f"PDK name (default {DEFAULT_PDK})")
+    p.add_argument("--vdd", help="VDD grid in V (default: the PDK's nominal VDD)")
+    p.add_argument("--temp", help="temperature grid in degC (default 27)")
+    p.add_argument("--t-pulse", help="cim_column: wordline pulse width grid in s (e.g. 40p,60p)")
+    p.add_argument("--rows", type=int, default=None, help="cim_column: cells on the bitline, 8..64 (default 16)")
+    p.add_argument("--mc", type=int, default=0, help="Monte Carlo samples per grid point (default 0)")
+    p.add_argument("--seed", type=int, default=1, help="Monte Carlo seed (default 1)")
+    p.add_argument("--avt", type=float, default=None, help="override A_VT in mV*um (default: the manifest's assumption)")
+    p.add_argument("--no-fit-check", action="store_true", help="skip the SPICE re-runs at off-grid points")
+    p.add_argument("-o", "--output", help="LUT path without suffix (default lut/<pdk>/<block>)")
+    _sim_options(p)
+    p.set_defaults(func=cmd_characterize)
+
+    p = sub.add_parser("lut", help="inspect LUT files", description="`lut show PATH`: axes, tables, provenance, fit quality.")
+    ls = p.add_subparsers(dest="lut_cmd", required=True)
+    lsh = ls.add_parser("show", help="print a LUT's summary")
+    lsh.add_argument("path", help="LUT path (.json, .npz or without suffix)")
+    p.set_defaults(func=cmd_lut)
+
+    p = sub.add_parser("plot", help="write the PNG figures of a LUT",
+                       description="Butterfly curves and SNM squares, MC histograms (bitcells); bitline voltage vs k "
+                                   "with its Monte Carlo band, energy vs k (column).")
+    p.add_argument("path", help="LUT path")
+    p.add_argument("--out", default="out/plots", help="folder for PNGs (default out/plots)")
+    p.set_defaults(func=cmd_plot)
+
+    p = sub.add_parser("eval", help="digits MLP on the behavioral CiM layer: accuracy, energy, TOPS/W",
+                       description="Evaluate the shipped digits MLP with every matrix product on bit-plane CiM columns "
+                                   "read from a cim_column LUT (ideal n-bit quantizer read-out).")
+    p.add_argument("--lut", default=f"lut/{DEFAULT_PDK}/cim_column", help="cim_column LUT path")
+    p.add_argument("--pdk", default=None, help="check the LUT was made with this PDK's card")
+    p.add_argument("--vdd", help="VDD in V (default: the LUT's nominal or first grid value)")
+    p.add_argument("--temp", help="temperature in degC")
+    p.add_argument("--t-pulse", help="wordline pulse width in s")
+    p.add_argument("--adc-bits", type=int, default=None, help="ideal quantizer bits (default: enough for N+1 levels)")
+    p.add_argument("--mismatch", type=float, default=1.0,
+                   help="mismatch scale: 1 = the LUT's Monte Carlo A_VT, 0 = none (default 1)")
+    p.add_argument("--chips", type=int, default=5, help="simulated chips (independent mismatch draws; default 5)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the chip draws")
+    p.add_argument("--out", default=None, help="also write accuracy-vs-mismatch and energy PNGs here")
+    p.add_argument("--sweep-mismatch", default="0,1,2,4,8", help="mismatch scales for the plot (default 0,1,2,4,8)")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("demo", help="the whole flow on the default PDK: characterize, fit, evaluate, plot",
+                       description="Characterize the 6T/8T bitcells and the 16-row CiM column in ngspice (nominal + "
+                                   "Monte Carlo), fit LUTs, evaluate the digits MLP on them, print a summary table and "
+                                   "write PNGs.")
+    p.add_argument("--pdk", default=DEFAULT_PDK, help=f"PDK (default {DEFAULT_PDK})")
+    p.add_argument("--out", default="out/demo", help="output folder for LUTs and PNGs (default out/demo)")
+    p.add_argument("--mc", type=int, default=40, help="Monte Carlo samples per point (default 40)")
+    p.add_argument("--seed", type=int, default=1, help="Monte Carlo seed")
+    p.add_argument("--avt", type=float, default=None, help="override A_VT (mV*um)")
+    _sim_options(p)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("train", help="re-train the digits MLP (seconds) and write its weights",
+                       description="Train the 64-32-10 digits MLP in NumPy and save the quantized weights.")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-o", "--output", default=None, help="weights file (default: the shipped charz/network/data file)")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("cache", help="result cache: info or clear",
+                       description="The content-addressed cache of simulation results (CHARZ_CACHE_DIR, default ~/.cache/charz).")
+    cs = p.add_subparsers(dest="cache_cmd", required=True)
+    cs.add_parser("info", help="location, entries, size")
+    cs.add_parser("clear", help="delete every cached result")
+    p.set_defaults(func=cmd_cache)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = build_parser()
+    args = ap.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except CharzError as exc:
+        print(f"charz: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("charz: interrupted; finished simulations are cached: rerun the same command to resume",
+              file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
