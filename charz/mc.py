@@ -10,7 +10,12 @@ multiplier ``mulu0 = 1 + N(0, A_beta / sqrt(W L))``. Draws come from NumPy: samp
 - jobs that run different samples in parallel draw from independent streams.
 
 ngspice's own random functions are not used (in ngspice 39 ``sgauss`` repeats its sequence in every
-process and ``agauss`` is not reproducible). For PMOS, ``delvto`` adds to the signed Vth0, so a positive
+process and ``agauss`` is not reproducible).
+
+``delvto`` shifts BSIM4's model threshold (``@m[vth]``) by exactly the drawn value (tested). A
+constant-current threshold extracted from Id-Vgs moves 1.04-1.10x as much on the PTM cards (measured
+with tests/test_mc.py's bench at Id = 100 nA * W/L): sigma(Vth) = A_VT/sqrt(WL) holds for the model
+threshold, and circuit-level spreads come out a few percent wider than a pure-Vth model would say. For PMOS, ``delvto`` adds to the signed Vth0, so a positive
 draw lowers |Vth|; the distribution is symmetric, so statistics are unaffected.
 """
 

@@ -1,0 +1,26 @@
+"""Small decks shared by the engine tests."""
+
+from charz import pdk as P
+from charz.netlist.spice import Device, Netlist, mos, num
+
+
+def inverter(vdd=0.7, cl=1e-15, name="ptm16hp", analysis=".tran 1p 120p"):
+    p = P.get(name)
+    L = p.lmin
+    body = (
+        f"vdd vdd 0 {num(vdd)}",
+        f"vin in 0 pulse(0 {num(vdd)} 10p 5p 5p 50p 120p)",
+        mos("mp", "out", "in", "vdd", "vdd", "pmos", 8 * L, L),
+        mos("mn", "out", "in", "0", "0", "nmos", 4 * L, L),
+        f"cl out 0 {num(cl)}",
+    )
+    return Netlist("inverter", "test inverter", (("vdd", vdd), ("cl", cl)), body, p.path, p.sha256, analysis,
+                   ("time", "v(out)"), 27.0, (), (Device("mp", "p", 8 * L, L), Device("mn", "n", 4 * L, L)))
+
+
+def broken(vdd=0.7):
+    """A deck ngspice cannot solve: a loop of ideal voltage sources with different values."""
+    p = P.get("ptm16hp")
+    body = (f"v1 a 0 {num(vdd)}", "v2 a 0 0.1", mos("mn", "a", "a", "0", "0", "nmos", 64e-9, 16e-9))
+    return Netlist("broken", "broken deck", (("vdd", vdd),), body, p.path, p.sha256, ".tran 1p 10p",
+                   ("time", "v(a)"), 27.0, (), ())
