@@ -145,8 +145,14 @@ def _shared():
     return _SHARED
 
 
+_IDENTITY: dict | None = None
+
+
 def identity() -> dict:
     """ngspice version and build information, as part of every cache key and LUT provenance."""
+    global _IDENTITY
+    if _IDENTITY is not None:
+        return dict(_IDENTITY)
     sh = _shared()
     sh.lines.clear()
     sh.command("version -f")
@@ -158,7 +164,8 @@ def identity() -> dict:
             version = m.group(1)
             break
     flags = [l.strip("* ").strip() for l in text if any(k in l for k in ("Creation", "compiled", "Build", "build", "OpenMP", "XSPICE", "CIDER", "KLU", "Shared"))]
-    return {"version": version, "build": flags, "library": sh.library_path}
+    _IDENTITY = {"version": version, "build": flags, "library": sh.library_path}
+    return dict(_IDENTITY)
 
 
 class Engine:
@@ -167,6 +174,7 @@ class Engine:
     def __init__(self) -> None:
         self.sh = _shared()
         self.runs = 0
+        self.last_ngspice_seconds = float("nan")
 
     def _reset(self) -> None:
         sh = self.sh
@@ -218,6 +226,16 @@ class Engine:
         sh.command("destroy all")
         return RunOutput(vecs, logl, dt)
 
+    def _ngspice_analysis_time(self) -> float:
+        """ngspice's own account of analysis time for the loaded circuit (all its runs; ms resolution)."""
+        self.sh.lines.clear()
+        self.sh.command("rusage time")
+        for line in self.sh.lines:
+            m = re.search(r"Total analysis time \(seconds\)\s*=\s*([0-9.eE+-]+)", line)
+            if m:
+                return float(m.group(1))
+        return float("nan")
+
     def run(
         self,
         text: str,
@@ -234,6 +252,7 @@ class Engine:
                 for c in cmds:
                     self.sh.command(c)
                 outs.append(self._run_once(save, timeout))
+            self.last_ngspice_seconds = self._ngspice_analysis_time()
             return outs
         finally:
             self._reset()

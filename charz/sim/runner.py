@@ -77,6 +77,8 @@ class JobResult:
     tier: int
     ngspice: dict
     cached: bool = False
+    ngspice_seconds: float = float("nan")
+    """ngspice's own analysis time for the job (``rusage time``), for engine-overhead benchmarks."""
 
 
 @dataclasses.dataclass
@@ -161,6 +163,7 @@ def execute(job: SimJob) -> JobResult | JobFailure:
             wall_seconds=time.perf_counter() - t0,
             tier=tier,
             ngspice=ident_,
+            ngspice_seconds=eng.last_ngspice_seconds,
         )
     return JobFailure(
         job, f"did not converge after {len(RETRY_TIERS)} option tiers (last: {last_err})", last_log, None, kind

@@ -1,0 +1,54 @@
+# charz: `make demo` runs the whole flow, `make test` runs the tests. Both set up a fresh Debian
+# machine first (ngspice from apt when missing, a Python virtual environment in .venv).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+STAMP  := $(VENV)/.charz-installed
+PYTEST_ARGS ?=
+
+.PHONY: setup ngspice demo test test-all bench luts netlists clean
+
+setup: ngspice $(STAMP)
+
+# ngspice and the shared library PySpice loads (libngspice.so comes with libngspice0-dev)
+ngspice:
+	@if command -v ngspice >/dev/null 2>&1 && ldconfig -p | grep -q 'libngspice\.so '; then \
+		echo "ngspice: $$(command -v ngspice) and libngspice found"; \
+	else \
+		echo "installing ngspice and libngspice0-dev with apt-get"; \
+		$(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y ngspice libngspice0-dev; \
+	fi
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[all]'
+	@touch $(STAMP)
+
+demo: setup
+	$(BIN)/charz demo
+
+test: setup
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+test-all: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	$(BIN)/python bench/bench_engine.py
+	$(BIN)/python bench/bench_mc_batch.py
+	$(BIN)/python bench/bench_network.py
+
+# the default LUTs committed in lut/ (about 15 minutes on 2 cores)
+luts: setup
+	$(BIN)/charz characterize bitcell6t --pdk ptm16hp --vdd 0.6:0.8:3 --temp 0,27,85 --mc 100 -o lut/ptm16hp/bitcell6t
+	$(BIN)/charz characterize bitcell8t --pdk ptm16hp --vdd 0.6:0.8:3 --temp 0,27,85 --mc 100 -o lut/ptm16hp/bitcell8t
+	$(BIN)/charz characterize cim_column --pdk ptm16hp --vdd 0.6:0.8:3 --temp 27,85 --t-pulse 40p,60p --mc 100 -o lut/ptm16hp/cim_column
+
+netlists: setup
+	$(BIN)/charz netlist --pdk ptm16hp --out netlists
+
+clean:
+	rm -rf out .pytest_cache
