@@ -1,0 +1,116 @@
+"""`charz demo`: the whole flow on one PDK, from ngspice to network accuracy and TOPS/W.
+
+1. characterize the 6T and 8T bitcells and the 16-row bit-plane CiM column in ngspice, nominal and
+   Monte Carlo, over a small VDD x temperature grid (results cached: a rerun or a resumed run is fast);
+2. fit LUTs (with a SPICE re-run at off-grid points for the fit-quality report) and save them;
+3. evaluate the digits MLP with every matrix product on the column model read from that LUT;
+4. print a summary table and write the PNGs.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import pdk as pdkmod
+from .sim.executor import make_executor
+
+
+def _grid_around(vnom: float) -> list[float]:
+    return [round(vnom * f, 3) for f in (6 / 7, 1.0, 8 / 7)]
+
+
+def _fmt(mean: float, sigma: float | None, scale: float, unit: str) -> str:
+    if sigma is None or not np.isfinite(sigma) or sigma == 0:
+        return f"{mean * scale:.4g} {unit}"
+    return f"{mean * scale:.4g} ± {sigma * scale:.2g} {unit}"
+
+
+def run_demo(args) -> int:
+    from .cli import _print_failures, characterize, make_plots
+    from .network import evaluate as ev
+    from .plot import network as pn
+
+    pdk = pdkmod.get(args.pdk, args.avt)
+    out = Path(args.out)
+    lut_dir, png_dir = out / "lut", out / "plots"
+    vdds = _grid_around(pdk.vdd_nom)
+    temps = [27.0, 85.0]
+    ex = make_executor(args.workers, args.scheduler)
+    common = dict(mc=args.mc, seed=args.seed, executor=ex, use_cache=not args.no_cache, progress=not args.quiet)
+    t_start = time.time()
+    luts = {}
+    pngs: list[Path] = []
+    failed = []
+    try:
+        for block, extra in (("bitcell6t", {}), ("bitcell8t", {}), ("cim_column", {"temp": [27.0]})):
+            t0 = time.time()
+            kw = dict(common, vdd=vdds, temp=extra.get("temp", temps))
+            print(f"[{block}] characterizing on {pdk.name}: VDD {vdds} V, T {kw['temp']} degC, "
+                  f"{args.mc} Monte Carlo samples per point ...", flush=True)
+            lut = characterize(block, pdk, **kw)
+            lut.save(lut_dir / block)
+            luts[block] = lut
+            failed += lut.provenance.get("failed_points") or []
+            pngs += make_plots(lut, png_dir, block)
+            print(f"[{block}] done in {time.time() - t0:.0f} s -> {lut_dir / block}.json", flush=True)
+    finally:
+        ex.close()
+
+    col = luts["cim_column"]
+    print("[network] evaluating the digits MLP on the CiM column LUT ...", flush=True)
+    res = ev.evaluate(col, vdd=pdk.vdd_nom, mismatch_scale=1.0, chips=5, seed=args.seed)
+    sweep = ev.accuracy_vs_mismatch(col, vdd=pdk.vdd_nom, scales=[0, 1, 2, 4, 8], chips=5, seed=args.seed)
+    pn.plot_accuracy_vs_mismatch(sweep, png_dir / "accuracy_vs_mismatch.png")
+    pn.plot_energy_breakdown(res, png_dir / "energy_breakdown.png")
+    pngs += [png_dir / "accuracy_vs_mismatch.png", png_dir / "energy_breakdown.png"]
+
+    print()
+    print(summary_table(pdk, luts, res))
+    print(f"\nLUTs: {lut_dir}/   PNGs ({len(pngs)}):")
+    for p in pngs:
+        print(f"  {p}")
+    print(f"total time {time.time() - t_start:.0f} s (rerun: cached simulations are not repeated)")
+    if failed:
+        print(f"\n{len(failed)} simulation point(s) failed and are NaN in the LUTs:")
+        for f in failed[:10]:
+            print(f"  - {f}")
+        return 4
+    return 0
+
+
+def summary_table(pdk, luts: dict, res: dict) -> str:
+    from .network import evaluate as ev
+
+    vn, tn = pdk.vdd_nom, 27.0
+    lines = [f"charz demo summary — {pdk.name}, VDD {vn:g} V, {tn:g} degC, A_VT {pdk.avt_mv_um:g} mV*um (assumed)"]
+    lines.append("-" * len(lines[0]))
+    rows = [("hold SNM", "hold_snm", 1e3, "mV"), ("read SNM", "read_snm", 1e3, "mV"),
+            ("write margin", "write_margin", 1e3, "mV"), ("read current", "i_read", 1e6, "uA"),
+            ("leakage / cell", "i_leak", 1e9, "nA"), ("read energy", "e_read", 1e15, "fJ")]
+    lines.append(f"{'bitcell metric':<18}{'6T':>26}{'8T':>26}")
+    for label, key, scale, unit in rows:
+        cells = []
+        for b in ("bitcell6t", "bitcell8t"):
+            lut = luts[b]
+            m = lut.value(key, vdd=vn, temp=tn)
+            s = lut.value(f"{key}_sigma", vdd=vn, temp=tn) if f"{key}_sigma" in lut.tables else None
+            cells.append(_fmt(m, s, scale, unit))
+        lines.append(f"{label:<18}{cells[0]:>26}{cells[1]:>26}")
+    col = luts["cim_column"]
+    n = int(col.conditions.get("n_rows", col.axis("k").values[-1]))
+    tp = col.axis("t_pulse").values[0]
+    v = col.slice("vbl", vdd=vn, temp=tn, t_pulse=tp)
+    e = col.slice("energy", vdd=vn, temp=tn, t_pulse=tp)
+    lines.append("")
+    lines.append(f"CiM column ({n} x 8T, pulse {tp * 1e12:g} ps): V_BL(k=0) {v[0] * 1e3:.0f} mV, "
+                 f"V_BL(k={n}) {v[-1] * 1e3:.0f} mV, energy/evaluation {e[0] * 1e15:.2f}..{e[-1] * 1e15:.2f} fJ")
+    if "vbl_sigma" in col.tables:
+        sg = col.slice("vbl_sigma", vdd=vn, temp=tn, t_pulse=tp)
+        lines.append(f"  Monte Carlo sigma(V_BL): k=1 {sg[1] * 1e3:.1f} mV, k={n // 2} {sg[n // 2] * 1e3:.1f} mV, "
+                     f"k={n} {sg[-1] * 1e3:.1f} mV")
+    lines.append("")
+    lines.append(ev.format_result(res))
+    return "\n".join(lines)
