@@ -205,6 +205,10 @@ def cmd_netlist(args) -> int:
 
 
 def _char_common(args):
+    if args.mc < 0:
+        raise CharzError(f"--mc {args.mc}: the Monte Carlo sample count must be 0 (nominal only) or more")
+    if args.seed < 0:
+        raise CharzError(f"--seed {args.seed}: the Monte Carlo seed must be a non-negative integer")
     return dict(
         vdd=grid(args.vdd, "--vdd"), temp=grid(args.temp, "--temp"), mc=args.mc, seed=args.seed,
         executor=_executor(args), use_cache=not args.no_cache, progress=not args.quiet,
@@ -337,13 +341,20 @@ def cmd_train(args) -> int:
 
 
 # ---------------------------------------------------------------------------------------------------
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors that point at --help."""
+
+    def error(self, message: str):  # noqa: D401
+        self.exit(2, f"charz: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
+    ap = _Parser(
         prog="charz",
         description="Characterize compute-in-memory circuits in ngspice, fit LUTs, and evaluate networks on them.",
     )
     ap.add_argument("--version", action="version", version=f"charz {__version__}")
-    sub = ap.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+    sub = ap.add_subparsers(dest="cmd", required=True, metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("doctor", help="check ngspice, libngspice, PySpice, PTM cards and the cache",
                        description="Print what charz finds on this machine; exit 3 with advice if something is missing.")
@@ -352,7 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("pdk", help="list or verify the PTM model cards",
                        description="`pdk list`: the manifest and where each card was found. `pdk verify`: simulate "
                                    "an inverter and Id-Vgs per card and compare with SOURCES.md.")
-    ps = p.add_subparsers(dest="pdk_cmd", required=True)
+    ps = p.add_subparsers(dest="pdk_cmd", required=True, parser_class=_Parser)
     ps.add_parser("list", help="manifest and card locations")
     pv = ps.add_parser("verify", help="simulate inverter tpd, Ion, Ioff, Vth per card")
     pv.add_argument("--pdk", action="append", help="card to verify (repeatable; default all)")
@@ -385,7 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_characterize)
 
     p = sub.add_parser("lut", help="inspect LUT files", description="`lut show PATH`: axes, tables, provenance, fit quality.")
-    ls = p.add_subparsers(dest="lut_cmd", required=True)
+    ls = p.add_subparsers(dest="lut_cmd", required=True, parser_class=_Parser)
     lsh = ls.add_parser("show", help="print a LUT's summary")
     lsh.add_argument("path", help="LUT path (.json, .npz or without suffix)")
     p.set_defaults(func=cmd_lut)
@@ -434,7 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("cache", help="result cache: info or clear",
                        description="The content-addressed cache of simulation results (CHARZ_CACHE_DIR, default ~/.cache/charz).")
-    cs = p.add_subparsers(dest="cache_cmd", required=True)
+    cs = p.add_subparsers(dest="cache_cmd", required=True, parser_class=_Parser)
     cs.add_parser("info", help="location, entries, size")
     cs.add_parser("clear", help="delete every cached result")
     p.set_defaults(func=cmd_cache)

@@ -1,0 +1,100 @@
+"""The command line: help texts, one-line errors with non-zero exit codes, golden netlists."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def charz(*args, env=None, cwd=ROOT):
+    e = dict(os.environ)
+    e.update(env or {})
+    return subprocess.run([sys.executable, "-m", "charz.cli", *args], capture_output=True, text=True, env=e,
+                          cwd=cwd, timeout=600)
+
+
+def one_line_error(r, code=None):
+    assert r.returncode != 0
+    if code is not None:
+        assert r.returncode == code, r.stderr
+    err = [l for l in r.stderr.splitlines() if l.strip()]
+    assert len(err) == 1, r.stderr
+    assert "Traceback" not in r.stderr
+    assert err[0].startswith("charz: error:")
+    return err[0]
+
+
+@pytest.mark.parametrize("cmd", [[], ["doctor"], ["pdk", "list"], ["pdk", "verify"], ["netlist"], ["characterize"],
+                                 ["lut", "show"], ["plot"], ["eval"], ["demo"], ["cache"], ["train"]])
+def test_every_command_has_help(cmd):
+    r = charz(*cmd, "--help")
+    assert r.returncode == 0 and "usage: charz" in r.stdout and len(r.stdout) > 200
+
+
+def test_doctor_reports_ngspice_and_cards():
+    r = charz("doctor")
+    assert r.returncode == 0, r.stderr
+    assert "ngspice version: 39" in r.stdout and "ptm16hp     ok" in r.stdout
+
+
+def test_missing_libngspice_is_explained():
+    r = charz("doctor", env={"NGSPICE_LIBRARY_PATH": "/nonexistent/libngspice.so"})
+    assert r.returncode == 3 and "apt-get install -y ngspice libngspice0-dev" in r.stderr
+    r = charz("pdk", "verify", "--pdk", "ptm16hp", "--workers", "0", "--no-cache",
+              env={"NGSPICE_LIBRARY_PATH": "/nonexistent/libngspice.so"})
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["characterize", "bitcell6t", "--pdk", "ptm7"], "unknown PDK"),
+    (["characterize", "bitcell6t", "--vdd", "1.2"], "1.5x nominal"),
+    (["characterize", "bitcell6t", "--vdd", "0.7:0.8:1"], "at least 2 points"),
+    (["characterize", "bitcell6t", "--vdd", ""], "no points"),
+    (["characterize", "bitcell6t", "--temp", "abc"], "cannot read"),
+    (["characterize", "cim_column", "--rows", "4"], "8"),
+    (["characterize", "bitcell6t", "--mc", "-3"], "Monte Carlo"),
+    (["characterize", "widget"], "invalid choice"),
+    (["lut", "show", "no/such/lut"], "not found"),
+])
+def test_bad_input_is_one_line(args, needle):
+    line = one_line_error(charz(*args, "--workers", "0") if args[0] == "characterize" else charz(*args))
+    assert needle in line
+
+
+def test_corrupt_lut_and_wrong_pdk(tmp_path):
+    from charz.behavior.cim import synthetic_column_lut
+
+    lut = synthetic_column_lut(n_rows=8)
+    lut.provenance["card_sha256"] = "00" * 32
+    path = lut.save(tmp_path / "col")
+    line = one_line_error(charz("eval", "--lut", str(path), "--pdk", "ptm16hp"), code=5)
+    assert "regenerate" in line
+    path.with_suffix(".npz").write_bytes(b"garbage")
+    line = one_line_error(charz("lut", "show", str(path)), code=5)
+    assert "damaged" in line
+
+
+def test_golden_netlists_are_up_to_date():
+    """netlists/ holds what the generators write for ptm16hp (regenerate: `make netlists`)."""
+    r = charz("netlist", "--pdk", "ptm16hp", "--check")
+    assert r.returncode == 0, r.stderr + r.stdout
+
+
+def test_no_user_string_reaches_spice(tmp_path):
+    """A shell escape given where a number is expected never gets into a deck."""
+    r = charz("characterize", "bitcell6t", "--vdd", "0.7; shell touch /tmp/pwned", "--workers", "0")
+    one_line_error(r)
+    from charz.errors import ParameterError
+    from charz.netlist.spice import ident, num
+
+    with pytest.raises(ParameterError):
+        num("1 shell rm -rf /")
+    with pytest.raises(ParameterError):
+        ident("a b")
+    with pytest.raises(ParameterError):
+        num(np.nan)
