@@ -21,7 +21,7 @@ from common import machine  # noqa: E402
 
 from charz import pdk as P  # noqa: E402
 from charz.mc import Mismatch, draw  # noqa: E402
-from charz.netlist.bitcell import BitcellParams, testbenches  # noqa: E402
+from charz.netlist.bitcell import BitcellParams, netlists as testbenches  # noqa: E402
 from charz.netlist.spice import num  # noqa: E402
 from charz.sim.runner import SimJob, execute  # noqa: E402
 
