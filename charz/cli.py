@@ -335,7 +335,8 @@ def cmd_demo(args) -> int:
 def cmd_train(args) -> int:
     from .network import mlp
 
-    path = mlp.save_trained(mlp.train_digits_mlp(seed=args.seed), args.output)
+    model = mlp.train_digits_mlp(seed=args.seed)
+    path = model.save(args.output or mlp.DATA)
     print(f"wrote {path}")
     return 0
 
@@ -438,7 +439,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("train", help="re-train the digits MLP (seconds) and write its weights",
-                       description="Train the 64-32-10 digits MLP in NumPy and save the quantized weights.")
+                       description="Train the 64-64-10 digits MLP in NumPy (float, then quantization-aware) and "
+                                   "save the quantized 4-bit weights.")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--output", default=None, help="weights file (default: the shipped charz/network/data file)")
     p.set_defaults(func=cmd_train)

@@ -97,7 +97,7 @@ class LUT:
                 continue
             x = float(coords[ax.name])
             v = ax.values
-            hit = np.flatnonzero(np.isclose(v, x, rtol=0, atol=1e-9 * max(1.0, abs(x))))
+            hit = np.flatnonzero(np.isclose(v, x, rtol=0, atol=1e-9 * max(abs(x), float(np.max(np.abs(v))))))
             if hit.size:
                 out = np.take(out, hit[0], axis=idx)
                 continue

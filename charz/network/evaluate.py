@@ -1,0 +1,304 @@
+"""Digits MLP on the behavioral CiM model: accuracy, energy per inference, TOPS/W, sparsity.
+
+:func:`evaluate` runs the shipped (or given) quantized MLP on the fixed digits test split three ways:
+
+- float: the float network on pixels / 16;
+- ideal integer: the quantized network with exact integer products (what a perfect CiM would give);
+- CiM: every layer's integer product through :mod:`charz.behavior.cim` on ``chips`` simulated chips,
+  each with its own per-column mismatch drawn once (seeded) and kept for the whole test set; read out
+  by an *ideal quantizer* (0 J). Accuracy is reported as mean +- std over the chips.
+
+Energy comes from the same LUT via :class:`charz.network.energy.EnergyLedger`; conventions are in
+``result["conventions"]``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ..behavior.cim import BLOCK, ColumnModel, map_layer
+from ..errors import LUTError, ParameterError
+from ..lut import LUT
+from . import digits
+from .energy import CONVENTIONS, EnergyLedger
+from .mlp import QuantizedMLP, accuracy, load_shipped
+
+DEFAULT_CHIPS = 8
+DEFAULT_SCALES = (0.0, 1.0, 2.0, 4.0, 8.0)
+
+
+def load_lut(lut_or_path) -> tuple[LUT, str | None]:
+    """A ``cim_column`` LUT from a LUT object or a path (``.json``/``.npz``/base name)."""
+    if isinstance(lut_or_path, LUT):
+        if lut_or_path.block != BLOCK:
+            raise LUTError(f"this is a '{lut_or_path.block}' LUT; network evaluation needs a '{BLOCK}' LUT")
+        return lut_or_path, None
+    if isinstance(lut_or_path, (str, Path)):
+        return LUT.load(lut_or_path, block=BLOCK), str(lut_or_path)
+    raise LUTError(f"give a {BLOCK} LUT or the path of one, got {type(lut_or_path).__name__}")
+
+
+def lut_summary(lut: LUT, source: str | None = None) -> dict:
+    """The provenance fields a network report needs."""
+    p = lut.provenance
+    keys = ("pdk", "card_file", "card_sha256", "node_nm", "vdd_nom", "avt_mv_um", "avt_source", "mc_samples",
+            "mc_seed", "generator", "ngspice_version", "charz_version", "date", "synthetic")
+    out = {k: p[k] for k in keys if k in p}
+    for k in ("pattern", "pattern_meaning", "energy", "sense"):
+        if k in lut.conditions:
+            out[f"column_{k}"] = lut.conditions[k]
+    out["block"] = lut.block
+    out["n_rows"] = lut.conditions.get("n_rows", int(lut.axis("k").values[-1]))
+    out["axes"] = {a.name: [float(a.values[0]), float(a.values[-1]), int(a.values.size)] for a in lut.axes}
+    if source:
+        out["source"] = source
+    return out
+
+
+def _weights(weights) -> tuple[QuantizedMLP, str]:
+    if weights is None:
+        return load_shipped(), "shipped charz/network/data/digits_mlp.npz"
+    if isinstance(weights, QuantizedMLP):
+        return weights, "given QuantizedMLP"
+    if isinstance(weights, (str, Path)):
+        return QuantizedMLP.load(weights), str(weights)
+    raise ParameterError(f"weights must be None, a QuantizedMLP or a path, got {type(weights).__name__}")
+
+
+def _posint(x, name: str, hi: int | None = None) -> int:
+    if isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < 1 or (hi is not None and x > hi):
+        rng = f"from 1 to {hi}" if hi is not None else ">= 1"
+        raise ParameterError(f"{name} must be an integer {rng}, got {x!r}")
+    return int(x)
+
+
+def evaluate(
+    lut_path_or_lut,
+    vdd: float | None = None,
+    temp: float | None = None,
+    t_pulse: float | None = None,
+    adc_bits: int | None = None,
+    mismatch_scale: float = 1.0,
+    chips: int = DEFAULT_CHIPS,
+    seed: int = 0,
+    n_images: int | None = None,
+    weights=None,
+    mismatch_source: str = "mvn",
+) -> dict:
+    """Evaluate the digits MLP on the CiM model of a ``cim_column`` LUT.
+
+    ``vdd``/``temp``/``t_pulse``/``adc_bits`` None pick defaults (see :meth:`ColumnModel.from_lut`;
+    the choice is in ``result["operating_point"]["choices"]``). ``mismatch_scale`` multiplies the LUT's
+    Monte Carlo spread (1.0 = the LUT's A_VT, 0 = nominal columns). ``chips`` simulated chips are drawn
+    from ``seed``; ``n_images`` limits the test images (the first n of the fixed split).
+    Raises :class:`charz.errors.LUTError` / :class:`charz.errors.ParameterError` with a one-line message.
+    """
+    lut, source = load_lut(lut_path_or_lut)
+    chips = _posint(chips, "chips", 10_000)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ParameterError(f"seed must be an integer >= 0, got {seed!r}")
+    model = ColumnModel.from_lut(
+        lut, vdd=vdd, temp=temp, t_pulse=t_pulse, adc_bits=adc_bits,
+        mismatch_scale=mismatch_scale, mismatch_source=mismatch_source,
+    )
+    net, wsource = _weights(weights)
+    _, _, xte, yte = digits.load()
+    if n_images is not None:
+        n_images = _posint(n_images, "n_images", xte.shape[0])
+        xte, yte = xte[:n_images], yte[:n_images]
+    b = xte.shape[0]
+    x0 = net.input_ints(xte)
+
+    float_acc = accuracy(net.forward_float(xte), yte)
+    logits, hid = net.forward_int(x0)
+    ideal_acc = accuracy(logits, yte)
+    ideal_sparsity = [float(np.mean(h == 0)) for h in hid]
+
+    ledger = EnergyLedger(model.e_nom)
+    names = [f"fc{i + 1} ({net.sizes[i]}x{net.sizes[i + 1]})" for i in range(net.n_layers)]
+    accs, sparsity, mismatch_vs_ideal = [], [], []
+    for child in np.random.SeedSequence(int(seed)).spawn(chips):
+        rng = np.random.default_rng(child)
+        layers = [map_layer(w, model, rng, w_bits=net.w_bits, x_bits=net.x_bits) for w in net.w_int]
+        hists = [None] * net.n_layers
+
+        def make(i):
+            def mm(a):
+                y, hists[i] = layers[i](a)
+                return y
+            return mm
+
+        lg, h = net.forward_int(x0, [make(i) for i in range(net.n_layers)])
+        for i, name in enumerate(names):
+            ledger.add(name, hists[i], images=b, macs_per_image=net.macs_per_layer[i])
+        accs.append(accuracy(lg, yte))
+        sparsity.append([float(np.mean(a == 0)) for a in h])
+        mismatch_vs_ideal.append(float(np.mean(np.argmax(lg, 1) != np.argmax(logits, 1))))
+
+    accs_a = np.array(accs)
+    en = ledger.report()
+    sp = np.mean(np.array(sparsity), axis=0) if sparsity and sparsity[0] else np.array([])
+    op = model.describe()
+    return {
+        "float_accuracy": float_acc,
+        "ideal_accuracy": ideal_acc,
+        "cim_accuracy_mean": float(accs_a.mean()),
+        "cim_accuracy_std": float(accs_a.std(ddof=1)) if chips > 1 else 0.0,
+        "cim_accuracy_per_chip": accs,
+        "cim_disagreement_with_ideal": float(np.mean(mismatch_vs_ideal)),
+        "energy_per_inference_J": en["energy_per_inference_J"],
+        "energy_per_layer_J": {n: en["layers"][n]["energy_J"] for n in names},
+        "evaluations_per_layer": {n: en["layers"][n]["evaluations"] for n in names},
+        "k_hist_fraction_per_layer": {n: en["layers"][n]["k_hist_fraction"] for n in names},
+        "column_energy_per_k_J": model.e_nom.tolist(),
+        "tops_per_watt": en["tops_per_watt"],
+        "macs": en["macs"],
+        "ops": en["ops"],
+        "macs_per_layer": dict(zip(names, net.macs_per_layer)),
+        "sparsity": {f"{names[i]} ReLU out": float(s) for i, s in enumerate(sp)},
+        "sparsity_mean": float(np.mean(sp)) if sp.size else 0.0,
+        "sparsity_ideal": {f"{names[i]} ReLU out": s for i, s in enumerate(ideal_sparsity)},
+        "operating_point": op,
+        "readout": op["readout"],
+        "conventions": {
+            **CONVENTIONS,
+            "mapping": f"N={model.n_rows}-row tiles (last tile zero-padded), {net.x_bits} input bit planes, "
+                       f"{net.w_bits - 1} weight magnitude slices x 2 sign arrays",
+            "accuracy": f"digits test split ({b} images); CiM = mean +- std (ddof=1) over {chips} simulated chips",
+            "mismatch": "per-column V(k) curves drawn once per chip (seeded): nominal + mismatch_scale x (Monte "
+                        "Carlo mean shift + deviation drawn with the Monte Carlo covariance); scale 1 = the LUT's "
+                        "A_VT, other scales are a linear extrapolation (underestimates the damage above 1)",
+        },
+        "lut": lut_summary(lut, source),
+        "network": {"sizes": list(net.sizes), "x_bits": net.x_bits, "w_bits": net.w_bits, "weights": wsource,
+                    "seed": net.meta.get("seed")},
+        "n_images": b,
+        "chips": chips,
+        "seed": int(seed),
+    }
+
+
+def accuracy_vs_mismatch(
+    lut_path_or_lut,
+    scales: Sequence[float] = DEFAULT_SCALES,
+    chips: int = DEFAULT_CHIPS,
+    seed: int = 0,
+    **kwargs,
+) -> dict:
+    """:func:`evaluate` at each mismatch scale (same seed, so the same chips with larger deviations).
+
+    Scales other than 0 and 1 extrapolate the LUT's Monte Carlo data linearly; see
+    :func:`accuracy_vs_avt` for the measured alternative."""
+    lut, source = load_lut(lut_path_or_lut)
+    scales = [float(s) for s in scales]
+    if not scales:
+        raise ParameterError("give at least one mismatch scale")
+    results = [evaluate(lut, mismatch_scale=s, chips=chips, seed=seed, **kwargs) for s in scales]
+    avt = lut.provenance.get("avt_mv_um")
+    r0 = results[0]
+    return {
+        "scales": scales,
+        "measured": False,
+        "avt_mv_um": [None if avt is None else s * float(avt) for s in scales],
+        "cim_mean": [r["cim_accuracy_mean"] for r in results],
+        "cim_std": [r["cim_accuracy_std"] for r in results],
+        "per_chip": [r["cim_accuracy_per_chip"] for r in results],
+        "ideal_accuracy": r0["ideal_accuracy"],
+        "float_accuracy": r0["float_accuracy"],
+        "energy_per_inference_J": [r["energy_per_inference_J"] for r in results],
+        "tops_per_watt": [r["tops_per_watt"] for r in results],
+        "operating_point": {k: v for k, v in r0["operating_point"].items() if k not in ("mismatch_scale", "avt_mv_um_effective")},
+        "readout": r0["readout"],
+        "lut": lut_summary(lut, source),
+        "chips": chips,
+        "n_images": r0["n_images"],
+        "seed": seed,
+        "results": results,
+    }
+
+
+def accuracy_vs_avt(
+    luts: Sequence,
+    chips: int = DEFAULT_CHIPS,
+    seed: int = 0,
+    **kwargs,
+) -> dict:
+    """Measured counterpart of :func:`accuracy_vs_mismatch`: one ``cim_column`` LUT per A_VT (the same
+    column re-characterized with ``charz.pdk.get(name, avt_mv_um=...)``), each evaluated at
+    ``mismatch_scale=1``. ``scales`` in the result are A_VT / A_VT of the first LUT, so both sweeps share
+    a plot. Use it to check the linear extrapolation of a single LUT."""
+    loaded = [load_lut(x) for x in luts]
+    if not loaded:
+        raise ParameterError("give at least one cim_column LUT")
+    avts = []
+    for lut, src in loaded:
+        a = lut.provenance.get("avt_mv_um")
+        if a is None:
+            raise LUTError(f"LUT {src or lut.block} records no A_VT in its provenance: cannot place it on an A_VT axis")
+        avts.append(float(a))
+    if avts[0] <= 0:
+        raise ParameterError("the first LUT must have A_VT > 0 (it is the reference of the scale axis)")
+    results = [evaluate(lut, mismatch_scale=1.0, chips=chips, seed=seed, **kwargs) for lut, _ in loaded]
+    r0 = results[0]
+    return {
+        "scales": [a / avts[0] for a in avts],
+        "avt_mv_um": avts,
+        "cim_mean": [r["cim_accuracy_mean"] for r in results],
+        "cim_std": [r["cim_accuracy_std"] for r in results],
+        "per_chip": [r["cim_accuracy_per_chip"] for r in results],
+        "ideal_accuracy": r0["ideal_accuracy"],
+        "float_accuracy": r0["float_accuracy"],
+        "energy_per_inference_J": [r["energy_per_inference_J"] for r in results],
+        "tops_per_watt": [r["tops_per_watt"] for r in results],
+        "operating_point": {k: v for k, v in r0["operating_point"].items() if k not in ("mismatch_scale", "avt_mv_um_effective")},
+        "readout": r0["readout"],
+        "lut": lut_summary(loaded[0][0], loaded[0][1]),
+        "luts": [lut_summary(lut, src) for lut, src in loaded],
+        "measured": True,
+        "chips": chips,
+        "n_images": r0["n_images"],
+        "seed": seed,
+        "results": results,
+    }
+
+
+def format_result(r: dict) -> str:
+    """A small text table of one :func:`evaluate` result."""
+    op = r["operating_point"]
+    lines = [
+        f"digits MLP {'-'.join(map(str, r['network']['sizes']))} on {r['lut'].get('pdk', '?')} cim_column "
+        f"(N={op['n_rows']}), vdd={op.get('vdd', float('nan')):g} V, temp={op.get('temp', float('nan')):g} degC, "
+        f"t_pulse={op.get('t_pulse', float('nan')):.3g} s",
+        f"  read-out: {r['readout']}",
+        f"  mismatch: scale {op['mismatch_scale']:g} (A_VT {op['avt_mv_um_effective'] if op['avt_mv_um_effective'] is not None else '?'} mV*um), {op['mismatch_model']}",
+        f"  {'float accuracy':<28} {100 * r['float_accuracy']:6.2f} %",
+        f"  {'ideal integer accuracy':<28} {100 * r['ideal_accuracy']:6.2f} %",
+        f"  {'CiM accuracy':<28} {100 * r['cim_accuracy_mean']:6.2f} +- {100 * r['cim_accuracy_std']:.2f} % "
+        f"({r['chips']} chips, {r['n_images']} images)",
+        f"  {'energy / inference':<28} {r['energy_per_inference_J'] * 1e12:8.3f} pJ  (array only; ideal quantizer = 0 J)",
+    ]
+    for n, e in r["energy_per_layer_J"].items():
+        lines.append(f"    {n:<26} {e * 1e12:8.3f} pJ  {r['evaluations_per_layer'][n]:.0f} column evaluations")
+    lines += [
+        f"  {'MACs / inference':<28} {r['macs']}  (ops = 2 x MACs = {r['ops']})",
+        f"  {'TOPS/W':<28} {r['tops_per_watt']:8.2f}",
+        f"  {'ReLU output sparsity':<28} {100 * r['sparsity_mean']:6.2f} %",
+    ]
+    return "\n".join(lines)
+
+
+def format_sweep(s: dict) -> str:
+    """A small text table of one :func:`accuracy_vs_mismatch` result."""
+    lines = [
+        f"accuracy vs mismatch ({s['chips']} chips per scale, {s['n_images']} images; read-out: {s['readout']})",
+        f"  ideal integer {100 * s['ideal_accuracy']:.2f} %, float {100 * s['float_accuracy']:.2f} %",
+        f"  {'scale':>6} {'A_VT [mV*um]':>13} {'CiM accuracy [%]':>20} {'energy [pJ]':>12} {'TOPS/W':>9}",
+    ]
+    for sc, avt, m, sd, e, t in zip(s["scales"], s["avt_mv_um"], s["cim_mean"], s["cim_std"],
+                                    s["energy_per_inference_J"], s["tops_per_watt"]):
+        a = f"{avt:.3g}" if avt is not None else "?"
+        lines.append(f"  {sc:>6g} {a:>13} {100 * m:>12.2f} +- {100 * sd:<5.2f} {e * 1e12:>12.3f} {t:>9.1f}")
+    return "\n".join(lines)
