@@ -45,7 +45,7 @@ bench: setup
 luts: setup
 	$(BIN)/charz characterize bitcell6t --pdk ptm16hp --vdd 0.6:0.8:3 --temp 0,27,85 --mc 100 -o lut/ptm16hp/bitcell6t
 	$(BIN)/charz characterize bitcell8t --pdk ptm16hp --vdd 0.6:0.8:3 --temp 0,27,85 --mc 100 -o lut/ptm16hp/bitcell8t
-	$(BIN)/charz characterize cim_column --pdk ptm16hp --vdd 0.6:0.8:3 --temp 27,85 --t-pulse 40p,60p --mc 100 -o lut/ptm16hp/cim_column
+	$(BIN)/charz characterize cim_column --pdk ptm16hp --vdd 0.6:0.8:3 --temp 27,85 --t-pulse 50p,100p --mc 100 -o lut/ptm16hp/cim_column
 
 netlists: setup
 	$(BIN)/charz netlist --pdk ptm16hp --out netlists

@@ -56,19 +56,44 @@ def run_demo(args) -> int:
             failed += lut.provenance.get("failed_points") or []
             pngs += make_plots(lut, png_dir, block)
             print(f"[{block}] done in {time.time() - t0:.0f} s -> {lut_dir / block}.json", flush=True)
+        # the same column re-characterized at 2x and 4x A_VT: measured accuracy-vs-variation points
+        avt_luts = [luts["cim_column"]]
+        mc_avt = min(args.mc, 30)
+        for factor in (2, 4):
+            t0 = time.time()
+            p2 = pdkmod.get(args.pdk, factor * pdk.avt_mv_um)
+            print(f"[cim_column x{factor} A_VT] {p2.avt_mv_um:g} mV*um at {pdk.vdd_nom:g} V, 27 degC, "
+                  f"{mc_avt} samples ...", flush=True)
+            lut = characterize("cim_column", p2, **dict(common, mc=mc_avt, vdd=[pdk.vdd_nom], temp=[27.0],
+                                                        fit_check=False))
+            lut.save(lut_dir / f"cim_column_avt{factor}x")
+            failed += lut.provenance.get("failed_points") or []
+            avt_luts.append(lut)
+            print(f"[cim_column x{factor} A_VT] done in {time.time() - t0:.0f} s", flush=True)
     finally:
         ex.close()
 
     col = luts["cim_column"]
-    print("[network] evaluating the digits MLP on the CiM column LUT ...", flush=True)
-    res = ev.evaluate(col, vdd=pdk.vdd_nom, mismatch_scale=1.0, chips=5, seed=args.seed)
-    sweep = ev.accuracy_vs_mismatch(col, vdd=pdk.vdd_nom, scales=[0, 1, 2, 4, 8], chips=5, seed=args.seed)
-    pn.plot_accuracy_vs_mismatch(sweep, png_dir / "accuracy_vs_mismatch.png")
+    print("[network] evaluating the digits MLP on the CiM column LUTs ...", flush=True)
+    res = ev.evaluate(col, vdd=pdk.vdd_nom, mismatch_scale=1.0, chips=8, seed=args.seed)
+    sweep = ev.accuracy_vs_mismatch(col, vdd=pdk.vdd_nom, scales=[0, 1, 2, 4], chips=8, seed=args.seed)
+    measured = ev.accuracy_vs_avt(avt_luts, vdd=pdk.vdd_nom, chips=8, seed=args.seed)
+    pn.plot_accuracy_vs_mismatch(sweep, png_dir / "accuracy_vs_mismatch.png", measured=measured)
     pn.plot_energy_breakdown(res, png_dir / "energy_breakdown.png")
     pngs += [png_dir / "accuracy_vs_mismatch.png", png_dir / "energy_breakdown.png"]
 
     print()
     print(summary_table(pdk, luts, res))
+    print("\nAccuracy vs mismatch (CiM, mean ± std over 8 chips):")
+    print(f"  {'A_VT mV*um':>11} {'one LUT x scale':>18} {'LUT re-characterized':>22}")
+    for i, sc in enumerate(sweep["scales"]):
+        meas = ""
+        near = [j for j, m in enumerate(measured["scales"]) if abs(m - sc) < 1e-6]
+        if near:
+            j = near[0]
+            meas = f"{100 * measured['cim_mean'][j]:.2f} ± {100 * measured['cim_std'][j]:.2f} %"
+        print(f"  {sc * pdk.avt_mv_um:>11.2f} {100 * sweep['cim_mean'][i]:>11.2f} ± {100 * sweep['cim_std'][i]:.2f} %"
+              f" {meas:>22}")
     print(f"\nLUTs: {lut_dir}/   PNGs ({len(pngs)}):")
     for p in pngs:
         print(f"  {p}")

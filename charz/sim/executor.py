@@ -207,7 +207,11 @@ def run_jobs(
         own = executor is None
         ex = executor or make_executor()
         sub = [jobs[i] for i in todo]
-        bar = tqdm(total=len(sub), desc=desc, unit="job", delay=2.0, disable=not progress, leave=False)
+        import sys
+
+        tty = sys.stderr.isatty()
+        bar = tqdm(total=len(sub), desc=desc, unit="job", delay=2.0, disable=not progress, leave=False,
+                   mininterval=0.5 if tty else 30.0)
         try:
             for j, res in ex.map(sub):
                 i = todo[j]
