@@ -29,7 +29,7 @@ def _fmt(mean: float, sigma: float | None, scale: float, unit: str) -> str:
 
 
 def run_demo(args) -> int:
-    from .cli import _print_failures, characterize, make_plots
+    from .cli import characterize, make_plots
     from .network import evaluate as ev
     from .plot import network as pn
 

@@ -66,6 +66,13 @@ class Draws:
     def n(self) -> int:
         return self.delvto.shape[0]
 
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The draws as LUT arrays (``mc_delvto``, ``mc_devices``, ``mc_mulu0`` when drawn)."""
+        out = {"mc_delvto": self.delvto, "mc_devices": np.asarray(self.devices)}
+        if self.mulu0 is not None:
+            out["mc_mulu0"] = self.mulu0
+        return out
+
     def samples(self, start: int = 0, stop: int | None = None) -> tuple[tuple[tuple[str, str, float], ...], ...]:
         """Alter triples (instance, parameter, value) for samples [start, stop)."""
         stop = self.n if stop is None else stop

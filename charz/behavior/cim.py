@@ -72,6 +72,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import CharzError, LUTError, ParameterError
+from ..validate import finite
 from ..lut import LUT, Axis
 
 BLOCK = "cim_column"
@@ -186,7 +187,7 @@ class ColumnModel:
             raise LUTError(f"{BLOCK} LUT says n_rows={n_cond} but its k axis ends at {n}: the LUT is inconsistent; regenerate it")
         if mismatch_source not in ("mvn", "resample"):
             raise ParameterError(f"mismatch_source must be 'mvn' or 'resample', got {mismatch_source!r}")
-        ms = _finite(mismatch_scale, "mismatch_scale")
+        ms = finite(mismatch_scale, "mismatch_scale")
         if ms < 0:
             raise ParameterError(f"mismatch_scale must be >= 0 (1.0 = the LUT's A_VT), got {ms:g}")
         if adc_bits is not None:
@@ -205,7 +206,7 @@ class ColumnModel:
         for name in names:
             ax = lut.axis(name)
             if name in given:
-                point[name] = _finite(given[name], name)
+                point[name] = finite(given[name], name)
                 _on_grid(ax, point[name])
                 choices[name] = "given"
             elif ax.values.size == 1:
@@ -752,16 +753,6 @@ def _on_grid(ax: Axis, x: float) -> None:
             f"{ax.name}={x:g} {ax.unit} is outside the {BLOCK} LUT range [{v[0]:g}, {v[-1]:g}]: "
             f"choose a value inside it or re-characterize with a wider {ax.name} grid"
         )
-
-
-def _finite(x, name: str) -> float:
-    try:
-        v = float(x)
-    except (TypeError, ValueError) as exc:
-        raise ParameterError(f"{name} must be a number, got {x!r}") from exc
-    if not math.isfinite(v):
-        raise ParameterError(f"{name} must be finite, got {x!r}")
-    return v
 
 
 def _check_int(x, name: str, lo: int) -> int:

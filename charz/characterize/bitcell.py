@@ -435,10 +435,7 @@ def characterize_bitcell(
         arrays[f"butterfly_{tb}"] = arr
         arrays[f"squares_{tb}"] = squares[tb]
     if draws is not None:
-        arrays["mc_delvto"] = draws.delvto
-        arrays["mc_devices"] = np.asarray(draws.devices)
-        if draws.mulu0 is not None:
-            arrays["mc_mulu0"] = draws.mulu0
+        arrays.update(draws.arrays())
 
     # ---- provenance ----------------------------------------------------------------------------------
     inom = int(np.argmin(np.abs(np.asarray(vdds) - pdk.vdd_nom)))

@@ -244,10 +244,7 @@ def characterize_column(
     )
     arrays: dict[str, np.ndarray] = {}
     if draws is not None:
-        arrays["mc_delvto"] = draws.delvto
-        arrays["mc_devices"] = np.asarray(draws.devices)
-        if draws.mulu0 is not None:
-            arrays["mc_mulu0"] = draws.mulu0
+        arrays.update(draws.arrays())
 
     # ---- provenance ----------------------------------------------------------------------------------
     i_nom = int(np.argmin(np.abs(np.asarray(vdds) - pdk.vdd_nom)))

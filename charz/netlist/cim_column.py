@@ -76,6 +76,7 @@ import numbers
 
 from .. import pdk as pdkmod
 from ..errors import ParameterError
+from ..validate import finite
 from ..pdk import PDK
 from .cells import CellSizes, cell_8t
 from .spice import Device, Netlist, ident, mos, num
@@ -133,8 +134,8 @@ class CimColumnParams:
         if isinstance(n, bool) or not isinstance(n, numbers.Integral) or not (N_MIN <= n <= N_MAX):
             raise ParameterError(
                 f"n_rows = {n!r} is out of range: a CiM column has {N_MIN} to {N_MAX} cells (an integer)")
-        vdd = p.vdd_nom if self.vdd is None else p.check_vdd(_finite(self.vdd, "VDD"))
-        temp = _finite(self.temp, "temperature")
+        vdd = p.vdd_nom if self.vdd is None else p.check_vdd(finite(self.vdd, "VDD"))
+        temp = finite(self.temp, "temperature")
         if not (-55.0 <= temp <= 150.0):
             raise ParameterError(f"temperature {temp:g} degC is outside [-55, 150] degC: choose a value in that range")
         t_edge = _pos(self.t_edge, "t_edge (edge duration, s)", 1e-9)
@@ -144,14 +145,14 @@ class CimColumnParams:
                 f"t_pulse = {t_pulse:g} s is not longer than the edge t_edge = {t_edge:g} s: "
                 f"give a pulse longer than its edge (T is measured 50 % to 50 %)"
             )
-        c_wire = _r12(C_WIRE_16NM * p.lmin / 16e-9) if self.c_wire is None else _finite(self.c_wire, "c_wire")
+        c_wire = _r12(C_WIRE_16NM * p.lmin / 16e-9) if self.c_wire is None else finite(self.c_wire, "c_wire")
         if not (0.0 <= c_wire <= 1e-12):
             raise ParameterError(f"c_wire = {c_wire:g} F per cell is out of range: give 0 to 1e-12 F (e.g. 1.5e-15)")
         sizes = CellSizes.default(p) if self.sizes is None else self.sizes
         if not isinstance(sizes, CellSizes):
             raise ParameterError(f"sizes must be a CellSizes (or None for the defaults), got {type(sizes).__name__}")
         w_pre = _r12(24 * p.lmin) if self.w_pre is None else _pos(self.w_pre, "w_pre (precharge PMOS width, m)", 100e-6)
-        sense_delay = _finite(self.sense_delay, "sense_delay")
+        sense_delay = finite(self.sense_delay, "sense_delay")
         if not (0.0 <= sense_delay <= 10e-9):
             raise ParameterError(f"sense_delay = {sense_delay:g} s is out of range: give 0 to 1e-8 s")
         if self.pattern not in PATTERNS:
@@ -180,18 +181,8 @@ def _r12(x: float) -> float:
     return float(f"{x:.12g}")
 
 
-def _finite(value, what: str) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError) as exc:
-        raise ParameterError(f"{what} must be a number, got {value!r}") from exc
-    if not math.isfinite(v):
-        raise ParameterError(f"{what} must be finite, got {value!r}")
-    return v
-
-
 def _pos(value, what: str, upper: float) -> float:
-    v = _finite(value, what)
+    v = finite(value, what)
     if v <= 0:
         raise ParameterError(f"{what} must be positive, got {value!r}")
     if v > upper:

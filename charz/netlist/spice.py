@@ -8,33 +8,21 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import math
 import re
 from pathlib import Path
 
 from ..errors import ParameterError
+from ..validate import finite, positive  # noqa: F401  (positive is re-exported for generators)
 
 _IDENT = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
 def num(value: float, what: str = "value") -> str:
     """A finite number formatted for SPICE, the same bytes for the same float (shortest round-trip repr)."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError) as exc:
-        raise ParameterError(f"{what} must be a number, got {value!r}") from exc
-    if not math.isfinite(v):
-        raise ParameterError(f"{what} must be finite, got {value!r}")
+    v = finite(value, what)
     if v == 0.0:
         return "0"
     return format(v, ".12g")  # 12 significant digits: deterministic and readable (4.8e-08, not 4.8000000000000006e-08)
-
-
-def positive(value: float, what: str) -> float:
-    v = float(value)
-    if not math.isfinite(v) or v <= 0:
-        raise ParameterError(f"{what} must be a positive number, got {value!r}")
-    return v
 
 
 def ident(name: str) -> str:

@@ -86,34 +86,52 @@ class InlineExecutor(Executor):
 
 
 class LocalPoolExecutor(Executor):
+    """One ngspice per core in spawned worker processes.
+
+    Workers are recycled by replacing the whole pool after every ``workers * MAX_JOBS_PER_WORKER`` jobs
+    (ngspice keeps global state and grows slowly). ``ProcessPoolExecutor(max_tasks_per_child=...)`` is
+    not used: on Python 3.11 it deadlocked here when several workers reached the limit together
+    (CPython gh-115634), leaving a sweep idle with no workers.
+    """
+
     name = "local"
 
     def __init__(self, workers: int | None = None) -> None:
         self.workers = max(1, workers or os.cpu_count() or 1)
         self._pool: cf.ProcessPoolExecutor | None = None
+        self._used = 0
 
     def _get_pool(self):
+        if self._pool is not None and self._used >= self.workers * MAX_JOBS_PER_WORKER:
+            self._pool.shutdown(wait=True)
+            self._pool = None
         if self._pool is None:
-            self._pool = cf.ProcessPoolExecutor(
-                max_workers=self.workers,
-                mp_context=mp.get_context("spawn"),
-                max_tasks_per_child=MAX_JOBS_PER_WORKER,
-            )
+            self._pool = cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=mp.get_context("spawn"))
+            self._used = 0
         return self._pool
 
     def map(self, jobs):
-        pool = self._get_pool()
-        futs = {pool.submit(execute, job): i for i, job in enumerate(jobs)}
-        try:
-            for fut in cf.as_completed(futs):
-                i = futs[fut]
-                try:
-                    yield i, fut.result()
-                except Exception as exc:  # a worker died (e.g. killed); record and go on
-                    yield i, JobFailure(jobs[i], f"worker process failed: {exc!r}", [], None, "error")
-        finally:
-            for f in futs:
-                f.cancel()
+        jobs = list(jobs)
+        start = 0
+        while start < len(jobs):
+            pool = self._get_pool()
+            room = self.workers * MAX_JOBS_PER_WORKER - self._used
+            chunk = range(start, min(len(jobs), start + room))
+            self._used += len(chunk)
+            futs = {pool.submit(execute, jobs[i]): i for i in chunk}
+            try:
+                for fut in cf.as_completed(futs):
+                    i = futs[fut]
+                    try:
+                        yield i, fut.result()
+                    except Exception as exc:  # a worker died (e.g. killed); record and go on
+                        yield i, JobFailure(jobs[i], f"worker process failed: {exc!r}", [], None, "error")
+                        if isinstance(exc, cf.process.BrokenProcessPool):
+                            self._pool = None
+            finally:
+                for f in futs:
+                    f.cancel()
+            start = chunk.stop
 
     def close(self):
         if self._pool is not None:
