@@ -128,3 +128,21 @@ def test_dask_local_cluster_equals_local_pool():
     for ra, rb in zip(ref.results, got.results):
         for x, y in zip(ra.runs, rb.runs):
             np.testing.assert_array_equal(x["v(out)"], y["v(out)"])
+
+
+def test_local_pool_recycles_workers_and_finishes(monkeypatch):
+    """Workers are replaced every MAX_JOBS_PER_WORKER jobs and the sweep still completes (Python 3.11's
+    max_tasks_per_child deadlocked exactly here)."""
+    import charz.sim.executor as E
+
+    monkeypatch.setattr(E, "MAX_JOBS_PER_WORKER", 3)
+    ex = E.LocalPoolExecutor(2)
+    try:
+        jobs = [SimJob(inverter(0.5 + 0.01 * i)) for i in range(14)]
+        res = run_jobs(jobs, executor=ex, use_cache=False, progress=False)
+    finally:
+        ex.close()
+    assert not res.failures and all(r is not None for r in res.results)
+    # different supplies, different outputs: the results are not mixed up between jobs
+    peaks = [r.runs[0]["v(out)"].max() for r in res.results]
+    assert np.all(np.diff(peaks) > 0)
