@@ -352,19 +352,29 @@ def build_parser() -> argparse.ArgumentParser:
     ap = _Parser(
         prog="charz",
         description="Characterize compute-in-memory circuits in ngspice, fit LUTs, and evaluate networks on them.",
+        epilog="Environment: CHARZ_PDK_PATH (card folders), CHARZ_AVT (A_VT override, mV*um), CHARZ_CACHE_DIR "
+               "(result cache), CHARZ_SCHEDULER (Dask scheduler). Exit codes: 0 ok, 2 bad input, 3 ngspice missing, "
+               "4 simulation failed, 5 bad LUT.",
     )
     ap.add_argument("--version", action="version", version=f"charz {__version__}")
     sub = ap.add_subparsers(dest="cmd", required=True, metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("doctor", help="check ngspice, libngspice, PySpice, PTM cards and the cache",
-                       description="Print what charz finds on this machine; exit 3 with advice if something is missing.")
+                       description="Print what charz finds on this machine: the ngspice executable, the libngspice "
+                                   "shared library PySpice loads (NGSPICE_LIBRARY_PATH overrides it), ngspice's version "
+                                   "and build flags, PySpice's version, which PTM cards were found where on the search "
+                                   "path (CHARZ_PDK_PATH, pdk_models/, ../shared/pdk_models) with their sha256 checked, "
+                                   "and the cache location and size. Exits 3 with advice when something is missing.")
     p.set_defaults(func=cmd_doctor)
 
     p = sub.add_parser("pdk", help="list or verify the PTM model cards",
                        description="`pdk list`: the manifest and where each card was found. `pdk verify`: simulate "
                                    "an inverter and Id-Vgs per card and compare with SOURCES.md.")
     ps = p.add_subparsers(dest="pdk_cmd", required=True, parser_class=_Parser)
-    ps.add_parser("list", help="manifest and card locations")
+    ps.add_parser("list", help="manifest and card locations",
+                  description="One line per PTM card of pdk_models/manifest.toml: node, flavour, nominal VDD, the "
+                              "assumed Pelgrom coefficient A_VT (mV*um; override with --avt or CHARZ_AVT) and where "
+                              "the card was found on the search path (or MISSING).")
     pv = ps.add_parser("verify", help="simulate inverter tpd, Ion, Ioff, Vth per card")
     pv.add_argument("--pdk", action="append", help="card to verify (repeatable; default all)")
     _sim_options(pv)
@@ -397,7 +407,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("lut", help="inspect LUT files", description="`lut show PATH`: axes, tables, provenance, fit quality.")
     ls = p.add_subparsers(dest="lut_cmd", required=True, parser_class=_Parser)
-    lsh = ls.add_parser("show", help="print a LUT's summary")
+    lsh = ls.add_parser("show", help="print a LUT's summary",
+                        description="Print a LUT's axes (units, interpolated or discrete), conditions, tables with "
+                                    "their ranges, Monte Carlo sample counts, provenance (generator, parameters, "
+                                    "netlist and card sha256, ngspice and charz versions, A_VT, seed, date) and the "
+                                    "fit-quality report (SPICE re-runs at off-grid points vs interpolation).")
     lsh.add_argument("path", help="LUT path (.json, .npz or without suffix)")
     p.set_defaults(func=cmd_lut)
 
