@@ -63,7 +63,7 @@ def main() -> None:
     runs = sum(len(r.runs) for r in ok)
     print(f"machine: {machine()}")
     print(f"sweep: {len(jobs)} jobs, {runs} ngspice runs ({len(res.failures)} failed), {args.workers} workers, "
-          f"cells 6T+8T, 6 testbenches, VDD {list(vdds)} V, T {list(temps)} degC, MC {args.mc}/point")
+          f"cells 6T+8T, 6 testbenches, VDD {[float(v) for v in vdds]} V, T {list(temps)} degC, MC {args.mc}/point")
     print(f"{'quantity':<44}{'value':>12}")
     print(f"{'sweep wall time (s)':<44}{wall:>12.2f}")
     print(f"{'sum of ngspice analysis time (s)':<44}{ng:>12.2f}")
