@@ -79,11 +79,6 @@ def measure(run: dict[str, np.ndarray], params: CimColumnParams) -> dict[str, fl
     }
 
 
-def default_vdd(pdk: PDK) -> list[float]:
-    """Nominal VDD and +-0.1 V around it (as the bitcell recipe)."""
-    return [round(pdk.vdd_nom + d, 9) for d in (-0.1, 0.0, 0.1)]
-
-
 def characterize_column(
     pdk: PDK | str,
     n_rows: int | None = 16,
@@ -108,7 +103,7 @@ def characterize_column(
     ----------
     pdk: the PDK (``charz.pdk.get(name)``, possibly with a user A_VT) or its name.
     n_rows: cells on the read bitline, 8..64 (None = 16).
-    vdd: VDD grid in V (one value = a fixed point); default nominal and +-0.1 V.
+    vdd: VDD grid in V (one value = a fixed point); default the PDK's nominal VDD.
     temp: temperature grid in degC; default 27.
     t_pulse: wordline pulse-width grid in s; default the generator's (100 ps).
     mc: Monte Carlo samples per grid point (0 = nominal only); sample s is one column instance.
@@ -137,7 +132,7 @@ def characterize_column(
         raise ParameterError(f"mc = {mc!r}: the number of Monte Carlo samples must be an integer >= 0")
     mc = int(mc)
     n_rows = 16 if n_rows is None else n_rows
-    vdds = vdd_values(pdk, default_vdd(pdk) if vdd is None else vdd)
+    vdds = vdd_values(pdk, vdd)
     temps = temp_values(27.0 if temp is None else temp)
     base = CimColumnParams(pdk=pdk.name, n_rows=n_rows, vdd=vdds[0], temp=temps[0], sizes=sizes, c_wire=c_wire,
                            pattern=pattern, **column_params)
@@ -334,4 +329,4 @@ def _flat(i: int, j: int, m: int, nt: int, ntp: int) -> int:
     return (i * nt + j) * ntp + m
 
 
-__all__ = ["characterize_column", "measure", "default_vdd", "RECIPE", "PATTERNS"]
+__all__ = ["characterize_column", "measure", "RECIPE", "PATTERNS"]

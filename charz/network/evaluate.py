@@ -198,11 +198,18 @@ def accuracy_vs_mismatch(
         raise ParameterError("give at least one mismatch scale")
     results = [evaluate(lut, mismatch_scale=s, chips=chips, seed=seed, **kwargs) for s in scales]
     avt = lut.provenance.get("avt_mv_um")
+    return _sweep(results, scales, [None if avt is None else s * float(avt) for s in scales], False,
+                  lut_summary(lut, source), chips, seed)
+
+
+def _sweep(results: list[dict], scales: list[float], avts: list, measured: bool, lut: dict, chips: int,
+           seed: int) -> dict:
+    """The result dict shared by both accuracy sweeps."""
     r0 = results[0]
     return {
         "scales": scales,
-        "measured": False,
-        "avt_mv_um": [None if avt is None else s * float(avt) for s in scales],
+        "measured": measured,
+        "avt_mv_um": avts,
         "cim_mean": [r["cim_accuracy_mean"] for r in results],
         "cim_std": [r["cim_accuracy_std"] for r in results],
         "per_chip": [r["cim_accuracy_per_chip"] for r in results],
@@ -212,7 +219,7 @@ def accuracy_vs_mismatch(
         "tops_per_watt": [r["tops_per_watt"] for r in results],
         "operating_point": {k: v for k, v in r0["operating_point"].items() if k not in ("mismatch_scale", "avt_mv_um_effective")},
         "readout": r0["readout"],
-        "lut": lut_summary(lut, source),
+        "lut": lut,
         "chips": chips,
         "n_images": r0["n_images"],
         "seed": seed,
@@ -242,27 +249,10 @@ def accuracy_vs_avt(
     if avts[0] <= 0:
         raise ParameterError("the first LUT must have A_VT > 0 (it is the reference of the scale axis)")
     results = [evaluate(lut, mismatch_scale=1.0, chips=chips, seed=seed, **kwargs) for lut, _ in loaded]
-    r0 = results[0]
-    return {
-        "scales": [a / avts[0] for a in avts],
-        "avt_mv_um": avts,
-        "cim_mean": [r["cim_accuracy_mean"] for r in results],
-        "cim_std": [r["cim_accuracy_std"] for r in results],
-        "per_chip": [r["cim_accuracy_per_chip"] for r in results],
-        "ideal_accuracy": r0["ideal_accuracy"],
-        "float_accuracy": r0["float_accuracy"],
-        "energy_per_inference_J": [r["energy_per_inference_J"] for r in results],
-        "tops_per_watt": [r["tops_per_watt"] for r in results],
-        "operating_point": {k: v for k, v in r0["operating_point"].items() if k not in ("mismatch_scale", "avt_mv_um_effective")},
-        "readout": r0["readout"],
-        "lut": lut_summary(loaded[0][0], loaded[0][1]),
-        "luts": [lut_summary(lut, src) for lut, src in loaded],
-        "measured": True,
-        "chips": chips,
-        "n_images": r0["n_images"],
-        "seed": seed,
-        "results": results,
-    }
+    out = _sweep(results, [a / avts[0] for a in avts], avts, True, lut_summary(loaded[0][0], loaded[0][1]),
+                 chips, seed)
+    out["luts"] = [lut_summary(lut, src) for lut, src in loaded]
+    return out
 
 
 def format_result(r: dict) -> str:
