@@ -228,9 +228,25 @@ def characterize(block: str, pdk, **kw):
     raise CharzError(f"unknown block '{block}': choose bitcell6t, bitcell8t or cim_column")
 
 
+def _sizes(pdk, items: list[str] | None):
+    """--size NAME=VALUE overrides of the PDK's default cell sizes (metres, SPICE suffixes allowed)."""
+    if not items:
+        return None
+    from .netlist.cells import CellSizes
+
+    kw = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise CharzError(f"--size {item!r}: write NAME=VALUE, e.g. --size w_pd=80n")
+        kw[name.strip()] = number(value, f"--size {name.strip()}")
+    return CellSizes.default(pdk).replace(**kw)
+
+
 def cmd_characterize(args) -> int:
     pdk = _pdk(args)
     kw = _char_common(args)
+    kw.update(sizes=_sizes(pdk, args.size), mismatch_beta=args.beta_mismatch)
     if args.block == "cim_column":
         kw.update(n_rows=args.rows, t_pulse=grid(args.t_pulse, "--t-pulse"))
     elif args.rows is not None or args.t_pulse is not None:
@@ -400,6 +416,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mc", type=int, default=0, help="Monte Carlo samples per grid point (default 0)")
     p.add_argument("--seed", type=int, default=1, help="Monte Carlo seed (default 1)")
     p.add_argument("--avt", type=float, default=None, help="override A_VT in mV*um (default: the manifest's assumption)")
+    p.add_argument("--beta-mismatch", action="store_true",
+                   help="Monte Carlo also draws current-factor mismatch (mulu0, A_beta of the manifest)")
+    p.add_argument("--size", action="append", metavar="NAME=VALUE",
+                   help="override a cell size in metres (repeatable): w_pu, w_pd, w_ax, w_rd, w_ra, l, l_read; "
+                        "e.g. --size w_pd=96n --size l_read=16n (default: multiples of the PDK's Lmin)")
     p.add_argument("--no-fit-check", action="store_true", help="skip the SPICE re-runs at off-grid points")
     p.add_argument("-o", "--output", help="LUT path without suffix (default lut/<pdk>/<block>)")
     _sim_options(p)

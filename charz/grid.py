@@ -21,7 +21,7 @@ def number(text: str, what: str) -> float:
     m = _NUM.match(str(text))
     if not m:
         raise ParameterError(f"{what}: cannot read {text!r} as a number (examples: 0.7, 50p, 1e-12)")
-    v = float(m.group(1)) * _SUFFIX[m.group(2).lower()]
+    v = float(f"{float(m.group(1)) * _SUFFIX[m.group(2).lower()]:.12g}")  # 96n -> 9.6e-08, not 9.600000000000001e-08
     if not math.isfinite(v):
         raise ParameterError(f"{what}: {text!r} is not finite")
     return v

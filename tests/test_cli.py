@@ -98,3 +98,16 @@ def test_no_user_string_reaches_spice(tmp_path):
         ident("a b")
     with pytest.raises(ParameterError):
         num(np.nan)
+
+
+def test_size_override_reaches_the_netlist(tmp_path):
+    out = tmp_path / "bc"
+    r = charz("characterize", "bitcell6t", "--size", "w_pd=96n", "--workers", "0", "--no-fit-check", "--quiet",
+              "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    from charz.lut import LUT
+
+    lut = LUT.load(out)
+    assert lut.provenance["parameters"]["sizes"]["w_pd"] == 9.6e-08
+    line = one_line_error(charz("characterize", "bitcell6t", "--size", "w_xx=1n", "--workers", "0"))
+    assert "unknown cell size" in line
