@@ -26,8 +26,12 @@ voltage at the sense instant ``V(k)`` (table ``vbl``), the energy of one evaluat
   75.6 % measured at 2x, 65.6 % vs 11.7 % at 4x); for a real A_VT study re-characterize the column at
   that A_VT (``charz.pdk.get(name, avt_mv_um=...)``) and use scale 1, e.g. with
   :func:`charz.network.evaluate.accuracy_vs_avt`;
-- the read-out: an **ideal quantizer** of ``adc_bits`` bits (uniform, noiseless, zero energy) spanning
-  the nominal range ``[V(N), V(0)]``. Real digitizers come later; every report says "ideal quantizer";
+- the read-out: by default an **ideal quantizer** of ``adc_bits`` bits (uniform, noiseless, zero
+  energy) spanning the nominal range ``[V(N), V(0)]``; every report then says "ideal quantizer". Any
+  digitizer of :mod:`charz.behavior.digitizer` (fed by an ``adc_*`` LUT) can replace it with
+  :meth:`ColumnModel.with_digitizer`: its reference range is set to the same nominal ``[V(N), V(0)]``
+  and every physical column is read by its converter instance (own transfer curve, fixed for the whole
+  run; one per column by default, or shared by a group of columns, see :meth:`ColumnModel.adc_instance_index`);
 - the digital back end's *calibrated decode*: the code is mapped to the k whose nominal level ``V(k)``
   is nearest to the centre of the code's bin.
 
@@ -44,13 +48,13 @@ Mapping of a layer (the convention :func:`cim_matmul` and :class:`CiMLayer` impl
 - Rows (the input dimension) are split into tiles of N rows; the last tile is padded with zero rows
   (weight 0, input 0: they never add to k). The number of columns per array is not limited here.
 - Each (plane p, sign, slice j, tile t, output o) evaluation gives k -> V through *that physical
-  column's own curve* -> ideal quantizer -> calibrated decode -> k_hat. The digital back end forms
+  column's own curve* -> read-out (ideal quantizer or its converter) -> calibrated decode -> k_hat. The digital back end forms
   ``y[o] = sum_t sum_p sum_j 2**(p + j) * (k_hat_pos - k_hat_neg)``.
 
-Because the mismatch is static (drawn once per simulated chip and kept for the whole run) and the
-quantizer is deterministic, the chain k -> V -> code -> k_hat of every physical column is a fixed
-function of k: it is evaluated once per column for all k = 0..N (a ``(columns, N+1)`` transfer table)
-when the chip is drawn. Per evaluation, ``k_hat = k + err(column, k)``; ``err`` is zero below a
+Because the mismatch is static (drawn once per simulated chip and kept for the whole run, for the
+columns and for their converters) and the read-out is deterministic, the chain k -> V -> code -> k_hat
+of every physical column is a fixed function of k: it is evaluated once per column for all k = 0..N
+(a ``(columns, N+1)`` transfer table) when the chip is drawn. Per evaluation, ``k_hat = k + err(column, k)``; ``err`` is zero below a
 per-column threshold k, so only the (few) evaluations at or above their column's threshold are
 corrected; when many are (large mismatch) k_hat is gathered for every evaluation instead. Both give the
 same integers. Temporal noise, if a later LUT carries it, would need a per-evaluation draw.
@@ -135,6 +139,7 @@ class ColumnModel:
     e_nom: np.ndarray
     """Energy per column evaluation E(k), k = 0..N [J] (nominal table)."""
     quantizer: IdealQuantizer
+    """The read-out: the ideal quantizer (an IdealDigitizer) by default, or a digitizer placed by with_digitizer."""
     mismatch_scale: float = 1.0
     mismatch_source: str = "mvn"
     dev_factor: np.ndarray | None = None
@@ -145,6 +150,12 @@ class ColumnModel:
     """(S, N+1) Monte Carlo curves minus nominal [V] ("resample": real instances)."""
     mc_samples: int = 0
     mismatch_info: str = "none"
+    columns_per_adc: int = 1
+    """Physical columns sharing one converter instance (1 = a converter per column)."""
+    adc_array_columns: int | None = None
+    """Array width for grouping columns onto converters (None: a row tile is one array)."""
+    adc_converters_per_array: int | None = None
+    """Converters per array when fixed by the scheme (memory-immersed); None: columns_per_adc decides."""
     choices: dict = dataclasses.field(default_factory=dict)
     """How defaults were chosen (operating point, adc_bits), for reports."""
     provenance: dict = dataclasses.field(default_factory=dict)
@@ -243,16 +254,8 @@ class ColumnModel:
         mc_n, info = 0, "none"
         if "vbl" in lut.samples:
             s = np.asarray(lut.sample_slice("vbl", **point), dtype=float).T  # (S, N+1)
-            s = s[np.all(np.isfinite(s), axis=1)]
-            mc_n = s.shape[0]
-            if mc_n >= 2:
-                d = s - s.mean(axis=0)
-                dev_samples = s - v_nom
-                dev_mean = s.mean(axis=0) - v_nom
-                cov = d.T @ d / (mc_n - 1)
-                lam, vec = np.linalg.eigh(cov)
-                keep = lam > lam.max() * 1e-12 if lam.max() > 0 else np.zeros_like(lam, dtype=bool)
-                dev_factor = vec[:, keep] * np.sqrt(lam[keep])
+            mc_n, dev_mean, dev_factor, dev_samples = mc_deviation_stats(s, v_nom)
+            if dev_factor is not None:
                 info = f"{mismatch_source}: {mc_n} Monte Carlo curves, full covariance across k"
         if dev_factor is None and "vbl" in lut.samples and ms > 0:
             raise LUTError(
@@ -286,7 +289,9 @@ class ColumnModel:
                 adc_bits = max(1, math.ceil(math.log2(n + 1)))
         else:
             choices["adc_bits"] = "given"
-        q = IdealQuantizer(int(adc_bits), float(v_nom[-1]), float(v_nom[0]))
+        from .digitizer import IdealDigitizer  # the ideal quantizer behind the digitizer interface
+
+        q = IdealDigitizer(int(adc_bits), float(v_nom[-1]), float(v_nom[0]))
         return cls(
             n_rows=n, coords=point, v_nom=v_nom, e_nom=e_nom, quantizer=q, mismatch_scale=ms,
             mismatch_source=mismatch_source, dev_factor=dev_factor, dev_mean=dev_mean, dev_samples=dev_samples,
@@ -298,6 +303,11 @@ class ColumnModel:
     @property
     def adc_bits(self) -> int:
         return self.quantizer.bits
+
+    @property
+    def ideal_readout(self) -> bool:
+        """True when the read-out is the ideal quantizer (0 J, 0 s, no converter mismatch)."""
+        return getattr(self.quantizer, "block", "ideal") == "ideal"
 
     @property
     def sigma(self) -> np.ndarray:
@@ -325,23 +335,79 @@ class ColumnModel:
         The random numbers drawn do not depend on ``mismatch_scale``: the same generator state gives
         the same chip at every scale, only the deviations' size changes (common random numbers).
         """
-        base = np.broadcast_to(self.v_nom, (n_columns, self.n_rows + 1))
-        if self.mismatch_scale == 0 or self.dev_factor is None:
-            rng.standard_normal((n_columns, self.n_rows + 1))  # keep the stream aligned across scales
-            return base.copy()
-        if self.mismatch_source == "resample":
-            idx = rng.integers(0, self.dev_samples.shape[0], size=n_columns)
-            dev = self.dev_samples[idx]
-        else:
-            z = rng.standard_normal((n_columns, self.n_rows + 1))
-            dev = z[:, : self.dev_factor.shape[1]] @ self.dev_factor.T
-            if self.dev_mean is not None:
-                dev = dev + self.dev_mean
-        return base + self.mismatch_scale * dev
+        return draw_instances(
+            self.v_nom, n_columns, rng, self.mismatch_scale, self.mismatch_source,
+            self.dev_factor, self.dev_mean, self.dev_samples,
+        )
 
-    def transfer(self, curves: np.ndarray) -> np.ndarray:
-        """k -> k_hat of each column: its curve, then the ideal quantizer, then the calibrated decode."""
-        return self.decode(self.quantizer.codes(curves))
+    def transfer(self, curves: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
+        """k -> k_hat of each column: its curve, then the read-out, then the calibrated decode."""
+        return self.read_out(curves, rng)[0]
+
+    def read_out(self, curves: np.ndarray, rng: np.random.Generator | None = None,
+                 layout: tuple[int, int] | None = None):
+        """(k -> k_hat table of each column, the chip's converter bank or None).
+
+        With the ideal quantizer (no converter mismatch) the codes are ``quantizer.codes(curves)`` and
+        *rng* is not used, so results are bit-identical to the ideal-quantizer model. With a digitizer
+        that has per-instance transfer curves, one instance per converter of the chip is drawn from
+        *rng* (once per chip) and every column is read by its converter
+        (:meth:`adc_instance_index`; ``layout`` = (tiles, columns per tile) of the mapped layer, None =
+        one tile of all the columns).
+        """
+        q = self.quantizer
+        if not getattr(q, "has_instances", False):
+            return self.decode(q.codes(curves)), None
+        if rng is None:
+            raise ParameterError("a digitizer with per-instance transfer curves needs the chip's rng")
+        curves = np.asarray(curves, dtype=float)
+        n_cols = curves.shape[0]
+        t, c = layout if layout is not None else (1, n_cols)
+        if t * c != n_cols:
+            raise ParameterError(f"layout {t} x {c} does not match {n_cols} columns")
+        idx = self.adc_instance_index(t, c)
+        bank = q.instances(int(idx.max()) + 1 if idx.size else 0, rng)
+        return self.decode(bank.convert(curves, idx[:, None])), bank
+
+    def adc_instance_index(self, n_tiles: int, columns_per_tile: int) -> np.ndarray:
+        """Converter instance (0..n-1) reading each physical column, flattened (tile, column).
+
+        Every tile is split into arrays of ``adc_array_columns`` columns (None: the tile is one array).
+        Within an array of C columns, columns are served in contiguous groups of K by one converter:
+        K = ``columns_per_adc`` (conventional converters in the periphery), or, when
+        ``adc_converters_per_array`` = G is set (memory-immersed: the neighbour's bitlines form G
+        converters), K = ceil(C / G). K = 1 gives every column its own converter."""
+        ac = self.adc_array_columns or columns_per_tile
+        c = np.arange(columns_per_tile)
+        a, j = c // ac, c % ac
+        width = np.minimum(ac, columns_per_tile - a * ac)  # the last array of a tile may be narrower
+        if self.adc_converters_per_array:
+            k = -(-width // self.adc_converters_per_array)
+        else:
+            k = np.full_like(width, self.columns_per_adc)
+        arrays_per_tile = -(-columns_per_tile // ac)
+        slots = ac  # at most one converter per column of an array
+        local = (a * slots + j // k)[None, :] + (np.arange(n_tiles) * arrays_per_tile * slots)[:, None]
+        return np.unique(local.ravel(), return_inverse=True)[1].astype(np.int64)
+
+    def with_digitizer(self, digitizer, columns_per_adc: int = 1, array_columns: int | None = None,
+                       converters_per_array: int | None = None) -> "ColumnModel":
+        """This column model read out by *digitizer* (see :mod:`charz.behavior.digitizer`).
+
+        The digitizer is placed on the column's nominal range with ``digitizer.for_range(V(N), V(0))``:
+        a LUT-fed converter maps its characterized reference range onto the column swing (the reference
+        generator sets the converter's full scale to the nominal swing; see the digitizer module for the
+        ``reference`` options). Which columns share a converter instance: :meth:`adc_instance_index`
+        (default: every column its own converter).
+        """
+        m = _check_int(columns_per_adc, "columns_per_adc", 1)
+        ac = None if array_columns is None else _check_int(array_columns, "array_columns", 1)
+        g = None if converters_per_array is None else _check_int(converters_per_array, "converters_per_array", 1)
+        q = digitizer.for_range(float(self.v_nom[-1]), float(self.v_nom[0]))
+        choices = dict(self.choices)
+        choices["adc_bits"] = f"given by the digitizer ({q.bits} bits)"
+        return dataclasses.replace(self, quantizer=q, columns_per_adc=m, adc_array_columns=ac,
+                                   adc_converters_per_array=g, choices=choices)
 
     def describe(self) -> dict:
         """Operating point and read-out, for reports."""
@@ -350,8 +416,17 @@ class ColumnModel:
             "n_rows": self.n_rows,
             **{k: v for k, v in self.coords.items()},
             "adc_bits": self.adc_bits,
-            "readout": f"{QUANTIZER_LABEL}, {self.adc_bits} bits over nominal [V(N), V(0)] = "
-                       f"[{self.quantizer.v_lo:.4g}, {self.quantizer.v_hi:.4g}] V, calibrated decode",
+            "readout": (f"{QUANTIZER_LABEL}, {self.adc_bits} bits over nominal [V(N), V(0)] = "
+                        f"[{self.quantizer.v_lo:.4g}, {self.quantizer.v_hi:.4g}] V, calibrated decode")
+                       if self.ideal_readout else
+                       f"{self.quantizer.label}, calibrated decode"
+                       + (f", {self.adc_converters_per_array} converters per array of {self.adc_array_columns} columns"
+                          if self.adc_converters_per_array else
+                          f", {self.columns_per_adc} columns per converter" if self.columns_per_adc > 1 else
+                          ", one converter per column"),
+            "readout_short": f"{QUANTIZER_LABEL} {self.adc_bits}-bit" if self.ideal_readout
+                             else self.quantizer.short_label,
+            "readout_block": getattr(self.quantizer, "block", "ideal"),
             "readout_exact_when_noiseless": self.is_exact(),
             "mismatch_scale": self.mismatch_scale,
             "mismatch_model": self.mismatch_info,
@@ -385,6 +460,9 @@ class CiMLayer:
     """(T, C, N+1) int64 per-column transfer table k -> k_hat of this chip; None = ideal columns."""
     chunk_elements: int = 1 << 19
     """Column evaluations processed per block (a cache-sized batch of images; no effect on results)."""
+    adc_bank: object = None
+    """The chip's converter instances (:class:`charz.behavior.digitizer.ConverterBank`) when the
+    read-out has per-instance transfer curves; None for the ideal quantizer."""
     _ws: "_Workspace" = dataclasses.field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self):
@@ -554,7 +632,8 @@ def map_layer(w_int, model: ColumnModel, rng: np.random.Generator, *, w_bits: in
     layer = map_weights(w_int, model.n_rows, w_bits, x_bits)
     n_cols = layer.n_tiles * layer.columns_per_tile
     curves = model.draw_curves(n_cols, rng)
-    layer.set_transfer(model.transfer(curves).reshape(layer.n_tiles, layer.columns_per_tile, model.n_rows + 1))
+    kmap, layer.adc_bank = model.read_out(curves, rng, (layer.n_tiles, layer.columns_per_tile))  # converters after curves
+    layer.set_transfer(kmap.reshape(layer.n_tiles, layer.columns_per_tile, model.n_rows + 1))
     return layer
 
 
@@ -582,6 +661,50 @@ def cim_matmul(
 def bitserial_matmul(x_int, w_int, n_rows: int, *, x_bits: int = 4, w_bits: int = 4):
     """Bare bit-serial integer arithmetic of the same mapping (planes, slices, tiles), no LUT."""
     return map_weights(w_int, n_rows, w_bits, x_bits)(x_int, return_hist=False)
+
+
+# ---- Monte Carlo instance model (shared with charz.behavior.digitizer) -------------------------
+def mc_deviation_stats(samples: np.ndarray, nominal: np.ndarray):
+    """Statistics of Monte Carlo instances about the nominal vector.
+
+    *samples* is (S, K): one row per simulated physical instance (a column's V(k) curve, a converter's
+    transition voltages). Rows with a NaN (failed runs) are dropped. Returns ``(n_usable, dev_mean,
+    dev_factor, dev_samples)``: ``dev_mean`` (K,) = sample mean minus nominal (the systematic shift
+    mismatch causes), ``dev_factor`` (K, r) with ``F @ F.T`` = the sample covariance (full, across K),
+    ``dev_samples`` (S', K) = usable rows minus nominal; the last three are None with fewer than 2 rows.
+    """
+    s = np.asarray(samples, dtype=float)
+    s = s[np.all(np.isfinite(s), axis=1)]
+    n = s.shape[0]
+    if n < 2:
+        return n, None, None, None
+    d = s - s.mean(axis=0)
+    cov = d.T @ d / (n - 1)
+    lam, vec = np.linalg.eigh(cov)
+    keep = lam > lam.max() * 1e-12 if lam.max() > 0 else np.zeros_like(lam, dtype=bool)
+    return n, s.mean(axis=0) - nominal, vec[:, keep] * np.sqrt(lam[keep]), s - nominal
+
+
+def draw_instances(nominal, n: int, rng: np.random.Generator, scale: float, source: str,
+                   factor, mean, samples) -> np.ndarray:
+    """(n, K) instance vectors ``nominal + scale * (mean + d)``, d drawn with covariance ``F @ F.T``
+    (``source="mvn"``) or picked among the Monte Carlo rows (``"resample"``; *samples* = rows minus
+    nominal, mean shift included). The random numbers drawn do not depend on *scale* (common random
+    numbers); with no mismatch the stream still advances by one (n, K) normal draw."""
+    nominal = np.asarray(nominal, dtype=float)
+    k = nominal.size
+    base = np.broadcast_to(nominal, (n, k))
+    if scale == 0 or factor is None:
+        rng.standard_normal((n, k))  # keep the stream aligned across scales
+        return base.copy()
+    if source == "resample":
+        dev = samples[rng.integers(0, samples.shape[0], size=n)]
+    else:
+        z = rng.standard_normal((n, k))
+        dev = z[:, : factor.shape[1]] @ factor.T
+        if mean is not None:
+            dev = dev + mean
+    return base + scale * dev
 
 
 # ---- synthetic LUT (tests only) -----------------------------------------------------------------

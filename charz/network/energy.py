@@ -6,9 +6,12 @@ Conventions (also returned by :data:`CONVENTIONS` and printed in every report):
   table at the operating point (precharge restore + wordline drive of one N-row column evaluation), where k is
   the number of cells with input bit = weight bit = 1 in that evaluation. One evaluation = one input
   bit plane on one physical column (one weight bit slice of one sign array of one row tile).
-- The read-out is an **ideal quantizer**, counted as 0 J. The digital back end (shift-and-add, tile
-  sums, bias, ReLU, requantization) and data movement are not counted (0 J) either. These figures are
-  therefore the *array* energy only; real digitizers and periphery come in later issues.
+- The read-out is by default an **ideal quantizer**, counted as 0 J; the figures are then the *array*
+  energy only. With a digitizer LUT (``EnergyLedger(..., conversion_energy=E_conv)``) every column
+  evaluation is converted once and adds ``E_conv`` (the LUT's energy per conversion at the operating
+  point): energy = sum E(k) + conversions x E_conv, reported split into array and ADC parts.
+  The digital back end (shift-and-add, tile sums, bias, ReLU, requantization) and data movement are
+  not counted (0 J) either.
 - ops = 2 x MACs (1 MAC = 2 ops: one multiply, one add). MACs are the logical in x out
   multiplications of each layer per image, NOT per bit plane or bit slice.
 - TOPS/W = ops / energy / 1e12 (ops per joule / 1e12; = tera-ops per second per watt).
@@ -24,7 +27,7 @@ CONVENTIONS = {
     "energy": "sum over column evaluations of E(k) from the cim_column LUT energy table (nominal; "
               "column-to-column energy mismatch not applied), one evaluation = one input bit plane on one "
               "physical column",
-    "quantizer": "ideal quantizer, counted as 0 J (no digitizer modelled yet)",
+    "quantizer": "ideal quantizer, counted as 0 J (the default read-out; a digitizer LUT replaces it)",
     "digital": "shift-and-add, tile sums, bias, ReLU, requantization and data movement counted as 0 J",
     "ops": "ops = 2 x MACs (1 MAC = 2 ops); MACs = logical in x out multiplications per layer per image, "
            "not per bit plane or bit slice",
@@ -44,7 +47,13 @@ class LayerEnergy:
     images: int = 0
     k_hist: np.ndarray | None = None
     energy: float = 0.0
-    """Joules, all images added."""
+    """Joules, all images added (array + ADC)."""
+    array_energy: float = 0.0
+    """Joules of the column evaluations, all images added."""
+    adc_energy: float = 0.0
+    """Joules of the conversions, all images added."""
+    conversions: int = 0
+    """Conversions counted (one per column evaluation), all images added."""
 
     @property
     def energy_per_image(self) -> float:
@@ -56,10 +65,16 @@ class LayerEnergy:
 
 
 class EnergyLedger:
-    """Accumulates column evaluations per layer and turns them into joules with E(k)."""
+    """Accumulates column evaluations per layer and turns them into joules with E(k), plus
+    ``conversion_energy`` [J] per conversion (one conversion per column evaluation; 0 = ideal quantizer).
+    ``readout`` names the read-out in the conventions."""
 
-    def __init__(self, energy_per_k: np.ndarray):
+    def __init__(self, energy_per_k: np.ndarray, conversion_energy: float = 0.0, readout: str | None = None):
         self.e_k = np.asarray(energy_per_k, dtype=float)
+        self.e_conv = float(conversion_energy)
+        if not (np.isfinite(self.e_conv) and self.e_conv >= 0):
+            raise ValueError(f"conversion energy must be a finite number >= 0 J, got {conversion_energy!r}")
+        self.readout = readout
         self.layers: dict[str, LayerEnergy] = {}
 
     def add(self, name: str, k_hist: np.ndarray, images: int, macs_per_image: int) -> None:
@@ -69,9 +84,15 @@ class EnergyLedger:
             raise ValueError(f"k histogram has {h.shape[0]} bins, the LUT has {self.e_k.shape[0]} k values")
         le = self.layers.setdefault(name, LayerEnergy(name, int(macs_per_image), k_hist=np.zeros_like(h)))
         le.k_hist = le.k_hist + h
-        le.evaluations += int(h.sum())
+        n = int(h.sum())
+        le.evaluations += n
+        le.conversions += n
         le.images += int(images)
-        le.energy += float(h @ self.e_k)
+        e_arr = float(h @ self.e_k)
+        e_adc = n * self.e_conv
+        le.array_energy += e_arr
+        le.adc_energy += e_adc
+        le.energy += e_arr + e_adc
 
     @property
     def macs_per_image(self) -> int:
@@ -86,6 +107,26 @@ class EnergyLedger:
         return sum(le.energy_per_image for le in self.layers.values())
 
     @property
+    def array_energy_per_image(self) -> float:
+        return sum(le.array_energy / le.images for le in self.layers.values() if le.images)
+
+    @property
+    def adc_energy_per_image(self) -> float:
+        return sum(le.adc_energy / le.images for le in self.layers.values() if le.images)
+
+    @property
+    def conversions_per_image(self) -> float:
+        return sum(le.conversions / le.images for le in self.layers.values() if le.images)
+
+    def conventions(self) -> dict:
+        c = dict(CONVENTIONS)
+        if self.e_conv > 0 or self.readout is not None:
+            c["quantizer"] = (f"{self.readout or 'digitizer'}: {self.e_conv:.6g} J per conversion (LUT energy "
+                              f"table at the operating point), one conversion per column evaluation")
+            c["energy"] = CONVENTIONS["energy"] + "; plus conversions x energy per conversion"
+        return c
+
+    @property
     def tops_per_watt(self) -> float:
         e = self.energy_per_image
         return self.ops_per_image / e / 1e12 if e > 0 else float("inf")
@@ -93,17 +134,24 @@ class EnergyLedger:
     def report(self) -> dict:
         return {
             "energy_per_inference_J": self.energy_per_image,
+            "array_energy_per_inference_J": self.array_energy_per_image,
+            "adc_energy_per_inference_J": self.adc_energy_per_image,
+            "conversions_per_inference": self.conversions_per_image,
+            "conversion_energy_J": self.e_conv,
             "macs": self.macs_per_image,
             "ops": self.ops_per_image,
             "tops_per_watt": self.tops_per_watt,
             "layers": {
                 n: {
                     "energy_J": le.energy_per_image,
+                    "array_energy_J": le.array_energy / le.images if le.images else 0.0,
+                    "adc_energy_J": le.adc_energy / le.images if le.images else 0.0,
+                    "conversions": le.conversions / le.images if le.images else 0.0,
                     "evaluations": le.evaluations_per_image,
                     "macs": le.macs_per_image,
                     "k_hist_fraction": (le.k_hist / max(1, le.k_hist.sum())).tolist(),
                 }
                 for n, le in self.layers.items()
             },
-            "conventions": dict(CONVENTIONS),
+            "conventions": self.conventions(),
         }

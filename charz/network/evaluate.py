@@ -6,10 +6,13 @@
 - ideal integer: the quantized network with exact integer products (what a perfect CiM would give);
 - CiM: every layer's integer product through :mod:`charz.behavior.cim` on ``chips`` simulated chips,
   each with its own per-column mismatch drawn once (seeded) and kept for the whole test set; read out
-  by an *ideal quantizer* (0 J). Accuracy is reported as mean +- std over the chips.
+  by an *ideal quantizer* (0 J) or, with ``adc_lut``, by a digitizer of
+  :mod:`charz.behavior.digitizer` (every physical column its own converter instance, drawn once per
+  chip after the column curves). Accuracy is reported as mean +- std over the chips.
 
-Energy comes from the same LUT via :class:`charz.network.energy.EnergyLedger`; conventions are in
-``result["conventions"]``.
+Energy comes from the same LUT via :class:`charz.network.energy.EnergyLedger`, plus the digitizer's
+energy per conversion for every column evaluation; latency / throughput from
+:mod:`charz.network.timing`. Conventions are in ``result["conventions"]``.
 """
 
 from __future__ import annotations
@@ -19,11 +22,12 @@ from typing import Sequence
 
 import numpy as np
 
+from ..behavior import digitizer as dz
 from ..behavior.cim import BLOCK, ColumnModel, map_layer
 from ..errors import LUTError, ParameterError
 from ..lut import LUT
-from . import digits
-from .energy import CONVENTIONS, EnergyLedger
+from . import digits, timing
+from .energy import EnergyLedger
 from .mlp import QuantizedMLP, accuracy, load_shipped
 
 DEFAULT_CHIPS = 8
@@ -87,6 +91,11 @@ def evaluate(
     n_images: int | None = None,
     weights=None,
     mismatch_source: str = "mvn",
+    adc_lut=None,
+    adc_mismatch_scale: float | None = None,
+    adc_reference: str = "column",
+    columns_per_adc: int | None = None,
+    array_columns: int = timing.DEFAULT_ARRAY_COLUMNS,
 ) -> dict:
     """Evaluate the digits MLP on the CiM model of a ``cim_column`` LUT.
 
@@ -94,16 +103,68 @@ def evaluate(
     the choice is in ``result["operating_point"]["choices"]``). ``mismatch_scale`` multiplies the LUT's
     Monte Carlo spread (1.0 = the LUT's A_VT, 0 = nominal columns). ``chips`` simulated chips are drawn
     from ``seed``; ``n_images`` limits the test images (the first n of the fixed split).
+
+    ``adc_lut`` (a digitizer LUT or its path; None = the ideal quantizer) replaces the read-out: the
+    converter is read at the column's vdd / temp, its full scale set to the column's nominal swing
+    (``adc_reference="column"``; ``"lut"`` = as characterized, clipping); ``adc_bits`` must then be None
+    or the LUT's resolution (2..6). Every physical column is read by its converter instance, fixed per
+    chip: conventional converters (adc_sar, adc_flash) serve ``columns_per_adc`` columns each (None =
+    1, a converter per column); a memory-immersed one (adc_mi_sar, bitline hybrid) is formed from
+    2^s bitlines of the neighbour array, so an array of ``array_columns`` columns has
+    floor(array_columns / 2^s) of them, each serving its share of the columns (columns_per_adc must be
+    None). ``adc_mismatch_scale`` None = 1.0 when the LUT has Monte Carlo data, else 0 (nominal
+    converters; the choice is reported). ``array_columns`` is also the array width of the timing model
+    (:mod:`charz.network.timing`).
     Raises :class:`charz.errors.LUTError` / :class:`charz.errors.ParameterError` with a one-line message.
     """
     lut, source = load_lut(lut_path_or_lut)
     chips = _posint(chips, "chips", 10_000)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ParameterError(f"seed must be an integer >= 0, got {seed!r}")
+    adc_source = None
+    if adc_lut is not None:
+        adc, adc_source = dz.load(adc_lut)
+        lut_bits = dz.check_bits(adc.conditions.get("bits"), f"{adc.block} LUT resolution (condition 'bits')")
+        if adc_bits is not None:
+            dz.check_bits(adc_bits, "adc_bits")
+            if int(adc_bits) != lut_bits:
+                raise ParameterError(f"adc_bits={adc_bits} but the {adc.block} LUT is a {lut_bits}-bit converter: "
+                                     f"leave adc_bits out or give {lut_bits}")
+        adc_bits = lut_bits
     model = ColumnModel.from_lut(
         lut, vdd=vdd, temp=temp, t_pulse=t_pulse, adc_bits=adc_bits,
         mismatch_scale=mismatch_scale, mismatch_source=mismatch_source,
     )
+    adc_info = None
+    if adc_lut is not None:
+        has_mc = "transition" in adc.samples or "transition_sigma" in adc.tables
+        if adc_mismatch_scale is None:
+            adc_ms = 1.0 if has_mc else 0.0
+            ms_choice = "LUT Monte Carlo (1.0)" if has_mc else "0: the LUT has no Monte Carlo (nominal converters)"
+        else:
+            adc_ms, ms_choice = adc_mismatch_scale, "given"
+        at = {a.name for a in adc.axes}
+        dig = dz.DigitizerModel.from_lut(
+            adc, mismatch_scale=adc_ms, reference=adc_reference,
+            **{k: model.coords[k] for k in ("vdd", "temp") if k in at and k in model.coords},
+        )
+        dig.choices["mismatch_scale"] = ms_choice
+        scheme, sa_bits = timing.scheme_for(dig)
+        ac = _posint(array_columns, "array_columns")
+        if scheme == "immersed":
+            if columns_per_adc is not None:
+                raise ParameterError(f"columns_per_adc does not apply to {adc.block}: a memory-immersed array forms "
+                                     f"floor(array_columns / 2^{sa_bits}) converters from its neighbour's bitlines")
+            g = timing.round_time(scheme, timing.column_timing(lut, 0.0), 0.0, ac, 1, sa_bits, ac)["converters_per_array"]
+            model = model.with_digitizer(dig, array_columns=ac, converters_per_array=g)
+        else:
+            columns_per_adc = 1 if columns_per_adc is None else _posint(columns_per_adc, "columns_per_adc")
+            model = model.with_digitizer(dig, columns_per_adc=columns_per_adc, array_columns=ac)
+        adc_info = model.quantizer.describe()
+        if adc_source:
+            adc_info["source"] = adc_source
+    elif adc_mismatch_scale is not None or columns_per_adc is not None or adc_reference != "column":
+        raise ParameterError("adc_mismatch_scale, adc_reference and columns_per_adc need an adc_lut")
     net, wsource = _weights(weights)
     _, _, xte, yte = digits.load()
     if n_images is not None:
@@ -117,12 +178,23 @@ def evaluate(
     ideal_acc = accuracy(logits, yte)
     ideal_sparsity = [float(np.mean(h == 0)) for h in hid]
 
-    ledger = EnergyLedger(model.e_nom)
+    q = model.quantizer
+    ledger = EnergyLedger(model.e_nom, conversion_energy=float(getattr(q, "energy", 0.0)),
+                          readout=None if model.ideal_readout else q.short_label)
     names = [f"fc{i + 1} ({net.sizes[i]}x{net.sizes[i + 1]})" for i in range(net.n_layers)]
-    accs, sparsity, mismatch_vs_ideal = [], [], []
+    accs, sparsity, mismatch_vs_ideal, adc_stats = [], [], [], []
     for child in np.random.SeedSequence(int(seed)).spawn(chips):
         rng = np.random.default_rng(child)
         layers = [map_layer(w, model, rng, w_bits=net.w_bits, x_bits=net.x_bits) for w in net.w_int]
+        banks = [lay.adc_bank for lay in layers if lay.adc_bank is not None]
+        if banks:
+            st = [bk.summary() for bk in banks]
+            adc_stats.append({
+                "instances": sum(x["instances"] for x in st),
+                "instances_with_missing_codes": sum(x["instances_with_missing_codes"] for x in st),
+                "max_abs_dnl_lsb": max(x["max_abs_dnl_lsb"] for x in st),
+                "max_abs_inl_lsb": max(x["max_abs_inl_lsb"] for x in st),
+            })
         hists = [None] * net.n_layers
 
         def make(i):
@@ -142,6 +214,17 @@ def evaluate(
     en = ledger.report()
     sp = np.mean(np.array(sparsity), axis=0) if sparsity and sparsity[0] else np.array([])
     op = model.describe()
+    scheme, sa_bits = timing.scheme_for(q)
+    col_t = timing.column_timing(lut, model.coords.get("t_pulse", 0.0))
+    geo = timing.layer_geometry(net.sizes, model.n_rows, net.x_bits, net.w_bits, names)
+    tm = timing.network_timing(geo, col_t, scheme, float(getattr(q, "t_conv", 0.0)), columns_per_adc=columns_per_adc or 1,
+                               sa_bits=sa_bits, array_columns=array_columns, ops_per_inference=en["ops"])
+    if scheme == "immersed":  # the same converter timing as a conventional dedicated converter per column
+        ded = timing.network_timing(geo, col_t, "dedicated", float(q.t_conv), columns_per_adc=1,
+                                    array_columns=array_columns)
+        tm["throughput_ratio_vs_dedicated_per_column"] = tm["inferences_per_s"] / ded["inferences_per_s"]
+    if adc_info is not None:
+        adc_info["per_chip"] = adc_stats
     return {
         "float_accuracy": float_acc,
         "ideal_accuracy": ideal_acc,
@@ -150,7 +233,12 @@ def evaluate(
         "cim_accuracy_per_chip": accs,
         "cim_disagreement_with_ideal": float(np.mean(mismatch_vs_ideal)),
         "energy_per_inference_J": en["energy_per_inference_J"],
+        "array_energy_per_inference_J": en["array_energy_per_inference_J"],
+        "adc_energy_per_inference_J": en["adc_energy_per_inference_J"],
+        "conversions_per_inference": en["conversions_per_inference"],
+        "conversion_energy_J": en["conversion_energy_J"],
         "energy_per_layer_J": {n: en["layers"][n]["energy_J"] for n in names},
+        "adc_energy_per_layer_J": {n: en["layers"][n]["adc_energy_J"] for n in names},
         "evaluations_per_layer": {n: en["layers"][n]["evaluations"] for n in names},
         "k_hist_fraction_per_layer": {n: en["layers"][n]["k_hist_fraction"] for n in names},
         "column_energy_per_k_J": model.e_nom.tolist(),
@@ -163,16 +251,25 @@ def evaluate(
         "sparsity_ideal": {f"{names[i]} ReLU out": s for i, s in enumerate(ideal_sparsity)},
         "operating_point": op,
         "readout": op["readout"],
+        "adc": adc_info,
+        "timing": tm,
+        "inferences_per_s": tm["inferences_per_s"],
         "conventions": {
-            **CONVENTIONS,
+            **en["conventions"],
             "mapping": f"N={model.n_rows}-row tiles (last tile zero-padded), {net.x_bits} input bit planes, "
                        f"{net.w_bits - 1} weight magnitude slices x 2 sign arrays",
             "accuracy": f"digits test split ({b} images); CiM = mean +- std (ddof=1) over {chips} simulated chips",
+            "readout": ("ideal quantizer over the nominal [V(N), V(0)], calibrated decode" if adc_info is None else
+                        f"{adc_info['choices'].get('range', '')}; every physical column read by its converter "
+                        f"instance ({op['readout'].rsplit(', ', 1)[-1]}), instances drawn once per chip after the "
+                        f"column curves; code -> k_hat by the calibrated decode of the nominal converter"),
+            "timing": f"{tm['formula']}; {tm['layer_formula']}",
             "mismatch": "per-column V(k) curves drawn once per chip (seeded): nominal + mismatch_scale x (Monte "
                         "Carlo mean shift + deviation drawn with the Monte Carlo covariance); scale 1 = the LUT's "
                         "A_VT, other scales are a linear extrapolation (underestimates the damage above 1)",
         },
         "lut": lut_summary(lut, source),
+        "adc_lut": None if adc_lut is None else {k: v for k, v in adc_info.items() if k in ("block", "bits", "pdk", "synthetic", "source")},
         "network": {"sizes": list(net.sizes), "x_bits": net.x_bits, "w_bits": net.w_bits, "weights": wsource,
                     "seed": net.meta.get("seed")},
         "n_images": b,
@@ -268,8 +365,14 @@ def format_result(r: dict) -> str:
         f"  {'ideal integer accuracy':<28} {100 * r['ideal_accuracy']:6.2f} %",
         f"  {'CiM accuracy':<28} {100 * r['cim_accuracy_mean']:6.2f} +- {100 * r['cim_accuracy_std']:.2f} % "
         f"({r['chips']} chips, {r['n_images']} images)",
-        f"  {'energy / inference':<28} {r['energy_per_inference_J'] * 1e12:8.3f} pJ  (array only; ideal quantizer = 0 J)",
     ]
+    adc_e = r.get("adc_energy_per_inference_J", 0.0)
+    if r.get("adc") is None:
+        lines.append(f"  {'energy / inference':<28} {r['energy_per_inference_J'] * 1e12:8.3f} pJ  (array only; ideal quantizer = 0 J)")
+    else:
+        lines.append(f"  {'energy / inference':<28} {r['energy_per_inference_J'] * 1e12:8.3f} pJ  = array "
+                     f"{r['array_energy_per_inference_J'] * 1e12:.3f} pJ + ADC {adc_e * 1e12:.3f} pJ "
+                     f"({r['conversions_per_inference']:.0f} conversions x {r['conversion_energy_J'] * 1e15:.4g} fJ)")
     for n, e in r["energy_per_layer_J"].items():
         lines.append(f"    {n:<26} {e * 1e12:8.3f} pJ  {r['evaluations_per_layer'][n]:.0f} column evaluations")
     lines += [
@@ -277,6 +380,18 @@ def format_result(r: dict) -> str:
         f"  {'TOPS/W':<28} {r['tops_per_watt']:8.2f}",
         f"  {'ReLU output sparsity':<28} {100 * r['sparsity_mean']:6.2f} %",
     ]
+    tm = r.get("timing")
+    if tm:
+        lines.append(f"  {'latency / inference':<28} {tm['latency_s'] * 1e9:8.3f} ns  ({tm['scheme']}: {tm['formula']})")
+        lines.append(f"  {'inferences / s':<28} {tm['inferences_per_s']:10.4g}  (layer-pipelined {tm['inferences_per_s_pipelined']:.4g})")
+        if "throughput_ratio_vs_dedicated_per_column" in tm:
+            lines.append(f"  {'throughput vs dedicated':<28} {tm['throughput_ratio_vs_dedicated_per_column']:8.3f} x "
+                         f"(same t_conv, one converter per column)")
+    adc = r.get("adc")
+    if adc and adc.get("per_chip"):
+        miss = [c["instances_with_missing_codes"] for c in adc["per_chip"]]
+        inst = adc["per_chip"][0]["instances"]
+        lines.append(f"  {'ADC instances':<28} {inst} per chip; with missing codes: {min(miss)}..{max(miss)} per chip")
     return "\n".join(lines)
 
 

@@ -24,7 +24,7 @@ def _subtitle(op: dict, lut: dict, chips: int | None = None, n_images: int | Non
         parts.append(f"{op['temp']:g} °C")
     if "t_pulse" in op:
         parts.append(f"t_pulse {op['t_pulse'] * 1e12:.0f} ps")
-    parts.append(f"ideal quantizer {op.get('adc_bits')}-bit")
+    parts.append(op.get("readout_short") or f"ideal quantizer {op.get('adc_bits')}-bit")
     if chips:
         parts.append(f"{chips} chips")
     if n_images:
@@ -105,15 +105,21 @@ def plot_accuracy_vs_mismatch(result: dict, path, measured: dict | None = None) 
 
 
 def plot_energy_breakdown(result: dict, path) -> Path:
-    """Energy per inference per layer (left) and which k the energy comes from (right).
-    *result* is from ``evaluate``. The ideal quantizer is counted as 0 J and the figure says so."""
+    """Energy per inference per layer (left) and which k the array energy comes from (right).
+    *result* is from ``evaluate``. The ideal quantizer is counted as 0 J and the figure says so; with a
+    digitizer LUT the ADC part of each layer is stacked (hatched) on its array part."""
     names = list(result["energy_per_layer_J"])
     ej = np.array([result["energy_per_layer_J"][n] for n in names]) * 1e12
+    adc = np.array([result.get("adc_energy_per_layer_J", {}).get(n, 0.0) for n in names]) * 1e12
     total = float(np.sum(ej))
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10.5, 4.4), gridspec_kw={"width_ratios": [1, 1.4]})
     colors = plt.cm.tab10(np.arange(len(names)))
-    bars = a1.bar(range(len(names)), ej, color=colors, width=0.6)
-    for b, v, n in zip(bars, ej, names):
+    bars = a1.bar(range(len(names)), ej - adc, color=colors, width=0.6)
+    if np.any(adc > 0):
+        a1.bar(range(len(names)), adc, bottom=ej - adc, color=colors, alpha=0.45, hatch="//", width=0.6,
+               edgecolor="0.3", label="ADC (conversions)")
+        a1.legend(fontsize=8, loc="upper right")
+    for b, v, n in zip(bars, ej, names):  # labels at the top of the stack
         a1.annotate(f"{v:.3g} pJ\n{100 * v / total:.0f} %" if total > 0 else f"{v:.3g} pJ",
                     (b.get_x() + b.get_width() / 2, v), ha="center", va="bottom", fontsize=8.5,
                     xytext=(0, 2), textcoords="offset points")
@@ -146,11 +152,15 @@ def plot_energy_breakdown(result: dict, path) -> Path:
         h2, l2 = t.get_legend_handles_labels()
         a2.legend(h1 + h2, l1 + l2, fontsize=8, loc="upper center")
         a2.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
-        a2.set_title("where the energy comes from", fontsize=9.5)
+        a2.set_title("where the array energy comes from", fontsize=9.5)
         a2.grid(axis="y", alpha=0.3)
     op = result["operating_point"]
-    fig.suptitle("CiM array energy per inference, digits MLP  (ideal quantizer and digital back end counted as 0 J)",
-                 fontsize=11)
+    if result.get("adc"):
+        title = (f"CiM energy per inference, digits MLP  (array + {result['adc']['block']} conversions; "
+                 f"digital back end counted as 0 J)")
+    else:
+        title = "CiM array energy per inference, digits MLP  (ideal quantizer and digital back end counted as 0 J)"
+    fig.suptitle(title, fontsize=11)
     fig.text(0.5, 0.905, _subtitle(op, result["lut"], result.get("chips"), result.get("n_images")) +
              f", mismatch scale {op.get('mismatch_scale', 0):g}", ha="center", fontsize=8.5)
     fig.tight_layout(rect=(0, 0, 1, 0.9))
