@@ -1,0 +1,339 @@
+"""Characterization of the SPICE successive-approximation converters (:mod:`charz.netlist.digitizer`)
+into the digitizer LUT contract of :mod:`charz.behavior.digitizer` (blocks ``adc_sar``, ``adc_mi_sar``).
+
+Transfer curve from ramp decks
+------------------------------
+The input is swept finely over ``[vref_lo, vref_hi]``: levels ``vref_lo + (k + 1/2) step`` with
+``step`` = LSB / 8 by default (``input_step``). Conversions run back to back, ``conversions_per_deck``
+of them in one transient (:func:`charz.netlist.digitizer.ramp_netlist`), so a 5-bit transfer curve at
+LSB / 8 is 256 conversions in 4 decks. Each conversion's code is read from the comparator's latched
+output at the capture strobes. The **transition** of edge c is ``min{v : code(v) >= c}``, taken as the
+midpoint between the last level below it and the first level at or above it (the definition of the
+effective transitions in :mod:`charz.behavior.digitizer`; resolution = ``step``, error within
++-step/2). An edge outside the sweep is NaN.
+
+Energy per conversion and conversion time
+-----------------------------------------
+Per conversion window (sample phase + n bit cycles + capture tail), from the sources' currents:
+``sum_s max(0, V_s x Q_s)`` over the DC sources ``vdd`` (comparator), ``vhi``, ``vlo`` (references) and
+``vcm`` (conventional top-plate common mode), with ``Q_s`` the net charge the source delivers (a
+reference that sinks charge over a conversion is counted as 0, not as a gain), plus the clock driver's
+pull-up charge ``VDD x Q+(vclk)`` (net charge over each clock-high window, clamped at 0) - then the mean
+over all conversions of the sweep (uniform inputs). Not counted: the ideal SA logic and the drivers of
+the switch gates (B-sources), and the input source's charge (the column / input driver pays it; its mean
+is recorded as ``energy_input_J`` in ``provenance["checks"]``). ``t_conv`` = t_sample + n t_clk + 4 t_edge
+(:attr:`SarParams.t_conv`). Both are stored at every edge (replicated, as the contract says).
+
+Monte Carlo
+-----------
+Sample s is one converter instance: ``delvto`` (Pelgrom, the PDK's A_VT) on every transistor -
+comparator, sampling / DAC switches, bitline drivers and share gates, and (mi_sar) the read ports of the
+borrowed bitlines - plus, when ``a_cap`` > 0, a relative capacitor mismatch ``N(0, a_cap / sqrt(C / 1 fF))``
+[a_cap in %*sqrt(fF)] on every explicit capacitor (conventional DAC units and the dummy top plate; the
+bitline wire capacitors of mi_sar), applied with ``alter @c[capacitance]``. With the default ``a_cap = 0``
+the conventional DAC's capacitors are **ideal** (no mismatch): its spread is then the comparator offset
+(a shift of every edge) and switch effects only. The device mismatch of the borrowed cells changes their
+leakage, hardly their drain capacitance (see the netlist module). The draws are stored
+(``mc_delvto``, ``mc_devices``, ``mc_cap``, ``mc_caps``).
+
+Failures never stop the sweep: a failed deck makes the transitions of that corner / sample NaN and is
+listed in ``provenance["failed_points"]``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import itertools
+import math
+import warnings
+from typing import Sequence
+
+import numpy as np
+
+from ..behavior.digitizer import inl_dnl
+from ..digitizer_area import area
+from ..errors import ParameterError
+from ..lut import LUT, Axis, provenance
+from ..mc import Draws, Mismatch, draw
+from ..netlist.digitizer import SarParams, decode, eval_time, ramp_netlist, sar_caps, sar_devices, timeline
+from ..pdk import PDK, get
+from ..sim.executor import Executor, make_executor
+from ..validate import finite
+from .common import run_points, sample_stats, temp_values, vdd_values
+
+RECIPE = "adc_sa/1"
+CONVERSIONS_PER_DECK = 64
+UNITS = {"transition": "V", "energy": "J", "t_conv": "s", "transition_mean": "V", "transition_sigma": "V"}
+SAR_OPTIONS = ("vref_lo", "vref_hi", "c_unit", "n_rows", "n_bitlines", "c_wire", "cell_sizes", "comparator_sizes",
+               "c_load", "t_clk", "t_sample", "t_edge", "vcm_ratio", "w_switch", "w_drive", "lumped_cells", "t_step")
+
+
+@dataclasses.dataclass(frozen=True)
+class SarDraws:
+    """Device ``delvto`` draws plus relative capacitor draws, as one Monte Carlo sample set (duck-types
+    :class:`charz.mc.Draws` for :func:`run_points`)."""
+
+    devices: Draws
+    caps: tuple[str, ...]
+    cap_values: np.ndarray  # (n, n_caps) F
+
+    @property
+    def n(self) -> int:
+        return self.devices.n
+
+    def samples(self, start: int = 0, stop: int | None = None):
+        dev = self.devices.samples(start, stop)
+        stop = self.n if stop is None else stop
+        out = []
+        for s, row in zip(range(start, stop), dev):
+            out.append(tuple(row) + tuple((c, "capacitance", float(self.cap_values[s, j])) for j, c in enumerate(self.caps)))
+        return tuple(out)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        out = self.devices.arrays()
+        if self.caps:
+            out["mc_cap"] = self.cap_values
+            out["mc_caps"] = np.asarray(self.caps)
+        return out
+
+
+def draw_caps(caps: Sequence[tuple[str, float]], n: int, seed: int, a_cap: float) -> np.ndarray:
+    """(n, len(caps)) capacitor values [F]: C (1 + N(0, a_cap/100 / sqrt(C / 1 fF))), sample s from
+    ``SeedSequence([seed, 1]).spawn(n)[s]`` (independent of the device draws of the same seed)."""
+    nom = np.array([c for _, c in caps], dtype=float)
+    rel = a_cap / 100.0 / np.sqrt(np.maximum(nom, 1e-18) / 1e-15)
+    out = np.empty((n, nom.size))
+    for s, child in enumerate(np.random.SeedSequence([int(seed), 1]).spawn(n)):
+        z = np.random.default_rng(child).standard_normal(nom.size)
+        out[s] = nom * np.maximum(1.0 + rel * z, 0.05)
+    return out
+
+
+def input_levels(params: SarParams, step: float) -> np.ndarray:
+    n = int(math.ceil((params.vref_hi - params.vref_lo) / step - 1e-9))
+    return np.round(params.vref_lo + (np.arange(n) + 0.5) * step, 12)
+
+
+def transitions_from_codes(levels: np.ndarray, codes: np.ndarray, bits: int) -> np.ndarray:
+    """Edge c (1..2^bits - 1) = midpoint between the last level whose code is < c and the first level
+    (in increasing order) whose code is >= c; NaN outside the sweep or if any code is missing (-1)."""
+    order = np.argsort(levels)
+    v, c = np.asarray(levels, float)[order], np.asarray(codes)[order]
+    out = np.full((1 << bits) - 1, np.nan)
+    if np.any(c < 0):
+        return out
+    for e in range(1, 1 << bits):
+        hit = np.flatnonzero(c >= e)
+        if hit.size and hit[0] > 0:
+            j = hit[0]
+            out[e - 1] = 0.5 * (v[j - 1] + v[j])
+    return out
+
+
+def _integral(t, y, a, b) -> float:
+    cum = np.concatenate(([0.0], np.cumsum(np.diff(t) * (y[1:] + y[:-1]) / 2)))
+    return float(np.interp(b, t, cum) - np.interp(a, t, cum))
+
+
+def measure(run: dict, params: SarParams, levels: Sequence[float]) -> dict:
+    """Codes, energies per conversion (total and parts) and the input charge energy of one ramp run."""
+    k = len(levels)
+    codes, margin = decode(run, params, k)
+    t = np.asarray(run["time"], dtype=float)
+    tl = timeline(params, k)
+    srcs = {"vdd": params.vdd, "vhi": params.vref_hi, "vlo": params.vref_lo}
+    if params.kind == "sar":
+        srcs["vcm"] = params.vcm
+    cur = {s: -np.asarray(run[f"i({s})"], dtype=float) for s in list(srcs) + ["vclk", "vin"]}
+    te = eval_time(params)
+    parts = {s: [] for s in srcs}
+    parts["clock"], e_in = [], []
+    for m in range(k):
+        a, b = tl.start[m], tl.start[m] + params.t_conv
+        for s, v in srcs.items():
+            parts[s].append(max(0.0, v * _integral(t, cur[s], a, b)))
+        q_clk = sum(max(0.0, _integral(t, cur["vclk"], c + params.t_clk - te, c + params.t_clk)) for c in tl.cycle[m][:-1])
+        parts["clock"].append(params.vdd * q_clk)
+        e_in.append(float(levels[m]) * _integral(t, cur["vin"], a, b))
+    energy = np.sum([parts[s] for s in parts], axis=0)
+    return {"codes": np.asarray(codes), "margin": float(min(margin)), "energy": energy,
+            "parts": {s: np.asarray(v) for s, v in parts.items()}, "energy_input": np.asarray(e_in)}
+
+
+def characterize_sar(
+    pdk: PDK | str,
+    bits: int = 5,
+    kind: str = "sar",
+    vdd: Sequence[float] | float | None = None,
+    temp: Sequence[float] | float | None = None,
+    mc: int = 0,
+    seed: int = 0,
+    executor: Executor | None = None,
+    use_cache: bool = True,
+    progress: bool = True,
+    input_step: float | None = None,
+    a_cap: float = 0.0,
+    conversions_per_deck: int = CONVERSIONS_PER_DECK,
+    **params,
+) -> LUT:
+    """Characterize an SA converter (``kind`` ``"sar"`` or ``"mi_sar"``, ``bits`` 3..6) over VDD x
+    temperature: nominal transfer curve (and ``mc`` Monte Carlo instances), energy per conversion and
+    conversion time, as an ``adc_sar`` / ``adc_mi_sar`` LUT (contract: :mod:`charz.behavior.digitizer`).
+
+    ``input_step`` [V]: spacing of the input sweep (default LSB / 8); ``a_cap`` [% * sqrt(fF)]:
+    capacitor mismatch of the explicit capacitors under Monte Carlo (default 0: ideal capacitors);
+    ``params``: further :class:`SarParams` fields. The reference range is fixed over the VDD grid: by
+    default the :class:`SarParams` defaults at the lowest grid VDD."""
+    if isinstance(pdk, str):
+        pdk = get(pdk)
+    unknown = set(params) - set(SAR_OPTIONS)
+    if unknown:
+        raise ParameterError(f"unknown SA converter parameter(s) {sorted(unknown)}: use {list(SAR_OPTIONS)}")
+    if isinstance(mc, bool) or not isinstance(mc, (int, np.integer)) or mc < 0:
+        raise ParameterError(f"mc = {mc!r}: the number of Monte Carlo samples must be an integer >= 0")
+    a_cap = finite(a_cap, "a_cap (capacitor mismatch, %*sqrt(fF))")
+    if not (0.0 <= a_cap <= 50.0):
+        raise ParameterError(f"a_cap = {a_cap:g} %*sqrt(fF) is out of range: give 0 to 50")
+    if isinstance(conversions_per_deck, bool) or not isinstance(conversions_per_deck, int) or not (1 <= conversions_per_deck <= 512):
+        raise ParameterError(f"conversions_per_deck must be an integer from 1 to 512, got {conversions_per_deck!r}")
+    vdds = vdd_values(pdk, vdd)
+    temps = temp_values(temp)
+    first = SarParams(pdk=pdk.name, bits=bits, kind=kind, vdd=vdds[0], temp=temps[0], **params)
+    fixed = dict(params, vref_lo=first.vref_lo, vref_hi=first.vref_hi)
+    corner = {(i, j): SarParams(pdk=pdk.name, bits=bits, kind=kind, vdd=v, temp=t, **fixed)
+              for (i, v), (j, t) in itertools.product(enumerate(vdds), enumerate(temps))}
+    base = corner[(0, 0)]
+    step = base.lsb / 8 if input_step is None else finite(input_step, "input_step (V)")
+    if not (base.lsb / 64 - 1e-15 <= step <= base.lsb / 2 + 1e-15):
+        raise ParameterError(f"input_step = {step:g} V is out of range: give LSB/64 to LSB/2 ({base.lsb / 64:g} to {base.lsb / 2:g} V)")
+    levels = input_levels(base, step)
+    chunks = [levels[a:a + conversions_per_deck] for a in range(0, levels.size, conversions_per_deck)]
+
+    points, where = [], []
+    for (i, j), p in corner.items():
+        for c, lv in enumerate(chunks):
+            points.append(({"vdd": p.vdd, "temp": p.temp, "deck": c}, ramp_netlist(p, lv, pdk)))
+            where.append((i, j, c))
+
+    draws = None
+    if mc > 0:
+        dev = draw(Mismatch(pdk.avt_mv_um), sar_devices(base, pdk), int(mc), seed)
+        caps = sar_caps(base, pdk) if a_cap > 0 else ()
+        draws = SarDraws(dev, tuple(c for c, _ in caps), draw_caps(caps, int(mc), seed, a_cap) if caps else np.zeros((mc, 0)))
+
+    own = executor is None
+    ex = executor or make_executor()
+    try:
+        res = run_points(points, draws, recipe=RECIPE, executor=ex, use_cache=use_cache, progress=progress,
+                         desc=f"{base.block}{bits} " + ("nominal" if draws is None else f"nominal + {mc} MC"),
+                         timeout=600.0)
+    finally:
+        if own:
+            ex.close()
+    failed = [f.message() for f in res.failures]
+    ngspice = res.ngspice
+    if not ngspice:
+        from ..sim.executor import local_identity
+
+        ngspice = local_identity()
+
+    nv, nt, ne = len(vdds), len(temps), (1 << bits) - 1
+    nom_codes = {key: np.full(levels.size, -1) for key in corner}
+    mc_codes = {key: np.full((mc, levels.size), -1) for key in corner}
+    energy = {key: [] for key in corner}
+    parts: dict = {key: {} for key in corner}
+    e_in = {key: [] for key in corner}
+    margin = 1.0
+    offs = np.concatenate([[0], np.cumsum([len(c) for c in chunks])])
+    for (i, j, c), run, mruns in zip(where, res.nominal, res.mc):
+        p, lv, sl = corner[(i, j)], chunks[c], slice(offs[c], offs[c + 1])
+        if run is not None:
+            m = measure(run, p, lv)
+            nom_codes[(i, j)][sl] = m["codes"]
+            energy[(i, j)] += list(m["energy"])
+            for s, v in m["parts"].items():
+                parts[(i, j)].setdefault(s, []).extend(v.tolist())
+            e_in[(i, j)] += list(m["energy_input"])
+            margin = min(margin, m["margin"])
+        for s, srun in enumerate(mruns):
+            if srun is not None:
+                mc_codes[(i, j)][s, sl] = decode(srun, p, len(lv))[0]
+
+    trans = np.full((nv, nt, ne), np.nan)
+    e_tab = np.full((nv, nt, ne), np.nan)
+    t_tab = np.full((nv, nt, ne), np.nan)
+    samples = np.full((nv, nt, ne, mc), np.nan)
+    checks: dict = {"min_latch_margin": round(margin, 4)}
+    stats = {}
+    for (i, j), p in corner.items():
+        trans[i, j] = transitions_from_codes(levels, nom_codes[(i, j)], bits)
+        if energy[(i, j)] and np.all(nom_codes[(i, j)] >= 0):
+            e_tab[i, j] = float(np.mean(energy[(i, j)]))
+        t_tab[i, j] = p.t_conv
+        for s in range(mc):
+            samples[i, j, :, s] = transitions_from_codes(levels, mc_codes[(i, j)][s], bits)
+        st = inl_dnl(trans[i, j], (p.vref_lo, p.vref_hi))
+        stats[f"vdd={p.vdd:g},temp={p.temp:g}"] = {
+            "max_abs_dnl_lsb": _f(st["max_abs_dnl"]), "max_abs_inl_lsb": _f(st["max_abs_inl"]),
+            "n_missing": int(st["n_missing"]), "offset_lsb": _f(st["offset_lsb"]),
+            "energy_J": _f(e_tab[i, j, 0]),
+            "energy_parts_J": {s: float(np.mean(v)) for s, v in parts[(i, j)].items()},
+            "energy_input_J": float(np.mean(e_in[(i, j)])) if e_in[(i, j)] else None,
+        }
+    checks["nominal"] = stats
+
+    tables = {"transition": trans, "energy": e_tab, "t_conv": t_tab}
+    smp = {}
+    units = {k: UNITS[k] for k in tables}
+    if mc > 0:
+        smp["transition"] = samples
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            tables["transition_mean"], tables["transition_sigma"] = sample_stats(samples)
+        units["transition_mean"] = units["transition_sigma"] = "V"
+    axes = (Axis("vdd", "V", np.asarray(vdds)), Axis("temp", "degC", np.asarray(temps)),
+            Axis("edge", "code", np.arange(1, ne + 1, dtype=float), discrete=True))
+    gen = base.as_dict()
+    for k in ("vdd", "temp"):
+        gen.pop(k)
+    gen.update({"vdd_grid": vdds, "temp_grid": temps, "input_step": step, "a_cap_pct_sqrt_fF": a_cap,
+                "conversions_per_deck": conversions_per_deck})
+    all_sha = sorted(nl.sha256 for _, nl in points)
+    prov = provenance(
+        generator="charz.netlist.digitizer.ramp_netlist + charz.characterize.digitizer.characterize_sar",
+        params=gen, netlist_sha256=points[0][1].sha256, pdk_prov=pdk.provenance(), ngspice=ngspice,
+        mc_samples=int(mc), seed=seed if mc > 0 else None,
+        extra={
+            "recipe": RECIPE,
+            "netlist_set_sha256": hashlib.sha256("\n".join(all_sha).encode()).hexdigest(),
+            "netlists": len(all_sha),
+            "mismatch": {"avt_mv_um": pdk.avt_mv_um, "applied_as": "delvto on every transistor"
+                         + (f" + capacitor mismatch a_cap = {a_cap:g} %*sqrt(fF)" if a_cap > 0 else
+                            "; explicit capacitors ideal (a_cap = 0)"),
+                         "devices": len(draws.devices.devices)} if draws is not None else None,
+            "failed_points": failed,
+            "checks": checks,
+            "analysis_seconds": round(res.analysis_seconds(), 3),
+        },
+    )
+    conditions = {
+        "bits": bits, "kind": kind, "vref_lo": base.vref_lo, "vref_hi": base.vref_hi,
+        "area_model": area(base.block, bits, pdk.name, c_unit_fF=base.c_unit * 1e15).to_dict(),
+        "input_step": step, "t_clk": base.t_clk, "t_sample": base.t_sample,
+        "sa_logic": "ideal (behavioural registers and DAC control); switches, DAC and comparator transistor-level",
+        "energy": "per conversion: sum of max(0, V x Q) of vdd, vhi, vlo" + (", vcm" if kind == "sar" else "")
+                  + " + clock pull-up charge x VDD; switch-gate drivers and input charge not counted",
+        "cdac": "binary MOM capacitors, bottom-plate sampling" if kind == "sar" else
+                f"{1 << bits} borrowed bitlines of {base.n_rows} cells in groups 1,1,2,...; charge sharing",
+    }
+    return LUT(block=base.block, axes=axes, tables=tables, units=units, samples=smp, conditions=conditions,
+               provenance=prov, arrays=draws.arrays() if draws is not None else {})
+
+
+def _f(x) -> float | None:
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+__all__ = ["characterize_sar", "measure", "transitions_from_codes", "input_levels", "draw_caps", "SarDraws", "RECIPE"]

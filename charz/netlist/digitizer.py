@@ -1,0 +1,628 @@
+"""Successive-approximation (SA) converters: conventional SAR (binary capacitive DAC) and the
+memory-immersed SA whose DAC is groups of bitlines of a neighbouring CiM array.
+
+What is transistor-level and what is ideal
+------------------------------------------
+Transistor level (BSIM4, Monte Carlo ``delvto`` on every device): the sampling switches, the DAC
+switches / bitline drivers and share switches, the StrongARM comparator with its NOR SR output latch
+(:func:`charz.netlist.comparator.comparator_cell`), and for the memory-immersed SA the read ports of the
+borrowed bitlines' cells. The capacitors are explicit ``C`` elements (conventional unit capacitor;
+bitline wire capacitance ``n_rows x c_wire``).
+
+Ideal (behavioural): the **SA logic**. One bit register per bit is a B-source "track-and-hold": a
+smooth conductance ``g = v(cap_b) / 100 ohm`` from the comparator's latched output ``q`` onto a 10 fF
+hold node ``rb_b`` while the capture strobe ``cap_b`` is high (the strobe sits right after the clock
+falls, when the SR latch holds the decision of the cycle). The DAC control of bit b is the B-source
+``d_b = VDD * trial_b + dec_b * v(rb_b)``: ``trial_b`` (a PWL strobe, 0..1) is high during the bit's
+own cycle (trial value 1), ``dec_b`` is high from the next cycle to the end of the conversion (the
+decided value). The gate voltages of the transistor switches are B-source functions of ``d_b`` and
+of the phase strobes, so the switches see clean CMOS-level gate drives (their driver energy is **not**
+counted: it belongs to the ideal logic). No ``.model`` and no XSPICE is needed.
+
+Conventional SAR (``kind="sar"``), bottom-plate sampling
+-------------------------------------------------------
+Binary capacitors ``C_b = 2^b c_unit`` (b = 0..n-1) plus a dummy ``c_unit`` share the top plate
+``top``. Every bottom plate ``bp_b`` has a transmission gate to the input ``vin`` (sampling) and a
+split-gate inverter as reference driver: PMOS to ``vhi`` = vref_hi, NMOS to ``vlo`` = vref_lo (4
+transistors per bit, as in :mod:`charz.digitizer_area`). Switch widths scale with the capacitor
+(``w_switch`` x units, at least ``w_switch``).
+
+- **Sample**: the top plate is held at ``vcm`` (= ``vcm_ratio`` x VDD, the comparator's common mode)
+  by a transmission gate, the bottom plates track ``vin``. The top switch opens first (bottom-plate
+  sampling: its charge injection does not depend on vin to first order), then the input gates.
+- **Conversion**: every bottom plate is driven to vhi (bit = 1) or vlo; with trial code D the floating
+  top plate sits at ``vcm - vin + vlo + (vhi - vlo) D / 2^n`` (top-plate parasitics only scale the
+  swing: the comparison point does not move). The comparator compares ``inp = topr`` with
+  ``inn = top``: ``topr`` is a dummy top plate (a capacitor of the whole DAC's value to ground, sampled
+  to ``vcm`` by an identical gate at the same instant), so the comparator's kickback and the top
+  switches' charge injection are common mode (with ``inp`` tied to an ideal vcm source the kickback
+  onto the 8 fF top plate of a 3-bit DAC shifted every edge by about one LSB). It decides 1 (keep the bit) when ``vin > vlo + (vhi - vlo) D / 2^n``. Ideal edges are
+  therefore ``vref_lo + c (vref_hi - vref_lo) / 2^n`` (the ``absolute`` line of
+  :func:`charz.behavior.digitizer.inl_dnl`).
+
+Memory-immersed SA (``kind="mi_sar"``), charge sharing on borrowed bitlines
+---------------------------------------------------------------------------
+The DAC is ``2^n`` bitlines of the neighbouring (idle) CiM array in groups of 1 (dummy), 1, 2, 4, ...
+2^(n-1) bitlines (group ``g_b`` for bit b, ``g_d`` dummy). Each bitline is built by :func:`bitline`:
+the read ports of the ``n_rows`` 8T cells on it (their drains load the bitline; weights held at 0,
+read wordlines low, as an idle array) plus ``n_rows x c_wire`` of wire (the column's default
+``c_wire``). Per bitline: a driver pair (PMOS to vhi, NMOS to vlo, widths ``w_drive`` and 2 ``w_drive``) and a share transmission gate to the common reference node ``ref``.
+
+- Every SA cycle: share gates open, each group is driven to vhi (d_b = 1) or vlo (dummy: vlo), the
+  drivers turn off, the share gates close, and ``ref = vlo + (vhi - vlo) D / 2^n`` by charge sharing
+  (the small capacitance of ``ref`` itself keeps the previous value's charge: an error of about
+  C_ref / C_DAC). The comparator compares ``inp = hold`` (the input) with ``inn = ref``.
+- The input is the computing column's own bitline (``hold``, built by :func:`bitline` as well),
+  written to the input level through a sampling transmission gate from ``vin`` during the sample
+  phase (standing for the column evaluation that produced it), then floating.
+- Cells: ``lumped_cells=True`` (default) writes the N read ports of a bitline as one pair of devices
+  with ``m=N`` (nominally identical; Monte Carlo draws one ``delvto`` with the Pelgrom sigma of the
+  N-fold area); ``False`` writes every cell (slow at 5-6 bits). Device mismatch of the cells moves
+  their threshold, not their drain capacitance: it reaches the DAC as **leakage** mismatch, hardly as
+  capacitor mismatch. Capacitor mismatch is a separate, explicit draw (``a_cap`` in the recipe).
+
+Timing (:func:`timeline`)
+-------------------------
+A deck holds one or more conversions back to back (the input steps between them, while the sampling
+switch is open). A conversion = a sample phase ``t_sample`` then n bit cycles of ``t_clk`` then a
+capture tail of 4 ``t_edge``: ``t_conv = t_sample + n t_clk + 4 t_edge``. In bit cycle k (bit
+n-1-k) starting at C_k: [C_k + e, C_k + 3e] capture of cycle k-1's decision, [C_k + 4e, C_k + 5e]
+DAC update (the previous bit's trial becomes its decision, this bit's trial goes up), (mi_sar: drivers
+on from C_k + e to C_k + T/2, share gates on from C_k + T/2 + e), comparator clock high for the last
+``eval_time`` of the cycle (T/2 for sar, T/4 for mi_sar).
+Edges are raised-cosine ramps of ``t_edge`` (4-segment PWLs, breakpoints at their corners).
+
+Defaults: bits 5; ``c_unit`` 1 fF; ``vref_lo`` = 0.35 VDD, ``vref_hi`` = VDD (about the swing of the
+default 16-row CiM column, V(16) .. V(0)); ``t_clk`` = the comparator's default (400 ps on ptm16hp) for
+``sar`` and twice that for ``mi_sar`` (the bitline groups need the longer drive/share phases);
+``t_sample`` = ``t_clk``; ``t_edge`` = comparator default t_clk / 20; ``w_switch`` 4 Lmin;
+``w_drive`` 32 Lmin (NMOS 64 Lmin); ``t_step`` = t_edge / 5.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import numbers
+from typing import Sequence
+
+from .. import pdk as pdkmod
+from ..errors import ParameterError
+from ..pdk import PDK
+from ..validate import finite
+from .cells import CellSizes
+from .cim_column import C_WIRE_16NM
+from .comparator import ComparatorSizes, _edge, _pwl, comparator_cell, default_t_clk
+from .spice import Device, Netlist, ident, mos, num
+
+KINDS = ("sar", "mi_sar")
+BLOCKS = {"sar": "adc_sar", "mi_sar": "adc_mi_sar"}
+MIN_BITS, MAX_BITS = 3, 6
+MAX_CONVERSIONS = 512
+"""At most this many conversions in one deck."""
+REG_C = 10e-15
+REG_R = 100.0
+C_LOAD_16NM = 0.5e-15
+DRIVE_RATIO = 4
+"""Conventional DAC: reference-driver width / sampling-gate width of the same capacitor."""
+
+
+def _r12(x: float) -> float:
+    return float(f"{x:.12g}")
+
+
+def _pos(value, what: str, upper: float) -> float:
+    v = finite(value, what)
+    if v <= 0:
+        raise ParameterError(f"{what} must be positive, got {value!r}")
+    if v > upper:
+        raise ParameterError(f"{what} = {v:g} is implausibly large (at most {upper:g}): values are in SI units")
+    return v
+
+
+def _int(value, what: str, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not (lo <= value <= hi):
+        raise ParameterError(f"{what} must be an integer from {lo} to {hi}, got {value!r}")
+    return int(value)
+
+
+@dataclasses.dataclass(frozen=True)
+class SarParams:
+    """Parameters of one SA converter deck. ``None`` fields resolve to per-PDK defaults on creation."""
+
+    pdk: str = "ptm16hp"
+    bits: int = 5
+    """Resolution n, 3..6."""
+    kind: str = "sar"
+    """``"sar"`` (conventional binary CDAC) or ``"mi_sar"`` (memory-immersed, bitline DAC)."""
+    vdd: float | None = None
+    temp: float = 27.0
+    vref_lo: float | None = None
+    """Lower reference = bottom of the input range [V]; None = 0.35 VDD."""
+    vref_hi: float | None = None
+    """Upper reference = top of the input range [V]; None = VDD."""
+    c_unit: float = 1e-15
+    """Unit capacitor of the conventional CDAC [F]."""
+    n_rows: int = 16
+    """Cells per borrowed bitline (mi_sar), 8..64."""
+    n_bitlines: int = 64
+    """Bitlines (columns) of the neighbour array (mi_sar needs 2^bits of them)."""
+    c_wire: float | None = None
+    """Wire capacitance per cell [F] (mi_sar); None = the CiM column's default (1.5 fF x Lmin / 16 nm)."""
+    cell_sizes: CellSizes | None = None
+    comparator_sizes: ComparatorSizes | None = None
+    c_load: float | None = None
+    """Comparator output load on dp/dn [F]; None = 0.5 fF x Lmin / 16 nm."""
+    t_clk: float | None = None
+    """Bit-cycle period [s] (comparator reset half, evaluate half)."""
+    t_sample: float | None = None
+    t_edge: float | None = None
+    vcm_ratio: float = 0.7
+    """Top-plate / comparator common mode of the conventional SAR, fraction of VDD."""
+    w_switch: float | None = None
+    """Unit switch width [m] (conventional: scaled by each capacitor's units; mi_sar: sampling/share gates)."""
+    w_drive: float | None = None
+    """Bitline driver PMOS width per bitline [m] (mi_sar; the NMOS is twice as wide); None = 32 Lmin."""
+    lumped_cells: bool = True
+    t_step: float | None = None
+
+    def __post_init__(self):
+        p = pdkmod.describe(self.pdk) if isinstance(self.pdk, str) else None
+        if p is None:
+            raise ParameterError(f"pdk must be a PDK name such as 'ptm16hp', got {self.pdk!r}")
+        if self.kind not in KINDS:
+            raise ParameterError(f"SA kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+        bits = _int(self.bits, "SA converter resolution (bits)", MIN_BITS, MAX_BITS)
+        vdd = p.vdd_nom if self.vdd is None else p.check_vdd(finite(self.vdd, "VDD"))
+        vdd = float(vdd)
+        temp = finite(self.temp, "temperature")
+        if not (-55.0 <= temp <= 150.0):
+            raise ParameterError(f"temperature {temp:g} degC is outside [-55, 150] degC: choose a value in that range")
+        lo = _r12(0.35 * vdd) if self.vref_lo is None else finite(self.vref_lo, "vref_lo")
+        hi = vdd if self.vref_hi is None else finite(self.vref_hi, "vref_hi")
+        for name, v in (("vref_lo", lo), ("vref_hi", hi)):
+            if not (-1e-12 <= v <= vdd + 1e-12):
+                raise ParameterError(f"{name} = {v:g} V is outside the rails [0, {vdd:g}] V: give a reference between 0 and VDD")
+        if not hi - lo >= 0.05 * vdd:
+            raise ParameterError(f"input range [{lo:g}, {hi:g}] V is too small or reversed: give vref_hi - vref_lo >= {0.05 * vdd:g} V")
+        c_unit = _pos(self.c_unit, "c_unit (unit capacitor, F)", 1e-12)
+        n_rows = _int(self.n_rows, "n_rows (cells per borrowed bitline)", 8, 64)
+        n_bl = _int(self.n_bitlines, "n_bitlines (bitlines of the neighbour array)", 1, 4096)
+        if self.kind == "mi_sar" and (1 << bits) > n_bl:
+            raise ParameterError(
+                f"a {bits}-bit memory-immersed SA needs {1 << bits} bitlines (groups 1, 1, 2, ... {1 << (bits - 1)}) "
+                f"but the neighbour array has {n_bl}: use fewer bits or a wider array")
+        c_wire = _r12(C_WIRE_16NM * p.lmin / 16e-9) if self.c_wire is None else finite(self.c_wire, "c_wire")
+        if not (0.0 <= c_wire <= 1e-12):
+            raise ParameterError(f"c_wire = {c_wire:g} F per cell is out of range: give 0 to 1e-12 F")
+        cs = CellSizes.default(p) if self.cell_sizes is None else self.cell_sizes
+        if not isinstance(cs, CellSizes):
+            raise ParameterError(f"cell_sizes must be a CellSizes or None, got {type(cs).__name__}")
+        ks = ComparatorSizes.default(p) if self.comparator_sizes is None else self.comparator_sizes
+        if not isinstance(ks, ComparatorSizes):
+            raise ParameterError(f"comparator_sizes must be a ComparatorSizes or None, got {type(ks).__name__}")
+        c_load = _r12(C_LOAD_16NM * p.lmin / 16e-9) if self.c_load is None else finite(self.c_load, "c_load")
+        if not (0.0 <= c_load <= 1e-12):
+            raise ParameterError(f"c_load = {c_load:g} F is out of range: give 0 to 1e-12 F")
+        t_ref = default_t_clk(p)
+        t_clk = (t_ref * (2 if self.kind == "mi_sar" else 1)) if self.t_clk is None else _pos(self.t_clk, "t_clk (s)", 1e-6)
+        t_clk = _r12(t_clk)
+        t_edge = _r12(t_ref / 20) if self.t_edge is None else _pos(self.t_edge, "t_edge (s)", 1e-7)
+        if 12 * t_edge > t_clk:
+            raise ParameterError(f"t_clk = {t_clk:g} s is too short for edges of {t_edge:g} s: give t_clk >= 12 t_edge")
+        t_sample = t_clk if self.t_sample is None else _pos(self.t_sample, "t_sample (s)", 1e-6)
+        if t_sample < 6 * t_edge:
+            raise ParameterError(f"t_sample = {t_sample:g} s is too short: give at least 6 t_edge = {6 * t_edge:g} s")
+        vcm_ratio = finite(self.vcm_ratio, "vcm_ratio")
+        if not (0.2 <= vcm_ratio <= 0.95):
+            raise ParameterError(f"vcm_ratio = {vcm_ratio:g} is out of range: 0.2 to 0.95 x VDD")
+        w_switch = _r12(4 * p.lmin) if self.w_switch is None else _pos(self.w_switch, "w_switch (m)", 100e-6)
+        w_drive = _r12(32 * p.lmin) if self.w_drive is None else _pos(self.w_drive, "w_drive (m)", 100e-6)
+        if not isinstance(self.lumped_cells, bool):
+            raise ParameterError(f"lumped_cells must be True or False, got {self.lumped_cells!r}")
+        t_step = _r12(t_edge / 5) if self.t_step is None else _pos(self.t_step, "t_step (s)", 1e-8)
+        if t_step > t_edge:
+            raise ParameterError(f"t_step = {t_step:g} s is longer than an edge ({t_edge:g} s): give a smaller step")
+        for name, value in (("bits", bits), ("vdd", vdd), ("temp", temp), ("vref_lo", float(lo)), ("vref_hi", float(hi)),
+                            ("c_unit", c_unit), ("n_rows", n_rows), ("n_bitlines", n_bl), ("c_wire", c_wire),
+                            ("cell_sizes", cs), ("comparator_sizes", ks), ("c_load", c_load), ("t_clk", t_clk),
+                            ("t_edge", t_edge), ("t_sample", _r12(t_sample)), ("vcm_ratio", vcm_ratio),
+                            ("w_switch", w_switch), ("w_drive", w_drive), ("t_step", t_step)):
+            object.__setattr__(self, name, value)
+
+    # -- derived -------------------------------------------------------------------------------------
+    @property
+    def block(self) -> str:
+        return BLOCKS[self.kind]
+
+    @property
+    def lsb(self) -> float:
+        return (self.vref_hi - self.vref_lo) / (1 << self.bits)
+
+    @property
+    def vcm(self) -> float:
+        return _r12(self.vcm_ratio * self.vdd)
+
+    @property
+    def t_conv(self) -> float:
+        """Conversion time (one sample phase + n bit cycles + the capture tail) [s]."""
+        return _r12(self.t_sample + self.bits * self.t_clk + 4 * self.t_edge)
+
+    def replace(self, **kw) -> "SarParams":
+        if "pdk" in kw and kw["pdk"] != self.pdk:
+            raise ParameterError("make a new SarParams for another PDK (its sizes and timing are per-PDK defaults)")
+        return dataclasses.replace(self, **kw)
+
+    def as_dict(self) -> dict:
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+             if f.name not in ("cell_sizes", "comparator_sizes")}
+        d["cell_sizes"] = dataclasses.asdict(self.cell_sizes)
+        d["comparator_sizes"] = dataclasses.asdict(self.comparator_sizes)
+        return d
+
+    def pairs(self) -> tuple[tuple[str, object], ...]:
+        d = self.as_dict()
+        cs, ks = d.pop("cell_sizes"), d.pop("comparator_sizes")
+        out = [(k, num(v) if isinstance(v, float) else v) for k, v in d.items()]
+        if self.kind == "mi_sar":
+            out += [(f"cell_sizes.{k}", num(v)) for k, v in cs.items()]
+        out += [(f"comparator_sizes.{k}", num(v)) for k, v in ks.items()]
+        return tuple(out)
+
+
+# ---- building blocks --------------------------------------------------------------------------------
+def bitline(name: str, node: str, params: SarParams, pdk: PDK, q: str = "0", rwl: str = "0"
+            ) -> tuple[list[str], list[Device], list[tuple[str, float]]]:
+    """Element lines, devices and explicit capacitors (name, F) of one borrowed bitline *node*:
+    ``n_rows`` 8T read ports (gate of the read driver = *q*, read wordline *rwl*) plus ``n_rows x
+    c_wire`` of wire. Lumped (``m = n_rows``, one device pair) or one pair per cell (see module doc)."""
+    n, s = params.n_rows, params.cell_sizes
+    lines: list[str] = []
+    devs: list[Device] = []
+    if params.lumped_cells:
+        x = ident(f"rx_{name}")
+        for role, d, g, src, w in (("mrd", x, q, "0", s.w_rd), ("mra", node, rwl, x, s.w_ra)):
+            nm = ident(f"{role}_{name}")
+            lines.append(mos(nm, d, g, src, "0", pdk.nmos, w, s.l_read) + f" m={n}")
+            devs.append(Device(nm, "n", _r12(w * n), s.l_read))  # sigma of the N-fold area = one device's / sqrt(N)
+    else:
+        for r in range(n):
+            x = ident(f"rx_{name}_{r}")
+            for role, d, g, src, w in (("mrd", x, q, "0", s.w_rd), ("mra", node, rwl, x, s.w_ra)):
+                nm = ident(f"{role}_{name}_{r}")
+                lines.append(mos(nm, d, g, src, "0", pdk.nmos, w, s.l_read))
+                devs.append(Device(nm, "n", w, s.l_read))
+    caps: list[tuple[str, float]] = []
+    if params.c_wire > 0:
+        cn = ident(f"cw_{name}")
+        c = _r12(n * params.c_wire)
+        lines.append(f"{cn} {ident(node)} 0 {num(c)}")
+        caps.append((cn, c))
+    return lines, devs, caps
+
+
+def _tg(name: str, a: str, b: str, gn: str, gp: str, w: float, pdk: PDK, l: float | None = None
+        ) -> tuple[list[str], list[Device]]:
+    l = pdk.lmin if l is None else l
+    w = _r12(w)
+    n, p = ident(f"mtn_{name}"), ident(f"mtp_{name}")
+    return ([mos(n, a, gn, b, "0", pdk.nmos, w, l), mos(p, a, gp, b, "vdd", pdk.pmos, w, l)],
+            [Device(n, "n", w, l), Device(p, "p", w, l)])
+
+
+# ---- timing -----------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Timeline:
+    """Instants of a deck of K conversions [s]."""
+
+    start: tuple[float, ...]
+    """Start of each conversion's sample phase (the input edge starts here)."""
+    cycle: tuple[tuple[float, ...], ...]
+    """cycle[m][k]: start of bit cycle k of conversion m (k = 0 .. n; k = n is the capture tail)."""
+    capture: tuple[tuple[float, ...], ...]
+    """capture[m][k]: middle of the capture strobe of cycle k's decision (bit n-1-k)."""
+    t_edge: float
+    t_clk: float
+    end: float
+
+
+def timeline(params: SarParams, n_conv: int) -> Timeline:
+    e, T, n = params.t_edge, params.t_clk, params.bits
+    starts, cycles, caps = [], [], []
+    for m in range(n_conv):
+        s = m * params.t_conv
+        c = tuple(_r12(s + params.t_sample + k * T) for k in range(n + 1))
+        starts.append(_r12(s))
+        cycles.append(c)
+        caps.append(tuple(_r12(c[k + 1] + 2 * e) for k in range(n)))
+    return Timeline(tuple(starts), tuple(cycles), tuple(caps), e, T, _r12(n_conv * params.t_conv))
+
+
+def eval_time(params: SarParams) -> float:
+    """Comparator evaluate time at the end of each bit cycle: t_clk / 2 (sar), t_clk / 4 (mi_sar: the
+    first half of the cycle drives the bitline groups, the third quarter shares them)."""
+    return _r12(params.t_clk / (4 if params.kind == "mi_sar" else 2))
+
+
+class _Wave:
+    """A PWL waveform made of raised-cosine edges (times strictly increasing)."""
+
+    def __init__(self, v0: float = 0.0):
+        self.pts: list[tuple[float, float]] = [(0.0, v0)]
+        self.v = v0
+
+    def to(self, t0: float, dur: float, v1: float) -> None:
+        if v1 == self.v:
+            return
+        if t0 <= self.pts[-1][0] + 1e-15:
+            raise ParameterError(f"internal: overlapping edges at {t0:g} s")
+        self.pts += _edge(t0, dur, self.v, v1)
+        self.v = v1
+
+
+def _waves(params: SarParams, tl: Timeline, levels: Sequence[float]) -> dict[str, _Wave]:
+    """PWL waves: vin, clock, sample strobes (V levels) and the SA-logic strobes (0..1)."""
+    e, T, n, vdd = params.t_edge, params.t_clk, params.bits, params.vdd
+    mi = params.kind == "mi_sar"
+    w = {name: _Wave() for name in ("clk", "conv", "drv", "share")}
+    w["vin"] = _Wave(levels[0])
+    w["s_in"] = _Wave(vdd)
+    w["s_top"] = _Wave(vdd)
+    for b in range(n):
+        w[f"trial{b}"], w[f"dec{b}"], w[f"cap{b}"] = _Wave(), _Wave(), _Wave()
+    for m, s in enumerate(tl.start):
+        c = tl.cycle[m]
+        ts = params.t_sample
+        if m > 0:  # end of the previous conversion: drivers off, registers released, then sample
+            w["conv"].to(s, e, 0.0)
+            w["trial0"].to(s, e, 0.0)
+            for b in range(n):
+                w[f"dec{b}"].to(s, e, 0.0)
+            w["vin"].to(s, e, levels[m])
+            w["s_top"].to(s + e, e, vdd)
+            w["s_in"].to(s + e, e, vdd)
+        w["s_top"].to(s + ts - 3 * e, e, 0.0)
+        w["s_in"].to(s + ts - 2 * e, e, 0.0)
+        w["conv"].to(s + ts - e, e, 1.0)
+        for k in range(n + 1):
+            ck = c[k]
+            if k >= 1:
+                bp = n - k  # bit decided in cycle k-1
+                w[f"cap{bp}"].to(ck + e, e / 2, 1.0)
+                w[f"cap{bp}"].to(ck + 2.5 * e, e / 2, 0.0)
+                if k < n:  # the LSB's decision is only captured (the DAC needs no update after it)
+                    w[f"trial{bp}"].to(ck + 4 * e, e, 0.0)
+                    w[f"dec{bp}"].to(ck + 4 * e, e, 1.0)
+            if k < n:
+                w[f"trial{n - 1 - k}"].to(ck + 4 * e, e, 1.0)
+                if mi:
+                    w["share"].to(ck, e, 0.0)
+                    w["drv"].to(ck + e, e, 1.0)
+                    w["drv"].to(ck + T / 2 - e, e, 0.0)
+                    w["share"].to(ck + T / 2 + e, e, 1.0)
+                w["clk"].to(ck + T - eval_time(params), e, vdd)
+                w["clk"].to(ck + T, e, 0.0)
+    return w
+
+
+# ---- the deck ---------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class SarCircuit:
+    lines: tuple[str, ...]
+    devices: tuple[Device, ...]
+    caps: tuple[tuple[str, float], ...]
+    """Explicit capacitors (name, nominal F) that a capacitor-mismatch draw may alter."""
+
+
+def _sources(params: SarParams) -> list[str]:
+    vdd = params.vdd
+    out = [f"vdd vdd 0 {num(vdd)}", f"vhi vhi 0 {num(params.vref_hi)}", f"vlo vlo 0 {num(params.vref_lo)}"]
+    if params.kind == "sar":
+        out.append(f"vcm vcm 0 {num(params.vcm)}")
+    return out
+
+
+def circuit(params: SarParams, pdk: PDK) -> SarCircuit:
+    """The converter's element lines (without the stimulus PWL sources), devices and capacitors."""
+    n, vdd, L = params.bits, params.vdd, pdk.lmin
+    lines: list[str] = [f"* {n}-bit {'memory-immersed SA (bitline DAC)' if params.kind == 'mi_sar' else 'SAR (binary CDAC)'}"]
+    devs: list[Device] = []
+    caps: list[tuple[str, float]] = []
+    V = num(vdd)
+    # SA logic (ideal): registers and DAC controls
+    lines.append("* SA logic (ideal): bit registers rb<b> capture q on cap<b>; d<b> = trial or decided value")
+    for b in range(n):
+        lines += [
+            f"creg{b} rb{b} 0 {num(REG_C)}",
+            f"breg{b} 0 rb{b} i=v(cap{b})*(v(q)-v(rb{b}))/{num(REG_R)}",
+            f"bd{b} d{b} 0 v={V}*v(trial{b})+v(dec{b})*v(rb{b})",
+        ]
+    lines += ["bsin_b s_in_b 0 v={V}-v(s_in)".replace("{V}", V), "bstop_b s_top_b 0 v={V}-v(s_top)".replace("{V}", V)]
+    if params.kind == "sar":
+        cu = params.c_unit
+        ws = params.w_switch
+        lines.append("* top-plate sampling switch to vcm (transmission gate, 2x unit width per unit of total C / 4)")
+        wt = ws * max(1.0, (1 << n) / 4)
+        tl_, td_ = _tg("top", "top", "vcm", "s_top", "s_top_b", wt, pdk)
+        lines += tl_
+        devs += td_
+        for b in list(range(n)) + ["d"]:
+            units = 1 if b == "d" else (1 << b)
+            bp = f"bp{b}"
+            c = _r12(units * cu)
+            cname = f"cdac{b}"
+            lines.append(f"{cname} {bp} top {num(c)}")
+            caps.append((cname, c))
+            w = ws * units
+            l1, d1 = _tg(f"in{b}", bp, "vin", "s_in", "s_in_b", w, pdk)
+            lines += l1
+            devs += d1
+            # split-gate reference driver: PMOS to vhi when conv*d, NMOS to vlo when conv*(1-d)
+            if b == "d":
+                lines += [f"bpg{b} pg{b} 0 v={V}", f"bng{b} ng{b} 0 v={V}*v(conv)"]
+            else:
+                lines += [f"bpg{b} pg{b} 0 v={V}-v(conv)*v(d{b})", f"bng{b} ng{b} 0 v=v(conv)*({V}-v(d{b}))"]
+            pn, nn = f"mdp_{b}", f"mdn_{b}"
+            wd = _r12(DRIVE_RATIO * w)
+            lines += [mos(pn, bp, f"pg{b}", "vhi", "vdd", pdk.pmos, wd, L), mos(nn, bp, f"ng{b}", "vlo", "0", pdk.nmos, wd, L)]
+            devs += [Device(pn, "p", wd, L), Device(nn, "n", wd, L)]
+        # reference side of the comparator: a dummy top plate 'topr' (C = the whole DAC to ground, the same
+        # sampling gate to vcm) so that comparator kickback and switch charge injection are common mode
+        ctot = _r12((1 << n) * cu)
+        lines.append(f"cdacr topr 0 {num(ctot)}")
+        caps.append(("cdacr", ctot))
+        tl_, td_ = _tg("topr", "topr", "vcm", "s_top", "s_top_b", wt, pdk)
+        lines += tl_
+        devs += td_
+        inp, inn = "topr", "top"
+    else:
+        ws, wd = params.w_switch, params.w_drive
+        lines.append("* input: the computing column's bitline 'hold', written from vin through a sampling gate")
+        l1, d1 = _tg("in", "hold", "vin", "s_in", "s_in_b", 16 * ws, pdk)
+        lines += l1
+        devs += d1
+        bl, bd, bc = bitline("hold", "hold", params, pdk)
+        lines += bl
+        devs += bd
+        caps += bc
+        lines.append("* DAC: groups of borrowed bitlines (dummy 1, then 1, 2, 4, ...), drivers to vhi / vlo, share gates to ref")
+        for b in ["d"] + list(range(n)):
+            count = 1 if b == "d" else (1 << b)
+            if b == "d":
+                lines += [f"bpg{b} pg{b} 0 v={V}", f"bng{b} ng{b} 0 v={V}*v(drv)"]
+            else:
+                lines += [f"bpg{b} pg{b} 0 v={V}-v(drv)*v(d{b})", f"bng{b} ng{b} 0 v=v(drv)*({V}-v(d{b}))"]
+            for j in range(count):
+                name = f"g{b}_{j}"
+                node = f"bl{b}_{j}"
+                bl, bd, bc = bitline(name, node, params, pdk)
+                lines += bl
+                devs += bd
+                caps += bc
+                pn, nn = f"mdp_{name}", f"mdn_{name}"
+                wn = _r12(2 * wd)  # the NMOS pulls to vlo with a weaker gate drive (VDD - vref_lo)
+                lines += [mos(pn, node, f"pg{b}", "vhi", "vdd", pdk.pmos, wd, L),
+                          mos(nn, node, f"ng{b}", "vlo", "0", pdk.nmos, wn, L)]
+                devs += [Device(pn, "p", wd, L), Device(nn, "n", wn, L)]
+                l2, d2 = _tg(f"sh_{name}", node, "ref", "share", "share_b", ws * 2, pdk)
+                lines += l2
+                devs += d2
+        lines.append(f"bshare_b share_b 0 v={V}-v(share)")
+        inp, inn = "hold", "ref"
+    lines.append(f"* comparator: decides 1 (keep the trial bit) when v({inp}) > v({inn})")
+    cl, cd = comparator_cell(None, inp, inn, "clk", "vdd", "dp", "dn", params.comparator_sizes, pdk,
+                             sr_latch=True, q="q", qb="qb")
+    lines += cl
+    devs += cd
+    if params.c_load > 0:
+        lines += [f"cldp dp 0 {num(params.c_load)}", f"cldn dn 0 {num(params.c_load)}"]
+    return SarCircuit(tuple(lines), tuple(devs), tuple(caps))
+
+
+def sar_devices(params: SarParams, pdk: PDK | None = None) -> tuple[Device, ...]:
+    """Every transistor of the converter (what Monte Carlo draws over)."""
+    return circuit(params, pdk or pdkmod.describe(params.pdk)).devices
+
+
+def sar_caps(params: SarParams, pdk: PDK | None = None) -> tuple[tuple[str, float], ...]:
+    """Explicit capacitors (name, nominal F): the conventional DAC's, or the bitline wire capacitors."""
+    return circuit(params, pdk or pdkmod.describe(params.pdk)).caps
+
+
+def save_list(params: SarParams) -> tuple[str, ...]:
+    src = ("i(vdd)", "i(vhi)", "i(vlo)", "i(vclk)", "i(vin)") + (("i(vcm)",) if params.kind == "sar" else ())
+    return ("time", "v(q)") + src
+
+
+def _pdk_for(params: SarParams, pdk: PDK | None) -> PDK:
+    if not isinstance(params, SarParams):
+        raise ParameterError(f"params must be SarParams, got {type(params).__name__}")
+    p = pdk if pdk is not None else pdkmod.get(params.pdk)
+    if p.name != params.pdk or p.path is None:
+        raise ParameterError(f"pdk {p.name!r} (card path {p.path}) does not match params.pdk {params.pdk!r}")
+    return p
+
+
+def check_levels(params: SarParams, levels) -> tuple[float, ...]:
+    try:
+        vals = tuple(finite(v, "input level") for v in levels)
+    except TypeError as exc:
+        raise ParameterError("input levels must be a sequence of voltages") from exc
+    if not (1 <= len(vals) <= MAX_CONVERSIONS):
+        raise ParameterError(f"give 1 to {MAX_CONVERSIONS} input levels per deck, got {len(vals)}")
+    for v in vals:
+        if not (-1e-12 <= v <= params.vdd + 1e-12):
+            raise ParameterError(f"input level {v:g} V is outside the rails [0, {params.vdd:g}] V")
+    return tuple(_r12(v) for v in vals)
+
+
+def ramp_netlist(params: SarParams, levels: Sequence[float], pdk: PDK | None = None) -> Netlist:
+    """K conversions back to back, conversion m of the DC input ``levels[m]`` [V] (the input steps at
+    the start of each sample phase). Saves time, v(q) and the supply / reference / clock / input
+    source currents."""
+    p = _pdk_for(params, pdk)
+    levels = check_levels(params, levels)
+    k = len(levels)
+    tl = timeline(params, k)
+    w = _waves(params, tl, levels)
+    circ = circuit(params, p)
+    body = [f"* charz {params.kind} converter, {k} conversion(s)", *_sources(params)]
+    used = ["vin", "clk", "s_in", "s_top", "conv"] + (["drv", "share"] if params.kind == "mi_sar" else [])
+    used += [f"{x}{b}" for b in range(params.bits) for x in ("trial", "dec", "cap")]
+    for name in used:
+        src = "vclk" if name == "clk" else ("vin" if name == "vin" else f"v{name}")
+        body += _pwl(src, name, w[name].pts)
+    body += list(circ.lines)
+    body.append(f".ic v(q)=0 v(qb)={num(params.vdd)}" + "".join(f" v(rb{b})=0" for b in range(params.bits)))
+    return Netlist(
+        block=params.block,
+        title=f"charz {params.block} {ident(params.pdk)} {params.bits}b x{k}",
+        params=(("testbench", "ramp"),) + params.pairs() + (("levels", ",".join(num(v) for v in levels)),),
+        body=tuple(body),
+        card=p.path,
+        card_sha256=p.sha256,
+        analysis=f".tran {num(params.t_step)} {num(tl.end)}",
+        save=save_list(params),
+        temp=params.temp,
+        devices=circ.devices,
+    )
+
+
+def conversion_netlist(params: SarParams, vin: float, pdk: PDK | None = None) -> Netlist:
+    """One conversion of the DC input *vin* [V] (a one-level :func:`ramp_netlist`)."""
+    return ramp_netlist(params, [vin], pdk)
+
+
+def golden_netlists(pdk: PDK | str = "ptm16hp") -> dict[str, str]:
+    """Golden decks: one conversion at mid-range of the default 5-bit SAR and 3-bit memory-immersed SA."""
+    p = pdkmod.get(pdk) if isinstance(pdk, str) else pdk
+    sar = SarParams(pdk=p.name, bits=5, kind="sar")
+    mi = SarParams(pdk=p.name, bits=3, kind="mi_sar")
+    mid = lambda q: _r12((q.vref_lo + q.vref_hi) / 2 + q.lsb / 4)  # noqa: E731
+    return {
+        f"adc_sar5_{p.name}_mid.cir": conversion_netlist(sar, mid(sar), p).golden(),
+        f"adc_mi_sar3_{p.name}_mid.cir": conversion_netlist(mi, mid(mi), p).golden(),
+    }
+
+
+def decode(run: dict, params: SarParams, n_conv: int) -> tuple[list[int], list[float]]:
+    """Codes of the K conversions of a run (bits from v(q) at each capture strobe) and the smallest
+    |v(q) - VDD/2| / VDD seen at a strobe (a resolved latch gives 0.5)."""
+    import numpy as np
+
+    t = np.asarray(run["time"], dtype=float)
+    q = np.asarray(run["v(q)"], dtype=float)
+    tl = timeline(params, n_conv)
+    codes, margin = [], []
+    for m in range(n_conv):
+        vq = np.interp(np.asarray(tl.capture[m]), t, q)
+        code = 0
+        for k, v in enumerate(vq):
+            if v > params.vdd / 2:
+                code |= 1 << (params.bits - 1 - k)
+        codes.append(code)
+        margin.append(float(np.min(np.abs(vq - params.vdd / 2)) / params.vdd))
+    return codes, margin
+
+
+__all__ = ["SarParams", "bitline", "circuit", "sar_devices", "sar_caps", "timeline", "ramp_netlist",
+           "conversion_netlist", "golden_netlists", "decode", "save_list", "KINDS", "MIN_BITS", "MAX_BITS"]

@@ -1,0 +1,130 @@
+"""SPICE successive-approximation converters (charz.netlist.digitizer, charz.characterize.digitizer):
+real ngspice runs on small 3-bit instances."""
+
+import numpy as np
+import pytest
+
+from charz import pdk as P
+from charz.behavior.digitizer import DigitizerModel, inl_dnl
+from charz.characterize.digitizer import characterize_sar, draw_caps, transitions_from_codes
+from charz.errors import ParameterError
+from charz.netlist.digitizer import SarParams, conversion_netlist, golden_netlists, ramp_netlist, sar_caps
+from charz.sim.engine import check_available
+from charz.sim.executor import InlineExecutor
+
+needs_spice = pytest.mark.skipif(check_available() is not None, reason="ngspice not available")
+STEP = 0.4375 * 0.7 / 8 / 4  # LSB / 4 of the default 3-bit range at 0.7 V (0.35 VDD .. VDD)
+
+
+def _lut(kind, **kw):
+    try:
+        P.get("ptm16hp")
+    except Exception as exc:  # pragma: no cover
+        pytest.skip(str(exc))
+    return characterize_sar("ptm16hp", bits=3, kind=kind, progress=False, input_step=kw.pop("input_step", STEP), **kw)
+
+
+# ---- bad input: one-line errors --------------------------------------------------------------------------------
+@pytest.mark.parametrize("kw, words", [
+    ({"bits": 2}, "resolution"),
+    ({"bits": 7}, "resolution"),
+    ({"bits": 3.0}, "resolution"),
+    ({"vref_hi": 0.9}, "outside the rails"),
+    ({"vref_lo": -0.1}, "outside the rails"),
+    ({"vref_lo": 0.5, "vref_hi": 0.4}, "reversed"),
+    ({"kind": "mi_sar", "bits": 5, "n_bitlines": 16}, "bitlines"),
+    ({"kind": "flash"}, "kind"),
+    ({"c_unit": -1e-15}, "c_unit"),
+])
+def test_bad_parameters(kw, words):
+    with pytest.raises(ParameterError) as e:
+        SarParams(pdk="ptm16hp", **kw)
+    msg = str(e.value)
+    assert words in msg and "\n" not in msg
+
+
+def test_no_user_string_in_spice():
+    p = SarParams(pdk="ptm16hp", bits=3)
+    with pytest.raises(ParameterError):
+        conversion_netlist(p, "0.5; .control")
+    with pytest.raises(ParameterError):
+        ramp_netlist(p, [0.3, 0.9])  # outside the rails
+
+
+def test_deck_is_deterministic_and_complete():
+    p = SarParams(pdk="ptm16hp", bits=3)
+    pdk = P.get("ptm16hp")
+    a, b = conversion_netlist(p, 0.5, pdk).text(), conversion_netlist(p, 0.5, pdk).text()
+    assert a == b
+    assert "cdac2 bp2 top 4e-15" in a and "min_p" in a and "cdacr topr 0" in a
+    mi = conversion_netlist(SarParams(pdk="ptm16hp", bits=3, kind="mi_sar"), 0.5, pdk).text()
+    assert mi.count("mdp_g") == 8 and "m=16" in mi  # 2^3 bitlines: groups 1 (dummy), 1, 2, 4
+    g = golden_netlists("ptm16hp")
+    assert len(g) == 2 and all(".tran" in t for t in g.values())
+    assert len(sar_caps(p, pdk)) == 5  # 3 bits + dummy + the reference-side dummy top plate
+
+
+def test_transitions_from_codes_and_cap_draws():
+    v = np.arange(16) * 0.1 + 0.05
+    codes = np.repeat(np.arange(8), 2)
+    t = transitions_from_codes(v, codes, 3)
+    assert np.allclose(t, 0.2 * np.arange(1, 8))
+    c = draw_caps([("c1", 1e-15), ("c4", 4e-15)], 2000, 0, 1.0)
+    rel = c / np.array([1e-15, 4e-15]) - 1
+    assert np.allclose(rel.std(0), [0.01, 0.005], rtol=0.1)
+    assert np.array_equal(c, draw_caps([("c1", 1e-15), ("c4", 4e-15)], 2000, 0, 1.0))
+
+
+# ---- physics -----------------------------------------------------------------------------------------------------
+@needs_spice
+def test_conventional_sar_is_monotonic_and_matches_behavior():
+    lut = _lut("sar", executor=InlineExecutor())
+    c = lut.conditions
+    assert lut.block == "adc_sar" and c["bits"] == 3 and c["area_model"]["kind"] == "adc_sar"
+    t = lut.tables["transition"][0, 0]
+    assert np.all(np.isfinite(t)) and np.all(np.diff(t) > 0)
+    st = inl_dnl(t, (c["vref_lo"], c["vref_hi"]))
+    assert st["max_abs_dnl"] < 0.5 and st["n_missing"] == 0
+    assert abs(inl_dnl(t, (c["vref_lo"], c["vref_hi"]), "absolute")["max_abs_inl"]) < 1.0
+    e = lut.tables["energy"][0, 0]
+    assert np.all(e == e[0]) and 1e-15 < e[0] < 1e-12
+    assert np.allclose(lut.tables["t_conv"], SarParams(pdk="ptm16hp", bits=3).t_conv)
+    # behavioural model from the LUT vs the SPICE codes of the same (nominal) instance on a sweep
+    model = DigitizerModel.from_lut(lut, mismatch_scale=0, reference="lut")
+    p = SarParams(pdk="ptm16hp", bits=3)
+    rng = np.random.default_rng(1)
+    v = np.sort(rng.uniform(p.vref_lo, p.vref_hi, 16))
+    from charz.characterize.digitizer import measure
+    from charz.sim.runner import SimJob, execute
+
+    res = execute(SimJob(ramp_netlist(p, v), (), "test", 300))
+    spice = measure(res.runs[0], p, v)["codes"]
+    beh = model.convert(v)
+    agree = np.mean(np.abs(spice - beh) <= 1)
+    print(f"behavioural vs SPICE codes: {100 * agree:.1f} % within +-1 LSB, "
+          f"{100 * np.mean(spice == beh):.1f} % exact ({v.size} inputs)")
+    assert agree >= 0.99
+
+
+@needs_spice
+def test_inl_grows_with_capacitor_mismatch():
+    lut = _lut("sar", mc=1, a_cap=25.0, seed=3, input_step=2 * STEP)
+    c = lut.conditions
+    nom = inl_dnl(lut.tables["transition"][0, 0], (c["vref_lo"], c["vref_hi"]))
+    mc = inl_dnl(lut.samples["transition"][0, 0].T, (c["vref_lo"], c["vref_hi"]))
+    assert lut.arrays["mc_cap"].shape == (1, 5) and lut.arrays["mc_delvto"].shape[0] == 1
+    assert np.nanmax(mc["max_abs_inl"]) > nom["max_abs_inl"] + 0.1
+    assert lut.tables["transition_sigma"].shape == lut.tables["transition"].shape
+
+
+@needs_spice
+@pytest.mark.slow
+def test_memory_immersed_sa_converts():
+    lut = _lut("mi_sar")
+    c = lut.conditions
+    assert lut.block == "adc_mi_sar"
+    t = lut.tables["transition"][0, 0]
+    st = inl_dnl(t, (c["vref_lo"], c["vref_hi"]))
+    assert np.all(np.isfinite(t)) and st["n_missing"] == 0 and st["max_abs_dnl"] < 0.5
+    model = DigitizerModel.from_lut(lut, mismatch_scale=0, reference="lut")
+    assert model.energy > 0 and model.t_conv > 0
