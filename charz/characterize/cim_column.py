@@ -42,7 +42,7 @@ from ..netlist.cells import CellSizes
 from ..netlist.cim_column import BLOCK, PATTERNS, CimColumnParams, column_devices, column_netlist, timeline
 from ..pdk import PDK, get
 from ..sim.executor import Executor, make_executor
-from .common import corner_values, midpoints, run_points, sample_stats, temp_values, vdd_values
+from .common import corner_values, integral, midpoints, run_points, sample_stats, temp_values, vdd_values
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +68,10 @@ def measure(run: dict[str, np.ndarray], params: CimColumnParams) -> dict[str, fl
     tl = timeline(params)
     vdd = params.vdd
     q_pre = -np.trapezoid(run["i(vpre)"], t)  # a source delivering current has a negative branch current
-    q_rwl = np.trapezoid(np.maximum(-np.asarray(run["i(vrwl)"]), 0.0), t)
-    q_pch = np.trapezoid(np.maximum(-np.asarray(run["i(vpch)"]), 0.0), t)
+    # drivers: the net charge each one pushes up while it is high (wordline: rise .. fall; precharge
+    # clock: release .. restore); see common.integral for why not the positive part of the current
+    q_rwl = max(0.0, -integral(t, run["i(vrwl)"], tl.rwl_rise, tl.rwl_fall))
+    q_pch = max(0.0, -integral(t, run["i(vpch)"], tl.release, tl.sense))
     e = {"energy_precharge": vdd * q_pre, "energy_wordline": vdd * q_rwl, "energy_clock": vdd * q_pch}
     return {
         "vbl": float(np.interp(tl.sense, t, v)),

@@ -120,3 +120,18 @@ def sample_stats(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     mean = np.nanmean(v, axis=-1)
     sigma = np.where(n > 1, np.nanstd(v, axis=-1, ddof=1) if v.shape[-1] > 1 else 0.0, 0.0)
     return mean, sigma
+
+
+def integral(t, y, a: float, b: float) -> float:
+    """Trapezoidal integral of y(t) over [a, b] (a and b need not be time points: the running integral
+    is interpolated). Used for charges: a source delivering current has a negative branch current, so
+    the charge it delivers over a window is ``-integral(t, i, a, b)``.
+
+    Integrate the *net* current over a window rather than its positive part: ngspice's integration makes
+    the current of an ideal source ring between time points, and the positive part of that ringing
+    grows as the time step shrinks (measured on the CiM column: 0.49 fJ of wordline energy at a 20 ps
+    step, 2.2 fJ at 2 ps, while the net charge of the rising edge was 0.39 fJ at both)."""
+    t = np.asarray(t, dtype=float)
+    y = np.asarray(y, dtype=float)
+    cum = np.concatenate(([0.0], np.cumsum(np.diff(t) * (y[1:] + y[:-1]) / 2)))
+    return float(np.interp(b, t, cum) - np.interp(a, t, cum))

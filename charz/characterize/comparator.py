@@ -93,7 +93,7 @@ from ..netlist.comparator import (
 from ..pdk import PDK, get
 from ..sim.executor import Executor, make_executor
 from ..validate import finite
-from .common import corner_values, midpoints, run_points, sample_stats, temp_values, vdd_values
+from .common import corner_values, integral, midpoints, run_points, sample_stats, temp_values, vdd_values
 
 log = logging.getLogger(__name__)
 
@@ -114,10 +114,7 @@ RESET_TOLERANCE = 5e-3
 
 
 # ---- measurements: pure NumPy -------------------------------------------------------------------------
-def _integral(t: np.ndarray, y: np.ndarray, a: float, b: float) -> float:
-    """Trapezoidal integral of y(t) over [a, b] (a, b are breakpoints of the deck, so time points)."""
-    cum = np.concatenate(([0.0], np.cumsum(np.diff(t) * (y[1:] + y[:-1]) / 2)))
-    return float(np.interp(b, t, cum) - np.interp(a, t, cum))
+_integral = integral  # shared helper (charz.characterize.common.integral); name kept for importers
 
 
 def cycle_decisions(run: dict[str, np.ndarray], params: ComparatorParams,

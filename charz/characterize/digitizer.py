@@ -60,7 +60,7 @@ from ..netlist.digitizer import SarParams, decode, eval_time, ramp_netlist, sar_
 from ..pdk import PDK, get
 from ..sim.executor import Executor, make_executor
 from ..validate import finite
-from .common import run_points, sample_stats, temp_values, vdd_values
+from .common import integral, run_points, sample_stats, temp_values, vdd_values
 
 RECIPE = "adc_sa/1"
 CONVERSIONS_PER_DECK = 64
@@ -131,11 +131,6 @@ def transitions_from_codes(levels: np.ndarray, codes: np.ndarray, bits: int) -> 
     return out
 
 
-def _integral(t, y, a, b) -> float:
-    cum = np.concatenate(([0.0], np.cumsum(np.diff(t) * (y[1:] + y[:-1]) / 2)))
-    return float(np.interp(b, t, cum) - np.interp(a, t, cum))
-
-
 def measure(run: dict, params: SarParams, levels: Sequence[float]) -> dict:
     """Codes, energies per conversion (total and parts) and the input charge energy of one ramp run."""
     k = len(levels)
@@ -152,10 +147,10 @@ def measure(run: dict, params: SarParams, levels: Sequence[float]) -> dict:
     for m in range(k):
         a, b = tl.start[m], tl.start[m] + params.t_conv
         for s, v in srcs.items():
-            parts[s].append(max(0.0, v * _integral(t, cur[s], a, b)))
-        q_clk = sum(max(0.0, _integral(t, cur["vclk"], c + params.t_clk - te, c + params.t_clk)) for c in tl.cycle[m][:-1])
+            parts[s].append(max(0.0, v * integral(t, cur[s], a, b)))
+        q_clk = sum(max(0.0, integral(t, cur["vclk"], c + params.t_clk - te, c + params.t_clk)) for c in tl.cycle[m][:-1])
         parts["clock"].append(params.vdd * q_clk)
-        e_in.append(float(levels[m]) * _integral(t, cur["vin"], a, b))
+        e_in.append(float(levels[m]) * integral(t, cur["vin"], a, b))
     energy = np.sum([parts[s] for s in parts], axis=0)
     return {"codes": np.asarray(codes), "margin": float(min(margin)), "energy": energy,
             "parts": {s: np.asarray(v) for s, v in parts.items()}, "energy_input": np.asarray(e_in)}
