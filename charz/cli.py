@@ -172,11 +172,11 @@ def cmd_cache(args) -> int:
 
 
 def golden_netlists(pdk) -> dict[str, str]:
-    from .netlist import bitcell, cim_column
+    from .netlist import bitcell, cim_column, comparator, digitizer, flash
 
     out = {}
-    out.update(bitcell.golden_netlists(pdk))
-    out.update(cim_column.golden_netlists(pdk))
+    for mod in (bitcell, cim_column, comparator, digitizer, flash):
+        out.update(mod.golden_netlists(pdk))
     return out
 
 
@@ -215,17 +215,49 @@ def _char_common(args):
     )
 
 
+BLOCKS = ("bitcell6t", "bitcell8t", "cim_column", "comparator", "adc_sar", "adc_mi_sar", "adc_flash")
+ADC_BLOCKS = ("adc_sar", "adc_mi_sar", "adc_flash")
+
+
 def characterize(block: str, pdk, **kw):
     """Run one block's recipe; returns the LUT (with any failures in lut.provenance['failed_points'])."""
+    cell_only = ("sizes", "mismatch_beta")
+    if block not in ("bitcell6t", "bitcell8t", "cim_column"):
+        bad = [k for k in cell_only if kw.get(k)]
+        if bad:
+            raise CharzError(f"--{bad[0].replace('_', '-')} applies to the bitcells and the column only")
+        kw = {k: v for k, v in kw.items() if k not in cell_only}
+    if block not in ADC_BLOCKS and kw.get("bits") is not None:
+        raise CharzError("--bits applies to the converters (adc_sar, adc_mi_sar, adc_flash) only")
     if block in ("bitcell6t", "bitcell8t"):
         from .characterize.bitcell import characterize_bitcell
 
-        return characterize_bitcell(pdk, cell=block[-2:], **kw)
+        return characterize_bitcell(pdk, cell=block[-2:], **_drop(kw, "bits"))
     if block == "cim_column":
         from .characterize.cim_column import characterize_column
 
-        return characterize_column(pdk, **kw)
-    raise CharzError(f"unknown block '{block}': choose bitcell6t, bitcell8t or cim_column")
+        return characterize_column(pdk, **_drop(kw, "bits"))
+    if block == "comparator":
+        from .characterize.comparator import characterize_comparator
+
+        return characterize_comparator(pdk, **_drop(kw, "bits"))
+    if block in ("adc_sar", "adc_mi_sar"):
+        from .characterize.digitizer import characterize_sar
+
+        return characterize_sar(pdk, kind=block[4:], **_drop(_bits_default(kw), "fit_check"))
+    if block == "adc_flash":
+        from .characterize.flash import characterize_flash
+
+        return characterize_flash(pdk, **_drop(_bits_default(kw), "fit_check"))
+    raise CharzError(f"unknown block '{block}': choose one of {', '.join(BLOCKS)}")
+
+
+def _drop(kw: dict, *names) -> dict:
+    return {k: v for k, v in kw.items() if k not in names}
+
+
+def _bits_default(kw: dict) -> dict:
+    return kw if kw.get("bits") is not None else _drop(kw, "bits")
 
 
 def _sizes(pdk, items: list[str] | None):
@@ -246,7 +278,7 @@ def _sizes(pdk, items: list[str] | None):
 def cmd_characterize(args) -> int:
     pdk = _pdk(args)
     kw = _char_common(args)
-    kw.update(sizes=_sizes(pdk, args.size), mismatch_beta=args.beta_mismatch)
+    kw.update(sizes=_sizes(pdk, args.size), mismatch_beta=args.beta_mismatch, bits=args.bits)
     if args.block == "cim_column":
         kw.update(n_rows=args.rows, t_pulse=grid(args.t_pulse, "--t-pulse"))
     elif args.rows is not None or args.t_pulse is not None:
@@ -294,6 +326,14 @@ def make_plots(lut, out: Path, stem: str) -> list[Path]:
         written.append(pc.plot_energy_vs_k(lut, out / f"{stem}_energy_vs_k.png") or out / f"{stem}_energy_vs_k.png")
         if lut.samples:
             written.append(pc.plot_vbl_histograms(lut, out / f"{stem}_vbl_hist.png") or out / f"{stem}_vbl_hist.png")
+    elif lut.block == "comparator":
+        from .plot import comparator as pcmp
+
+        written += pcmp.plot_all(lut, out, stem)
+    elif lut.block.startswith("adc_"):
+        from .plot import digitizer as pd
+
+        written.append(pd.plot_transfer(lut, out / f"{stem}_transfer.png") or out / f"{stem}_transfer.png")
     else:
         raise CharzError(f"no plots for LUT kind '{lut.block}'")
     return [Path(p) for p in written]
@@ -407,12 +447,13 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Characterize a block over VDD and temperature (and pulse width for the column), "
                                    "nominal and Monte Carlo, and save the LUT (.json + .npz). Grids: start:stop:count, "
                                    "a,b,c or one number; numbers take SPICE suffixes (50p).")
-    p.add_argument("block", choices=["bitcell6t", "bitcell8t", "cim_column"], help="block to characterize")
+    p.add_argument("block", choices=BLOCKS, help="block to characterize")
     p.add_argument("--pdk", default=DEFAULT_PDK, help=f"PDK name (default {DEFAULT_PDK})")
     p.add_argument("--vdd", help="VDD grid in V (default: the PDK's nominal VDD)")
     p.add_argument("--temp", help="temperature grid in degC (default 27)")
     p.add_argument("--t-pulse", help="cim_column: wordline pulse width grid in s (e.g. 40p,60p)")
     p.add_argument("--rows", type=int, default=None, help="cim_column: cells on the bitline, 8..64 (default 16)")
+    p.add_argument("--bits", type=int, default=None, help="converters: resolution in bits (default 5)")
     p.add_argument("--mc", type=int, default=0, help="Monte Carlo samples per grid point (default 0)")
     p.add_argument("--seed", type=int, default=1, help="Monte Carlo seed (default 1)")
     p.add_argument("--avt", type=float, default=None, help="override A_VT in mV*um (default: the manifest's assumption)")
