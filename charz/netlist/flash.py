@@ -274,7 +274,9 @@ def flash_netlist(params: FlashParams, pdk: PDK | None = None) -> Netlist:
         body=tuple(body),
         card=p.path,
         card_sha256=p.sha256,
-        analysis=f".tran {num(params.t_step)} {num(tl.end)}",
+        # half a step past the end: with tstop an exact multiple of the step (9700 x 2 ps) ngspice 39's
+        # shared library aborted the 2-bit default deck at tstop ("timestep too small", timestep = 0)
+        analysis=f".tran {num(params.t_step)} {num(tl.end + params.t_step / 2)}",
         save=save_list(params.bits),
         temp=params.temp,
         devices=tuple(devices),

@@ -97,10 +97,17 @@ class JobFailure:
 
 
 def _relaxed_analysis(analysis: str) -> str:
-    """Add a maximum step (= the print step) to a two-field .tran so the integrator cannot run away."""
+    """For a two-field .tran: add a maximum step (= the print step) so the integrator cannot run away,
+    and run half a step past the stop time (ngspice 39's shared library aborted with "timestep too small,
+    timestep = 0" exactly at tstop on decks whose tstop was an exact multiple of the step; measurements
+    read inside the deck's window)."""
     f = analysis.split()
     if f[0].lower() == ".tran" and len(f) == 3:
-        return f"{analysis} 0 {f[1]}"
+        try:
+            step, stop = float(f[1]), float(f[2])
+        except ValueError:
+            return f"{analysis} 0 {f[1]}"
+        return f".tran {f[1]} {num(stop + step / 2)} 0 {f[1]}"
     return analysis
 
 
