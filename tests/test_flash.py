@@ -167,3 +167,15 @@ def test_three_bit_fine(pdk):
     taps = c["vref_lo"] + c["lsb"] * np.arange(1, 8)
     assert np.max(np.abs(lut.tables["transition"][0, 0] - taps)) < 3e-3
     assert np.all(np.diff(lut.arrays["staircase_code"][0, 0]) >= 0)
+
+
+def test_default_2bit_deck_runs_to_its_end():
+    """The default 2-bit staircase once ended exactly on a multiple of the time step, where ngspice 39's
+    shared library aborted ("timestep too small, timestep = 0"): it must characterize cleanly."""
+    from charz import pdk as P
+    from charz.characterize.flash import characterize_flash
+    from charz.sim.executor import make_executor
+
+    lut = characterize_flash(P.get("ptm16hp"), bits=2, executor=make_executor(0), use_cache=False, progress=False)
+    assert lut.provenance["failed_points"] == []
+    assert np.all(np.isfinite(lut.tables["transition"]))
