@@ -24,3 +24,18 @@ def positive(value, what: str) -> float:
     if v <= 0:
         raise ParameterError(f"{what} must be a positive number, got {value!r}")
     return v
+
+
+def bounded(value, what: str, upper: float) -> float:
+    """*value* as a finite float in (0, upper]; the upper bound catches values given in the wrong unit."""
+    v = finite(value, what)
+    if v <= 0:
+        raise ParameterError(f"{what} must be positive, got {value!r}")
+    if v > upper:
+        raise ParameterError(f"{what} = {v:g} is implausibly large (at most {upper:g}): values are in SI units")
+    return v
+
+
+def round12(x: float) -> float:
+    """*x* rounded to 12 significant digits (3.84e-07, not 3.8400000000000005e-07), as ``num()`` writes it."""
+    return float(f"{x:.12g}")

@@ -76,7 +76,7 @@ import numbers
 
 from .. import pdk as pdkmod
 from ..errors import ParameterError
-from ..validate import finite
+from ..validate import bounded as _pos, finite, round12 as _r12
 from ..pdk import PDK
 from .cells import CellSizes, cell_8t
 from .spice import Device, Netlist, ident, mos, num
@@ -176,18 +176,6 @@ class CimColumnParams:
         return d
 
 
-def _r12(x: float) -> float:
-    """*x* rounded to 12 significant digits (3.84e-07, not 3.8400000000000005e-07)."""
-    return float(f"{x:.12g}")
-
-
-def _pos(value, what: str, upper: float) -> float:
-    v = finite(value, what)
-    if v <= 0:
-        raise ParameterError(f"{what} must be positive, got {value!r}")
-    if v > upper:
-        raise ParameterError(f"{what} = {v:g} is implausibly large (at most {upper:g}): values are in SI units")
-    return v
 
 
 @dataclasses.dataclass(frozen=True)

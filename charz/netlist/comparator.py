@@ -96,7 +96,7 @@ import numbers
 from .. import pdk as pdkmod
 from ..errors import ParameterError
 from ..pdk import PDK
-from ..validate import finite
+from ..validate import bounded as _pos, finite, round12 as _r12
 from .spice import Device, Netlist, ident, mos, num
 
 BLOCK = "comparator"
@@ -257,18 +257,6 @@ def default_t_clk(p: PDK) -> float:
     return _r12(round(T_CLK_16NM * scale / 10e-12) * 10e-12)  # a round figure: 700 ps on ptm65bulk
 
 
-def _r12(x: float) -> float:
-    """*x* rounded to 12 significant digits (3.2e-11, not 3.2000000000000005e-11)."""
-    return float(f"{x:.12g}")
-
-
-def _pos(value, what: str, upper: float) -> float:
-    v = finite(value, what)
-    if v <= 0:
-        raise ParameterError(f"{what} must be positive, got {value!r}")
-    if v > upper:
-        raise ParameterError(f"{what} = {v:g} is implausibly large (at most {upper:g}): values are in SI units")
-    return v
 
 
 # ---- the comparator itself (reused by the converters) -------------------------------------------

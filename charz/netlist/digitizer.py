@@ -88,7 +88,7 @@ from typing import Sequence
 from .. import pdk as pdkmod
 from ..errors import ParameterError
 from ..pdk import PDK
-from ..validate import finite
+from ..validate import bounded as _pos, finite, round12 as _r12
 from .cells import CellSizes
 from .cim_column import C_WIRE_16NM
 from .comparator import ComparatorSizes, _edge, _pwl, comparator_cell, default_t_clk
@@ -106,17 +106,6 @@ DRIVE_RATIO = 4
 """Conventional DAC: reference-driver width / sampling-gate width of the same capacitor."""
 
 
-def _r12(x: float) -> float:
-    return float(f"{x:.12g}")
-
-
-def _pos(value, what: str, upper: float) -> float:
-    v = finite(value, what)
-    if v <= 0:
-        raise ParameterError(f"{what} must be positive, got {value!r}")
-    if v > upper:
-        raise ParameterError(f"{what} = {v:g} is implausibly large (at most {upper:g}): values are in SI units")
-    return v
 
 
 def _int(value, what: str, lo: int, hi: int) -> int:
