@@ -42,7 +42,7 @@ from ..netlist.cells import CellSizes
 from ..netlist.cim_column import BLOCK, PATTERNS, CimColumnParams, column_devices, column_netlist, timeline
 from ..pdk import PDK, get
 from ..sim.executor import Executor, make_executor
-from .common import corner_values, integral, midpoints, run_points, sample_stats, temp_values, vdd_values
+from .common import corner_values, integral, midpoints, mismatch_record, run_points, sample_stats, temp_values, vdd_values
 
 log = logging.getLogger(__name__)
 
@@ -267,9 +267,7 @@ def characterize_column(
             "netlist_sha256_at": f"vdd={p_nom.vdd:g}, temp={p_nom.temp:g}, t_pulse={p_nom.t_pulse:g}",
             "netlist_set_sha256": hashlib.sha256("\n".join(all_sha).encode()).hexdigest(),
             "netlists": len(all_sha),
-            "mismatch": {"avt_mv_um": pdk.avt_mv_um, "abeta_pct_um": pdk.abeta_pct_um if mismatch_beta else 0.0,
-                         "applied_as": "delvto" + (" + mulu0" if mismatch_beta else ""),
-                         "devices": len(draws.devices)} if draws is not None else None,
+            "mismatch": mismatch_record(pdk, draws, mismatch_beta),
             "failed_points": failed,
             "failed_mc_runs": mc_failed,
             "checks": {"restore_residual_max_V": round(v_end_gap, 6), "restore_tolerance_V": RESTORE_TOLERANCE},

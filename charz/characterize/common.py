@@ -135,3 +135,13 @@ def integral(t, y, a: float, b: float) -> float:
     y = np.asarray(y, dtype=float)
     cum = np.concatenate(([0.0], np.cumsum(np.diff(t) * (y[1:] + y[:-1]) / 2)))
     return float(np.interp(b, t, cum) - np.interp(a, t, cum))
+
+
+def mismatch_record(pdk: PDK, draws: Draws | None, mismatch_beta: bool = False, **extra) -> dict | None:
+    """The ``mismatch`` entry of a LUT's provenance (None without Monte Carlo)."""
+    if draws is None:
+        return None
+    rec = {"avt_mv_um": pdk.avt_mv_um, "abeta_pct_um": pdk.abeta_pct_um if mismatch_beta else 0.0,
+           "applied_as": "delvto" + (" + mulu0" if mismatch_beta else ""), "devices": len(draws.devices)}
+    rec.update(extra)
+    return rec

@@ -93,7 +93,7 @@ from ..netlist.comparator import (
 from ..pdk import PDK, get
 from ..sim.executor import Executor, make_executor
 from ..validate import finite
-from .common import corner_values, integral, midpoints, run_points, sample_stats, temp_values, vdd_values
+from .common import corner_values, integral, midpoints, mismatch_record, run_points, sample_stats, temp_values, vdd_values
 
 log = logging.getLogger(__name__)
 
@@ -493,9 +493,7 @@ def characterize_comparator(
             "netlist_sha256_at": f"vdd={p_nom.vdd:g}, temp={p_nom.temp:g}",
             "netlist_set_sha256": hashlib.sha256("\n".join(all_sha).encode()).hexdigest(),
             "netlists": len(all_sha),
-            "mismatch": {"avt_mv_um": pdk.avt_mv_um, "abeta_pct_um": pdk.abeta_pct_um if mismatch_beta else 0.0,
-                         "applied_as": "delvto" + (" + mulu0" if mismatch_beta else ""),
-                         "devices": len(draws.devices)} if draws is not None else None,
+            "mismatch": mismatch_record(pdk, draws, mismatch_beta),
             "failed_points": failed,
             "failed_mc_runs": mc_failed,
             "checks": {"reset_residual_max_V": round(reset_gap, 6), "reset_tolerance_V": RESET_TOLERANCE,

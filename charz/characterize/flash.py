@@ -71,7 +71,7 @@ from ..netlist.flash import (
 )
 from ..pdk import PDK, get
 from ..sim.executor import Executor, make_executor
-from .common import run_points, sample_stats, temp_values, vdd_values
+from .common import mismatch_record, run_points, sample_stats, temp_values, vdd_values
 from .comparator import _integral, cycle_decisions
 
 log = logging.getLogger(__name__)
@@ -377,8 +377,7 @@ def characterize_flash(
             "netlist_sha256_at": f"vdd={p_nom.vdd:g}, temp={p_nom.temp:g}",
             "netlist_set_sha256": hashlib.sha256("\n".join(all_sha).encode()).hexdigest(),
             "netlists": len(all_sha),
-            "mismatch": {"avt_mv_um": pdk.avt_mv_um, "applied_as": "delvto", "devices": len(draws.devices),
-                         "ladder": "ideal resistors, no mismatch drawn"} if draws is not None else None,
+            "mismatch": mismatch_record(pdk, draws, ladder="ideal resistors, no mismatch drawn"),
             "failed_points": failed,
             "failed_mc_runs": mc_failed,
             "checks": checks,
