@@ -71,7 +71,6 @@ Defaults (chosen on ptm16hp at 0.7 V, 27 degC, 16 rows; measured with this gener
 from __future__ import annotations
 
 import dataclasses
-import math
 import numbers
 
 from .. import pdk as pdkmod
@@ -79,7 +78,7 @@ from ..errors import ParameterError
 from ..validate import bounded as _pos, finite, round12 as _r12
 from ..pdk import PDK
 from .cells import CellSizes, cell_8t
-from .spice import Device, Netlist, ident, mos, num
+from .spice import edge_points, Device, Netlist, ident, mos, num
 
 BLOCK = "cim_column"
 N_MIN, N_MAX = 8, 64
@@ -204,11 +203,7 @@ def timeline(params: CimColumnParams) -> Timeline:
 
 
 def _edge(t0: float, dur: float, v0: float, v1: float) -> list[tuple[float, float]]:
-    pts = []
-    for j in range(EDGE_SEGMENTS + 1):
-        x = j / EDGE_SEGMENTS
-        pts.append((t0 + x * dur, v0 + (v1 - v0) * (0.5 - 0.5 * math.cos(math.pi * x))))
-    return pts
+    return edge_points(t0, dur, v0, v1, EDGE_SEGMENTS)
 
 
 def _pwl(points: list[tuple[float, float]]) -> str:

@@ -97,7 +97,7 @@ from .. import pdk as pdkmod
 from ..errors import ParameterError
 from ..pdk import PDK
 from ..validate import bounded as _pos, finite, round12 as _r12
-from .spice import Device, Netlist, ident, mos, num
+from .spice import edge_points, Device, Netlist, ident, mos, num
 
 BLOCK = "comparator"
 EDGE_SEGMENTS = 4
@@ -342,11 +342,7 @@ def timeline(params: ComparatorParams, n_cycles: int) -> Timeline:
 
 
 def _edge(t0: float, dur: float, v0: float, v1: float) -> list[tuple[float, float]]:
-    pts = []
-    for j in range(EDGE_SEGMENTS + 1):
-        x = j / EDGE_SEGMENTS
-        pts.append((t0 + x * dur, v0 + (v1 - v0) * (0.5 - 0.5 * math.cos(math.pi * x))))
-    return pts
+    return edge_points(t0, dur, v0, v1, EDGE_SEGMENTS)
 
 
 def _pwl(name: str, node: str, points: list[tuple[float, float]]) -> list[str]:

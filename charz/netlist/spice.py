@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 import re
 from pathlib import Path
 
@@ -105,3 +106,14 @@ def mos(name: str, d: str, g: str, s: str, b: str, model: str, w: float, l: floa
         f"{ident(name)} {ident(d)} {ident(g)} {ident(s)} {ident(b)} {ident(model)} "
         f"w={num(w)} l={num(l)} rbodymod=0 rgatemod=0"
     )
+
+
+def edge_points(t0: float, dur: float, v0: float, v1: float, segments: int = 4) -> list[tuple[float, float]]:
+    """A raised-cosine edge from (t0, v0) to (t0 + dur, v1) as ``segments`` PWL pieces. Its corners are
+    source breakpoints, so ngspice resolves the edge with small steps while flat parts run at the coarse
+    maximum step (a plain linear ramp at a 20 ps step put 9 mV of error into the CiM column's V_BL)."""
+    pts = []
+    for j in range(segments + 1):
+        x = j / segments
+        pts.append((t0 + x * dur, v0 + (v1 - v0) * (0.5 - 0.5 * math.cos(math.pi * x))))
+    return pts
