@@ -250,34 +250,8 @@ class ColumnModel:
             raise LUTError(f"{BLOCK} LUT has missing (NaN) nominal values at {point}: re-characterize that point")
 
         # mismatch statistics
-        dev_factor = dev_samples = dev_mean = None
-        mc_n, info = 0, "none"
-        if "vbl" in lut.samples:
-            s = np.asarray(lut.sample_slice("vbl", **point), dtype=float).T  # (S, N+1)
-            mc_n, dev_mean, dev_factor, dev_samples = mc_deviation_stats(s, v_nom)
-            if dev_factor is not None:
-                info = f"{mismatch_source}: {mc_n} Monte Carlo curves, full covariance across k"
-        if dev_factor is None and "vbl" in lut.samples and ms > 0:
-            raise LUTError(
-                f"{BLOCK} LUT has only {mc_n} usable Monte Carlo curves at {point} (failed runs are NaN): "
-                f"re-characterize that point, or run mismatch_scale=0"
-            )
-        if dev_factor is None and "vbl_sigma" in lut.tables:
-            sig = np.asarray(lut.slice("vbl_sigma", **point), dtype=float)
-            if np.all(np.isfinite(sig)) and np.any(sig > 0):
-                dev_factor = np.diag(sig)
-                if "vbl_mean" in lut.tables:
-                    mu = np.asarray(lut.slice("vbl_mean", **point), dtype=float)
-                    dev_mean = mu - v_nom if np.all(np.isfinite(mu)) else None
-                mismatch_source = "mvn"
-                info = "vbl_sigma table only: independent per k (no samples, correlation unknown)"
-        if dev_factor is None and ms > 0:
-            raise LUTError(
-                f"{BLOCK} LUT holds no Monte Carlo data at {point}: run mismatch_scale=0 (nominal columns) "
-                f"or re-characterize with Monte Carlo samples"
-            )
-        if mismatch_source == "resample" and dev_samples is None and ms > 0:
-            raise LUTError(f"mismatch_source='resample' needs Monte Carlo samples in the {BLOCK} LUT")
+        mc_n, dev_mean, dev_factor, dev_samples, mismatch_source, info = lut_mismatch(
+            lut, "vbl", point, v_nom, ms, mismatch_source, "curves", "k", "none")
 
         if adc_bits is None:
             adc_bits = _smallest_exact_bits(v_nom)
@@ -910,3 +884,43 @@ def _check_x(x_int, x_bits: int, n_in: int) -> np.ndarray:
     if x.size and (x.min() < 0 or x.max() >= (1 << x_bits)):
         raise ParameterError(f"activations must be unsigned {x_bits}-bit integers in [0, {(1 << x_bits) - 1}], got [{x.min()}, {x.max()}]")
     return x.astype(np.uint8)
+
+
+def lut_mismatch(lut: LUT, name: str, point: dict, nominal: np.ndarray, ms: float, mismatch_source: str,
+                 things: str, across: str, none_info: str):
+    """Mismatch statistics of quantity *name* of a LUT at *point*, shared by every LUT-fed model.
+
+    From the Monte Carlo samples (mean shift + full covariance across *across*, see
+    :func:`mc_deviation_stats`), else from the ``<name>_sigma`` / ``<name>_mean`` tables (independent per
+    entry). Returns ``(n_samples, dev_mean, dev_factor, dev_samples, mismatch_source, info)``; a LUTError when
+    mismatch is asked for (``ms > 0``) and the LUT cannot provide it."""
+    block = lut.block
+    dev_factor = dev_samples = dev_mean = None
+    mc_n, info = 0, none_info
+    if name in lut.samples:
+        smp = np.asarray(lut.sample_slice(name, **point), dtype=float).T  # (S, entries)
+        mc_n, dev_mean, dev_factor, dev_samples = mc_deviation_stats(smp, nominal)
+        if dev_factor is not None:
+            info = f"{mismatch_source}: {mc_n} Monte Carlo {things}, full covariance across {across}"
+        elif ms > 0:
+            raise LUTError(
+                f"{block} LUT has only {mc_n} usable Monte Carlo {things} at {point} (failed runs are NaN): "
+                f"re-characterize that point, or use mismatch_scale=0"
+            )
+    if dev_factor is None and f"{name}_sigma" in lut.tables:
+        sig = np.asarray(lut.slice(f"{name}_sigma", **point), dtype=float)
+        if np.all(np.isfinite(sig)) and np.any(sig > 0):
+            dev_factor = np.diag(sig)
+            if f"{name}_mean" in lut.tables:
+                mu = np.asarray(lut.slice(f"{name}_mean", **point), dtype=float)
+                dev_mean = mu - nominal if np.all(np.isfinite(mu)) else None
+            mismatch_source = "mvn"
+            info = f"{name}_sigma table only: independent per {across} (no samples, correlation unknown)"
+    if dev_factor is None and ms > 0:
+        raise LUTError(
+            f"{block} LUT holds no Monte Carlo data at {point}: use mismatch_scale=0 (nominal values) "
+            f"or re-characterize with Monte Carlo samples"
+        )
+    if mismatch_source == "resample" and dev_samples is None and ms > 0:
+        raise LUTError(f"mismatch_source='resample' needs Monte Carlo samples in the {block} LUT")
+    return mc_n, dev_mean, dev_factor, dev_samples, mismatch_source, info

@@ -103,7 +103,7 @@ import numpy as np
 from ..errors import LUTError, ParameterError
 from ..lut import LUT, Axis
 from ..validate import finite
-from .cim import MAX_ADC_BITS, QUANTIZER_LABEL, IdealQuantizer, draw_instances, mc_deviation_stats
+from .cim import MAX_ADC_BITS, QUANTIZER_LABEL, IdealQuantizer, draw_instances, lut_mismatch
 
 BLOCKS = ("adc_sar", "adc_mi_sar", "adc_flash", "adc_hybrid")
 DESCRIPTION = {
@@ -532,34 +532,9 @@ class DigitizerModel:
         if not hi > lo:
             raise LUTError(f"{block} LUT input range [{lo:g}, {hi:g}] V is empty: regenerate it")
 
-        dev_factor = dev_mean = dev_samples = None
-        mc_n, info = 0, "none (nominal converters)"
-        if "transition" in lut.samples:
-            s = np.asarray(lut.sample_slice("transition", **point), dtype=float).T  # (S, E)
-            mc_n, dev_mean, dev_factor, dev_samples = mc_deviation_stats(s, t_nom)
-            if dev_factor is not None:
-                info = f"{mismatch_source}: {mc_n} Monte Carlo converter instances, full covariance across edges"
-            elif ms > 0:
-                raise LUTError(
-                    f"{block} LUT has only {mc_n} usable Monte Carlo instances at {point} (failed runs are NaN): "
-                    f"re-characterize that point, or use mismatch_scale=0"
-                )
-        if dev_factor is None and "transition_sigma" in lut.tables:
-            sig = np.asarray(lut.slice("transition_sigma", **point), dtype=float)
-            if np.all(np.isfinite(sig)) and np.any(sig > 0):
-                dev_factor = np.diag(sig)
-                if "transition_mean" in lut.tables:
-                    mu = np.asarray(lut.slice("transition_mean", **point), dtype=float)
-                    dev_mean = mu - t_nom if np.all(np.isfinite(mu)) else None
-                mismatch_source = "mvn"
-                info = "transition_sigma table only: independent per edge (no samples, correlation unknown)"
-        if dev_factor is None and ms > 0:
-            raise LUTError(
-                f"{block} LUT holds no Monte Carlo data at {point}: use mismatch_scale=0 (nominal converters) "
-                f"or re-characterize with Monte Carlo"
-            )
-        if mismatch_source == "resample" and dev_samples is None and ms > 0:
-            raise LUTError(f"mismatch_source='resample' needs Monte Carlo samples in the {block} LUT")
+        mc_n, dev_mean, dev_factor, dev_samples, mismatch_source, info = lut_mismatch(
+            lut, "transition", point, t_nom, ms, mismatch_source, "converter instances", "edges",
+            "none (nominal converters)")
         return cls(
             block=block, bits=bits, v_lo=lo, v_hi=hi, t_nom=t_nom, energy=energy, t_conv=t_conv,
             flash_bits=flash_bits, coords=point, lut_range=(lo, hi), reference=reference, mismatch_scale=ms,

@@ -42,7 +42,7 @@ from ..netlist.cells import CellSizes
 from ..netlist.cim_column import BLOCK, PATTERNS, CimColumnParams, column_devices, column_netlist, timeline
 from ..pdk import PDK, get
 from ..sim.executor import Executor, make_executor
-from .common import corner_values, integral, midpoints, mismatch_record, run_points, sample_stats, temp_values, vdd_values
+from .common import check_mc, corner_values, integral, midpoints, mismatch_record, run_points, sample_stats, temp_values, vdd_values
 
 log = logging.getLogger(__name__)
 
@@ -126,13 +126,7 @@ def characterize_column(
     unknown = set(column_params) - set(COLUMN_OPTIONS)
     if unknown:
         raise ParameterError(f"unknown cim_column parameter(s) {sorted(unknown)}: use {list(COLUMN_OPTIONS)}")
-    try:
-        ok = not isinstance(mc, bool) and int(mc) == mc and mc >= 0
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        raise ParameterError(f"mc = {mc!r}: the number of Monte Carlo samples must be an integer >= 0")
-    mc = int(mc)
+    mc = check_mc(mc)
     n_rows = 16 if n_rows is None else n_rows
     vdds = vdd_values(pdk, vdd)
     temps = temp_values(27.0 if temp is None else temp)

@@ -145,3 +145,14 @@ def mismatch_record(pdk: PDK, draws: Draws | None, mismatch_beta: bool = False, 
            "applied_as": "delvto" + (" + mulu0" if mismatch_beta else ""), "devices": len(draws.devices)}
     rec.update(extra)
     return rec
+
+
+def check_mc(mc) -> int:
+    """The Monte Carlo sample count as an int >= 0, or a one-line ParameterError."""
+    try:
+        ok = not isinstance(mc, bool) and int(mc) == mc and mc >= 0
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ParameterError(f"mc = {mc!r}: the number of Monte Carlo samples must be an integer >= 0")
+    return int(mc)

@@ -93,7 +93,7 @@ from ..netlist.comparator import (
 from ..pdk import PDK, get
 from ..sim.executor import Executor, make_executor
 from ..validate import finite
-from .common import corner_values, integral, midpoints, mismatch_record, run_points, sample_stats, temp_values, vdd_values
+from .common import check_mc, corner_values, integral, midpoints, mismatch_record, run_points, sample_stats, temp_values, vdd_values
 
 log = logging.getLogger(__name__)
 
@@ -295,13 +295,7 @@ def characterize_comparator(
     unknown = set(params) - set(COMPARATOR_OPTIONS)
     if unknown:
         raise ParameterError(f"unknown comparator parameter(s) {sorted(unknown)}: use {list(COMPARATOR_OPTIONS)}")
-    try:
-        ok = not isinstance(mc, bool) and int(mc) == mc and mc >= 0
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        raise ParameterError(f"mc = {mc!r}: the number of Monte Carlo samples must be an integer >= 0")
-    mc = int(mc)
+    mc = check_mc(mc)
     if isinstance(n_step_cycles, bool) or not isinstance(n_step_cycles, int) or not (2 <= n_step_cycles <= 20):
         raise ParameterError(
             f"n_step_cycles = {n_step_cycles!r}: give an integer 2 to 20 (the first cycle is not measured)")

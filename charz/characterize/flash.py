@@ -71,7 +71,7 @@ from ..netlist.flash import (
 )
 from ..pdk import PDK, get
 from ..sim.executor import Executor, make_executor
-from .common import mismatch_record, run_points, sample_stats, temp_values, vdd_values
+from .common import check_mc, mismatch_record, run_points, sample_stats, temp_values, vdd_values
 from .comparator import _integral, cycle_decisions
 
 log = logging.getLogger(__name__)
@@ -163,16 +163,6 @@ def estimated_seconds(params: FlashParams) -> float:
 
 
 # ---- the recipe ---------------------------------------------------------------------------------------
-def _check_mc(mc) -> int:
-    try:
-        ok = not isinstance(mc, bool) and int(mc) == mc and mc >= 0
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        raise ParameterError(f"mc = {mc!r}: the number of Monte Carlo samples must be an integer >= 0")
-    return int(mc)
-
-
 def characterize_flash(
     pdk: PDK | str,
     bits: int = 5,
@@ -212,7 +202,7 @@ def characterize_flash(
     unknown = set(params) - set(FLASH_OPTIONS)
     if unknown:
         raise ParameterError(f"unknown flash parameter(s) {sorted(unknown)}: use {list(FLASH_OPTIONS)}")
-    mc = _check_mc(mc)
+    mc = check_mc(mc)
     vdds = vdd_values(pdk, vdd)
     temps = temp_values(27.0 if temp is None else temp)
     lo = float(f"{VREF_LO_RATIO * pdk.vdd_nom:.12g}") if vref_lo is None else vref_lo
