@@ -215,8 +215,8 @@ def _char_common(args):
     )
 
 
-BLOCKS = ("bitcell6t", "bitcell8t", "cim_column", "comparator", "adc_sar", "adc_mi_sar", "adc_flash")
-ADC_BLOCKS = ("adc_sar", "adc_mi_sar", "adc_flash")
+BLOCKS = ("bitcell6t", "bitcell8t", "cim_column", "comparator", "adc_sar", "adc_mi_sar", "adc_flash", "adc_hybrid")
+ADC_BLOCKS = ("adc_sar", "adc_mi_sar", "adc_flash", "adc_hybrid")
 
 
 def characterize(block: str, pdk, **kw):
@@ -227,8 +227,14 @@ def characterize(block: str, pdk, **kw):
         if bad:
             raise CharzError(f"--{bad[0].replace('_', '-')} applies to the bitcells and the column only")
         kw = {k: v for k, v in kw.items() if k not in cell_only}
-    if block not in ADC_BLOCKS and kw.get("bits") is not None:
-        raise CharzError("--bits applies to the converters (adc_sar, adc_mi_sar, adc_flash) only")
+    for opt in ("bits", "steps_per_lsb"):
+        if block not in ADC_BLOCKS and kw.get(opt) is not None:
+            raise CharzError(f"--{opt.replace('_', '-')} applies to the converters ({', '.join(ADC_BLOCKS)}) only")
+    for opt in ("flash_bits", "hybrid_dac"):
+        if block != "adc_hybrid" and kw.get(opt) is not None:
+            raise CharzError(f"--{opt.replace('_', '-')} applies to adc_hybrid only")
+    fb, hdac = kw.pop("flash_bits", None), kw.pop("hybrid_dac", None)
+    kw = {k: v for k, v in kw.items() if k != "steps_per_lsb" or v is not None}
     if block in ("bitcell6t", "bitcell8t"):
         from .characterize.bitcell import characterize_bitcell
 
@@ -245,6 +251,13 @@ def characterize(block: str, pdk, **kw):
         from .characterize.digitizer import characterize_sar
 
         return characterize_sar(pdk, kind=block[4:], **_drop(_bits_default(kw), "fit_check"))
+    if block == "adc_hybrid":
+        from .characterize.digitizer import characterize_sar
+
+        bits = 5 if kw.get("bits") is None else kw["bits"]
+        kind = {"bitline": "mi_sar", "mom": "sar", None: "mi_sar"}[hdac]
+        return characterize_sar(pdk, kind=kind, flash_bits=max(1, bits // 2) if fb is None else fb,
+                                **_drop(_bits_default(kw), "fit_check"))
     if block == "adc_flash":
         from .characterize.flash import characterize_flash
 
@@ -278,7 +291,8 @@ def _sizes(pdk, items: list[str] | None):
 def cmd_characterize(args) -> int:
     pdk = _pdk(args)
     kw = _char_common(args)
-    kw.update(sizes=_sizes(pdk, args.size), mismatch_beta=args.beta_mismatch, bits=args.bits)
+    kw.update(sizes=_sizes(pdk, args.size), mismatch_beta=args.beta_mismatch, bits=args.bits,
+              steps_per_lsb=args.steps_per_lsb, flash_bits=args.flash_bits, hybrid_dac=args.hybrid_dac)
     if args.block == "cim_column":
         kw.update(n_rows=args.rows, t_pulse=grid(args.t_pulse, "--t-pulse"))
     elif args.rows is not None or args.t_pulse is not None:
@@ -454,6 +468,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--t-pulse", help="cim_column: wordline pulse width grid in s (e.g. 40p,60p)")
     p.add_argument("--rows", type=int, default=None, help="cim_column: cells on the bitline, 8..64 (default 16)")
     p.add_argument("--bits", type=int, default=None, help="converters: resolution in bits (default 5)")
+    p.add_argument("--flash-bits", type=int, default=None,
+                   help="adc_hybrid: MSBs decided by the coarse flash, 1..min(3, bits-1) (default bits // 2)")
+    p.add_argument("--hybrid-dac", choices=("bitline", "mom"), default=None,
+                   help="adc_hybrid: DAC of the SA part, borrowed bitlines (default) or MOM capacitors")
+    p.add_argument("--steps-per-lsb", type=int, default=None,
+                   help="converters: input sweep steps per LSB, 2..64 (default 8; transitions are found within "
+                        "+-LSB/(2 x steps))")
     p.add_argument("--mc", type=int, default=0, help="Monte Carlo samples per grid point (default 0)")
     p.add_argument("--seed", type=int, default=1, help="Monte Carlo seed (default 1)")
     p.add_argument("--avt", type=float, default=None, help="override A_VT in mV*um (default: the manifest's assumption)")

@@ -35,6 +35,9 @@ def _lut(kind, **kw):
     ({"kind": "mi_sar", "bits": 5, "n_bitlines": 16}, "bitlines"),
     ({"kind": "flash"}, "kind"),
     ({"c_unit": -1e-15}, "c_unit"),
+    ({"bits": 3, "flash_bits": 3}, "flash_bits"),
+    ({"bits": 5, "flash_bits": 4}, "flash_bits"),
+    ({"flash_bits": 1, "r_ladder": -1.0}, "r_ladder"),
 ])
 def test_bad_parameters(kw, words):
     with pytest.raises(ParameterError) as e:
@@ -60,7 +63,7 @@ def test_deck_is_deterministic_and_complete():
     mi = conversion_netlist(SarParams(pdk="ptm16hp", bits=3, kind="mi_sar"), 0.5, pdk).text()
     assert mi.count("mdp_g") == 8 and "m=16" in mi  # 2^3 bitlines: groups 1 (dummy), 1, 2, 4
     g = golden_netlists("ptm16hp")
-    assert len(g) == 2 and all(".tran" in t for t in g.values())
+    assert len(g) == 3 and all(".tran" in t for t in g.values())
     assert len(sar_caps(p, pdk)) == 5  # 3 bits + dummy + the reference-side dummy top plate
 
 
@@ -73,6 +76,20 @@ def test_transitions_from_codes_and_cap_draws():
     rel = c / np.array([1e-15, 4e-15]) - 1
     assert np.allclose(rel.std(0), [0.01, 0.005], rtol=0.1)
     assert np.array_equal(c, draw_caps([("c1", 1e-15), ("c4", 4e-15)], 2000, 0, 1.0))
+
+
+def test_hybrid_deck():
+    pdk = P.get("ptm16hp")
+    plain = SarParams(pdk="ptm16hp", bits=5, kind="mi_sar")
+    h = SarParams(pdk="ptm16hp", bits=5, kind="mi_sar", flash_bits=2)
+    assert (plain.block, h.block) == ("adc_mi_sar", "adc_hybrid")
+    assert h.cycle_bits == ((4, 3), (2,), (1,), (0,)) and h.n_cycles == 4
+    assert plain.cycle_bits == ((4,), (3,), (2,), (1,), (0,))
+    assert h.t_conv == pytest.approx(plain.t_conv - plain.t_clk)
+    assert "flash_bits" in dict(h.pairs()) and "flash_bits" not in dict(plain.pairs())
+    t = conversion_netlist(h, 0.5, pdk).text()
+    assert t.count("min_p_f") == 3 and "rlf4 ftap3 vhi 8000" in t and "vclkf clkf 0 pwl(" in t
+    assert "v(qf3)" in t and "floor(" in t
 
 
 # ---- physics -----------------------------------------------------------------------------------------------------
@@ -128,3 +145,26 @@ def test_memory_immersed_sa_converts():
     assert np.all(np.isfinite(t)) and st["n_missing"] == 0 and st["max_abs_dnl"] < 0.5
     model = DigitizerModel.from_lut(lut, mismatch_scale=0, reference="lut")
     assert model.energy > 0 and model.t_conv > 0
+
+
+@needs_spice
+def test_hybrid_converts_and_matches_behavior():
+    """3-bit hybrid (1 flash MSB + 2 SA LSBs on the MOM DAC): monotonic, no missing code, and the
+    behavioural hybrid procedure reproduces the SPICE codes."""
+    lut = _lut("sar", flash_bits=1, executor=InlineExecutor())
+    c = lut.conditions
+    assert lut.block == "adc_hybrid" and c["flash_bits"] == 1 and c["cdac"] == "mom" and c["n_cycles"] == 3
+    assert c["area_model"]["assumptions"]["flash_bits"] == 1
+    t = lut.tables["transition"][0, 0]
+    st = inl_dnl(t, (c["vref_lo"], c["vref_hi"]))
+    assert np.all(np.isfinite(t)) and st["n_missing"] == 0 and st["max_abs_dnl"] < 0.5
+    p = SarParams(pdk="ptm16hp", bits=3, flash_bits=1)
+    assert np.allclose(lut.tables["t_conv"], p.t_conv)
+    model = DigitizerModel.from_lut(lut, mismatch_scale=0, reference="lut")
+    v = np.sort(np.random.default_rng(2).uniform(p.vref_lo, p.vref_hi, 16))
+    from charz.characterize.digitizer import measure
+    from charz.sim.runner import SimJob, execute
+
+    m = measure(execute(SimJob(ramp_netlist(p, v), (), "test", 300)).runs[0], p, v)
+    assert np.mean(np.abs(m["codes"] - model.convert(v)) <= 1) >= 0.99
+    assert set(m["parts"]) == {"vdd", "vhi", "vlo", "vcm", "clock"} and m["parts"]["clock"].min() > 0

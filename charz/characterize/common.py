@@ -156,3 +156,12 @@ def check_mc(mc) -> int:
     if not ok:
         raise ParameterError(f"mc = {mc!r}: the number of Monte Carlo samples must be an integer >= 0")
     return int(mc)
+
+
+def steps_for(steps_per_lsb) -> int:
+    """Input sweep steps per LSB (None = 8), an integer 2..64, else a one-line ParameterError."""
+    if steps_per_lsb is None:
+        return 8
+    if isinstance(steps_per_lsb, bool) or not isinstance(steps_per_lsb, (int, np.integer)) or not 2 <= steps_per_lsb <= 64:
+        raise ParameterError(f"steps per LSB must be an integer from 2 to 64, got {steps_per_lsb!r}")
+    return int(steps_per_lsb)

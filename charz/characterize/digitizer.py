@@ -60,13 +60,14 @@ from ..netlist.digitizer import SarParams, decode, eval_time, ramp_netlist, sar_
 from ..pdk import PDK, get
 from ..sim.executor import Executor, make_executor
 from ..validate import finite
-from .common import integral, run_points, sample_stats, temp_values, vdd_values
+from .common import integral, run_points, sample_stats, steps_for, temp_values, vdd_values
 
 RECIPE = "adc_sa/1"
 CONVERSIONS_PER_DECK = 64
 UNITS = {"transition": "V", "energy": "J", "t_conv": "s", "transition_mean": "V", "transition_sigma": "V"}
 SAR_OPTIONS = ("vref_lo", "vref_hi", "c_unit", "n_rows", "n_bitlines", "c_wire", "cell_sizes", "comparator_sizes",
-               "c_load", "t_clk", "t_sample", "t_edge", "vcm_ratio", "w_switch", "w_drive", "lumped_cells", "t_step")
+               "c_load", "t_clk", "t_sample", "t_edge", "vcm_ratio", "w_switch", "w_drive", "lumped_cells", "t_step",
+               "flash_bits", "r_ladder", "c_tap")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,7 +141,8 @@ def measure(run: dict, params: SarParams, levels: Sequence[float]) -> dict:
     srcs = {"vdd": params.vdd, "vhi": params.vref_hi, "vlo": params.vref_lo}
     if params.kind == "sar":
         srcs["vcm"] = params.vcm
-    cur = {s: -np.asarray(run[f"i({s})"], dtype=float) for s in list(srcs) + ["vclk", "vin"]}
+    clocks = ["vclk"] + (["vclkf"] if params.flash_bits else [])
+    cur = {s: -np.asarray(run[f"i({s})"], dtype=float) for s in list(srcs) + clocks + ["vin"]}
     te = eval_time(params)
     parts = {s: [] for s in srcs}
     parts["clock"], e_in = [], []
@@ -148,7 +150,8 @@ def measure(run: dict, params: SarParams, levels: Sequence[float]) -> dict:
         a, b = tl.start[m], tl.start[m] + params.t_conv
         for s, v in srcs.items():
             parts[s].append(max(0.0, v * integral(t, cur[s], a, b)))
-        q_clk = sum(max(0.0, integral(t, cur["vclk"], c + params.t_clk - te, c + params.t_clk)) for c in tl.cycle[m][:-1])
+        q_clk = sum(max(0.0, integral(t, cur[s], c + params.t_clk - te, c + params.t_clk))
+                    for c in tl.cycle[m][:-1] for s in clocks)
         parts["clock"].append(params.vdd * q_clk)
         e_in.append(float(levels[m]) * integral(t, cur["vin"], a, b))
     energy = np.sum([parts[s] for s in parts], axis=0)
@@ -170,13 +173,16 @@ def characterize_sar(
     input_step: float | None = None,
     a_cap: float = 0.0,
     conversions_per_deck: int = CONVERSIONS_PER_DECK,
+    steps_per_lsb: int | None = None,
     **params,
 ) -> LUT:
-    """Characterize an SA converter (``kind`` ``"sar"`` or ``"mi_sar"``, ``bits`` 3..6) over VDD x
-    temperature: nominal transfer curve (and ``mc`` Monte Carlo instances), energy per conversion and
+    """Characterize an SA converter (``kind`` ``"sar"`` or ``"mi_sar"``, ``bits`` 3..6) - or, with
+    ``flash_bits`` = m > 0, the hybrid (m MSBs by a coarse flash, the rest by that SA; block
+    ``adc_hybrid``) - over VDD x temperature: nominal transfer curve (and ``mc`` Monte Carlo instances), energy per conversion and
     conversion time, as an ``adc_sar`` / ``adc_mi_sar`` LUT (contract: :mod:`charz.behavior.digitizer`).
 
-    ``input_step`` [V]: spacing of the input sweep (default LSB / 8); ``a_cap`` [% * sqrt(fF)]:
+    ``input_step`` [V]: spacing of the input sweep (default LSB / 8), or ``steps_per_lsb`` (2..64: the
+    step is LSB / steps_per_lsb; give one of the two); ``a_cap`` [% * sqrt(fF)]:
     capacitor mismatch of the explicit capacitors under Monte Carlo (default 0: ideal capacitors);
     ``params``: further :class:`SarParams` fields. The reference range is fixed over the VDD grid: by
     default the :class:`SarParams` defaults at the lowest grid VDD."""
@@ -195,11 +201,14 @@ def characterize_sar(
     vdds = vdd_values(pdk, vdd)
     temps = temp_values(temp)
     first = SarParams(pdk=pdk.name, bits=bits, kind=kind, vdd=vdds[0], temp=temps[0], **params)
+    cdac = "mom" if kind == "sar" else "bitline"
     fixed = dict(params, vref_lo=first.vref_lo, vref_hi=first.vref_hi)
     corner = {(i, j): SarParams(pdk=pdk.name, bits=bits, kind=kind, vdd=v, temp=t, **fixed)
               for (i, v), (j, t) in itertools.product(enumerate(vdds), enumerate(temps))}
     base = corner[(0, 0)]
-    step = base.lsb / 8 if input_step is None else finite(input_step, "input_step (V)")
+    step = base.lsb / steps_for(steps_per_lsb) if input_step is None else finite(input_step, "input_step (V)")
+    if input_step is not None and steps_per_lsb is not None:
+        raise ParameterError("give input_step or steps_per_lsb, not both")
     if not (base.lsb / 64 - 1e-15 <= step <= base.lsb / 2 + 1e-15):
         raise ParameterError(f"input_step = {step:g} V is out of range: give LSB/64 to LSB/2 ({base.lsb / 64:g} to {base.lsb / 2:g} V)")
     levels = input_levels(base, step)
@@ -314,7 +323,8 @@ def characterize_sar(
     )
     conditions = {
         "bits": bits, "kind": kind, "vref_lo": base.vref_lo, "vref_hi": base.vref_hi,
-        "area_model": area(base.block, bits, pdk.name, c_unit_fF=base.c_unit * 1e15).to_dict(),
+        "area_model": area(base.block, bits, pdk.name, c_unit_fF=base.c_unit * 1e15,
+                           **({"flash_bits": base.flash_bits, "cdac": cdac} if base.flash_bits else {})).to_dict(),
         "input_step": step, "t_clk": base.t_clk, "t_sample": base.t_sample,
         "sa_logic": "ideal (behavioural registers and DAC control); switches, DAC and comparator transistor-level",
         "energy": "per conversion: sum of max(0, V x Q) of vdd, vhi, vlo" + (", vcm" if kind == "sar" else "")
@@ -322,6 +332,10 @@ def characterize_sar(
         "cdac": "binary MOM capacitors, bottom-plate sampling" if kind == "sar" else
                 f"{1 << bits} borrowed bitlines of {base.n_rows} cells in groups 1,1,2,...; charge sharing",
     }
+    if base.flash_bits:
+        conditions.update(kind="hybrid", sa_kind=kind, sa_dac=conditions["cdac"], flash_bits=base.flash_bits, cdac=cdac,
+                          ladder_ohm=base.r_ladder, c_tap=base.c_tap,
+                          n_cycles=base.n_cycles)
     return LUT(block=base.block, axes=axes, tables=tables, units=units, samples=smp, conditions=conditions,
                provenance=prov, arrays=draws.arrays() if draws is not None else {})
 

@@ -71,7 +71,7 @@ from ..netlist.flash import (
 )
 from ..pdk import PDK, get
 from ..sim.executor import Executor, make_executor
-from .common import check_mc, mismatch_record, run_points, sample_stats, temp_values, vdd_values
+from .common import check_mc, mismatch_record, run_points, sample_stats, steps_for, temp_values, vdd_values
 from .comparator import _integral, cycle_decisions
 
 log = logging.getLogger(__name__)
@@ -176,6 +176,7 @@ def characterize_flash(
     resolution: float | None = None,
     vref_lo: float | None = None,
     vref_hi: float | None = None,
+    steps_per_lsb: int | None = None,
     **params,
 ) -> LUT:
     """Characterize the flash converter over VDD x temperature: transfer curve (comparator transitions),
@@ -190,7 +191,8 @@ def characterize_flash(
     mc, seed: Monte Carlo converter instances and the seed of the mismatch draw.
     executor, use_cache, progress: where simulations run (default: a local pool, closed at the end),
         the result cache and progress bars.
-    resolution: staircase step (V per conversion); default LSB / 8.
+    resolution: staircase step (V per conversion); default LSB / 8. ``steps_per_lsb`` (2..64) gives it
+        as LSB / steps_per_lsb instead (give one of the two).
     vref_lo, vref_hi: the reference range (V), the same at every corner; default 0.5 / 0.9 x the PDK's
         nominal VDD. Must lie inside the rails of every grid VDD.
     params: further :class:`charz.netlist.flash.FlashParams` fields (``r_unit``, ``c_tap``, ``sizes``,
@@ -207,6 +209,10 @@ def characterize_flash(
     temps = temp_values(27.0 if temp is None else temp)
     lo = float(f"{VREF_LO_RATIO * pdk.vdd_nom:.12g}") if vref_lo is None else vref_lo
     hi = float(f"{VREF_HI_RATIO * pdk.vdd_nom:.12g}") if vref_hi is None else vref_hi
+    if steps_per_lsb is not None:
+        if resolution is not None:
+            raise ParameterError("give resolution or steps_per_lsb, not both")
+        resolution = float(f"{(hi - lo) / (1 << bits) / steps_for(steps_per_lsb):.12g}")
     nv, nt = len(vdds), len(temps)
     corners = list(itertools.product(enumerate(vdds), enumerate(temps)))
     fparams = {(i, j): FlashParams(pdk=pdk.name, bits=bits, vdd=v, temp=t, vref_lo=lo, vref_hi=hi,

@@ -61,6 +61,22 @@ read wordlines low, as an idle array) plus ``n_rows x c_wire`` of wire (the colu
   their threshold, not their drain capacitance: it reaches the DAC as **leakage** mismatch, hardly as
   capacitor mismatch. Capacitor mismatch is a separate, explicit draw (``a_cap`` in the recipe).
 
+Hybrid (``flash_bits`` = m > 0, block ``adc_hybrid``): flash MSBs, then SA LSBs
+-----------------------------------------------------------------------------------
+The SA converter above (either DAC) plus a coarse flash: a ladder of 2^m ideal resistors
+(``r_ladder`` in all, default 32 kOhm = the 5-bit flash's ladder) from ``vlo`` to ``vhi`` with
+``c_tap`` (100 fF) on every tap, and 2^m - 1 StrongARM comparators with SR latches (``qf<c>``),
+comparing the converter's input (``hold`` for the bitline DAC, ``vin`` for the MOM DAC) with tap c =
+``vref_lo + c (vref_hi - vref_lo) / 2^m`` (the SA's edges at multiples of 2^(n-m) codes). They are
+clocked by their own clock ``clkf`` in the first cycle only; the SA comparator then resolves the
+n - m LSBs, one per cycle (``n_cycles`` = 1 + n - m). The m MSB registers capture the ones count of
+the thermometer code (ideal encoder: ``floor`` of the count in a B-source) and drive their DAC
+groups as decided values from the first SA cycle on. No redundancy: a coarse decision error leaves
+the SA inside the wrong segment (a wide or missing code at the segment boundary). Measured (ptm16hp,
+0.7 V, 4 bits, m = 2, bitline DAC, nominal): the comparators' kickback on the floating input bitline
+(three input pairs of 64 Lmin at once) moves the first coarse edge up by about 25 mV (0.9 LSB); with
+bare ladder taps (``c_tap`` = 0) the taps are kicked instead and it moves by -39 mV.
+
 Timing (:func:`timeline`)
 -------------------------
 A deck holds one or more conversions back to back (the input steps between them, while the sampling
@@ -96,6 +112,11 @@ from .spice import Device, Netlist, ident, mos, num
 
 KINDS = ("sar", "mi_sar")
 BLOCKS = {"sar": "adc_sar", "mi_sar": "adc_mi_sar"}
+HYBRID_BLOCK = "adc_hybrid"
+MAX_FLASH_BITS = 3
+R_LADDER = 32e3
+"""Hybrid: total resistance of the coarse reference ladder [ohm] (the 5-bit flash's 32 x 1 kOhm)."""
+C_TAP = 100e-15
 MIN_BITS, MAX_BITS = 3, 6
 MAX_CONVERSIONS = 512
 """At most this many conversions in one deck."""
@@ -153,6 +174,13 @@ class SarParams:
     """Bitline driver PMOS width per bitline [m] (mi_sar; the NMOS is twice as wide); None = 32 Lmin."""
     lumped_cells: bool = True
     t_step: float | None = None
+    flash_bits: int = 0
+    """Hybrid: m MSBs decided in one cycle by 2^m - 1 coarse comparators on a reference ladder, the
+    other n - m bits by SA (0 = a plain SA converter; 1 .. min(3, n - 1))."""
+    r_ladder: float = R_LADDER
+    """Hybrid: total resistance of the coarse ladder from vref_lo to vref_hi [ohm] (ideal resistors)."""
+    c_tap: float = C_TAP
+    """Hybrid: decoupling capacitor on every coarse ladder tap [F] (ideal)."""
 
     def __post_init__(self):
         p = pdkmod.describe(self.pdk) if isinstance(self.pdk, str) else None
@@ -208,6 +236,11 @@ class SarParams:
         w_drive = _r12(32 * p.lmin) if self.w_drive is None else _pos(self.w_drive, "w_drive (m)", 100e-6)
         if not isinstance(self.lumped_cells, bool):
             raise ParameterError(f"lumped_cells must be True or False, got {self.lumped_cells!r}")
+        fb = _int(self.flash_bits, "flash_bits (hybrid flash MSBs; 0 = plain SA)", 0, min(MAX_FLASH_BITS, bits - 1))
+        r_ladder = _pos(self.r_ladder, "r_ladder (coarse ladder, ohm)", 1e8)
+        c_tap = finite(self.c_tap, "c_tap (F)")
+        if not (0.0 <= c_tap <= 1e-10):
+            raise ParameterError(f"c_tap = {c_tap:g} F is out of range: give 0 to 1e-10 F")
         t_step = _r12(t_edge / 5) if self.t_step is None else _pos(self.t_step, "t_step (s)", 1e-8)
         if t_step > t_edge:
             raise ParameterError(f"t_step = {t_step:g} s is longer than an edge ({t_edge:g} s): give a smaller step")
@@ -215,13 +248,26 @@ class SarParams:
                             ("c_unit", c_unit), ("n_rows", n_rows), ("n_bitlines", n_bl), ("c_wire", c_wire),
                             ("cell_sizes", cs), ("comparator_sizes", ks), ("c_load", c_load), ("t_clk", t_clk),
                             ("t_edge", t_edge), ("t_sample", _r12(t_sample)), ("vcm_ratio", vcm_ratio),
-                            ("w_switch", w_switch), ("w_drive", w_drive), ("t_step", t_step)):
+                            ("w_switch", w_switch), ("w_drive", w_drive), ("t_step", t_step), ("flash_bits", fb),
+                            ("r_ladder", r_ladder), ("c_tap", c_tap)):
             object.__setattr__(self, name, value)
 
     # -- derived -------------------------------------------------------------------------------------
     @property
     def block(self) -> str:
-        return BLOCKS[self.kind]
+        return HYBRID_BLOCK if self.flash_bits else BLOCKS[self.kind]
+
+    @property
+    def cycle_bits(self) -> tuple[tuple[int, ...], ...]:
+        """Bits decided in each cycle: ((n-1,), (n-2,), ... (0,)) for SA; the hybrid's first cycle
+        decides its m MSBs at once (the coarse flash), then one SA bit per cycle."""
+        n, m = self.bits, self.flash_bits
+        first = (tuple(range(n - 1, n - 1 - m, -1)),) if m else ()
+        return first + tuple((b,) for b in range(n - 1 - m, -1, -1))
+
+    @property
+    def n_cycles(self) -> int:
+        return len(self.cycle_bits)
 
     @property
     def lsb(self) -> float:
@@ -234,7 +280,7 @@ class SarParams:
     @property
     def t_conv(self) -> float:
         """Conversion time (one sample phase + n bit cycles + the capture tail) [s]."""
-        return _r12(self.t_sample + self.bits * self.t_clk + 4 * self.t_edge)
+        return _r12(self.t_sample + self.n_cycles * self.t_clk + 4 * self.t_edge)
 
     def replace(self, **kw) -> "SarParams":
         if "pdk" in kw and kw["pdk"] != self.pdk:
@@ -242,8 +288,9 @@ class SarParams:
         return dataclasses.replace(self, **kw)
 
     def as_dict(self) -> dict:
+        hybrid_only = () if self.flash_bits else ("flash_bits", "r_ladder", "c_tap")
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-             if f.name not in ("cell_sizes", "comparator_sizes")}
+             if f.name not in ("cell_sizes", "comparator_sizes") + hybrid_only}
         d["cell_sizes"] = dataclasses.asdict(self.cell_sizes)
         d["comparator_sizes"] = dataclasses.asdict(self.comparator_sizes)
         return d
@@ -306,16 +353,17 @@ class Timeline:
     start: tuple[float, ...]
     """Start of each conversion's sample phase (the input edge starts here)."""
     cycle: tuple[tuple[float, ...], ...]
-    """cycle[m][k]: start of bit cycle k of conversion m (k = 0 .. n; k = n is the capture tail)."""
+    """cycle[m][k]: start of cycle k of conversion m (k = 0 .. N with N = ``n_cycles``; k = N is the
+    capture tail)."""
     capture: tuple[tuple[float, ...], ...]
-    """capture[m][k]: middle of the capture strobe of cycle k's decision (bit n-1-k)."""
+    """capture[m][k]: middle of the capture strobe of cycle k's decision (bits ``cycle_bits[k]``)."""
     t_edge: float
     t_clk: float
     end: float
 
 
 def timeline(params: SarParams, n_conv: int) -> Timeline:
-    e, T, n = params.t_edge, params.t_clk, params.bits
+    e, T, n = params.t_edge, params.t_clk, params.n_cycles
     starts, cycles, caps = [], [], []
     for m in range(n_conv):
         s = m * params.t_conv
@@ -349,10 +397,13 @@ class _Wave:
 
 
 def _waves(params: SarParams, tl: Timeline, levels: Sequence[float]) -> dict[str, _Wave]:
-    """PWL waves: vin, clock, sample strobes (V levels) and the SA-logic strobes (0..1)."""
+    """PWL waves: vin, clocks, sample strobes (V levels) and the SA-logic strobes (0..1)."""
     e, T, n, vdd = params.t_edge, params.t_clk, params.bits, params.vdd
     mi = params.kind == "mi_sar"
-    w = {name: _Wave() for name in ("clk", "conv", "drv", "share")}
+    cyc = params.cycle_bits
+    nc = len(cyc)
+    flash = params.flash_bits > 0
+    w = {name: _Wave() for name in ("clk", "clkf", "conv", "drv", "share")}
     w["vin"] = _Wave(levels[0])
     w["s_in"] = _Wave(vdd)
     w["s_top"] = _Wave(vdd)
@@ -372,24 +423,26 @@ def _waves(params: SarParams, tl: Timeline, levels: Sequence[float]) -> dict[str
         w["s_top"].to(s + ts - 3 * e, e, 0.0)
         w["s_in"].to(s + ts - 2 * e, e, 0.0)
         w["conv"].to(s + ts - e, e, 1.0)
-        for k in range(n + 1):
+        for k in range(nc + 1):
             ck = c[k]
             if k >= 1:
-                bp = n - k  # bit decided in cycle k-1
-                w[f"cap{bp}"].to(ck + e, e / 2, 1.0)
-                w[f"cap{bp}"].to(ck + 2.5 * e, e / 2, 0.0)
-                if k < n:  # the LSB's decision is only captured (the DAC needs no update after it)
-                    w[f"trial{bp}"].to(ck + 4 * e, e, 0.0)
-                    w[f"dec{bp}"].to(ck + 4 * e, e, 1.0)
-            if k < n:
-                w[f"trial{n - 1 - k}"].to(ck + 4 * e, e, 1.0)
-                if mi:
-                    w["share"].to(ck, e, 0.0)
-                    w["drv"].to(ck + e, e, 1.0)
-                    w["drv"].to(ck + T / 2 - e, e, 0.0)
-                    w["share"].to(ck + T / 2 + e, e, 1.0)
-                w["clk"].to(ck + T - eval_time(params), e, vdd)
-                w["clk"].to(ck + T, e, 0.0)
+                for bp in cyc[k - 1]:  # bits decided in cycle k-1
+                    w[f"cap{bp}"].to(ck + e, e / 2, 1.0)
+                    w[f"cap{bp}"].to(ck + 2.5 * e, e / 2, 0.0)
+                    if k < nc:  # the LSB's decision is only captured (the DAC needs no update after it)
+                        w[f"trial{bp}"].to(ck + 4 * e, e, 0.0)
+                        w[f"dec{bp}"].to(ck + 4 * e, e, 1.0)
+            if k < nc:
+                clock = "clkf" if (flash and k == 0) else "clk"
+                if clock == "clk":
+                    w[f"trial{cyc[k][0]}"].to(ck + 4 * e, e, 1.0)
+                    if mi:
+                        w["share"].to(ck, e, 0.0)
+                        w["drv"].to(ck + e, e, 1.0)
+                        w["drv"].to(ck + T / 2 - e, e, 0.0)
+                        w["share"].to(ck + T / 2 + e, e, 1.0)
+                w[clock].to(ck + T - eval_time(params), e, vdd)
+                w[clock].to(ck + T, e, 0.0)
     return w
 
 
@@ -419,10 +472,18 @@ def circuit(params: SarParams, pdk: PDK) -> SarCircuit:
     V = num(vdd)
     # SA logic (ideal): registers and DAC controls
     lines.append("* SA logic (ideal): bit registers rb<b> capture q on cap<b>; d<b> = trial or decided value")
+    m = params.flash_bits
+    nf = (1 << m) - 1
+    if m:
+        lines.append(f"* hybrid: registers of the {m} MSBs capture the coarse comparators' thermometer code, "
+                     "binary-encoded by counting its ones (ideal encoder)")
+        count = "(" + "+".join(f"u(v(qf{c})-{num(vdd / 2)})" for c in range(1, nf + 1)) + ")"
     for b in range(n):
+        j = b - (n - m)
+        target = (f"{V}*(floor({count}/{1 << j})-2*floor({count}/{1 << (j + 1)}))" if j >= 0 else "v(q)")
         lines += [
             f"creg{b} rb{b} 0 {num(REG_C)}",
-            f"breg{b} 0 rb{b} i=v(cap{b})*(v(q)-v(rb{b}))/{num(REG_R)}",
+            f"breg{b} 0 rb{b} i=v(cap{b})*({target}-v(rb{b}))/{num(REG_R)}",
             f"bd{b} d{b} 0 v={V}*v(trial{b})+v(dec{b})*v(rb{b})",
         ]
     lines += ["bsin_b s_in_b 0 v={V}-v(s_in)".replace("{V}", V), "bstop_b s_top_b 0 v={V}-v(s_top)".replace("{V}", V)]
@@ -497,6 +558,23 @@ def circuit(params: SarParams, pdk: PDK) -> SarCircuit:
                 devs += d2
         lines.append(f"bshare_b share_b 0 v={V}-v(share)")
         inp, inn = "hold", "ref"
+    if m:
+        ain = "hold" if params.kind == "mi_sar" else "vin"
+        lines.append(f"* hybrid coarse flash: {1 << m} ladder resistors from vlo to vhi, {nf} comparators on v({ain}), "
+                     "clocked by clkf in the first cycle only")
+        taps = ["vlo"] + [f"ftap{c}" for c in range(1, nf + 1)] + ["vhi"]
+        r = _r12(params.r_ladder / (1 << m))
+        for k in range(1, nf + 2):
+            lines.append(f"rlf{k} {taps[k - 1]} {taps[k]} {num(r)}")
+        for c in range(1, nf + 1):
+            if params.c_tap > 0:
+                lines.append(f"cftap{c} ftap{c} 0 {num(params.c_tap)}")
+            cl, cd = comparator_cell(f"f{c}", ain, f"ftap{c}", "clkf", "vdd", f"dpf{c}", f"dnf{c}",
+                                     params.comparator_sizes, pdk, sr_latch=True, q=f"qf{c}", qb=f"qbf{c}")
+            lines += cl
+            devs += cd
+            if params.c_load > 0:
+                lines += [f"cldpf{c} dpf{c} 0 {num(params.c_load)}", f"cldnf{c} dnf{c} 0 {num(params.c_load)}"]
     lines.append(f"* comparator: decides 1 (keep the trial bit) when v({inp}) > v({inn})")
     cl, cd = comparator_cell(None, inp, inn, "clk", "vdd", "dp", "dn", params.comparator_sizes, pdk,
                              sr_latch=True, q="q", qb="qb")
@@ -519,6 +597,8 @@ def sar_caps(params: SarParams, pdk: PDK | None = None) -> tuple[tuple[str, floa
 
 def save_list(params: SarParams) -> tuple[str, ...]:
     src = ("i(vdd)", "i(vhi)", "i(vlo)", "i(vclk)", "i(vin)") + (("i(vcm)",) if params.kind == "sar" else ())
+    if params.flash_bits:
+        src += ("i(vclkf)",) + tuple(f"v(qf{c})" for c in range(1, 1 << params.flash_bits))
     return ("time", "v(q)") + src
 
 
@@ -556,12 +636,17 @@ def ramp_netlist(params: SarParams, levels: Sequence[float], pdk: PDK | None = N
     circ = circuit(params, p)
     body = [f"* charz {params.kind} converter, {k} conversion(s)", *_sources(params)]
     used = ["vin", "clk", "s_in", "s_top", "conv"] + (["drv", "share"] if params.kind == "mi_sar" else [])
-    used += [f"{x}{b}" for b in range(params.bits) for x in ("trial", "dec", "cap")]
+    used += ["clkf"] if params.flash_bits else []
+    used += [f"{x}{b}" for b in range(params.bits) for x in ("trial", "dec", "cap")
+             if not (x == "trial" and b >= params.bits - params.flash_bits)]  # flash MSBs have no trial
     for name in used:
-        src = "vclk" if name == "clk" else ("vin" if name == "vin" else f"v{name}")
+        src = {"clk": "vclk", "clkf": "vclkf", "vin": "vin"}.get(name, f"v{name}")
         body += _pwl(src, name, w[name].pts)
+    for b in range(params.bits - params.flash_bits, params.bits):
+        body.append(f"vtrial{b} trial{b} 0 0")
     body += list(circ.lines)
-    body.append(f".ic v(q)=0 v(qb)={num(params.vdd)}" + "".join(f" v(rb{b})=0" for b in range(params.bits)))
+    body.append(f".ic v(q)=0 v(qb)={num(params.vdd)}" + "".join(f" v(rb{b})=0" for b in range(params.bits))
+                + "".join(f" v(qf{c})=0 v(qbf{c})={num(params.vdd)}" for c in range(1, 1 << params.flash_bits)))
     return Netlist(
         block=params.block,
         title=f"charz {params.block} {ident(params.pdk)} {params.bits}b x{k}",
@@ -582,14 +667,17 @@ def conversion_netlist(params: SarParams, vin: float, pdk: PDK | None = None) ->
 
 
 def golden_netlists(pdk: PDK | str = "ptm16hp") -> dict[str, str]:
-    """Golden decks: one conversion at mid-range of the default 5-bit SAR and 3-bit memory-immersed SA."""
+    """Golden decks: one conversion at mid-range of the default 5-bit SAR, the 3-bit memory-immersed SA
+    and the 5-bit hybrid (2 flash MSBs, bitline SA)."""
     p = pdkmod.get(pdk) if isinstance(pdk, str) else pdk
     sar = SarParams(pdk=p.name, bits=5, kind="sar")
     mi = SarParams(pdk=p.name, bits=3, kind="mi_sar")
     mid = lambda q: _r12((q.vref_lo + q.vref_hi) / 2 + q.lsb / 4)  # noqa: E731
+    hyb = SarParams(pdk=p.name, bits=5, kind="mi_sar", flash_bits=2)
     return {
         f"adc_sar5_{p.name}_mid.cir": conversion_netlist(sar, mid(sar), p).golden(),
         f"adc_mi_sar3_{p.name}_mid.cir": conversion_netlist(mi, mid(mi), p).golden(),
+        f"adc_hybrid5_{p.name}_mid.cir": conversion_netlist(hyb, mid(hyb), p).golden(),
     }
 
 
@@ -601,17 +689,25 @@ def decode(run: dict, params: SarParams, n_conv: int) -> tuple[list[int], list[f
     t = np.asarray(run["time"], dtype=float)
     q = np.asarray(run["v(q)"], dtype=float)
     tl = timeline(params, n_conv)
+    fb, half = params.flash_bits, params.vdd / 2
+    qf = [np.asarray(run[f"v(qf{c})"], dtype=float) for c in range(1, 1 << fb)]
     codes, margin = [], []
     for m in range(n_conv):
-        vq = np.interp(np.asarray(tl.capture[m]), t, q)
+        tc = np.asarray(tl.capture[m])
+        vq = np.interp(tc[1:] if fb else tc, t, q)
         code = 0
+        seen = vq
+        if fb:  # coarse flash: ones count of the thermometer code = the MSBs
+            vf = np.array([np.interp(tc[0], t, x) for x in qf])
+            code = int(np.count_nonzero(vf > half)) << (params.bits - fb)
+            seen = np.concatenate([vf, vq])
         for k, v in enumerate(vq):
-            if v > params.vdd / 2:
-                code |= 1 << (params.bits - 1 - k)
+            if v > half:
+                code |= 1 << (params.bits - fb - 1 - k)
         codes.append(code)
-        margin.append(float(np.min(np.abs(vq - params.vdd / 2)) / params.vdd))
+        margin.append(float(np.min(np.abs(seen - half)) / params.vdd))
     return codes, margin
 
 
-__all__ = ["SarParams", "bitline", "circuit", "sar_devices", "sar_caps", "timeline", "ramp_netlist",
+__all__ = ["HYBRID_BLOCK", "SarParams", "bitline", "circuit", "sar_devices", "sar_caps", "timeline", "ramp_netlist",
            "conversion_netlist", "golden_netlists", "decode", "save_list", "KINDS", "MIN_BITS", "MAX_BITS"]
