@@ -233,7 +233,13 @@ def characterize(block: str, pdk, **kw):
     for opt in ("flash_bits", "hybrid_dac"):
         if block != "adc_hybrid" and kw.get(opt) is not None:
             raise CharzError(f"--{opt.replace('_', '-')} applies to adc_hybrid only")
+    for opt in ("vref_lo", "vref_hi"):
+        if block not in ADC_BLOCKS and kw.get(opt) is not None:
+            raise CharzError(f"--vref applies to the converters ({', '.join(ADC_BLOCKS)}) only")
+    if kw.get("n_bitlines") is not None and block not in ("adc_mi_sar", "adc_hybrid"):
+        raise CharzError("--bitlines applies to adc_mi_sar and adc_hybrid (the converters that borrow bitlines) only")
     fb, hdac = kw.pop("flash_bits", None), kw.pop("hybrid_dac", None)
+    kw = {k: v for k, v in kw.items() if k not in ("vref_lo", "vref_hi", "n_bitlines") or v is not None}
     kw = {k: v for k, v in kw.items() if k != "steps_per_lsb" or v is not None}
     if block in ("bitcell6t", "bitcell8t"):
         from .characterize.bitcell import characterize_bitcell
@@ -292,7 +298,13 @@ def cmd_characterize(args) -> int:
     pdk = _pdk(args)
     kw = _char_common(args)
     kw.update(sizes=_sizes(pdk, args.size), mismatch_beta=args.beta_mismatch, bits=args.bits,
-              steps_per_lsb=args.steps_per_lsb, flash_bits=args.flash_bits, hybrid_dac=args.hybrid_dac)
+              steps_per_lsb=args.steps_per_lsb, flash_bits=args.flash_bits, hybrid_dac=args.hybrid_dac,
+              n_bitlines=args.bitlines)
+    if args.vref is not None:
+        vr = grid(args.vref, "--vref")
+        if len(vr) != 2:
+            raise CharzError(f"--vref {args.vref!r}: give the input range as LO,HI in volts, e.g. --vref 0.3,0.65")
+        kw.update(vref_lo=vr[0], vref_hi=vr[1])
     if args.block == "cim_column":
         kw.update(n_rows=args.rows, t_pulse=grid(args.t_pulse, "--t-pulse"))
     elif args.rows is not None or args.t_pulse is not None:
@@ -378,6 +390,10 @@ def cmd_eval(args) -> int:
     if args.pdk:
         lut.check_pdk(_pdk(args).sha256)
     coords = _eval_coords(args)
+    if args.adc_lut is not None:
+        coords.update(adc_lut=args.adc_lut, columns_per_adc=args.columns_per_adc)
+    elif args.columns_per_adc is not None:
+        raise CharzError("--columns-per-adc needs --adc-lut (the ideal quantizer has no converters to share)")
     res = ev.evaluate(lut, adc_bits=args.adc_bits, mismatch_scale=args.mismatch, chips=args.chips,
                       seed=args.seed, **coords)
     print(ev.format_result(res))
@@ -392,6 +408,19 @@ def cmd_eval(args) -> int:
         pn.plot_accuracy_vs_mismatch(sweep, out / "accuracy_vs_mismatch.png")
         pn.plot_energy_breakdown(res, out / "energy_breakdown.png")
         print(f"wrote {out / 'accuracy_vs_mismatch.png'} and {out / 'energy_breakdown.png'}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from . import report
+
+    if args.what != "digitizers":  # argparse restricts the choice; kept for a clear message if more are added
+        raise CharzError(f"unknown report {args.what!r}")
+    pdk = _pdk(args)
+    res = report.digitizers(pdk.name, bits=args.bits, lut_dir=args.lut_dir, out=args.out, network=not args.no_network,
+                            chips=args.chips)
+    print(f"wrote {args.out}/digitizers.md, digitizers.json" + (", network.md" if not args.no_network else "")
+          + " and " + ", ".join(Path(p).name for p in res["pngs"]))
     return 0
 
 
@@ -472,6 +501,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="adc_hybrid: MSBs decided by the coarse flash, 1..min(3, bits-1) (default bits // 2)")
     p.add_argument("--hybrid-dac", choices=("bitline", "mom"), default=None,
                    help="adc_hybrid: DAC of the SA part, borrowed bitlines (default) or MOM capacitors")
+    p.add_argument("--vref", default=None, metavar="LO,HI",
+                   help="converters: input range in V (default: per kind, e.g. 0.35..1.0 VDD for the SA kinds)")
+    p.add_argument("--bitlines", type=int, default=None,
+                   help="adc_mi_sar / adc_hybrid: bitlines of the neighbour array the DAC may borrow (default 64)")
     p.add_argument("--steps-per-lsb", type=int, default=None,
                    help="converters: input sweep steps per LSB, 2..64 (default 8; transitions are found within "
                         "+-LSB/(2 x steps))")
@@ -514,6 +547,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--temp", help="temperature in degC")
     p.add_argument("--t-pulse", help="wordline pulse width in s")
     p.add_argument("--adc-bits", type=int, default=None, help="ideal quantizer bits (default: enough for N+1 levels)")
+    p.add_argument("--adc-lut", default=None,
+                   help="read the columns out with this converter LUT (adc_sar, adc_mi_sar, adc_flash, adc_hybrid) "
+                        "instead of the ideal quantizer; its energy and conversion time are counted")
+    p.add_argument("--columns-per-adc", type=int, default=None,
+                   help="with a conventional --adc-lut: columns one converter serves through a mux (default 1)")
     p.add_argument("--mismatch", type=float, default=1.0,
                    help="mismatch scale: 1 = the LUT's Monte Carlo A_VT, 0 = none (default 1)")
     p.add_argument("--chips", type=int, default=5, help="simulated chips (independent mismatch draws; default 5)")
@@ -521,6 +559,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="also write accuracy-vs-mismatch and energy PNGs here")
     p.add_argument("--sweep-mismatch", default="0,1,2,4,8", help="mismatch scales for the plot (default 0,1,2,4,8)")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("report", help="reports from the LUTs: `report digitizers`",
+                       description="`report digitizers`: the converters of one PDK at one resolution side by side "
+                                   "(transfer curves with INL/DNL, offset histograms, energy and area, ratios "
+                                   "memory-immersed vs conventional SAR and flash beside the published 25x/1.4x and "
+                                   "51x/13x with the reasons ours differ), and the digits MLP read out by every "
+                                   "converter LUT found for 3..6 bits. Reads LUTs only (lut/<pdk>/<kind><bits>).")
+    p.add_argument("what", choices=("digitizers",), help="which report")
+    p.add_argument("--pdk", default=DEFAULT_PDK, help=f"PDK name (default {DEFAULT_PDK})")
+    p.add_argument("--bits", type=int, default=5, help="resolution of the converter comparison (default 5)")
+    p.add_argument("--lut-dir", default="lut", help="folder holding <pdk>/<kind><bits>.json (default lut)")
+    p.add_argument("--out", default="out/report_digitizers", help="folder for the tables and PNGs")
+    p.add_argument("--chips", type=int, default=3, help="simulated chips per network evaluation (default 3)")
+    p.add_argument("--no-network", action="store_true", help="skip the network evaluations")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("demo", help="the whole flow on the default PDK: characterize, fit, evaluate, plot",
                        description="Characterize the 6T/8T bitcells and the 16-row CiM column in ngspice (nominal + "

@@ -173,13 +173,15 @@ def _bits(bits, lo: int, hi: int, kind: str) -> int:
 
 
 def area(kind: str, bits: int, pdk="ptm65bulk", *, flash_bits: int | None = None, cdac: str = "bitline",
-         c_unit_fF: float = C_UNIT_FF, columns_served: int = 1) -> AreaReport:
+         c_unit_fF: float = C_UNIT_FF, columns_served: int = 1, dac_bits: int | None = None) -> AreaReport:
     """Area of one converter of *kind* (``adc_sar``, ``adc_mi_sar``, ``adc_flash``, ``adc_hybrid``; the
     ``adc_`` prefix may be left out) and *bits* at the node of *pdk*, with its breakdown [µm²].
 
     ``flash_bits`` (hybrid; default bits // 2), ``cdac`` (hybrid SA part: ``"bitline"`` or ``"mom"``),
     ``c_unit_fF`` (conventional CDAC unit), ``columns_served`` (columns one converter reads through an
-    input mux; 1 = no mux)."""
+    input mux; 1 = no mux), ``dac_bits`` (hybrid: bits of its SA DAC, default bits - flash_bits; the
+    SPICE hybrid of :mod:`charz.netlist.digitizer` keeps a full ``bits``-bit DAC whose MSB groups the
+    flash sets)."""
     k = str(kind).lower()
     k = k if k.startswith("adc_") else f"adc_{k}"
     if k not in KINDS:
@@ -209,7 +211,7 @@ def area(kind: str, bits: int, pdk="ptm65bulk", *, flash_bits: int | None = None
         units[f"{prefix}reference ladder"] = (1 << nb) * UNITS["ladder_resistor"]
         units[f"{prefix}encoder"] = ((1 << nb) - 1) * UNITS["bubble_and"] + nb * (1 << (nb - 1))
 
-    fb = None
+    fb = db = None
     if k == "adc_sar":
         sa_part(n, "mom")
         units["SA logic"] = n * UNITS["flip_flop"]
@@ -225,8 +227,11 @@ def area(kind: str, bits: int, pdk="ptm65bulk", *, flash_bits: int | None = None
             raise ParameterError(f"flash_bits of a {n}-bit hybrid must be an integer from 1 to {n - 1}, got {fb!r}")
         if cdac not in ("bitline", "mom"):
             raise ParameterError(f"cdac must be 'bitline' or 'mom', got {cdac!r}")
+        db = n - fb if dac_bits is None else dac_bits
+        if isinstance(db, bool) or not isinstance(db, int) or not (n - fb <= db <= n):
+            raise ParameterError(f"dac_bits of a {n}-bit hybrid with {fb} flash bits must be {n - fb} to {n}, got {db!r}")
         flash_part(fb, "flash ")
-        sa_part(n - fb, cdac, "SA ")
+        sa_part(db, cdac, "SA ")
         units["SA logic + register"] = n * UNITS["flip_flop"]
     if columns_served > 1:
         units["input mux"] = columns_served * UNITS["mux_per_column"]
@@ -245,6 +250,7 @@ def area(kind: str, bits: int, pdk="ptm65bulk", *, flash_bits: int | None = None
             "cap_overhead": CAP_OVERHEAD,
             "c_unit_fF": c_unit_fF if cap_fF else None,
             "flash_bits": fb,
+            "dac_bits": db if k == "adc_hybrid" else None,
             "cdac": cdac if k == "adc_hybrid" else ("mom" if k == "adc_sar" else "bitline" if k == "adc_mi_sar" else None),
         },
     )

@@ -30,7 +30,8 @@ def one_line_error(r, code=None):
 
 
 @pytest.mark.parametrize("cmd", [[], ["doctor"], ["pdk", "list"], ["pdk", "verify"], ["netlist"], ["characterize"],
-                                 ["lut", "show"], ["plot"], ["eval"], ["demo"], ["cache"], ["train"]])
+                                 ["lut", "show"], ["plot"], ["eval"], ["demo"], ["cache"], ["train"],
+                                 ["report"]])
 def test_every_command_has_help(cmd):
     r = charz(*cmd, "--help")
     assert r.returncode == 0 and "usage: charz" in r.stdout and len(r.stdout) > 200
@@ -60,6 +61,22 @@ def test_missing_libngspice_is_explained():
     (["characterize", "bitcell6t", "--mc", "-3"], "Monte Carlo"),
     (["characterize", "widget"], "invalid choice"),
     (["lut", "show", "no/such/lut"], "not found"),
+    # converters: resolution out of range, reference outside the rails, more bitlines than the neighbour has
+    (["characterize", "adc_sar", "--bits", "9"], "from 3 to 6"),
+    (["characterize", "adc_flash", "--bits", "6"], "from 2 to 5"),
+    (["characterize", "adc_hybrid", "--bits", "5", "--flash-bits", "4"], "flash_bits"),
+    (["characterize", "adc_sar", "--vref", "0.2,0.95"], "outside the rails"),
+    (["characterize", "adc_flash", "--vref=-0.1,0.5"], "outside the rails"),
+    (["characterize", "adc_mi_sar", "--vref", "0.3"], "LO,HI"),
+    (["characterize", "adc_mi_sar", "--bits", "6", "--bitlines", "32"], "needs 64 bitlines"),
+    (["characterize", "adc_hybrid", "--bits", "5", "--bitlines", "16"], "needs 32 bitlines"),
+    (["characterize", "adc_sar", "--bitlines", "16"], "--bitlines applies"),
+    (["characterize", "comparator", "--steps-per-lsb", "4"], "--steps-per-lsb applies"),
+    (["characterize", "adc_sar", "--steps-per-lsb", "1"], "steps per LSB"),
+    (["eval", "--adc-lut", "lut/ptm16hp/comparator"], "'comparator' LUT"),
+    (["eval", "--adc-lut", "lut/ptm16hp/cim_column"], "'cim_column' LUT"),
+    (["eval", "--columns-per-adc", "4"], "needs --adc-lut"),
+    (["report", "digitizers", "--pdk", "ptm65bulk", "--lut-dir", "no/such"], "no converter LUT"),
 ])
 def test_bad_input_is_one_line(args, needle):
     line = one_line_error(charz(*args, "--workers", "0") if args[0] == "characterize" else charz(*args))

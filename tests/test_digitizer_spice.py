@@ -154,7 +154,7 @@ def test_hybrid_converts_and_matches_behavior():
     lut = _lut("sar", flash_bits=1, executor=InlineExecutor())
     c = lut.conditions
     assert lut.block == "adc_hybrid" and c["flash_bits"] == 1 and c["cdac"] == "mom" and c["n_cycles"] == 3
-    assert c["area_model"]["assumptions"]["flash_bits"] == 1
+    assert c["area_model"]["assumptions"]["flash_bits"] == 1 and c["area_model"]["assumptions"]["dac_bits"] == 3 == c["dac_bits"]
     t = lut.tables["transition"][0, 0]
     st = inl_dnl(t, (c["vref_lo"], c["vref_hi"]))
     assert np.all(np.isfinite(t)) and st["n_missing"] == 0 and st["max_abs_dnl"] < 0.5

@@ -324,7 +324,7 @@ def characterize_sar(
     conditions = {
         "bits": bits, "kind": kind, "vref_lo": base.vref_lo, "vref_hi": base.vref_hi,
         "area_model": area(base.block, bits, pdk.name, c_unit_fF=base.c_unit * 1e15,
-                           **({"flash_bits": base.flash_bits, "cdac": cdac} if base.flash_bits else {})).to_dict(),
+                           **({"flash_bits": base.flash_bits, "cdac": cdac, "dac_bits": bits} if base.flash_bits else {})).to_dict(),
         "input_step": step, "t_clk": base.t_clk, "t_sample": base.t_sample,
         "sa_logic": "ideal (behavioural registers and DAC control); switches, DAC and comparator transistor-level",
         "energy": "per conversion: sum of max(0, V x Q) of vdd, vhi, vlo" + (", vcm" if kind == "sar" else "")
@@ -334,7 +334,7 @@ def characterize_sar(
     }
     if base.flash_bits:
         conditions.update(kind="hybrid", sa_kind=kind, sa_dac=conditions["cdac"], flash_bits=base.flash_bits, cdac=cdac,
-                          ladder_ohm=base.r_ladder, c_tap=base.c_tap,
+                          dac_bits=bits, ladder_ohm=base.r_ladder, c_tap=base.c_tap,
                           n_cycles=base.n_cycles)
     return LUT(block=base.block, axes=axes, tables=tables, units=units, samples=smp, conditions=conditions,
                provenance=prov, arrays=draws.arrays() if draws is not None else {})

@@ -24,7 +24,8 @@ voltage until its conversion is done (no separate sample-and-hold), then it is r
   both restore; phase 2: the roles swap. ``T_pair = 2 * (t_sense + K * t_conv + t_restore)`` and each
   array completes one round per T_pair: ``T = T_pair``. (An array cannot compute while its bitlines
   are someone's DAC, nor while its own result is being converted.) For the hybrid with a bitline SA,
-  s = bits - flash_bits and the flash step is inside the LUT's t_conv.
+  s = the LUT condition ``dac_bits`` (the SPICE hybrid keeps a full n-bit bitline DAC whose MSB groups
+  the flash sets), else bits - flash_bits; the flash step is inside the LUT's t_conv.
 
 Network: every row tile of every layer is its own array of at most ``array_columns`` columns (a wider
 tile is several arrays side by side); all arrays of a layer run in parallel, so
@@ -90,8 +91,10 @@ def scheme_for(digitizer) -> tuple[str, int | None]:
         return "ideal", None
     if block == "adc_mi_sar":
         return "immersed", int(digitizer.bits)
-    if block == "adc_hybrid" and str(getattr(digitizer, "conditions", {}).get("cdac", "bitline")) == "bitline":
-        return "immersed", int(digitizer.bits) - int(digitizer.flash_bits)
+    cond = getattr(digitizer, "conditions", {}) or {}
+    if block == "adc_hybrid" and str(cond.get("cdac", "bitline")) == "bitline":
+        # bitlines borrowed: 2^dac_bits (the SPICE hybrid drives a full n-bit bitline DAC; the generic model an (n-m)-bit one)
+        return "immersed", int(cond.get("dac_bits", int(digitizer.bits) - int(digitizer.flash_bits)))
     return "dedicated", None
 
 

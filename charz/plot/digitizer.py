@@ -162,6 +162,13 @@ def plot_converter_comparison(luts, path, pdk="ptm65bulk", bits: int = 5, vdd: f
         energy[k] = m.energy
         synthetic |= m.synthetic
     cmp = area_model.compare(bits, pdk)
+    for k, lut in by.items():  # a LUT's own area model (the deck it was made from) replaces the generic one
+        am = lut.conditions.get("area_model")
+        if isinstance(am, dict) and "breakdown_um2" in am and am.get("node_nm") == cmp["node_nm"]:
+            cmp["reports"][k] = am
+    mi_a = sum(cmp["reports"]["adc_mi_sar"]["breakdown_um2"].values())
+    cmp["ours"] = {f"area_ratio_vs_{n}": sum(cmp["reports"][f"adc_{n}"]["breakdown_um2"].values()) / mi_a
+                   for n in ("sar", "flash")}
     kinds = list(BLOCKS)
     x = np.arange(len(kinds))
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(12.0, 5.4))
