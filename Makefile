@@ -8,7 +8,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STAMP  := $(VENV)/.charz-installed
 PYTEST_ARGS ?=
 
-.PHONY: setup ngspice demo test test-all bench luts netlists clean
+.PHONY: setup ngspice demo test test-all bench luts luts-adc report netlists clean
 
 setup: ngspice $(STAMP)
 
@@ -40,12 +40,30 @@ bench: setup
 	$(BIN)/python bench/bench_engine.py
 	$(BIN)/python bench/bench_mc_batch.py
 	$(BIN)/python bench/bench_network.py
+	$(BIN)/python bench/bench_digitizer.py
 
 # the default LUTs committed in lut/ (about 15 minutes on 2 cores)
 luts: setup
 	$(BIN)/charz characterize bitcell6t --pdk ptm16hp --vdd 0.6:0.8:3 --temp 0,27,85 --mc 100 -o lut/ptm16hp/bitcell6t
 	$(BIN)/charz characterize bitcell8t --pdk ptm16hp --vdd 0.6:0.8:3 --temp 0,27,85 --mc 100 -o lut/ptm16hp/bitcell8t
 	$(BIN)/charz characterize cim_column --pdk ptm16hp --vdd 0.6:0.8:3 --temp 27,85 --t-pulse 50p,100p --mc 100 -o lut/ptm16hp/cim_column
+	$(BIN)/charz characterize comparator --pdk ptm16hp --vdd 0.6:0.8:3 --temp 0,27,85 --mc 50 --seed 1 -o lut/ptm16hp/comparator
+
+# the converter LUTs committed in lut/ (about 3 hours on 2 cores; the report reads them: charz report digitizers)
+luts-adc: setup
+	for k in adc_sar adc_flash adc_mi_sar adc_hybrid; do \
+		$(BIN)/charz characterize $$k --pdk ptm16hp --bits 5 --mc 8 --seed 1 --steps-per-lsb 4 -o lut/ptm16hp/$${k}5 || exit 1; done
+	for b in 3 4; do for k in adc_sar adc_flash adc_mi_sar adc_hybrid; do \
+		$(BIN)/charz characterize $$k --pdk ptm16hp --bits $$b --mc 4 --seed 1 --steps-per-lsb 2 -o lut/ptm16hp/$${k}$$b || exit 1; done; done
+	for k in adc_sar adc_mi_sar adc_hybrid; do \
+		$(BIN)/charz characterize $$k --pdk ptm16hp --bits 6 --steps-per-lsb 2 -o lut/ptm16hp/$${k}6 || exit 1; done
+	$(BIN)/charz characterize comparator --pdk ptm65bulk --mc 50 --seed 1 -o lut/ptm65bulk/comparator
+	for k in adc_sar adc_flash adc_mi_sar adc_hybrid; do \
+		$(BIN)/charz characterize $$k --pdk ptm65bulk --bits 5 --steps-per-lsb 4 -o lut/ptm65bulk/$${k}5 || exit 1; done
+
+report: setup
+	$(BIN)/charz report digitizers --pdk ptm16hp --bits 5
+	$(BIN)/charz report digitizers --pdk ptm65bulk --bits 5 --no-network --out out/report_digitizers_ptm65bulk
 
 netlists: setup
 	$(BIN)/charz netlist --pdk ptm16hp --out netlists

@@ -94,6 +94,9 @@ def run_demo(args) -> int:
             meas = f"{100 * measured['cim_mean'][j]:.2f} ± {100 * measured['cim_std'][j]:.2f} %"
         print(f"  {sc * pdk.avt_mv_um:>11.2f} {100 * sweep['cim_mean'][i]:>11.2f} ± {100 * sweep['cim_std'][i]:.2f} %"
               f" {meas:>22}")
+    adc = _converter_readout(ev, col, pdk, args.seed)
+    if adc:
+        print(adc)
     print(f"\nLUTs: {lut_dir}/   PNGs ({len(pngs)}):")
     for p in pngs:
         print(f"  {p}")
@@ -104,6 +107,25 @@ def run_demo(args) -> int:
             print(f"  - {f}")
         return 4
     return 0
+
+
+def _converter_readout(ev, col, pdk, seed: int) -> str:
+    """The same network read out by the committed 5-bit SPICE converter LUTs of this PDK (LUTs only, no
+    simulation; `make luts-adc` makes them), beside the ideal quantizer."""
+    root = Path(__file__).resolve().parent.parent / "lut" / pdk.name
+    rows = []
+    for k in ("adc_sar", "adc_mi_sar", "adc_flash", "adc_hybrid"):
+        p = root / f"{k}5"
+        if p.with_suffix(".json").exists():
+            r = ev.evaluate(col, vdd=pdk.vdd_nom, adc_lut=str(p), chips=4, seed=seed)
+            rows.append(f"  {k:<11} {100 * r['cim_accuracy_mean']:6.2f} ± {100 * r['cim_accuracy_std']:.2f} % "
+                        f"{r['energy_per_inference_J'] * 1e12:9.2f} pJ ({r['adc_energy_per_inference_J'] * 1e12:7.2f} pJ "
+                        f"converters) {r['tops_per_watt']:8.1f} TOPS/W {r['inferences_per_s']:10.3g} inf/s "
+                        f"({r['timing']['scheme']})")
+    if not rows:
+        return ""
+    return ("\nRead-out by SPICE-characterized 5-bit converters (committed LUTs in lut/" + pdk.name
+            + "/, 4 chips; energy and TOPS/W include the converters):\n" + "\n".join(rows))
 
 
 def summary_table(pdk, luts: dict, res: dict) -> str:

@@ -10,7 +10,13 @@ LSB / 8 is 256 conversions in 4 decks. Each conversion's code is read from the c
 output at the capture strobes. The **transition** of edge c is ``min{v : code(v) >= c}``, taken as the
 midpoint between the last level below it and the first level at or above it (the definition of the
 effective transitions in :mod:`charz.behavior.digitizer`; resolution = ``step``, error within
-+-step/2). An edge outside the sweep is NaN.
++-step/2). The sweep goes on beyond the range by ``sweep_margin`` (max(1 LSB, 4 x the a-priori sigma
+of the comparator's input pair)) inside the rails, in extra decks (the in-range decks, and their cached
+runs, do not change), so that the end transitions of Monte Carlo instances are found. An edge outside
+the sweep is NaN, except when the sweep ends at the upper rail (vref_hi = VDD, the default): an edge
+never reached there is stored as ``rail + step/2`` (censored: no input inside the rails reaches the
+code) and counted in ``provenance["checks"]["edges_beyond_upper_rail"]``. Energy is the mean over the
+in-range levels only.
 
 Energy per conversion and conversion time
 -----------------------------------------
@@ -59,7 +65,7 @@ from ..mc import Draws, Mismatch, draw
 from ..netlist.digitizer import SarParams, decode, eval_time, ramp_netlist, sar_caps, sar_devices, timeline
 from ..pdk import PDK, get
 from ..sim.executor import Executor, make_executor
-from ..validate import finite
+from ..validate import finite, round12 as _r12
 from .common import integral, run_points, sample_stats, steps_for, temp_values, vdd_values
 
 RECIPE = "adc_sa/1"
@@ -111,14 +117,34 @@ def draw_caps(caps: Sequence[tuple[str, float]], n: int, seed: int, a_cap: float
     return out
 
 
+def sweep_margin(params: SarParams, pdk: PDK) -> float:
+    """How far the sweep goes beyond [vref_lo, vref_hi] [V]: max(1 LSB, 4 x the a-priori Pelgrom sigma
+    of the comparator's input pair), so that Monte Carlo instances' end transitions stay in the sweep."""
+    s = params.comparator_sizes
+    return max(params.lsb, 4 * math.sqrt(2) * Mismatch(pdk.avt_mv_um).sigma_vth(s.w_in, s.l_in))
+
+
+def margin_levels(params: SarParams, step: float, margin: float, rail: float) -> np.ndarray:
+    """Levels below vref_lo and above vref_hi (same grid phase as :func:`input_levels`) within *margin*
+    and inside the rails [0, rail]."""
+    k = np.arange(int(math.ceil(margin / step)))
+    below = params.vref_lo - (k + 0.5) * step
+    above = params.vref_hi + (k + 0.5) * step
+    out = np.concatenate([below[below >= 0.0], above[above <= rail + 1e-12]])
+    return np.round(np.sort(out), 12)
+
+
 def input_levels(params: SarParams, step: float) -> np.ndarray:
     n = int(math.ceil((params.vref_hi - params.vref_lo) / step - 1e-9))
     return np.round(params.vref_lo + (np.arange(n) + 0.5) * step, 12)
 
 
-def transitions_from_codes(levels: np.ndarray, codes: np.ndarray, bits: int) -> np.ndarray:
+def transitions_from_codes(levels: np.ndarray, codes: np.ndarray, bits: int, censor_top: float | None = None
+                           ) -> np.ndarray:
     """Edge c (1..2^bits - 1) = midpoint between the last level whose code is < c and the first level
-    (in increasing order) whose code is >= c; NaN outside the sweep or if any code is missing (-1)."""
+    (in increasing order) whose code is >= c; NaN outside the sweep or if any code is missing (-1).
+    ``censor_top``: when the sweep ends at the upper rail, an edge never reached is stored as this
+    value (the rail + step / 2: the code cannot be reached by any input inside the rails)."""
     order = np.argsort(levels)
     v, c = np.asarray(levels, float)[order], np.asarray(codes)[order]
     out = np.full((1 << bits) - 1, np.nan)
@@ -129,6 +155,8 @@ def transitions_from_codes(levels: np.ndarray, codes: np.ndarray, bits: int) -> 
         if hit.size and hit[0] > 0:
             j = hit[0]
             out[e - 1] = 0.5 * (v[j - 1] + v[j])
+        elif not hit.size and censor_top is not None:
+            out[e - 1] = censor_top
     return out
 
 
@@ -211,8 +239,16 @@ def characterize_sar(
         raise ParameterError("give input_step or steps_per_lsb, not both")
     if not (base.lsb / 64 - 1e-15 <= step <= base.lsb / 2 + 1e-15):
         raise ParameterError(f"input_step = {step:g} V is out of range: give LSB/64 to LSB/2 ({base.lsb / 64:g} to {base.lsb / 2:g} V)")
-    levels = input_levels(base, step)
-    chunks = [levels[a:a + conversions_per_deck] for a in range(0, levels.size, conversions_per_deck)]
+    inner = input_levels(base, step)
+    rail = min(vdds)
+    outer = margin_levels(base, step, sweep_margin(base, pdk), rail)
+    # the in-range decks first and unchanged by the margin (their cached runs stay valid), then the margin decks
+    chunks = [inner[a:a + conversions_per_deck] for a in range(0, inner.size, conversions_per_deck)]
+    n_inner = len(chunks)
+    chunks += [outer[a:a + conversions_per_deck] for a in range(0, outer.size, conversions_per_deck)]
+    levels = np.concatenate([inner, outer])
+    top = float(levels.max())
+    censor = _r12(top + step / 2) if top + step > rail - 1e-12 else None
 
     points, where = [], []
     for (i, j), p in corner.items():
@@ -255,11 +291,12 @@ def characterize_sar(
         if run is not None:
             m = measure(run, p, lv)
             nom_codes[(i, j)][sl] = m["codes"]
-            energy[(i, j)] += list(m["energy"])
-            for s, v in m["parts"].items():
-                parts[(i, j)].setdefault(s, []).extend(v.tolist())
-            e_in[(i, j)] += list(m["energy_input"])
             margin = min(margin, m["margin"])
+            if c < n_inner:  # margin levels give transitions only; energy is the mean over inputs in range
+                energy[(i, j)] += list(m["energy"])
+                for s, v in m["parts"].items():
+                    parts[(i, j)].setdefault(s, []).extend(v.tolist())
+                e_in[(i, j)] += list(m["energy_input"])
         for s, srun in enumerate(mruns):
             if srun is not None:
                 mc_codes[(i, j)][s, sl] = decode(srun, p, len(lv))[0]
@@ -270,13 +307,16 @@ def characterize_sar(
     samples = np.full((nv, nt, ne, mc), np.nan)
     checks: dict = {"min_latch_margin": round(margin, 4)}
     stats = {}
+    censored = 0
     for (i, j), p in corner.items():
-        trans[i, j] = transitions_from_codes(levels, nom_codes[(i, j)], bits)
+        trans[i, j] = transitions_from_codes(levels, nom_codes[(i, j)], bits, censor)
+        censored += int(np.sum(trans[i, j] == censor)) if censor is not None else 0
         if energy[(i, j)] and np.all(nom_codes[(i, j)] >= 0):
             e_tab[i, j] = float(np.mean(energy[(i, j)]))
         t_tab[i, j] = p.t_conv
         for s in range(mc):
-            samples[i, j, :, s] = transitions_from_codes(levels, mc_codes[(i, j)][s], bits)
+            samples[i, j, :, s] = transitions_from_codes(levels, mc_codes[(i, j)][s], bits, censor)
+            censored += int(np.sum(samples[i, j, :, s] == censor)) if censor is not None else 0
         st = inl_dnl(trans[i, j], (p.vref_lo, p.vref_hi))
         stats[f"vdd={p.vdd:g},temp={p.temp:g}"] = {
             "max_abs_dnl_lsb": _f(st["max_abs_dnl"]), "max_abs_inl_lsb": _f(st["max_abs_inl"]),
@@ -286,6 +326,9 @@ def characterize_sar(
             "energy_input_J": float(np.mean(e_in[(i, j)])) if e_in[(i, j)] else None,
         }
     checks["nominal"] = stats
+    checks["edges_beyond_upper_rail"] = censored
+    checks["sweep"] = {"from_V": float(levels.min()), "to_V": top, "levels": int(levels.size),
+                       "censored_edge_value_V": censor}
 
     tables = {"transition": trans, "energy": e_tab, "t_conv": t_tab}
     smp = {}

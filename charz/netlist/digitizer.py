@@ -91,7 +91,10 @@ Edges are raised-cosine ramps of ``t_edge`` (4-segment PWLs, breakpoints at thei
 Defaults: bits 5; ``c_unit`` 1 fF; ``vref_lo`` = 0.35 VDD, ``vref_hi`` = VDD (about the swing of the
 default 16-row CiM column, V(16) .. V(0)); ``t_clk`` = the comparator's default (400 ps on ptm16hp) for
 ``sar`` and twice that for ``mi_sar`` (the bitline groups need the longer drive/share phases);
-``t_sample`` = ``t_clk``; ``t_edge`` = comparator default t_clk / 20; ``w_switch`` 4 Lmin;
+``t_sample`` = max(t_clk, 2 x the comparator's t_clk) = 800 ps on ptm16hp for both kinds (with 400 ps
+the conventional SAR's sampling gates did not settle from the previous conversion's DAC state under
+Monte Carlo: codes of inputs taken in random order differed by 2 LSB from the same instance's ramp-
+swept transfer curve; with 800 ps they agree within the sweep's step); ``t_edge`` = comparator default t_clk / 20; ``w_switch`` 4 Lmin;
 ``w_drive`` 32 Lmin (NMOS 64 Lmin); ``t_step`` = t_edge / 5.
 """
 
@@ -226,7 +229,7 @@ class SarParams:
         t_edge = _r12(t_ref / 20) if self.t_edge is None else _pos(self.t_edge, "t_edge (s)", 1e-7)
         if 12 * t_edge > t_clk:
             raise ParameterError(f"t_clk = {t_clk:g} s is too short for edges of {t_edge:g} s: give t_clk >= 12 t_edge")
-        t_sample = t_clk if self.t_sample is None else _pos(self.t_sample, "t_sample (s)", 1e-6)
+        t_sample = max(t_clk, 2 * t_ref) if self.t_sample is None else _pos(self.t_sample, "t_sample (s)", 1e-6)
         if t_sample < 6 * t_edge:
             raise ParameterError(f"t_sample = {t_sample:g} s is too short: give at least 6 t_edge = {6 * t_edge:g} s")
         vcm_ratio = finite(self.vcm_ratio, "vcm_ratio")
