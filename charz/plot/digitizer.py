@@ -125,7 +125,8 @@ def plot_transfer(lut, path, n_instances: int = 4, seed: int = 0, vdd: float | N
     p = m.provenance
     src = "SYNTHETIC LUT (not SPICE)" if m.synthetic else f"{p.get('pdk', '?')}"
     fb = f", {m.flash_bits} flash MSBs" if m.flash_bits else ""
-    mc = (f"{n_inst} of {m.mc_samples} Monte Carlo instances (seed {seed}, scale {m.mismatch_scale:g})"
+    mc = (f"{n_inst} instances drawn from the statistics of {m.mc_samples} SPICE Monte Carlo instances "
+          f"(seed {seed}, scale {m.mismatch_scale:g})"
           if n_inst else "nominal only (no Monte Carlo)")
     unit = {"vdd": "V", "temp": "°C"}
     coords = ", ".join(f"{'VDD' if k == 'vdd' else k} {v:g} {unit.get(k, '')}".strip() for k, v in m.coords.items())
