@@ -256,14 +256,14 @@ def characterize(block: str, pdk, **kw):
     if block in ("adc_sar", "adc_mi_sar"):
         from .characterize.digitizer import characterize_sar
 
-        return characterize_sar(pdk, kind=block[4:], **_drop(_bits_default(kw), "fit_check"))
+        return characterize_sar(pdk, kind=block[4:], **_bits_default(kw))
     if block == "adc_hybrid":
         from .characterize.digitizer import characterize_sar
 
         bits = 5 if kw.get("bits") is None else kw["bits"]
         kind = {"bitline": "mi_sar", "mom": "sar", None: "mi_sar"}[hdac]
         return characterize_sar(pdk, kind=kind, flash_bits=max(1, bits // 2) if fb is None else fb,
-                                **_drop(_bits_default(kw), "fit_check"))
+                                **_bits_default(kw))
     if block == "adc_flash":
         from .characterize.flash import characterize_flash
 
