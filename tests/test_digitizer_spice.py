@@ -106,6 +106,8 @@ def test_conventional_sar_is_monotonic_and_matches_behavior():
     e = lut.tables["energy"][0, 0]
     assert np.all(e == e[0]) and 1e-15 < e[0] < 1e-12
     assert np.allclose(lut.tables["t_conv"], SarParams(pdk="ptm16hp", bits=3).t_conv)
+    fq = lut.fit_quality["codes_random_order"]
+    assert fq["points"] == 32 and fq["within_1_lsb"] >= 0.99 and fq["max_abs_err"] <= 1
     # behavioural model from the LUT vs the SPICE codes of the same (nominal) instance on a sweep
     model = DigitizerModel.from_lut(lut, mismatch_scale=0, reference="lut")
     p = SarParams(pdk="ptm16hp", bits=3)
