@@ -3,7 +3,8 @@
 Throughput: conversions characterized per second by ``characterize_sar`` (3-bit SA on the MOM DAC and
 the 3-bit hybrid, ptm16hp 0.7 V, input step LSB / 4 = 32 conversions per transfer curve), nominal only
 and nominal + Monte Carlo (the samples of one deck batched in one ngspice session with ``alter``), one
-worker, cache off. A conversion = one sample phase + the bit cycles of one input level.
+worker, cache off. A conversion = one sample phase + the bit cycles of one input level; counted: the sweep
+(in-range levels and the margin beyond the range) x (1 + MC instances) + the 32 fit-check conversions.
 
 Agreement: for every Monte Carlo instance s of that LUT (and the nominal one), ``--inputs`` random
 input voltages are converted (a) in SPICE by the same instance (the same delvto draws, seed and sample
@@ -51,7 +52,8 @@ def main() -> None:
                                    progress=False, steps_per_lsb=4, **kw)
             wall = time.perf_counter() - t0
             ex.close()
-            n_conv = 32 * (1 + mc)
+            sweep = lut.provenance["checks"]["sweep"]["levels"]  # in-range levels + the margin beyond the range
+            n_conv = sweep * (1 + mc) + lut.fit_quality["codes_random_order"]["points"]
             rows.append((label, "nominal" if mc == 0 else f"nominal + {mc} MC", n_conv, wall, n_conv / wall,
                          lut.provenance["analysis_seconds"]))
         # agreement, the same instances

@@ -242,12 +242,15 @@ class LUT:
         for k in sorted(p):
             lines.append(f"    {k}: {p[k]}")
         if self.fit_quality:
-            lines.append("  fit quality (SPICE re-run at off-grid points vs interpolation):")
+            lines.append("  fit quality (SPICE re-runs vs the LUT):")
             for name, fq in sorted(self.fit_quality.items()):
-                lines.append(
-                    f"    {name}: {fq.get('points', 0)} points, max |err| {fq.get('max_abs_err', float('nan')):.3g} "
-                    f"{fq.get('unit', '')}, max rel err {100 * fq.get('max_rel_err', float('nan')):.2f}%"
-                )
+                rel = fq.get("max_rel_err")
+                extra = [f"max rel err {100 * rel:.2f}%"] if isinstance(rel, (int, float)) else []
+                extra += [f"{k.replace('_', ' ')} {100 * fq[k]:.1f}%" for k in ("within_1_lsb", "exact") if k in fq]
+                err = fq.get("max_abs_err")
+                lines.append(f"    {name}: {fq.get('points', 0)} points, max |err| "
+                             f"{err if err is None else format(err, '.3g')} {fq.get('unit', '')}"
+                             + "".join(f", {x}" for x in extra))
         else:
             lines.append("  fit quality: not measured")
         return "\n".join(lines)

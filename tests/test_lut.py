@@ -77,3 +77,16 @@ def test_pdk_mismatch_is_refused():
     lut.check_pdk("ab" * 32)
     with pytest.raises(LUTError, match="regenerate"):
         lut.check_pdk("cd" * 32)
+
+
+def test_summary_shows_code_fit_checks():
+    """A converter's fit check has no relative error (codes); the summary prints what it has."""
+    import dataclasses
+
+    from charz.behavior.digitizer import synthetic_adc_lut
+
+    lut = synthetic_adc_lut("adc_sar", 3, vdd=[0.7], temp=[27.0])
+    lut = dataclasses.replace(lut, fit_quality={"codes_random_order": {
+        "points": 32, "max_abs_err": 1.0, "max_rel_err": None, "unit": "code", "within_1_lsb": 1.0, "exact": 0.75}})
+    text = lut.summary()
+    assert "32 points, max |err| 1 code, within 1 lsb 100.0%, exact 75.0%" in text
