@@ -391,9 +391,9 @@ def cmd_eval(args) -> int:
         lut.check_pdk(_pdk(args).sha256)
     coords = _eval_coords(args)
     if args.adc_lut is not None:
-        coords.update(adc_lut=args.adc_lut, columns_per_adc=args.columns_per_adc)
-    elif args.columns_per_adc is not None:
-        raise CharzError("--columns-per-adc needs --adc-lut (the ideal quantizer has no converters to share)")
+        coords.update(adc_lut=args.adc_lut, columns_per_adc=args.columns_per_adc, adc_calibration=args.adc_calibration)
+    elif args.columns_per_adc is not None or args.adc_calibration != "none":
+        raise CharzError("--columns-per-adc and --adc-calibration need --adc-lut (the ideal quantizer has no converters)")
     res = ev.evaluate(lut, adc_bits=args.adc_bits, mismatch_scale=args.mismatch, chips=args.chips,
                       seed=args.seed, **coords)
     print(ev.format_result(res))
@@ -550,6 +550,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--adc-lut", default=None,
                    help="read the columns out with this converter LUT (adc_sar, adc_mi_sar, adc_flash, adc_hybrid) "
                         "instead of the ideal quantizer; its energy and conversion time are counted")
+    p.add_argument("--adc-calibration", choices=("none", "offset"), default="none",
+                   help="with --adc-lut: 'offset' trims every converter instance's offset once (foreground "
+                        "calibration, ideal trim); default none")
     p.add_argument("--columns-per-adc", type=int, default=None,
                    help="with a conventional --adc-lut: columns one converter serves through a mux (default 1)")
     p.add_argument("--mismatch", type=float, default=1.0,

@@ -40,6 +40,7 @@ from .lut import LUT
 
 KINDS = ("adc_sar", "adc_mi_sar", "adc_flash", "adc_hybrid")
 IDEAL = "ideal quantizer (0 J, 0 s)"
+CALIBRATIONS = ("none", "offset")
 NETWORK_BITS = (3, 4, 5, 6)
 
 
@@ -281,17 +282,20 @@ def network_table(pdk: str, lut_dir, out, chips: int = 3, n_images: int | None =
             rows.append(_net_row(IDEAL, bits, evaluate(str(col), adc_bits=bits, chips=chips, n_images=n_images)))
         for k in found:
             p = lut_path(lut_dir, pdk, k, bits)
-            r = evaluate(str(col), adc_lut=str(p), chips=chips, n_images=n_images)
-            rows.append(_net_row(k, bits, r))
-            progress(f"  network with {k}{bits}: {100 * r['cim_accuracy_mean']:.2f} %, "
-                     f"{r['tops_per_watt']:.4g} TOPS/W, {r['inferences_per_s']:.4g} inf/s")
+            for cal in CALIBRATIONS:
+                r = evaluate(str(col), adc_lut=str(p), chips=chips, n_images=n_images, adc_calibration=cal)
+                rows.append(_net_row(k, bits, r, cal))
+                progress(f"  network with {k}{bits} (calibration {cal}): {100 * r['cim_accuracy_mean']:.2f} %, "
+                         f"{r['tops_per_watt']:.4g} TOPS/W, {r['inferences_per_s']:.4g} inf/s")
     lines = [f"# Digits MLP on {pdk} CiM columns with SPICE converter LUTs", "",
              f"float {100 * base['float_accuracy']:.2f} %, ideal integer {100 * base['ideal_accuracy']:.2f} %; "
              f"{chips} chips (independent column and converter instances); energy = arrays + converters.", "",
-             "| read-out | bits | accuracy [%] | energy / inference [pJ] | converters [pJ] | TOPS/W | inferences/s | "
-             "scheme |", "|---|---|---|---|---|---|---|---|"]
+             "| read-out | bits | offset trim | accuracy [%] | energy / inference [pJ] | converters [pJ] | TOPS/W | "
+             "inferences/s | scheme |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['readout']} | {r['bits'] or str(r.get('adc_bits')) + ' (default)'} | {r['acc']:.2f} +- {r['acc_std']:.2f} | {r['energy_pJ']:.4g} | "
+        trim = {None: "", "none": "no", "offset": "yes"}[r["calibration"]]
+        lines.append(f"| {r['readout']} | {r['bits'] or str(r.get('adc_bits')) + ' (default)'} | {trim} | "
+                     f"{r['acc']:.2f} +- {r['acc_std']:.2f} | {r['energy_pJ']:.4g} | "
                      f"{r['adc_pJ']:.4g} | {r['tops_w']:.4g} | {r['inf_s']:.4g} | {r['scheme']} |")
     md = "\n".join(lines) + "\n"
     (out / "network.md").write_text(md)
@@ -301,8 +305,8 @@ def network_table(pdk: str, lut_dir, out, chips: int = 3, n_images: int | None =
     return {"rows": rows}
 
 
-def _net_row(readout: str, bits, r: dict) -> dict:
-    return {"readout": readout, "bits": bits, "acc": 100 * r["cim_accuracy_mean"], "acc_std": 100 * r["cim_accuracy_std"],
+def _net_row(readout: str, bits, r: dict, calibration: str | None = None) -> dict:
+    return {"readout": readout, "bits": bits, "calibration": calibration, "acc": 100 * r["cim_accuracy_mean"], "acc_std": 100 * r["cim_accuracy_std"],
             "energy_pJ": r["energy_per_inference_J"] * 1e12, "adc_pJ": r["adc_energy_per_inference_J"] * 1e12,
             "tops_w": r["tops_per_watt"], "inf_s": r["inferences_per_s"], "scheme": r["timing"].get("scheme", ""),
             "adc_bits": r["operating_point"].get("adc_bits")}
@@ -322,10 +326,14 @@ def plot_network(rows: list[dict], path, pdk: str):
     for ax, key, label in zip(axes, ("acc", "tops_w", "inf_s"), ("accuracy [%]", "TOPS/W (arrays + converters)",
                                                                   "inferences / s")):
         for k in KINDS:
-            pts = [(r["bits"], r[key]) for r in rows if r["readout"] == k]
-            if pts:
-                x, y = zip(*pts)
-                ax.plot(x, y, "o-", color=COLORS[k], label=k)
+            for cal, ls in (("none", "-"), ("offset", ":")):
+                if key != "acc" and cal == "offset":
+                    continue  # energy and time do not depend on the trim
+                pts = [(r["bits"], r[key]) for r in rows if r["readout"] == k and r["calibration"] == cal]
+                if pts:
+                    x, y = zip(*pts)
+                    ax.plot(x, y, "o" + ls, color=COLORS[k], mfc="white" if cal == "offset" else COLORS[k],
+                            label=k + (", offset trimmed" if cal == "offset" else ""))
         pts = [(r["bits"], r[key]) for r in rows if r["readout"] == IDEAL and r["bits"]]
         if pts:
             x, y = zip(*pts)
@@ -338,7 +346,7 @@ def plot_network(rows: list[dict], path, pdk: str):
         ax.grid(alpha=0.3)
         if key != "acc":
             ax.set_yscale("log")
-    axes[0].legend(fontsize=8)
+    axes[0].legend(fontsize=7, ncol=2)
     fig.suptitle(f"digits MLP on {pdk} CiM columns read out by SPICE-characterized converters", fontsize=11)
     fig.tight_layout()
     return _save(fig, path)

@@ -75,7 +75,8 @@ def test_missing_libngspice_is_explained():
     (["characterize", "adc_sar", "--steps-per-lsb", "1"], "steps per LSB"),
     (["eval", "--adc-lut", "lut/ptm16hp/comparator"], "'comparator' LUT"),
     (["eval", "--adc-lut", "lut/ptm16hp/cim_column"], "'cim_column' LUT"),
-    (["eval", "--columns-per-adc", "4"], "needs --adc-lut"),
+    (["eval", "--columns-per-adc", "4"], "need --adc-lut"),
+    (["eval", "--adc-calibration", "offset"], "need --adc-lut"),
     (["report", "digitizers", "--pdk", "ptm65bulk", "--lut-dir", "no/such"], "no converter LUT"),
 ])
 def test_bad_input_is_one_line(args, needle):

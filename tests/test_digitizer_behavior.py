@@ -364,3 +364,31 @@ def test_plots(tmp_path, noisy_col):
         assert p.exists() and p.read_bytes()[:4] == b"\x89PNG"
     with pytest.raises(LUTError, match="4-bit"):
         plot_converter_comparison([synthetic_adc_lut("adc_sar", 4)], tmp_path / "x.png", bits=5)
+
+
+@pytest.mark.parametrize("kind", ["adc_sar", "adc_flash"])
+def test_offset_calibration_removes_the_common_shift_only(kind):
+    """'offset' trims each instance's mean deviation: a pure-offset SA becomes nominal; a flash keeps
+    its per-comparator spread (one trim per converter cannot fix 31 comparators)."""
+    lut = _mc(kind, sigma_offset=0.02, sigma_dnl=0.0)
+    raw = DigitizerModel.from_lut(lut, reference="lut")
+    cal = DigitizerModel.from_lut(lut, reference="lut", calibration="offset")
+    b_raw = raw.instances(50, np.random.default_rng(1))
+    b_cal = cal.instances(50, np.random.default_rng(1))
+    nom = raw.nominal_transitions()
+    d_raw = np.abs(np.mean(b_raw.transitions - nom, axis=1))
+    d_cal = np.abs(np.mean(b_cal.transitions - nom, axis=1))
+    assert np.median(d_raw) > 1e-3 and np.max(d_cal) < 1e-9  # mean shift gone
+    spread_cal = np.max(np.abs(b_cal.transitions - nom))
+    if kind == "adc_sar":
+        assert spread_cal < 1e-9
+    else:
+        assert spread_cal > 0.01
+    assert "offset trimmed" in cal.label and cal.describe()["calibration"] == "offset"
+    with pytest.raises(ParameterError, match="calibration"):
+        DigitizerModel.from_lut(lut, calibration="gain")
+
+
+def test_evaluate_calibration_needs_a_converter(noisy_col):
+    with pytest.raises(ParameterError, match="adc_calibration"):
+        evaluate(noisy_col, adc_calibration="offset", chips=1, n_images=10)

@@ -116,6 +116,7 @@ DESCRIPTION = {
 MIN_BITS, MAX_BITS = 2, 6
 INL_METHODS = ("endpoint", "bestfit", "absolute")
 REFERENCES = ("column", "lut")
+CALIBRATIONS = ("none", "offset")
 CHUNK = 1 << 21
 """Input-times-edge comparisons per block in :meth:`ConverterBank.convert` (bounds the memory)."""
 
@@ -441,6 +442,10 @@ class DigitizerModel:
     choices: dict = dataclasses.field(default_factory=dict)
     provenance: dict = dataclasses.field(default_factory=dict)
     notes: list = dataclasses.field(default_factory=list)
+    calibration: str = "none"
+    """``"none"``: instances as drawn. ``"offset"``: every instance's offset trimmed once (a foreground
+    calibration with an ideal trim): its transitions shifted by minus their mean deviation from nominal;
+    INL / DNL (and a flash's per-comparator spread) stay."""
 
     has_instances = True
 
@@ -454,12 +459,14 @@ class DigitizerModel:
         mismatch_scale: float = 1.0,
         mismatch_source: str = "mvn",
         reference: str = "column",
+        calibration: str = "none",
         **coords,
     ) -> "DigitizerModel":
         """Read a digitizer LUT at (vdd, temp). None picks a default, recorded in ``choices``: vdd = the
         provenance's nominal VDD if inside the grid, else the highest grid VDD; temp = 27 degC if inside
         the grid, else the nearest grid value. ``mismatch_scale`` multiplies the Monte Carlo spread
-        (0 = nominal converters); ``reference`` is ``"column"`` or ``"lut"`` (module doc).
+        (0 = nominal converters); ``reference`` is ``"column"`` or ``"lut"`` (module doc);
+        ``calibration`` ``"none"`` or ``"offset"`` (per-instance offset trim, see the field).
         Raises a one-line :class:`LUTError` (wrong kind, inconsistent LUT) or :class:`ParameterError`
         (resolution outside 2..6, bad options)."""
         check_lut(lut)
@@ -467,6 +474,8 @@ class DigitizerModel:
         cond = dict(lut.conditions)
         bits = check_bits(cond.get("bits"), f"{block} LUT resolution (condition 'bits')")
         flash_bits = _flash_bits(block, bits, cond.get("flash_bits"))
+        if calibration not in CALIBRATIONS:
+            raise ParameterError(f"converter calibration must be one of {', '.join(CALIBRATIONS)}, got {calibration!r}")
         if mismatch_source not in ("mvn", "resample"):
             raise ParameterError(f"mismatch_source must be 'mvn' or 'resample', got {mismatch_source!r}")
         if reference not in REFERENCES:
@@ -540,7 +549,7 @@ class DigitizerModel:
             flash_bits=flash_bits, coords=point, lut_range=(lo, hi), reference=reference, mismatch_scale=ms,
             mismatch_source=mismatch_source, dev_factor=dev_factor, dev_mean=dev_mean, dev_samples=dev_samples,
             mc_samples=mc_n, mismatch_info=info, conditions=cond, choices=choices,
-            provenance=dict(lut.provenance), notes=notes,
+            provenance=dict(lut.provenance), notes=notes, calibration=calibration,
         )
 
     # -- derived ---------------------------------------------------------------------------------
@@ -565,11 +574,13 @@ class DigitizerModel:
               if self.dev_factor is not None and self.mismatch_scale > 0 else "nominal converters")
         return (f"{self.block} {self.bits}-bit{fb} ({DESCRIPTION[self.block]}; {src}), "
                 f"{self.energy * 1e15:.4g} fJ and {self.t_conv * 1e9:.4g} ns per conversion, "
-                f"range [{self.v_lo:.4g}, {self.v_hi:.4g}] V, {mm}")
+                f"range [{self.v_lo:.4g}, {self.v_hi:.4g}] V, {mm}"
+                + (", offset trimmed per instance" if self.calibration == "offset" else ""))
 
     @property
     def short_label(self) -> str:
-        return f"{self.block} {self.bits}-bit" + (" (synthetic LUT)" if self.synthetic else "")
+        return (f"{self.block} {self.bits}-bit" + (" offset-trimmed" if self.calibration == "offset" else "")
+                + (" (synthetic LUT)" if self.synthetic else ""))
 
     @property
     def sigma(self) -> np.ndarray:
@@ -604,6 +615,10 @@ class DigitizerModel:
         if n < 0:
             raise ParameterError(f"number of converter instances must be >= 0, got {n}")
         raw = self.draw_raw(n, rng)
+        if self.calibration == "offset" and raw.size:
+            with np.errstate(invalid="ignore"):
+                shift = np.nanmean(np.where(np.isfinite(raw), raw - self.t_nom, np.nan), axis=1, keepdims=True)
+            raw = raw - np.nan_to_num(shift)
         eff = effective_transitions(raw, self.block, self.bits, self.flash_bits)
         return ConverterBank(eff, raw, self.bits, self.v_lo, self.v_hi, self.label)
 
@@ -665,6 +680,7 @@ class DigitizerModel:
             "mismatch_scale": self.mismatch_scale,
             "mismatch": self.mismatch_info,
             "mc_samples": self.mc_samples,
+            "calibration": self.calibration,
             "sigma_max_lsb": float(np.max(self.sigma) / self.lsb),
             "nominal_max_abs_dnl_lsb": float(nom["max_abs_dnl"]),
             "nominal_max_abs_inl_lsb": float(nom["max_abs_inl"]),

@@ -94,6 +94,7 @@ def evaluate(
     adc_lut=None,
     adc_mismatch_scale: float | None = None,
     adc_reference: str = "column",
+    adc_calibration: str = "none",
     columns_per_adc: int | None = None,
     array_columns: int = timing.DEFAULT_ARRAY_COLUMNS,
 ) -> dict:
@@ -113,7 +114,8 @@ def evaluate(
     2^s bitlines of the neighbour array, so an array of ``array_columns`` columns has
     floor(array_columns / 2^s) of them, each serving its share of the columns (columns_per_adc must be
     None). ``adc_mismatch_scale`` None = 1.0 when the LUT has Monte Carlo data, else 0 (nominal
-    converters; the choice is reported). ``array_columns`` is also the array width of the timing model
+    converters; the choice is reported). ``adc_calibration="offset"`` trims every converter instance's
+    offset once (see :class:`charz.behavior.digitizer.DigitizerModel`). ``array_columns`` is also the array width of the timing model
     (:mod:`charz.network.timing`).
     Raises :class:`charz.errors.LUTError` / :class:`charz.errors.ParameterError` with a one-line message.
     """
@@ -145,7 +147,7 @@ def evaluate(
             adc_ms, ms_choice = adc_mismatch_scale, "given"
         at = {a.name for a in adc.axes}
         dig = dz.DigitizerModel.from_lut(
-            adc, mismatch_scale=adc_ms, reference=adc_reference,
+            adc, mismatch_scale=adc_ms, reference=adc_reference, calibration=adc_calibration,
             **{k: model.coords[k] for k in ("vdd", "temp") if k in at and k in model.coords},
         )
         dig.choices["mismatch_scale"] = ms_choice
@@ -163,8 +165,9 @@ def evaluate(
         adc_info = model.quantizer.describe()
         if adc_source:
             adc_info["source"] = adc_source
-    elif adc_mismatch_scale is not None or columns_per_adc is not None or adc_reference != "column":
-        raise ParameterError("adc_mismatch_scale, adc_reference and columns_per_adc need an adc_lut")
+    elif (adc_mismatch_scale is not None or columns_per_adc is not None or adc_reference != "column"
+          or adc_calibration != "none"):
+        raise ParameterError("adc_mismatch_scale, adc_reference, adc_calibration and columns_per_adc need an adc_lut")
     net, wsource = _weights(weights)
     _, _, xte, yte = digits.load()
     if n_images is not None:
