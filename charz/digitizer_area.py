@@ -38,7 +38,9 @@ Transistor counts (in minimum-transistor units; a device of k x the minimum widt
   (8 transistors), a ROM encoder of N x 2^(N-1) transistors and an N-bit output register;
 - hybrid: an m-bit flash (2^m - 1 comparators, 2^m resistors, encoder) for the MSBs and an
   (N - m)-bit SA for the LSBs whose CDAC is bitlines (``cdac="bitline"``, default, as in the
-  memory-immersed networks of arrays) or MOM capacitors (``cdac="mom"``); its register holds N bits.
+  memory-immersed networks of arrays) or MOM capacitors (``cdac="mom"``); its register holds N bits;
+  each coarse comparator samples its input and its tap on two ``c_fs_fF`` (2 fF) MOM capacitors through
+  two transmission gates at 2x width (8 units).
 - an input mux of a transmission gate (2 transistors) per column served when a converter serves more
   than one column (``columns_served``).
 
@@ -173,7 +175,8 @@ def _bits(bits, lo: int, hi: int, kind: str) -> int:
 
 
 def area(kind: str, bits: int, pdk="ptm65bulk", *, flash_bits: int | None = None, cdac: str = "bitline",
-         c_unit_fF: float = C_UNIT_FF, columns_served: int = 1, dac_bits: int | None = None) -> AreaReport:
+         c_unit_fF: float = C_UNIT_FF, columns_served: int = 1, dac_bits: int | None = None,
+         c_fs_fF: float = 2.0) -> AreaReport:
     """Area of one converter of *kind* (``adc_sar``, ``adc_mi_sar``, ``adc_flash``, ``adc_hybrid``; the
     ``adc_`` prefix may be left out) and *bits* at the node of *pdk*, with its breakdown [µm²].
 
@@ -181,7 +184,7 @@ def area(kind: str, bits: int, pdk="ptm65bulk", *, flash_bits: int | None = None
     ``c_unit_fF`` (conventional CDAC unit), ``columns_served`` (columns one converter reads through an
     input mux; 1 = no mux), ``dac_bits`` (hybrid: bits of its SA DAC, default bits - flash_bits; the
     SPICE hybrid of :mod:`charz.netlist.digitizer` keeps a full ``bits``-bit DAC whose MSB groups the
-    flash sets)."""
+    flash sets), ``c_fs_fF`` (hybrid: each coarse comparator's two input sampling capacitors; 0 = none)."""
     k = str(kind).lower()
     k = k if k.startswith("adc_") else f"adc_{k}"
     if k not in KINDS:
@@ -231,6 +234,9 @@ def area(kind: str, bits: int, pdk="ptm65bulk", *, flash_bits: int | None = None
         if isinstance(db, bool) or not isinstance(db, int) or not (n - fb <= db <= n):
             raise ParameterError(f"dac_bits of a {n}-bit hybrid with {fb} flash bits must be {n - fb} to {n}, got {db!r}")
         flash_part(fb, "flash ")
+        if c_fs_fF > 0:  # each coarse comparator samples its input and its tap (2 gates at 2x width, 2 caps)
+            units["flash input sampling"] = ((1 << fb) - 1) * 2 * UNITS["sample_switch"] // 2
+            cap_fF += ((1 << fb) - 1) * 2 * c_fs_fF
         sa_part(db, cdac, "SA ")
         units["SA logic + register"] = n * UNITS["flip_flop"]
     if columns_served > 1:

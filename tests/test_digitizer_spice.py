@@ -90,6 +90,8 @@ def test_hybrid_deck():
     t = conversion_netlist(h, 0.5, pdk).text()
     assert t.count("min_p_f") == 3 and "rlf4 ftap3 vhi 8000" in t and "vclkf clkf 0 pwl(" in t
     assert "v(qf3)" in t and "floor(" in t
+    assert t.count("\ncfa") == 3 and t.count("\ncfr") == 3  # sampled coarse inputs (kickback common mode)
+    assert "cfa1" not in conversion_netlist(h.replace(c_fs=0.0), 0.5, pdk).text()
 
 
 # ---- physics -----------------------------------------------------------------------------------------------------

@@ -81,7 +81,7 @@ CONVERSIONS_PER_DECK = 64
 UNITS = {"transition": "V", "energy": "J", "t_conv": "s", "transition_mean": "V", "transition_sigma": "V"}
 SAR_OPTIONS = ("vref_lo", "vref_hi", "c_unit", "n_rows", "n_bitlines", "c_wire", "cell_sizes", "comparator_sizes",
                "c_load", "t_clk", "t_sample", "t_edge", "vcm_ratio", "w_switch", "w_drive", "lumped_cells", "t_step",
-               "flash_bits", "r_ladder", "c_tap")
+               "flash_bits", "r_ladder", "c_tap", "c_fs")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -382,7 +382,8 @@ def characterize_sar(
     conditions = {
         "bits": bits, "kind": kind, "vref_lo": base.vref_lo, "vref_hi": base.vref_hi,
         "area_model": area(base.block, bits, pdk.name, c_unit_fF=base.c_unit * 1e15,
-                           **({"flash_bits": base.flash_bits, "cdac": cdac, "dac_bits": bits} if base.flash_bits else {})).to_dict(),
+                           **({"flash_bits": base.flash_bits, "cdac": cdac, "dac_bits": bits, "c_fs_fF": base.c_fs * 1e15}
+                              if base.flash_bits else {})).to_dict(),
         "input_step": step, "t_clk": base.t_clk, "t_sample": base.t_sample,
         "sa_logic": "ideal (behavioural registers and DAC control); switches, DAC and comparator transistor-level",
         "energy": "per conversion: sum of max(0, V x Q) of vdd, vhi, vlo" + (", vcm" if kind == "sar" else "")

@@ -72,10 +72,13 @@ clocked by their own clock ``clkf`` in the first cycle only; the SA comparator t
 n - m LSBs, one per cycle (``n_cycles`` = 1 + n - m). The m MSB registers capture the ones count of
 the thermometer code (ideal encoder: ``floor`` of the count in a B-source) and drive their DAC
 groups as decided values from the first SA cycle on. No redundancy: a coarse decision error leaves
-the SA inside the wrong segment (a wide or missing code at the segment boundary). Measured (ptm16hp,
-0.7 V, 4 bits, m = 2, bitline DAC, nominal): the comparators' kickback on the floating input bitline
-(three input pairs of 64 Lmin at once) moves the first coarse edge up by about 25 mV (0.9 LSB); with
-bare ladder taps (``c_tap`` = 0) the taps are kicked instead and it moves by -39 mV.
+the SA inside the wrong segment (a wide or missing code at the segment boundary). Each coarse
+comparator samples the input and its tap on two equal capacitors ``c_fs`` (2 fF) through transmission
+gates that open with the input sampling gate, so its kickback lands on two equal floating nodes (common
+mode). Measured (ptm16hp, 0.7 V, 4 bits, m = 2, bitline DAC, nominal): wired directly to the floating
+input bitline (``c_fs = 0``), the three comparators' kickback moved the first coarse edge up by 25 mV
+(0.9 LSB; the 4-bit LUT had 3 missing codes), with bare ladder taps (``c_tap`` = 0) by -39 mV; with the
+sampled inputs by +3.6 mV, within the 3.6 mV sweep step.
 
 Timing (:func:`timeline`)
 -------------------------
@@ -120,6 +123,7 @@ MAX_FLASH_BITS = 3
 R_LADDER = 32e3
 """Hybrid: total resistance of the coarse reference ladder [ohm] (the 5-bit flash's 32 x 1 kOhm)."""
 C_TAP = 100e-15
+C_FS = 2e-15
 MIN_BITS, MAX_BITS = 3, 6
 MAX_CONVERSIONS = 512
 """At most this many conversions in one deck."""
@@ -184,6 +188,9 @@ class SarParams:
     """Hybrid: total resistance of the coarse ladder from vref_lo to vref_hi [ohm] (ideal resistors)."""
     c_tap: float = C_TAP
     """Hybrid: decoupling capacitor on every coarse ladder tap [F] (ideal)."""
+    c_fs: float = C_FS
+    """Hybrid: each coarse comparator samples its input and its tap on two capacitors of this value [F]
+    through transmission gates that open with the input sampling gate (0 = inputs wired directly)."""
 
     def __post_init__(self):
         p = pdkmod.describe(self.pdk) if isinstance(self.pdk, str) else None
@@ -244,6 +251,9 @@ class SarParams:
         c_tap = finite(self.c_tap, "c_tap (F)")
         if not (0.0 <= c_tap <= 1e-10):
             raise ParameterError(f"c_tap = {c_tap:g} F is out of range: give 0 to 1e-10 F")
+        c_fs = finite(self.c_fs, "c_fs (F)")
+        if not (0.0 <= c_fs <= 1e-12):
+            raise ParameterError(f"c_fs = {c_fs:g} F is out of range: give 0 to 1e-12 F")
         t_step = _r12(t_edge / 5) if self.t_step is None else _pos(self.t_step, "t_step (s)", 1e-8)
         if t_step > t_edge:
             raise ParameterError(f"t_step = {t_step:g} s is longer than an edge ({t_edge:g} s): give a smaller step")
@@ -252,7 +262,7 @@ class SarParams:
                             ("cell_sizes", cs), ("comparator_sizes", ks), ("c_load", c_load), ("t_clk", t_clk),
                             ("t_edge", t_edge), ("t_sample", _r12(t_sample)), ("vcm_ratio", vcm_ratio),
                             ("w_switch", w_switch), ("w_drive", w_drive), ("t_step", t_step), ("flash_bits", fb),
-                            ("r_ladder", r_ladder), ("c_tap", c_tap)):
+                            ("r_ladder", r_ladder), ("c_tap", c_tap), ("c_fs", c_fs)):
             object.__setattr__(self, name, value)
 
     # -- derived -------------------------------------------------------------------------------------
@@ -291,7 +301,7 @@ class SarParams:
         return dataclasses.replace(self, **kw)
 
     def as_dict(self) -> dict:
-        hybrid_only = () if self.flash_bits else ("flash_bits", "r_ladder", "c_tap")
+        hybrid_only = () if self.flash_bits else ("flash_bits", "r_ladder", "c_tap", "c_fs")
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
              if f.name not in ("cell_sizes", "comparator_sizes") + hybrid_only}
         d["cell_sizes"] = dataclasses.asdict(self.cell_sizes)
@@ -572,7 +582,15 @@ def circuit(params: SarParams, pdk: PDK) -> SarCircuit:
         for c in range(1, nf + 1):
             if params.c_tap > 0:
                 lines.append(f"cftap{c} ftap{c} 0 {num(params.c_tap)}")
-            cl, cd = comparator_cell(f"f{c}", ain, f"ftap{c}", "clkf", "vdd", f"dpf{c}", f"dnf{c}",
+            a_in, r_in = ain, f"ftap{c}"
+            if params.c_fs > 0:  # sampled inputs: both sides held on equal capacitors, so kickback is common mode
+                a_in, r_in = f"fa{c}", f"fr{c}"
+                for side, src in ((a_in, ain), (r_in, f"ftap{c}")):
+                    tl_, td_ = _tg(f"s{side}", side, src, "s_in", "s_in_b", 2 * params.w_switch, pdk)
+                    lines += tl_ + [f"c{side} {side} 0 {num(params.c_fs)}"]
+                    devs += td_
+                    caps.append((f"c{side}", params.c_fs))
+            cl, cd = comparator_cell(f"f{c}", a_in, r_in, "clkf", "vdd", f"dpf{c}", f"dnf{c}",
                                      params.comparator_sizes, pdk, sr_latch=True, q=f"qf{c}", qb=f"qbf{c}")
             lines += cl
             devs += cd
