@@ -49,10 +49,12 @@ luts: setup
 	$(BIN)/charz characterize cim_column --pdk ptm16hp --vdd 0.6:0.8:3 --temp 27,85 --t-pulse 50p,100p --mc 100 -o lut/ptm16hp/cim_column
 	$(BIN)/charz characterize comparator --pdk ptm16hp --vdd 0.6:0.8:3 --temp 0,27,85 --mc 50 --seed 1 -o lut/ptm16hp/comparator
 
-# the converter LUTs committed in lut/ (about 3 hours on 2 cores; the report reads them: charz report digitizers)
+# the converter LUTs committed in lut/ (the report reads them: charz report digitizers; see lut/README.md for times)
 luts-adc: setup
-	for k in adc_sar adc_flash adc_mi_sar adc_hybrid; do \
+	for k in adc_sar adc_flash; do \
 		$(BIN)/charz characterize $$k --pdk ptm16hp --bits 5 --mc 8 --seed 1 --steps-per-lsb 4 -o lut/ptm16hp/$${k}5 || exit 1; done
+	for k in adc_mi_sar adc_hybrid; do \
+		$(BIN)/charz characterize $$k --pdk ptm16hp --bits 5 --mc 4 --seed 1 --steps-per-lsb 4 -o lut/ptm16hp/$${k}5 || exit 1; done
 	for b in 3 4; do for k in adc_sar adc_flash adc_mi_sar adc_hybrid; do \
 		$(BIN)/charz characterize $$k --pdk ptm16hp --bits $$b --mc 4 --seed 1 --steps-per-lsb 2 -o lut/ptm16hp/$${k}$$b || exit 1; done; done
 	for k in adc_sar adc_mi_sar adc_hybrid; do \
