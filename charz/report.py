@@ -49,7 +49,10 @@ def lut_path(lut_dir, pdk: str, kind: str, bits: int) -> Path:
 
 
 def make_command(pdk: str, kind: str, bits: int) -> str:
-    return f"charz characterize {kind} --pdk {pdk} --bits {bits} --mc 8 --steps-per-lsb 4 -o lut/{pdk}/{kind}{bits}"
+    """The command that makes a missing converter LUT (as `make luts-adc` does for the committed ones)."""
+    mc = 8 if kind in ("adc_sar", "adc_flash") else 4
+    return (f"charz characterize {kind} --pdk {pdk} --bits {bits} --mc {mc} --seed 1 --steps-per-lsb 4 "
+            f"-o lut/{pdk}/{kind}{bits}")
 
 
 def _load(path: Path, block: str | None = None) -> LUT | None:
