@@ -238,12 +238,14 @@ def plot_offsets(comp: LUT | None, summ: dict, path, pdk: str):
         vd = comp.axis("vdd").values
         v0 = float(comp.provenance.get("vdd_nom", vd[len(vd) // 2]))
         i = int(np.argmin(np.abs(vd - v0)))
-        off = comp.samples["offset"][i, 0]
+        tp = comp.axis("temp").values
+        j = int(np.argmin(np.abs(tp - 27.0)))
+        off = comp.samples["offset"][i, j]
         off = off.reshape(-1, off.shape[-1])[0]  # the offset is stored at every dv point: one row = all instances
         off = off[np.isfinite(off)] * 1e3
         step = comp.provenance.get("parameters", {}).get("ramp_step")
         a1.hist(off, bins=20, color="tab:gray", edgecolor="k")
-        a1.set_title(f"comparator input-referred offset, {pdk} VDD {vd[i]:g} V\n"
+        a1.set_title(f"comparator input-referred offset, {pdk} VDD {vd[i]:g} V, {tp[j]:g} degC\n"
                      f"{off.size} Monte Carlo instances, sigma {np.std(off, ddof=1):.3g} mV"
                      + (f" (ramp step {1e3 * float(step):.3g} mV)" if step else ""), fontsize=9)
     else:
