@@ -278,7 +278,7 @@ def network_table(pdk: str, lut_dir, out, chips: int = 3, n_images: int | None =
     col = Path(lut_dir) / pdk / "cim_column"
     if not col.with_suffix(".json").exists():
         raise LUTError(f"no column LUT {col}.json: make it with `charz characterize cim_column --pdk {pdk} --mc 40`")
-    rows = []
+    rows, unusable = [], []
     base = evaluate(str(col), chips=chips, n_images=n_images)
     rows.append(_net_row(IDEAL, None, base))
     for bits in NETWORK_BITS:
@@ -288,7 +288,12 @@ def network_table(pdk: str, lut_dir, out, chips: int = 3, n_images: int | None =
         for k in found:
             p = lut_path(lut_dir, pdk, k, bits)
             for cal in CALIBRATIONS:
-                r = evaluate(str(col), adc_lut=str(p), chips=chips, n_images=n_images, adc_calibration=cal)
+                try:
+                    r = evaluate(str(col), adc_lut=str(p), chips=chips, n_images=n_images, adc_calibration=cal)
+                except LUTError as exc:  # e.g. failed SPICE points (NaN transitions): list it, go on
+                    unusable.append(f"{p}: {exc}")
+                    progress(f"  {k}{bits}: not usable: {exc}")
+                    break
                 rows.append(_net_row(k, bits, r, cal))
                 progress(f"  network with {k}{bits} (calibration {cal}): {100 * r['cim_accuracy_mean']:.2f} %, "
                          f"{r['tops_per_watt']:.4g} TOPS/W, {r['inferences_per_s']:.4g} inf/s")
@@ -302,12 +307,14 @@ def network_table(pdk: str, lut_dir, out, chips: int = 3, n_images: int | None =
         lines.append(f"| {r['readout']} | {r['bits'] or str(r.get('adc_bits')) + ' (default)'} | {trim} | "
                      f"{r['acc']:.2f} +- {r['acc_std']:.2f} | {r['energy_pJ']:.4g} | "
                      f"{r['adc_pJ']:.4g} | {r['tops_w']:.4g} | {r['inf_s']:.4g} | {r['scheme']} |")
+    if unusable:
+        lines += ["", "Not usable (listed, not evaluated):"] + [f"- {u}" for u in unusable]
     md = "\n".join(lines) + "\n"
     (out / "network.md").write_text(md)
-    (out / "network.json").write_text(json.dumps(rows, indent=1))
+    (out / "network.json").write_text(json.dumps({"rows": rows, "unusable": unusable}, indent=1))
     plot_network(rows, out / f"network_{pdk}.png", pdk)
     progress(md)
-    return {"rows": rows}
+    return {"rows": rows, "unusable": unusable}
 
 
 def _net_row(readout: str, bits, r: dict, calibration: str | None = None) -> dict:
