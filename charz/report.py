@@ -199,8 +199,12 @@ def digitizers(pdk: str = "ptm16hp", bits: int = 5, lut_dir="lut", out="out/repo
         if lut is None:
             missing[k] = make_command(pdk, k, bits)
             continue
+        try:
+            summ[k] = converter_summary(lut)
+        except LUTError as exc:  # failed SPICE points: say so and re-make it, keep the other converters
+            missing[k] = f"unusable ({exc}); re-make it: {make_command(pdk, k, bits)}"
+            continue
         luts[k] = lut
-        summ[k] = converter_summary(lut)
     if not luts:
         raise LUTError(f"no converter LUT for {pdk} at {bits} bits under {lut_dir}/{pdk}/: make them first, e.g. "
                        f"{make_command(pdk, 'adc_sar', bits)}")
