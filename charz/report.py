@@ -304,11 +304,13 @@ def network_table(pdk: str, lut_dir, out, chips: int = 3, n_images: int | None =
     lines = [f"# Digits MLP on {pdk} CiM columns with SPICE converter LUTs", "",
              f"float {100 * base['float_accuracy']:.2f} %, ideal integer {100 * base['ideal_accuracy']:.2f} %; "
              f"{chips} chips (independent column and converter instances); energy = arrays + converters.", "",
-             "| read-out | bits | offset trim | accuracy [%] | energy / inference [pJ] | converters [pJ] | TOPS/W | "
-             "inferences/s | scheme |", "|---|---|---|---|---|---|---|---|---|"]
+             "| read-out | bits | converter instances | offset trim | accuracy [%] | energy / inference [pJ] | "
+             "converters [pJ] | TOPS/W | inferences/s | scheme |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         trim = {None: "", "none": "no", "offset": "yes"}[r["calibration"]]
-        lines.append(f"| {r['readout']} | {r['bits'] or str(r.get('adc_bits')) + ' (default)'} | {trim} | "
+        mc = r.get("converter_mc")
+        inst = "" if r["calibration"] is None else (f"from {mc} MC" if mc else "nominal only (LUT without MC)")
+        lines.append(f"| {r['readout']} | {r['bits'] or str(r.get('adc_bits')) + ' (default)'} | {inst} | {trim} | "
                      f"{r['acc']:.2f} +- {r['acc_std']:.2f} | {r['energy_pJ']:.4g} | "
                      f"{r['adc_pJ']:.4g} | {r['tops_w']:.4g} | {r['inf_s']:.4g} | {r['scheme']} |")
     if unusable:
@@ -325,7 +327,8 @@ def _net_row(readout: str, bits, r: dict, calibration: str | None = None) -> dic
     return {"readout": readout, "bits": bits, "calibration": calibration, "acc": 100 * r["cim_accuracy_mean"], "acc_std": 100 * r["cim_accuracy_std"],
             "energy_pJ": r["energy_per_inference_J"] * 1e12, "adc_pJ": r["adc_energy_per_inference_J"] * 1e12,
             "tops_w": r["tops_per_watt"], "inf_s": r["inferences_per_s"], "scheme": r["timing"].get("scheme", ""),
-            "adc_bits": r["operating_point"].get("adc_bits")}
+            "adc_bits": r["operating_point"].get("adc_bits"),
+            "converter_mc": (r.get("adc") or {}).get("mc_samples") if r.get("adc") else None}
 
 
 def plot_network(rows: list[dict], path, pdk: str):
