@@ -367,7 +367,11 @@ def plot_network(rows: list[dict], path, pdk: str):
             ax.set_yscale("log")
     axes[0].legend(fontsize=7, ncol=2)
     fig.suptitle(f"digits MLP on {pdk} CiM columns read out by SPICE-characterized converters", fontsize=11)
-    fig.tight_layout()
+    nominal = sorted({f"{r['readout']}{r['bits']}" for r in rows if r["calibration"] and not r.get("converter_mc")})
+    if nominal:
+        fig.text(0.5, 0.005, "nominal-only LUTs (no converter mismatch, so not comparable with the others): "
+                 + ", ".join(nominal), ha="center", va="bottom", fontsize=8, color="tab:red")
+    fig.tight_layout(rect=(0, 0.04 if nominal else 0, 1, 1))
     return _save(fig, path)
 
 
