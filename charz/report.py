@@ -163,7 +163,8 @@ def _fmt(x, spec: str = ".3g") -> str:
 def table_md(summ: dict, rat: dict, missing: dict, bits: int, pdk: str, why: list[str]) -> str:
     pub = area_model.PUBLISHED
     lines = [f"# Column digitizers, {bits}-bit, {pdk}", "",
-             "| converter | DNL max [LSB] | INL max [LSB] (endpoint / absolute) | missing | MC inst. | offset sigma [mV] "
+             "| converter | DNL max [LSB] | INL max [LSB] (endpoint / absolute) | missing | MC inst. | "
+             "sigma [mV]: offset (mean shift) / per edge "
              "| MC INL median / worst [LSB] | MC inst. with missing codes | energy [fJ] | t_conv [ns] | area [um2] |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for k in KINDS:
@@ -174,7 +175,7 @@ def table_md(summ: dict, rat: dict, missing: dict, bits: int, pdk: str, why: lis
         lines.append(
             f"| {k} ({DESCRIPTION[k]}) | {_fmt(s['max_abs_dnl_lsb'])} | {_fmt(s['max_abs_inl_lsb'])} / "
             f"{_fmt(s['max_abs_inl_abs_lsb'])} | {s['missing_codes']} | {s['mc_instances']} | "
-            f"{_fmt(s.get('offset_sigma_mV'))} | {_fmt(s.get('mc_median_abs_inl_lsb'))} / {_fmt(s.get('mc_worst_abs_inl_lsb'))} | "
+            f"{_fmt(s.get('offset_sigma_mV'))} / {_fmt(s.get('transition_sigma_mean_mV'))} | {_fmt(s.get('mc_median_abs_inl_lsb'))} / {_fmt(s.get('mc_worst_abs_inl_lsb'))} | "
             f"{s.get('mc_instances_with_missing_codes', 'n/a')} | {s['energy_fJ']:.3g} | {s['t_conv_ns']:.3g} | {s['area_um2']:.3g} |")
     lines += ["", "## Conventional / memory-immersed", "", "| ratio | ours | published |", "|---|---|---|"]
     for key, name in (("area_ratio_vs_sar", "area, SAR / MI"), ("energy_ratio_vs_sar", "energy, SAR / MI"),
