@@ -57,7 +57,8 @@ luts-adc: setup
 		$(BIN)/charz characterize $$k --pdk ptm16hp --bits 5 --mc 4 --seed 1 --steps-per-lsb 4 -o lut/ptm16hp/$${k}5 || exit 1; done
 	for b in 3 4; do for k in adc_sar adc_flash adc_mi_sar adc_hybrid; do \
 		$(BIN)/charz characterize $$k --pdk ptm16hp --bits $$b --mc 4 --seed 1 --steps-per-lsb 2 -o lut/ptm16hp/$${k}$$b || exit 1; done; done
-	for k in adc_sar adc_mi_sar adc_hybrid; do \
+	$(BIN)/charz characterize adc_sar --pdk ptm16hp --bits 6 --mc 4 --seed 1 --steps-per-lsb 2 -o lut/ptm16hp/adc_sar6
+	for k in adc_mi_sar adc_hybrid; do \
 		$(BIN)/charz characterize $$k --pdk ptm16hp --bits 6 --steps-per-lsb 2 -o lut/ptm16hp/$${k}6 || exit 1; done
 	$(BIN)/charz characterize comparator --pdk ptm65bulk --mc 50 --seed 1 -o lut/ptm65bulk/comparator
 	for k in adc_sar adc_flash adc_mi_sar adc_hybrid; do \
