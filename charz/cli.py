@@ -172,10 +172,10 @@ def cmd_cache(args) -> int:
 
 
 def golden_netlists(pdk) -> dict[str, str]:
-    from .netlist import bitcell, cim_column, comparator, digitizer, flash
+    from .netlist import bitcell, cim_column, comparator, digitizer, flash, wht_column
 
     out = {}
-    for mod in (bitcell, cim_column, comparator, digitizer, flash):
+    for mod in (bitcell, cim_column, comparator, digitizer, flash, wht_column):
         out.update(mod.golden_netlists(pdk))
     return out
 
@@ -215,17 +215,19 @@ def _char_common(args):
     )
 
 
-BLOCKS = ("bitcell6t", "bitcell8t", "cim_column", "comparator", "adc_sar", "adc_mi_sar", "adc_flash", "adc_hybrid")
+BLOCKS = ("bitcell6t", "bitcell8t", "cim_column", "comparator", "adc_sar", "adc_mi_sar", "adc_flash", "adc_hybrid",
+          "wht_column")
 ADC_BLOCKS = ("adc_sar", "adc_mi_sar", "adc_flash", "adc_hybrid")
 
 
 def characterize(block: str, pdk, **kw):
     """Run one block's recipe; returns the LUT (with any failures in lut.provenance['failed_points'])."""
-    cell_only = ("sizes", "mismatch_beta")
+    cell_only = ("sizes",) if block == "wht_column" else ("sizes", "mismatch_beta")
     if block not in ("bitcell6t", "bitcell8t", "cim_column"):
         bad = [k for k in cell_only if kw.get(k)]
         if bad:
-            raise CharzError(f"--{bad[0].replace('_', '-')} applies to the bitcells and the column only")
+            raise CharzError(f"--{bad[0].replace('_', '-')} applies to the bitcells and the column only"
+                             + (" (WHT cell sizes are WhtParams fields w_cell, l_cell)" if block == "wht_column" else ""))
         kw = {k: v for k, v in kw.items() if k not in cell_only}
     for opt in ("bits", "steps_per_lsb"):
         if block not in ADC_BLOCKS and kw.get(opt) is not None:
@@ -249,6 +251,10 @@ def characterize(block: str, pdk, **kw):
         from .characterize.cim_column import characterize_column
 
         return characterize_column(pdk, **_drop(kw, "bits"))
+    if block == "wht_column":
+        from .characterize.wht import characterize_wht
+
+        return characterize_wht(pdk, **_drop(kw, "bits"))
     if block == "comparator":
         from .characterize.comparator import characterize_comparator
 
@@ -305,10 +311,15 @@ def cmd_characterize(args) -> int:
         if len(vr) != 2:
             raise CharzError(f"--vref {args.vref!r}: give the input range as LO,HI in volts, e.g. --vref 0.3,0.65")
         kw.update(vref_lo=vr[0], vref_hi=vr[1])
-    if args.block == "cim_column":
-        kw.update(n_rows=args.rows, t_pulse=grid(args.t_pulse, "--t-pulse"))
+    if args.block in ("cim_column", "wht_column"):
+        kw.update(n_rows=args.rows if args.rows is not None or args.block == "cim_column" else 16,
+                  t_pulse=grid(args.t_pulse, "--t-pulse"))
     elif args.rows is not None or args.t_pulse is not None:
-        raise CharzError("--rows and --t-pulse apply to cim_column only")
+        raise CharzError("--rows and --t-pulse apply to cim_column and wht_column only")
+    if args.block == "wht_column":
+        kw["ternary"] = not args.sign_only
+    elif args.sign_only:
+        raise CharzError("--sign-only applies to wht_column only")
     t0 = time.time()
     lut = characterize(args.block, pdk, **kw)
     out = Path(args.output or f"lut/{pdk.name}/{args.block}")
@@ -356,6 +367,10 @@ def make_plots(lut, out: Path, stem: str) -> list[Path]:
         from .plot import comparator as pcmp
 
         written += pcmp.plot_all(lut, out, stem)
+    elif lut.block == "wht_column":
+        from .plot import wht as pw
+
+        written += pw.plot_all(lut, out, stem)
     elif lut.block.startswith("adc_"):
         from .plot import digitizer as pd
 
@@ -494,8 +509,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pdk", default=DEFAULT_PDK, help=f"PDK name (default {DEFAULT_PDK})")
     p.add_argument("--vdd", help="VDD grid in V (default: the PDK's nominal VDD)")
     p.add_argument("--temp", help="temperature grid in degC (default 27)")
-    p.add_argument("--t-pulse", help="cim_column: wordline pulse width grid in s (e.g. 40p,60p)")
-    p.add_argument("--rows", type=int, default=None, help="cim_column: cells on the bitline, 8..64 (default 16)")
+    p.add_argument("--t-pulse", help="cim_column / wht_column: wordline (row) pulse width grid in s (e.g. 40p,60p)")
+    p.add_argument("--rows", type=int, default=None,
+                   help="cim_column: cells on the bitline, 8..64; wht_column: rows per column 4..64, a power of two "
+                        "(above 16 the column is stitched from 16-row tiles) (default 16)")
+    p.add_argument("--sign-only", action="store_true",
+                   help="wht_column: only the sign latch (no ternary latch with its dead zone)")
     p.add_argument("--bits", type=int, default=None, help="converters: resolution in bits (default 5)")
     p.add_argument("--flash-bits", type=int, default=None,
                    help="adc_hybrid: MSBs decided by the coarse flash, 1..min(3, bits-1) (default bits // 2)")
