@@ -489,6 +489,7 @@ def characterize_wht(
         pr = np.concatenate(model_pred)
         me = np.concatenate(model_meas)
         fq["decision_model"] = fit_quality_entry(pr, me, "1", model_where)
+        fq["decision_model"].pop("max_rel_err")  # probabilities near 0: a relative error means nothing
         fq["decision_model"]["note"] = ("wrong-decision probability of the fitted Gaussian model (offset, thresholds, "
                                         "cell sigma) against the fraction of Monte Carlo instances, per pair "
                                         f"(binomial standard error at {mc} instances: up to {0.5 / math.sqrt(mc):.3f})")

@@ -138,7 +138,7 @@ class WhtParams:
     ternary: bool = False
     """Ternary output: upper and lower latches with programmable thresholds +-V_th instead of the sign latch."""
     v_trim: float | None = None
-    """Gate bias of the ternary latches' trim devices (V); None = VDD (tied to the supply)."""
+    """Gate bias of the ternary latches' trim devices (V); None = tied to VDD (follows the supply)."""
     w_trim: float | None = None
     """Ternary trim devices' width (m); None = 4 Lmin."""
     c_load: float | None = None
@@ -196,8 +196,8 @@ class WhtParams:
             raise ParameterError(f"latch must be a ComparatorSizes (or None), got {type(latch).__name__}")
         if not isinstance(self.ternary, bool):
             raise ParameterError(f"ternary must be True or False, got {self.ternary!r}")
-        v_trim = float(vdd) if self.v_trim is None else finite(self.v_trim, "v_trim (V)")
-        if not (0.0 <= v_trim <= vdd):
+        v_trim = None if self.v_trim is None else finite(self.v_trim, "v_trim (V)")  # None: tied to VDD
+        if v_trim is not None and not (0.0 <= v_trim <= vdd):
             raise ParameterError(f"v_trim = {v_trim:g} V is outside the rails [0, {vdd:g}] V")
         cols = tuple(range(n_cols)) if self.columns is None else self.columns
         try:
@@ -255,7 +255,7 @@ class WhtParams:
         d = self.as_dict()
         latch = d.pop("latch")
         cols = d.pop("columns")
-        out = [(k, num(v) if isinstance(v, float) else v) for k, v in d.items()]
+        out = [(k, num(v) if isinstance(v, float) else ("vdd" if v is None else v)) for k, v in d.items()]
         out.append(("columns", "all" if len(cols) == self.n_cols else "-".join(map(str, cols))))
         out += [(f"latch.{k}", num(v)) for k, v in latch.items()]
         return tuple(out)
@@ -366,7 +366,7 @@ def _circuit(params: WhtParams, planes: np.ndarray, p: PDK) -> Circuit:
     lines += _pwl("vpch", "pre_b", _pulses(tl, range(planes.shape[0]), tl.release, tl.clk_fall, vdd))
     lines += _pwl("vclk1", "clk1", _cycle_pulse(tl, planes.shape[0], tl.clk1, tl.clk_fall, vdd))
     if params.ternary:
-        lines.append(f"vtrim vtrim 0 {num(params.v_trim)}")
+        lines.append(f"vtrim vtrim 0 {num(vdd if params.v_trim is None else params.v_trim)}")
     devices: list[Device] = []
     share = len(cols)
     c_row_line = _r12((params.n_cols * params.c_row + params.row_junctions * params.c_stitch) * share / params.n_cols)
