@@ -8,7 +8,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STAMP  := $(VENV)/.charz-installed
 PYTEST_ARGS ?=
 
-.PHONY: setup ngspice demo test test-all bench luts luts-adc report netlists clean
+.PHONY: setup ngspice demo test test-all bench luts luts-adc luts-wht report netlists clean
 
 setup: ngspice $(STAMP)
 
@@ -63,6 +63,15 @@ luts-adc: setup
 	$(BIN)/charz characterize comparator --pdk ptm65bulk --mc 50 --seed 1 -o lut/ptm65bulk/comparator
 	for k in adc_sar adc_flash adc_mi_sar adc_hybrid; do \
 		$(BIN)/charz characterize $$k --pdk ptm65bulk --bits 5 --steps-per-lsb 4 -o lut/ptm65bulk/$${k}5 || exit 1; done
+
+# WHT crossbar columns (lut/README.md lists what each took); the seed is the CLI default (1)
+luts-wht: setup
+	$(BIN)/charz characterize wht_column --vdd 0.6,0.7,0.8,0.9 --mc 16 --t-pulse 60p -o lut/ptm16hp/wht16
+	$(BIN)/charz characterize wht_column --vdd 0.6,0.7,0.8,0.9 --mc 16 --t-pulse 60p --sign-only -o lut/ptm16hp/wht16_sign
+	$(BIN)/charz characterize wht_column --vdd 0.8 --mc 8 --rows 32 -o lut/ptm16hp/wht32
+	$(BIN)/charz characterize wht_column --pdk ptm22hp --vdd 0.8 --mc 8 -o lut/ptm22hp/wht16
+	$(BIN)/charz characterize wht_column --vdd 0.7,0.8,0.9 --temp 0,27,85 --t-pulse 40p,60p,80p -o lut/ptm16hp/wht16_corners
+	$(BIN)/charz characterize wht_column --vdd 0.8 --mc 4 --rows 64 -o lut/ptm16hp/wht64
 
 report: setup
 	$(BIN)/charz report digitizers --pdk ptm16hp --bits 5

@@ -395,11 +395,77 @@ def _eval_coords(args):
     )
 
 
+def cmd_eval_wht(args) -> int:
+    from .lut import LUT
+    from .network import wht as nw
+
+    path = args.lut or f"lut/{DEFAULT_PDK}/wht16"
+    lut = LUT.load(path, block="wht_column")
+    if args.pdk:
+        lut.check_pdk(_pdk(args).sha256)
+    bad = [o for o, v in (("--adc-lut", args.adc_lut), ("--columns-per-adc", args.columns_per_adc),
+                          ("--adc-bits", args.adc_bits)) if v is not None]
+    if bad or args.adc_calibration != "none":
+        raise CharzError(f"{(bad or ['--adc-calibration'])[0]} does not apply to the WHT network (no converters: "
+                         f"a latch per column)")
+    coords = _eval_coords(args)
+    res = nw.evaluate_wht(lut, mismatch_scale=args.mismatch, chips=args.chips, seed=args.seed,
+                          mode=args.mode, **coords)
+    res["lut"]["path"] = str(path)
+    print(nw.format_wht(res))
+    if args.out:
+        import json
+
+        from .plot import wht as pw
+
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        scales = [float(s) for s in args.sweep_mismatch.split(",")]
+        sweep = nw.accuracy_vs_mismatch_wht(lut, scales=scales, chips=args.chips, seed=args.seed, mode=args.mode,
+                                            **coords)
+        written = [pw.plot_accuracy_vs_mismatch(sweep, out / "wht_accuracy_vs_mismatch.png"),
+                   pw.plot_planes_histogram(res, out / "wht_planes_evaluated.png")]
+        if lut.axis("vdd").values.size > 1 and coords.get("vdd") is None:
+            vs = nw.accuracy_vs_vdd_wht(lut, chips=args.chips, seed=args.seed, mode=args.mode,
+                                        **{k: v for k, v in coords.items() if k != "vdd"})
+            written.append(pw.plot_accuracy_vs_vdd(vs, out / "wht_accuracy_vs_vdd.png"))
+        (out / "wht_eval.json").write_text(json.dumps(res, indent=1, default=str))
+        print("wrote " + ", ".join(str(p) for p in written) + f" and {out / 'wht_eval.json'}")
+    return 0
+
+
+def cmd_check(args) -> int:
+    from .characterize.wht_check import check_against_spice, format_check
+    from .lut import LUT
+
+    lut = LUT.load(args.lut, block="wht_column")
+    coords = _eval_coords(args)
+    res = check_against_spice(lut, vectors=args.vectors, bits=args.bits, seed=args.seed, mc=args.mc,
+                              executor=_executor(args), use_cache=not args.no_cache, progress=not args.quiet,
+                              **coords)
+    print(format_check(res))
+    if args.json:
+        import json
+
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(res, indent=1, default=str))
+        print(f"wrote {args.json}")
+    if res["failures"]:
+        return 4
+    return 0
+
+
 def cmd_eval(args) -> int:
     from .lut import LUT
     from .network import evaluate as ev
 
-    lut = LUT.load(args.lut)
+    if args.network == "wht":
+        return cmd_eval_wht(args)
+    lut = LUT.load(args.lut or f"lut/{DEFAULT_PDK}/cim_column")
+    if lut.block == "wht_column":
+        raise CharzError(f"{args.lut} is a wht_column LUT: evaluate the WHT network with `charz eval --network wht`")
+    if args.mode is not None:
+        raise CharzError("--mode applies to --network wht only")
     if lut.block != "cim_column":
         raise CharzError(f"{args.lut} is a '{lut.block}' LUT; `charz eval` needs a cim_column LUT")
     if args.pdk:
@@ -560,7 +626,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="digits MLP on the behavioral CiM layer: accuracy, energy, TOPS/W",
                        description="Evaluate the shipped digits MLP with every matrix product on bit-plane CiM columns "
                                    "read from a cim_column LUT (ideal n-bit quantizer read-out).")
-    p.add_argument("--lut", default=f"lut/{DEFAULT_PDK}/cim_column", help="cim_column LUT path")
+    p.add_argument("--network", choices=("mlp", "wht"), default="mlp",
+                   help="mlp: the digits MLP on bit-plane CiM columns (default); wht: the frequency-domain digits "
+                        "network on signed-bit WHT crossbars (accuracy ideal vs CiM, energy and TOPS/W with and "
+                        "without early termination beside the published 1602 / 5311 TOPS/W)")
+    p.add_argument("--lut", default=None,
+                   help=f"LUT path (default lut/{DEFAULT_PDK}/cim_column, or lut/{DEFAULT_PDK}/wht16 with --network wht)")
+    p.add_argument("--mode", choices=("sign", "ternary"), default=None,
+                   help="--network wht: latch mode (default: the LUT's: ternary if characterized with the ternary pair)")
     p.add_argument("--pdk", default=None, help="check the LUT was made with this PDK's card")
     p.add_argument("--vdd", help="VDD in V (default: the LUT's nominal or first grid value)")
     p.add_argument("--temp", help="temperature in degC")
@@ -581,6 +654,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="also write accuracy-vs-mismatch and energy PNGs here")
     p.add_argument("--sweep-mismatch", default="0,1,2,4,8", help="mismatch scales for the plot (default 0,1,2,4,8)")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("check", help="SPICE vs behavioral model: `check wht` simulates a full WHT crossbar",
+                       description="`check wht`: simulate the LUT's R x R signed-bit WHT crossbar (its circuit "
+                                   "parameters are read from the LUT provenance) in ngspice on random signed vectors, "
+                                   "every non-zero bit plane, and compare every column's per-plane decision with the "
+                                   "behavioral layer fed by the LUT (agreement rate, goal >= 99 %% nominal); with --mc, "
+                                   "compare wrong-decision rates of SPICE instances and model chips.")
+    p.add_argument("what", choices=("wht",), help="which block")
+    p.add_argument("--lut", default=f"lut/{DEFAULT_PDK}/wht16", help="wht_column LUT path")
+    p.add_argument("--vectors", type=int, default=8, help="random signed input vectors (default 8)")
+    p.add_argument("--bits", type=int, default=8, help="input bits, sign-magnitude (default 8: 7 planes)")
+    p.add_argument("--mc", type=int, default=0, help="Monte Carlo crossbar instances (default 0: nominal only)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the vectors (Monte Carlo uses seed + 1)")
+    p.add_argument("--vdd", help="VDD in V (a LUT grid value; default the LUT's nominal)")
+    p.add_argument("--temp", help="temperature in degC")
+    p.add_argument("--t-pulse", help="row pulse width in s")
+    p.add_argument("--json", default=None, help="also write the result as JSON here")
+    _sim_options(p)
+    p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("report", help="reports from the LUTs: `report digitizers`",
                        description="`report digitizers`: the converters of one PDK at one resolution side by side "

@@ -156,3 +156,75 @@ def plot_all(lut: LUT, out, stem: str = "wht") -> list[Path]:
     if "p_wrong_sign" in lut.tables or "p_wrong_ternary" in lut.tables:
         written.append(plot_error_probability(lut, out / f"{stem}_errors.png"))
     return written
+
+
+# ---- network results (dicts of charz.network.wht) -------------------------------------------------
+def _net_title(r: dict, what: str) -> str:
+    lut = r["lut"]
+    return (f"digits WHT network on {lut.get('pdk', '?')} {lut.get('n_rows', '?')}x{lut.get('n_rows', '?')} crossbars "
+            f"({r.get('chips', '?')} chips, {r.get('n_images', '?')} test images): {what}")
+
+
+def plot_accuracy_vs_mismatch(sweep: dict, path) -> Path:
+    """CiM accuracy (mean and chip range) and ideal-quantized accuracy vs the mismatch scale."""
+    x = np.asarray(sweep["values"], dtype=float)
+    fig, ax = plt.subplots(figsize=(7.0, 4.6))
+    ax.fill_between(x, 100 * np.asarray(sweep["cim_min"]), 100 * np.asarray(sweep["cim_max"]), color="tab:red",
+                    alpha=0.2, lw=0, label="CiM, chip range")
+    ax.plot(x, 100 * np.asarray(sweep["cim_mean"]), "o-", color="tab:red", label="CiM, mean over chips")
+    ax.plot(x, 100 * np.asarray(sweep["ideal_accuracy"]), "--", color="0.3", label="ideal quantized crossbar")
+    ax.axhline(100 * sweep["float_accuracy"], color="tab:blue", ls=":", label="float (unquantized)")
+    ax.set_xlabel("mismatch scale (1 = the LUT's Monte Carlo A_VT; sigmas scaled linearly)")
+    ax.set_ylabel("test accuracy [%]")
+    ax.set_ylim(0, 100)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower left")
+    r0 = sweep["results"][0]
+    op = r0["operating_point"]
+    ax.set_title(_net_title(r0, f"accuracy vs mismatch\nVDD {op.get('vdd', 0):g} V, "
+                                f"{r0['network']['mode']} latches"), fontsize=8.5)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_accuracy_vs_vdd(sweep: dict, path) -> Path:
+    """CiM accuracy and TOPS/W (with and without early termination) vs VDD."""
+    x = np.asarray(sweep["values"], dtype=float)
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11.0, 4.4))
+    a1.fill_between(x, 100 * np.asarray(sweep["cim_min"]), 100 * np.asarray(sweep["cim_max"]), color="tab:red",
+                    alpha=0.2, lw=0, label="CiM, chip range")
+    a1.plot(x, 100 * np.asarray(sweep["cim_mean"]), "o-", color="tab:red", label="CiM, mean")
+    a1.plot(x, 100 * np.asarray(sweep["ideal_accuracy"]), "--", color="0.3", label="ideal quantized")
+    a1.set_ylim(0, 100)
+    a1.set_xlabel("VDD [V]")
+    a1.set_ylabel("test accuracy [%]")
+    a1.grid(alpha=0.3)
+    a1.legend(fontsize=8, loc="lower right")
+    a2.plot(x, sweep["tops_per_watt_no_et"], "s-", color="tab:blue", label="ours, all planes")
+    a2.plot(x, sweep["tops_per_watt_et"], "o-", color="tab:green", label="ours, early termination")
+    a2.plot([0.8], [1602], "bs", mfc="none", ms=9, label="published 1602 (all planes)")
+    a2.plot([0.8], [5311], "go", mfc="none", ms=9, label="published 5311 (early termination)")
+    a2.set_yscale("log")
+    a2.set_xlabel("VDD [V]")
+    a2.set_ylabel("TOPS/W (crossbar transforms only)")
+    a2.grid(alpha=0.3, which="both")
+    a2.legend(fontsize=8)
+    fig.suptitle(_net_title(sweep["results"][0], "accuracy and efficiency vs VDD"), fontsize=8.5)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_planes_histogram(result: dict, path) -> Path:
+    """How many magnitude planes each forward-transform column evaluated (early termination)."""
+    h = np.asarray(result["planes_evaluated_hist_forward_fraction"], dtype=float)
+    fig, ax = plt.subplots(figsize=(6.8, 4.4))
+    ax.bar(np.arange(h.size), 100 * h, color="tab:green")
+    ax.set_xticks(np.arange(h.size))
+    ax.set_xlabel("bit planes evaluated per column (forward transforms; 0 = settled before the first)")
+    ax.set_ylabel("share of columns [%]")
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_title(_net_title(result, f"early termination\n{100 * result['planes_skipped_fraction_forward']:.1f} % of "
+                                    f"active forward column-planes skipped, energy skipped "
+                                    f"{100 * result['energy_skipped_fraction']:.1f} %"), fontsize=8.5)
+    fig.tight_layout()
+    return _save(fig, path)
