@@ -31,7 +31,7 @@ def one_line_error(r, code=None):
 
 @pytest.mark.parametrize("cmd", [[], ["doctor"], ["pdk", "list"], ["pdk", "verify"], ["netlist"], ["characterize"],
                                  ["lut", "show"], ["plot"], ["eval"], ["demo"], ["cache"], ["train"],
-                                 ["report"]])
+                                 ["report"], ["check"]])
 def test_every_command_has_help(cmd):
     r = charz(*cmd, "--help")
     assert r.returncode == 0 and "usage: charz" in r.stdout and len(r.stdout) > 200
@@ -78,6 +78,17 @@ def test_missing_libngspice_is_explained():
     (["eval", "--columns-per-adc", "4"], "need --adc-lut"),
     (["eval", "--adc-calibration", "offset"], "need --adc-lut"),
     (["report", "digitizers", "--pdk", "ptm65bulk", "--lut-dir", "no/such"], "no converter LUT"),
+    # WHT crossbar: rows must be a power of two, options of other blocks, the wrong LUT kind, no converters
+    (["characterize", "wht_column", "--rows", "12"], "n_rows"),
+    (["characterize", "wht_column", "--bits", "5"], "--bits applies"),
+    (["characterize", "comparator", "--sign-only"], "--sign-only applies"),
+    (["characterize", "wht_column", "--size", "w_pd=80n"], "w_cell"),
+    (["eval", "--network", "wht", "--lut", "lut/ptm16hp/comparator"], "wht_column"),
+    (["eval", "--network", "wht", "--adc-lut", "lut/ptm16hp/adc_sar5"], "does not apply"),
+    (["eval", "--lut", "lut/ptm16hp/wht16_sign"], "--network wht"),
+    (["eval", "--mode", "sign"], "--network wht only"),
+    (["check", "wht", "--lut", "lut/ptm16hp/cim_column"], "wht_column"),
+    (["check", "wht", "--lut", "lut/ptm16hp/wht16_sign", "--vectors", "0"], "vectors"),
 ])
 def test_bad_input_is_one_line(args, needle):
     line = one_line_error(charz(*args, "--workers", "0") if args[0] == "characterize" else charz(*args))
