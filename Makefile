@@ -41,6 +41,8 @@ bench: setup
 	$(BIN)/python bench/bench_mc_batch.py
 	$(BIN)/python bench/bench_network.py
 	$(BIN)/python bench/bench_digitizer.py
+	$(BIN)/python bench/bench_wht.py --lut lut/ptm16hp/wht16
+	$(BIN)/python bench/bench_wht_spice.py
 
 # the default LUTs committed in lut/ (about 15 minutes on 2 cores)
 luts: setup
@@ -70,8 +72,8 @@ luts-wht: setup
 	$(BIN)/charz characterize wht_column --vdd 0.6,0.7,0.8,0.9 --mc 16 --t-pulse 60p --sign-only -o lut/ptm16hp/wht16_sign
 	$(BIN)/charz characterize wht_column --vdd 0.8 --mc 8 --rows 32 -o lut/ptm16hp/wht32
 	$(BIN)/charz characterize wht_column --pdk ptm22hp --vdd 0.8 --mc 8 -o lut/ptm22hp/wht16
+	$(BIN)/charz characterize wht_column --vdd 0.8 --mc 2 --rows 64 -o lut/ptm16hp/wht64
 	$(BIN)/charz characterize wht_column --vdd 0.7,0.8,0.9 --temp 0,27,85 --t-pulse 40p,60p,80p -o lut/ptm16hp/wht16_corners
-	$(BIN)/charz characterize wht_column --vdd 0.8 --mc 4 --rows 64 -o lut/ptm16hp/wht64
 
 report: setup
 	$(BIN)/charz report digitizers --pdk ptm16hp --bits 5
