@@ -514,6 +514,26 @@ def cmd_demo(args) -> int:
 def cmd_train(args) -> int:
     from .network import mlp
 
+    if args.network == "wht":
+        from .lut import LUT
+        from .network import wht as nw
+
+        recipe = dict(nw.load_shipped_wht().meta.get("recipe") or {})
+        lut_path = args.lut or recipe.get("lut")
+        recipe.update(seed=args.seed)
+        if args.ideal:
+            lut_path = None
+        recipe["lut"] = LUT.load(lut_path, block="wht_column") if lut_path else None
+        t0 = time.time()
+        net = nw.train_digits_wht(**recipe)
+        path = net.save(args.output or nw.DATA)
+        print(f"trained the digits WHT network ({'hardware-aware on ' + str(lut_path) if lut_path else 'ideal crossbar'}, "
+              f"seed {args.seed}) in {time.time() - t0:.1f} s; ideal test accuracy "
+              f"{100 * net.meta.get('ideal_test_accuracy', float('nan')):.2f} %")
+        print(f"wrote {path}")
+        return 0
+    if args.lut or args.ideal:
+        raise CharzError("--lut and --ideal apply to --network wht only")
     model = mlp.train_digits_mlp(seed=args.seed)
     path = model.save(args.output or mlp.DATA)
     print(f"wrote {path}")
@@ -701,9 +721,14 @@ def build_parser() -> argparse.ArgumentParser:
     _sim_options(p)
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("train", help="re-train the digits MLP (seconds) and write its weights",
-                       description="Train the 64-64-10 digits MLP in NumPy (float, then quantization-aware) and "
-                                   "save the quantized 4-bit weights.")
+    p = sub.add_parser("train", help="re-train the digits MLP or WHT network (seconds) and write its weights",
+                       description="mlp: train the 64-64-10 digits MLP in NumPy (float, then quantization-aware) and "
+                                   "save the quantized 4-bit weights. wht: train the frequency-domain digits network "
+                                   "against the quantized crossbar, hardware-aware through a wht_column LUT's circuit "
+                                   "model (the shipped weights' recipe: LUT, VDD, mode, sparsity) unless --ideal.")
+    p.add_argument("--network", choices=("mlp", "wht"), default="mlp", help="which network (default mlp)")
+    p.add_argument("--lut", default=None, help="wht: LUT for hardware-aware training (default: the shipped recipe's)")
+    p.add_argument("--ideal", action="store_true", help="wht: train against the ideal quantized crossbar only")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--output", default=None, help="weights file (default: the shipped charz/network/data file)")
     p.set_defaults(func=cmd_train)

@@ -89,6 +89,7 @@ def test_missing_libngspice_is_explained():
     (["eval", "--mode", "sign"], "--network wht only"),
     (["check", "wht", "--lut", "lut/ptm16hp/cim_column"], "wht_column"),
     (["check", "wht", "--lut", "lut/ptm16hp/wht16_sign", "--vectors", "0"], "vectors"),
+    (["train", "--lut", "lut/ptm16hp/wht16"], "--network wht only"),
 ])
 def test_bad_input_is_one_line(args, needle):
     line = one_line_error(charz(*args, "--workers", "0") if args[0] == "characterize" else charz(*args))
@@ -140,3 +141,16 @@ def test_size_override_reaches_the_netlist(tmp_path):
     assert lut.provenance["parameters"]["sizes"]["w_pd"] == 9.6e-08
     line = one_line_error(charz("characterize", "bitcell6t", "--size", "w_xx=1n", "--workers", "0"))
     assert "unknown cell size" in line
+
+
+def test_eval_wht_network_end_to_end(tmp_path):
+    """`charz eval --network wht` on the committed LUT: accuracies, energy, TOPS/W beside the published
+    figures with the reasons, and the plots."""
+    r = charz("eval", "--network", "wht", "--chips", "1", "--sweep-mismatch", "0,2", "--out", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert "ideal (quantized, noiseless)" in out and "CiM (per-chip mismatch)" in out
+    assert "1602 TOPS/W (5311 with early termination)" in out and "why they differ" in out
+    assert "vdd=0.8 V" in out
+    for name in ("wht_accuracy_vs_mismatch.png", "wht_planes_evaluated.png", "wht_accuracy_vs_vdd.png", "wht_eval.json"):
+        assert (tmp_path / name).stat().st_size > 1000
