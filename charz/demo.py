@@ -97,6 +97,9 @@ def run_demo(args) -> int:
     adc = _converter_readout(ev, col, pdk, args.seed)
     if adc:
         print(adc)
+    wht = _wht_readout(pdk, args.seed)
+    if wht:
+        print(wht)
     print(f"\nLUTs: {lut_dir}/   PNGs ({len(pngs)}):")
     for p in pngs:
         print(f"  {p}")
@@ -126,6 +129,23 @@ def _converter_readout(ev, col, pdk, seed: int) -> str:
         return ""
     return ("\nRead-out by SPICE-characterized 5-bit converters (committed LUTs in lut/" + pdk.name
             + "/, 4 chips; energy and TOPS/W include the converters):\n" + "\n".join(rows))
+
+
+def _wht_readout(pdk, seed: int) -> str:
+    """The frequency-domain digits network on the committed WHT crossbar LUT of this PDK (LUT only, no
+    simulation; `make luts-wht` makes it)."""
+    p = Path(__file__).resolve().parent.parent / "lut" / pdk.name / "wht16"
+    if not p.with_suffix(".json").exists():
+        return ""
+    from .network import wht as nw
+
+    r = nw.evaluate_wht(str(p), chips=3, seed=seed)
+    op = r["operating_point"]
+    return (f"\nSigned-bit WHT crossbars (committed LUT lut/{pdk.name}/wht16, {op['vdd']:g} V, 3 chips): digits "
+            f"WHT network ideal {100 * r['ideal_accuracy']:.2f} %, CiM {100 * r['cim_accuracy_mean']:.2f} % "
+            f"[{100 * r['cim_accuracy_min']:.2f}..{100 * r['cim_accuracy_max']:.2f}], "
+            f"{r['energy_per_inference_et_J'] * 1e12:.2f} pJ, {r['tops_per_watt_no_et']:.1f} TOPS/W "
+            f"({r['tops_per_watt_et']:.1f} with early termination; published 1602 / 5311): `charz eval --network wht`")
 
 
 def summary_table(pdk, luts: dict, res: dict) -> str:
