@@ -114,6 +114,25 @@ class LUT:
             out = interp1d(v, out, axis=idx, kind="linear", assume_sorted=True)(x)
         return out
 
+    def default_coord(self, name: str) -> tuple[float, str] | None:
+        """The operating value of axis *name* when none is given, and why: the only grid value; for
+        ``vdd`` the PDK's nominal VDD (provenance ``vdd_nom``) when inside the grid, else the highest
+        grid VDD; for ``temp`` 27 degC when inside the grid, else the nearest grid value. None for other
+        axes (the caller decides)."""
+        v = self.axis(name).values
+        if v.size == 1:
+            return float(v[0]), "only grid value"
+        if name == "vdd":
+            vn = self.provenance.get("vdd_nom")
+            if vn is not None and v[0] <= float(vn) <= v[-1]:
+                return float(vn), "PDK nominal VDD"
+            return float(v[-1]), "highest grid VDD"
+        if name == "temp":
+            if v[0] <= 27.0 <= v[-1]:
+                return 27.0, "27 degC"
+            return float(v[np.argmin(np.abs(v - 27.0))]), "grid value nearest 27 degC"
+        return None
+
     def slice(self, table: str, **coords) -> np.ndarray:
         """*table* at the given coordinates; axes not given stay as dimensions (in axis order)."""
         if table not in self.tables:

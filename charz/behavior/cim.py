@@ -220,21 +220,8 @@ class ColumnModel:
                 point[name] = finite(given[name], name)
                 _on_grid(ax, point[name])
                 choices[name] = "given"
-            elif ax.values.size == 1:
-                point[name] = float(ax.values[0])
-                choices[name] = "only grid value"
-            elif name == "vdd":
-                vnom = lut.provenance.get("vdd_nom")
-                if vnom is not None and ax.values[0] <= float(vnom) <= ax.values[-1]:
-                    point[name], choices[name] = float(vnom), "PDK nominal VDD"
-                else:
-                    point[name], choices[name] = float(ax.values[-1]), "highest grid VDD"
-            elif name == "temp":
-                if ax.values[0] <= 27.0 <= ax.values[-1]:
-                    point[name], choices[name] = 27.0, "27 degC"
-                else:
-                    point[name] = float(ax.values[np.argmin(np.abs(ax.values - 27.0))])
-                    choices[name] = "grid value nearest 27 degC"
+            elif (dflt := lut.default_coord(name)) is not None:
+                point[name], choices[name] = dflt
             elif name != "t_pulse":
                 raise ParameterError(f"give a value for the {BLOCK} LUT axis '{name}' (grid {ax.values.tolist()} {ax.unit})")
         if "t_pulse" in names and "t_pulse" not in point:

@@ -49,18 +49,8 @@ def _operating_point(lut: LUT, vdd, temp) -> tuple[dict, dict]:
                 raise LUTError(f"{name}={v:g} {ax.unit} is outside the {BLOCK} LUT range "
                                f"[{ax.values[0]:g}, {ax.values[-1]:g}]: re-characterize with a wider grid")
             point[name], choices[name] = v, "given"
-        elif ax.values.size == 1:
-            point[name], choices[name] = float(ax.values[0]), "only grid value"
-        elif name == "vdd":
-            vnom = lut.provenance.get("vdd_nom")
-            if vnom is not None and ax.values[0] <= float(vnom) <= ax.values[-1]:
-                point[name], choices[name] = float(vnom), "PDK nominal VDD"
-            else:
-                point[name], choices[name] = float(ax.values[-1]), "highest grid VDD"
         else:
-            inside = ax.values[0] <= 27.0 <= ax.values[-1]
-            point[name] = 27.0 if inside else float(ax.values[np.argmin(np.abs(ax.values - 27.0))])
-            choices[name] = "27 degC" if point[name] == 27.0 else "grid value nearest 27 degC"
+            point[name], choices[name] = lut.default_coord(name)
     return point, choices
 
 

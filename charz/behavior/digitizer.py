@@ -506,20 +506,8 @@ class DigitizerModel:
             if name in given:
                 point[name] = finite(given[name], name)
                 choices[name] = "given"
-            elif ax.values.size == 1:
-                point[name], choices[name] = float(ax.values[0]), "only grid value"
-            elif name == "vdd":
-                vn = lut.provenance.get("vdd_nom")
-                if vn is not None and ax.values[0] <= float(vn) <= ax.values[-1]:
-                    point[name], choices[name] = float(vn), "PDK nominal VDD"
-                else:
-                    point[name], choices[name] = float(ax.values[-1]), "highest grid VDD"
-            elif name == "temp":
-                if ax.values[0] <= 27.0 <= ax.values[-1]:
-                    point[name], choices[name] = 27.0, "27 degC"
-                else:
-                    point[name] = float(ax.values[np.argmin(np.abs(ax.values - 27.0))])
-                    choices[name] = "grid value nearest 27 degC"
+            elif (dflt := lut.default_coord(name)) is not None:
+                point[name], choices[name] = dflt
             else:
                 raise ParameterError(f"give a value for the {block} LUT axis '{name}' (grid {ax.values.tolist()} {ax.unit})")
 

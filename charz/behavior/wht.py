@@ -351,20 +351,8 @@ class WhtModel:
                 point[name] = finite(given[name], name)
                 _on_grid(ax, point[name])
                 choices[name] = "given"
-            elif ax.values.size == 1:
-                point[name], choices[name] = float(ax.values[0]), "only grid value"
-            elif name == "vdd":
-                vnom = lut.provenance.get("vdd_nom")
-                if vnom is not None and ax.values[0] <= float(vnom) <= ax.values[-1]:
-                    point[name], choices[name] = float(vnom), "PDK nominal VDD"
-                else:
-                    point[name], choices[name] = float(ax.values[-1]), "highest grid VDD"
-            elif name == "temp":
-                if ax.values[0] <= 27.0 <= ax.values[-1]:
-                    point[name], choices[name] = 27.0, "27 degC"
-                else:
-                    point[name] = float(ax.values[np.argmin(np.abs(ax.values - 27.0))])
-                    choices[name] = "grid value nearest 27 degC"
+            elif (dflt := lut.default_coord(name)) is not None:
+                point[name], choices[name] = dflt
         for name, val in given.items():
             if val is not None and name not in cont:
                 raise ParameterError(f"the {BLOCK} LUT has no axis '{name}' (axes: {names})")

@@ -38,7 +38,6 @@ are physics, not failures: they are counted in ``lut.provenance["mc_invalid_samp
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import itertools
 import math
 from typing import Sequence
@@ -55,7 +54,7 @@ from ..netlist.cells import CellSizes
 from ..netlist.spice import Netlist
 from ..pdk import PDK, get
 from ..sim.executor import Executor, make_executor
-from .common import run_points, sample_stats, temp_values, vdd_values
+from .common import run_points, sample_stats, temp_values, vdd_values, netlist_set
 
 RECIPE = "bitcell/1"
 """Name and version of this measurement code (part of every cache key): bump when a measurement changes."""
@@ -377,10 +376,6 @@ def characterize_bitcell(
     finally:
         if own:
             ex.close()
-    if not ngspice:
-        from ..sim.executor import local_identity
-
-        ngspice = local_identity()
 
     # ---- measure -----------------------------------------------------------------------------------
     tables = {m: np.full((nv, nt), np.nan) for m in METRICS}
@@ -458,8 +453,7 @@ def characterize_bitcell(
         extra={
             "recipe": RECIPE,
             "netlist_sha256_at": _label(p_nom.vdd, p_nom.temp),
-            "netlist_set_sha256": hashlib.sha256("\n".join(all_sha).encode()).hexdigest(),
-            "netlists": len(all_sha),
+            **netlist_set(all_sha),
             "mismatch": {"avt_mv_um": pdk.avt_mv_um, "abeta_pct_um": pdk.abeta_pct_um if mismatch_beta else 0.0,
                          "applied_as": "delvto" + (" + mulu0" if mismatch_beta else "")} if mc > 0 else None,
             "definitions": DEFINITIONS,

@@ -27,7 +27,6 @@ Failures never stop the sweep: they are NaN and listed in ``lut.provenance["fail
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import itertools
 import logging
 import warnings
@@ -42,7 +41,7 @@ from ..netlist.cells import CellSizes
 from ..netlist.cim_column import BLOCK, PATTERNS, CimColumnParams, column_devices, column_netlist, timeline
 from ..pdk import PDK, get
 from ..sim.executor import Executor, make_executor
-from .common import check_mc, corner_values, integral, midpoints, mismatch_record, run_points, sample_stats, temp_values, vdd_values
+from .common import check_mc, corner_values, integral, midpoints, mismatch_record, run_points, sample_stats, temp_values, vdd_values, netlist_set
 
 log = logging.getLogger(__name__)
 
@@ -183,10 +182,6 @@ def characterize_column(
     finally:
         if own:
             ex.close()
-    if not ngspice:
-        from ..sim.executor import local_identity
-
-        ngspice = local_identity()
 
     # ---- measure -----------------------------------------------------------------------------------
     shape = (nv, nt, ntp, n + 1)
@@ -259,8 +254,7 @@ def characterize_column(
         extra={
             "recipe": RECIPE,
             "netlist_sha256_at": f"vdd={p_nom.vdd:g}, temp={p_nom.temp:g}, t_pulse={p_nom.t_pulse:g}",
-            "netlist_set_sha256": hashlib.sha256("\n".join(all_sha).encode()).hexdigest(),
-            "netlists": len(all_sha),
+            **netlist_set(all_sha),
             "mismatch": mismatch_record(pdk, draws, mismatch_beta),
             "failed_points": failed,
             "failed_mc_runs": mc_failed,

@@ -8,6 +8,7 @@ A recipe (one module per block) builds a list of ``(coords, Netlist)`` points, c
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from typing import Sequence
 
 import numpy as np
@@ -68,7 +69,13 @@ class PointResults:
 
     @property
     def ngspice(self) -> dict:
-        return self.sweep[0].ngspice if self.sweep else {}
+        """The ngspice identity the runs reported (this process's when every result came from the cache)."""
+        ident = self.sweep[0].ngspice if self.sweep else {}
+        if not ident:
+            from ..sim.executor import local_identity
+
+            ident = local_identity()
+        return ident
 
     def analysis_seconds(self) -> float:
         return sum(r.analysis_seconds for s in self.sweep for r in s.results if r is not None and not r.cached)
@@ -111,6 +118,12 @@ def run_points(
             for s, run in zip(range(a, b), res.runs):
                 mc[p][s] = run
     return PointResults(points, nominal, mc, [sweep])
+
+
+def netlist_set(shas) -> dict:
+    """Provenance of a recipe's whole set of decks: their count and one sha256 over their sorted sha256s."""
+    shas = sorted(shas)
+    return {"netlist_set_sha256": hashlib.sha256("\n".join(shas).encode()).hexdigest(), "netlists": len(shas)}
 
 
 def sample_stats(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -75,7 +75,6 @@ above gives 20.75 mV at 0.7 V), tau 15.6 / 6.8 / 4.1 ps, decision time at 10 mV 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import itertools
 import logging
 import math
@@ -93,7 +92,7 @@ from ..netlist.comparator import (
 from ..pdk import PDK, get
 from ..sim.executor import Executor, make_executor
 from ..validate import finite
-from .common import check_mc, corner_values, integral, midpoints, mismatch_record, run_points, sample_stats, temp_values, vdd_values
+from .common import check_mc, corner_values, integral, midpoints, mismatch_record, run_points, sample_stats, temp_values, vdd_values, netlist_set
 
 log = logging.getLogger(__name__)
 
@@ -359,10 +358,6 @@ def characterize_comparator(
     finally:
         if own:
             ex.close()
-    if not ngspice:
-        from ..sim.executor import local_identity
-
-        ngspice = local_identity()
 
     # ---- measure ------------------------------------------------------------------------------------
     shape = (nv, nt, nd)
@@ -485,8 +480,7 @@ def characterize_comparator(
         extra={
             "recipe": RECIPE,
             "netlist_sha256_at": f"vdd={p_nom.vdd:g}, temp={p_nom.temp:g}",
-            "netlist_set_sha256": hashlib.sha256("\n".join(all_sha).encode()).hexdigest(),
-            "netlists": len(all_sha),
+            **netlist_set(all_sha),
             "mismatch": mismatch_record(pdk, draws, mismatch_beta),
             "failed_points": failed,
             "failed_mc_runs": mc_failed,

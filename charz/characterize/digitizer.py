@@ -56,7 +56,6 @@ listed in ``provenance["failed_points"]``.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import itertools
 import math
 import warnings
@@ -73,7 +72,7 @@ from ..netlist.digitizer import SarParams, decode, eval_time, ramp_netlist, sar_
 from ..pdk import PDK, get
 from ..sim.executor import Executor, make_executor
 from ..validate import finite, round12 as _r12
-from .common import integral, run_points, sample_stats, steps_for, temp_values, vdd_values
+from .common import integral, run_points, sample_stats, steps_for, temp_values, vdd_values, netlist_set
 
 RECIPE = "adc_sa/1"
 FIT_INPUTS, FIT_SEED = 32, 20261122
@@ -288,10 +287,6 @@ def characterize_sar(
             ex.close()
     failed = [f.message() for f in res.failures]
     ngspice = res.ngspice
-    if not ngspice:
-        from ..sim.executor import local_identity
-
-        ngspice = local_identity()
 
     nv, nt, ne = len(vdds), len(temps), (1 << bits) - 1
     nom_codes = {key: np.full(levels.size, -1) for key in corner}
@@ -368,8 +363,7 @@ def characterize_sar(
         mc_samples=int(mc), seed=seed if mc > 0 else None,
         extra={
             "recipe": RECIPE,
-            "netlist_set_sha256": hashlib.sha256("\n".join(all_sha).encode()).hexdigest(),
-            "netlists": len(all_sha),
+            **netlist_set(all_sha),
             "mismatch": {"avt_mv_um": pdk.avt_mv_um, "applied_as": "delvto on every transistor"
                          + (f" + capacitor mismatch a_cap = {a_cap:g} %*sqrt(fF)" if a_cap > 0 else
                             "; explicit capacitors ideal (a_cap = 0)"),

@@ -52,7 +52,6 @@ impedance, the encoder's delay and energy.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import itertools
 import logging
 import warnings
@@ -71,7 +70,7 @@ from ..netlist.flash import (
 )
 from ..pdk import PDK, get
 from ..sim.executor import Executor, make_executor
-from .common import check_mc, mismatch_record, run_points, sample_stats, steps_for, temp_values, vdd_values
+from .common import check_mc, mismatch_record, run_points, sample_stats, steps_for, temp_values, vdd_values, netlist_set
 from .comparator import _integral, cycle_decisions
 
 log = logging.getLogger(__name__)
@@ -241,10 +240,6 @@ def characterize_flash(
     failed = [f.message() for f in res.failures]
     analysis_s = res.analysis_seconds()
     ngspice = res.ngspice
-    if not ngspice:
-        from ..sim.executor import local_identity
-
-        ngspice = local_identity()
 
     # ---- measure --------------------------------------------------------------------------------------
     shape = (nv, nt, e)
@@ -371,8 +366,7 @@ def characterize_flash(
         extra={
             "recipe": RECIPE,
             "netlist_sha256_at": f"vdd={p_nom.vdd:g}, temp={p_nom.temp:g}",
-            "netlist_set_sha256": hashlib.sha256("\n".join(all_sha).encode()).hexdigest(),
-            "netlists": len(all_sha),
+            **netlist_set(all_sha),
             "mismatch": mismatch_record(pdk, draws, ladder="ideal resistors, no mismatch drawn"),
             "failed_points": failed,
             "failed_mc_runs": mc_failed,

@@ -41,7 +41,6 @@ broadcast over kp, kn.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import logging
 import math
@@ -58,7 +57,7 @@ from ..mc import Mismatch, draw
 from ..netlist.wht_column import BLOCK, WhtParams, pairs_netlist, reachable_pairs, timeline, wht_devices
 from ..pdk import PDK, get
 from ..sim.executor import Executor, make_executor
-from .common import check_mc, corner_values, integral, midpoints, mismatch_record, run_points, sample_stats, temp_values, vdd_values
+from .common import check_mc, corner_values, integral, midpoints, mismatch_record, run_points, sample_stats, temp_values, vdd_values, netlist_set
 
 log = logging.getLogger(__name__)
 
@@ -320,10 +319,6 @@ def characterize_wht(
     finally:
         if own:
             ex.close()
-    if not ngspice:
-        from ..sim.executor import local_identity
-
-        ngspice = local_identity()
 
     # ---- measure -----------------------------------------------------------------------------------
     shape = (nv, nt, ntp, R + 1, R + 1)
@@ -428,8 +423,7 @@ def characterize_wht(
         extra={
             "recipe": RECIPE,
             "netlist_sha256_at": f"vdd={p_nom.vdd:g}, temp={p_nom.temp:g}, t_pulse={p_nom.t_pulse:g}",
-            "netlist_set_sha256": hashlib.sha256("\n".join(all_sha).encode()).hexdigest(),
-            "netlists": len(all_sha),
+            **netlist_set(all_sha),
             "mismatch": mismatch_record(pdk, draws, mismatch_beta),
             "failed_points": failed,
             "failed_mc_runs": mc_failed,

@@ -67,7 +67,7 @@ from .. import pdk as pdkmod
 from ..errors import ParameterError
 from ..pdk import PDK
 from ..validate import bounded as _pos, finite, round12 as _r12
-from .comparator import ComparatorSizes, comparator_cell
+from .comparator import ComparatorSizes, _pwl, comparator_cell
 from .spice import Device, Netlist, edge_points, ident, mos, num
 
 BLOCK = "wht_column"
@@ -322,15 +322,6 @@ def pair_plane(params: WhtParams, k_pos: int, k_neg: int, column: int | None = N
     want[:k_pos] = 1
     want[k_pos:k_pos + k_neg] = -1
     return want * h  # input sign s with s x h = wanted bitline sign
-
-
-def _pwl(name: str, node: str, points: list[tuple[float, float]]) -> list[str]:
-    pairs = [f"{num(_r12(t))} {num(round(v, 12))}" for t, v in points]
-    lines = [f"{ident(name)} {ident(node)} 0 pwl("]
-    for a in range(0, len(pairs), 8):
-        lines.append("+ " + " ".join(pairs[a:a + 8]))
-    lines.append("+ )")
-    return lines
 
 
 def _pulses(tl: Timeline, cycles: Sequence[int], rise: float, fall: float, vdd: float,
