@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import platform
 import time
 
@@ -26,26 +27,14 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(__file__))
+from common import timed_rounds  # noqa: E402
+
 from charz.behavior.cim import ColumnModel, map_layer, map_weights, synthetic_column_lut
 from charz.network import digits
 from charz.network.energy import EnergyLedger
 from charz.network.evaluate import evaluate, load_lut
 from charz.network.mlp import load_shipped
-
-
-def timed_rounds(fns: dict, repeat: int) -> dict:
-    """Best (cpu, wall) seconds of each function, timed interleaved round by round."""
-    best = {k: [float("inf"), float("inf")] for k in fns}
-    for f in fns.values():
-        f()  # warm-up
-    for _ in range(repeat):
-        for k, f in fns.items():
-            c0, w0 = time.process_time(), time.perf_counter()
-            f()
-            c1, w1 = time.process_time(), time.perf_counter()
-            best[k][0] = min(best[k][0], c1 - c0)
-            best[k][1] = min(best[k][1], w1 - w0)
-    return best
 
 
 def main() -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 
 for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -27,22 +28,11 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(__file__))
+from common import timed_rounds  # noqa: E402
+
 from charz.behavior import wht as bw  # noqa: E402
 from charz.netlist.wht_column import hadamard  # noqa: E402
-
-
-def timed_rounds(fns: dict, repeat: int) -> dict:
-    best = {k: [float("inf"), float("inf")] for k in fns}
-    for f in fns.values():
-        f()
-    for _ in range(repeat):
-        for k, f in fns.items():
-            c0, w0 = time.process_time(), time.perf_counter()
-            f()
-            c1, w1 = time.process_time(), time.perf_counter()
-            best[k][0] = min(best[k][0], c1 - c0)
-            best[k][1] = min(best[k][1], w1 - w0)
-    return best
 
 
 def main() -> None:
