@@ -172,10 +172,10 @@ def cmd_cache(args) -> int:
 
 
 def golden_netlists(pdk) -> dict[str, str]:
-    from .netlist import bitcell, cim_column, comparator, digitizer, flash, wht_column
+    from .netlist import bitcell, cim_column, comparator, digitizer, flash, td_mac, wht_column
 
     out = {}
-    for mod in (bitcell, cim_column, comparator, digitizer, flash, wht_column):
+    for mod in (bitcell, cim_column, comparator, digitizer, flash, td_mac, wht_column):
         out.update(mod.golden_netlists(pdk))
     return out
 

@@ -1,0 +1,292 @@
+"""Time-domain floating-point MAC, part 1: the digitally controlled delay line (DCDL) that adds exponents
+as delays.
+
+Delay line (one exponent operand of ``bits`` bits), stages b = 0 .. bits-1 in series::
+
+    in ─┬─[2^b unit cells]──┐
+        │                   ├─ mux (transmission gates, sel_b / selb_b) ─[buffer]─ next stage
+        └───────────────────┘  (bypass)
+
+- **Unit cell**: two current-starved inverters in series (polarity kept): PMOS starve device (gate
+  ``vbp``) in series with the PMOS switch, NMOS switch in series with the NMOS starve device (gate
+  ``vbn``); 4 transistors per inverter, 8 per cell. The bias voltages set the unit delay tau_0 (a
+  bias generator is not modelled: ``vbn`` / ``vbp`` are ideal DC sources, a parameter).
+- **Stage b**: 2^b unit cells on the delayed path, a wire on the bypass; a 2:1 mux of two transmission
+  gates picks the delayed path when exponent bit b is 1; a restoring buffer (two static inverters)
+  follows every mux. The mux and buffer are on both paths, so the *difference* between codes is only
+  the cells: delay(code) = D_0 + code x tau_0 (+ the non-linearity the characterization measures).
+- **Exponent addition**: ``lines`` = 2 puts two delay lines in series (operand a's bits select line 0,
+  operand b's bits line 1): delay = D_0' + (a + b) tau_0.
+- Select lines are driven by ideal sources (the exponent register is digital; its energy is not counted).
+
+Device names are flat (``mpsw_l0_s2_c3_i1`` = PMOS switch of inverter 1 of cell 3 of stage 2 of line
+0) so Monte Carlo can alter each one.
+
+Testbench (:func:`delay_netlist`): one rising and one falling input edge per cycle; the codes of every
+line are set in the middle of the low phase before the cycle's rising edge (so both edges of a cycle
+see the same code); the input edge is a raised-cosine ramp of ``t_edge``. The delay of an edge is
+measured 50 % to 50 % (see :mod:`charz.characterize.td_mac`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import numbers
+from typing import Sequence
+
+import numpy as np
+
+from .. import pdk as pdkmod
+from ..errors import ParameterError
+from ..pdk import PDK
+from ..validate import bounded as _pos, finite, round12 as _r12
+from .comparator import _pwl
+from .spice import Device, Netlist, edge_points, ident, mos, num
+
+BLOCK = "td_delay"
+CYCLES_MAX = 256
+EDGE_SEGMENTS = 4
+
+
+@dataclasses.dataclass(frozen=True)
+class DelayLineParams:
+    """Parameters of a delay-line testbench. ``None`` fields resolve to per-PDK defaults."""
+
+    pdk: str = "ptm16hp"
+    bits: int = 4
+    """Exponent bits per line (1..5): stages with 1, 2, 4, ... unit cells."""
+    lines: int = 1
+    """Delay lines in series (2 = exponent addition of two operands)."""
+    vdd: float | None = None
+    temp: float = 27.0
+    vbn: float | None = None
+    """NMOS starve bias (V); None = 0.85 x VDD."""
+    vbp: float | None = None
+    """PMOS starve bias (V); None = 0.15 x VDD (|Vgs| = 0.85 VDD)."""
+    w_n: float | None = None
+    """Width of the unit cell's NMOS (switch and starve) (m); None = 2 Lmin."""
+    w_p: float | None = None
+    """Width of the unit cell's PMOS (switch and starve) (m); None = 4 Lmin."""
+    l_starve: float | None = None
+    """Length of the starve devices (m); None = 2 Lmin (less mismatch, less sensitivity to Vds)."""
+    w_tg: float | None = None
+    """Mux transmission-gate width (both devices) (m); None = 4 Lmin."""
+    c_load: float | None = None
+    """Load on the line's output (F); None = 0.5 fF x Lmin / 16 nm."""
+    t_edge: float = 20e-12
+    t_high: float | None = None
+    """Input high time per cycle (s); None = :func:`default_t_high`."""
+    t_step: float = 1e-12
+    """Maximum time step (s); 1 ps resolves delays to well under a unit delay (at 2 ps a 3-bit deck hit
+    ngspice's "timestep too small" at a select edge)."""
+
+    def __post_init__(self):
+        p = pdkmod.describe(self.pdk) if isinstance(self.pdk, str) else None
+        if p is None:
+            raise ParameterError(f"pdk must be a PDK name such as 'ptm16hp', got {self.pdk!r}")
+        L = p.lmin
+        for name, lo, hi in (("bits", 1, 5), ("lines", 1, 4)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or not lo <= v <= hi:
+                raise ParameterError(f"{name} = {v!r} is out of range: give an integer {lo} to {hi}")
+        vdd = p.vdd_nom if self.vdd is None else p.check_vdd(finite(self.vdd, "VDD"))
+        temp = finite(self.temp, "temperature")
+        if not (-55.0 <= temp <= 150.0):
+            raise ParameterError(f"temperature {temp:g} degC is outside [-55, 150] degC: choose a value in that range")
+        vbn = _r12(0.85 * vdd) if self.vbn is None else finite(self.vbn, "vbn (V)")
+        vbp = _r12(0.15 * vdd) if self.vbp is None else finite(self.vbp, "vbp (V)")
+        for v, what in ((vbn, "vbn"), (vbp, "vbp")):
+            if not 0.0 <= v <= vdd:
+                raise ParameterError(f"{what} = {v:g} V is outside the rails [0, {vdd:g}] V")
+        size = {}
+        for name, default in (("w_n", 2 * L), ("w_p", 4 * L), ("l_starve", 2 * L), ("w_tg", 4 * L)):
+            v = getattr(self, name)
+            v = _r12(default) if v is None else _pos(v, f"{name} (m)", 10e-6)
+            if v < 0.5 * L:
+                raise ParameterError(f"{name} = {v:g} m is below half the node's Lmin ({L:g} m): sizes are in metres")
+            size[name] = v
+        c_load = _r12(0.5e-15 * L / 16e-9) if self.c_load is None else finite(self.c_load, "c_load")
+        if not 0.0 <= c_load <= 1e-12:
+            raise ParameterError(f"c_load = {c_load:g} F is out of range: give 0 to 1e-12 F")
+        t_edge = _pos(self.t_edge, "t_edge (s)", 1e-9)
+        t_step = _pos(self.t_step, "t_step (s)", 1e-10)
+        if t_step > t_edge:
+            raise ParameterError(f"t_step = {t_step:g} s is longer than the edge ({t_edge:g} s): give a smaller step")
+        t_high = None if self.t_high is None else _pos(self.t_high, "t_high (s)", 1e-6)
+        for name, value in (("vdd", float(vdd)), ("temp", temp), ("vbn", vbn), ("vbp", vbp), ("c_load", c_load),
+                            ("t_edge", t_edge), ("t_step", t_step), ("t_high", t_high), *size.items()):
+            object.__setattr__(self, name, value)
+
+    @property
+    def max_code(self) -> int:
+        return (1 << self.bits) - 1
+
+    def replace(self, **kw) -> "DelayLineParams":
+        return dataclasses.replace(self, **kw)
+
+    def as_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    def pairs(self) -> tuple[tuple[str, object], ...]:
+        return tuple((k, num(v) if isinstance(v, float) else ("auto" if v is None else v)) for k, v in self.as_dict().items())
+
+
+def _inv(name: str, a: str, y: str, p: PDK, prm: DelayLineParams, starved: bool) -> tuple[list[str], list[Device]]:
+    L = p.lmin
+    if starved:
+        sp, sn = f"sp_{name}", f"sn_{name}"
+        t = [(f"mpst_{name}", sp, "vbp", "vdd", "vdd", p.pmos, prm.w_p, prm.l_starve, "p"),
+             (f"mpsw_{name}", y, a, sp, "vdd", p.pmos, prm.w_p, L, "p"),
+             (f"mnsw_{name}", y, a, sn, "0", p.nmos, prm.w_n, L, "n"),
+             (f"mnst_{name}", sn, "vbn", "0", "0", p.nmos, prm.w_n, prm.l_starve, "n")]
+    else:
+        t = [(f"mpb_{name}", y, a, "vdd", "vdd", p.pmos, prm.w_p, L, "p"),
+             (f"mnb_{name}", y, a, "0", "0", p.nmos, prm.w_n, L, "n")]
+    lines, devs = [], []
+    for n, d, g, s, b, model, w, l, kind in t:
+        lines.append(mos(n, d, g, s, b, model, w, l))
+        devs.append(Device(n, kind, w, l))
+    return lines, devs
+
+
+def _circuit(prm: DelayLineParams, p: PDK) -> tuple[list[str], list[Device]]:
+    lines: list[str] = []
+    devs: list[Device] = []
+    node = "in"
+    for ln in range(prm.lines):
+        for b in range(prm.bits):
+            tag = f"l{ln}_s{b}"
+            x = node
+            for c in range(1 << b):
+                mid, out = f"m_{tag}_c{c}", f"d_{tag}_c{c}"
+                for i, (a, y) in enumerate(((x, mid), (mid, out))):
+                    cl, cd = _inv(f"{tag}_c{c}_i{i}", a, y, p, prm, starved=True)
+                    lines += cl
+                    devs += cd
+                x = out
+            # the same static buffer ends both paths, so the cells see the same load as inside the chain
+            # and the two paths differ only by the cells
+            ends = []
+            for path, a in (("d", x), ("p", node)):
+                m1, o1 = f"e{path}m_{tag}", f"e{path}_{tag}"
+                for i, (ai, yi) in enumerate(((a, m1), (m1, o1))):
+                    cl, cd = _inv(f"{tag}_e{path}{i}", ai, yi, p, prm, starved=False)
+                    lines += cl
+                    devs += cd
+                ends.append(o1)
+            mux = f"x_{tag}"
+            sel, selb = f"sel_{tag}", f"selb_{tag}"
+            for nm, a, gn, gp in ((f"tgd_{tag}", ends[0], sel, selb), (f"tgb_{tag}", ends[1], selb, sel)):
+                lines.append(mos(f"mn{nm}", a, gn, mux, "0", p.nmos, prm.w_tg, p.lmin))
+                lines.append(mos(f"mp{nm}", a, gp, mux, "vdd", p.pmos, prm.w_tg, p.lmin))
+                devs += [Device(f"mn{nm}", "n", prm.w_tg, p.lmin), Device(f"mp{nm}", "p", prm.w_tg, p.lmin)]
+            mid, out = f"bm_{tag}", ("out" if (ln == prm.lines - 1 and b == prm.bits - 1) else f"b_{tag}")
+            for i, (a, y) in enumerate(((mux, mid), (mid, out))):
+                cl, cd = _inv(f"{tag}_b{i}", a, y, p, prm, starved=False)
+                lines += cl
+                devs += cd
+            node = out
+    return lines, devs
+
+
+def delay_devices(prm: DelayLineParams, pdk: PDK | None = None) -> tuple[Device, ...]:
+    return tuple(_circuit(prm, pdk or pdkmod.describe(prm.pdk))[1])
+
+
+def check_codes(prm: DelayLineParams, codes) -> np.ndarray:
+    """Codes as an int array (cycles, lines), each 0 .. 2^bits - 1."""
+    a = np.asarray(codes)
+    if a.ndim == 1:
+        a = a[:, None]
+    if a.ndim != 2 or a.shape[1] != prm.lines or a.shape[0] < 1:
+        raise ParameterError(f"codes must be (cycles, {prm.lines}) integers, got shape {np.shape(codes)}")
+    if not np.all((a == np.round(a)) & (a >= 0) & (a <= prm.max_code)):
+        raise ParameterError(f"codes must be integers 0..{prm.max_code} ({prm.bits} bits)")
+    if a.shape[0] > CYCLES_MAX:
+        raise ParameterError(f"{a.shape[0]} cycles in one deck: at most {CYCLES_MAX}; split them")
+    return a.astype(np.int64)
+
+
+@dataclasses.dataclass(frozen=True)
+class Timeline:
+    period: float
+    rise: tuple[float, ...]
+    """Start of each cycle's rising input edge."""
+    fall: tuple[float, ...]
+    change: tuple[float, ...]
+    """When each cycle's codes are applied (middle of the low phase before the rising edge)."""
+    end: float
+
+
+def default_t_high(prm: DelayLineParams, p: PDK) -> float:
+    """2.5 x a pessimistic estimate of the longest delay (40 ps x Lmin / 16 nm per cell or buffer on the
+    longest path), at least 1 ns, rounded to 10 ps: every output edge lands inside its own half period
+    at 0.6-0.9 V on ptm16hp."""
+    cells = prm.lines * ((1 << prm.bits) - 1 + 3 * prm.bits)
+    return max(1e-9, _r12(round(2.5 * cells * 40e-12 * p.lmin / 16e-9 / 1e-11) * 1e-11))
+
+
+def timeline(prm: DelayLineParams, n: int, p: PDK | None = None) -> Timeline:
+    th = prm.t_high if prm.t_high is not None else default_t_high(prm, p or pdkmod.describe(prm.pdk))
+    period = _r12(2 * th)
+    rise = tuple(_r12(th / 2 + c * period) for c in range(n))
+    fall = tuple(_r12(r + th) for r in rise)
+    change = tuple(_r12(r - th / 4) for r in rise)
+    return Timeline(period, rise, fall, change, _r12(n * period + th / 2))
+
+
+def delay_netlist(prm: DelayLineParams, codes, pdk: PDK | None = None) -> Netlist:
+    """One rising and one falling input edge per cycle; cycle k uses ``codes[k]`` (one code per line)."""
+    if not isinstance(prm, DelayLineParams):
+        raise ParameterError(f"params must be DelayLineParams, got {type(prm).__name__}")
+    p = pdk if pdk is not None else pdkmod.get(prm.pdk)
+    if p.name != prm.pdk or p.path is None:
+        raise ParameterError(f"pdk {p.name!r} (card path {p.path}) does not match params.pdk {prm.pdk!r}")
+    codes = check_codes(prm, codes)
+    n = codes.shape[0]
+    tl = timeline(prm, n, p)
+    vdd, e = prm.vdd, prm.t_edge
+    body = [f"* delay line: {prm.lines} x {prm.bits}-bit stages, {n} cycles", f"vdd vdd 0 {num(vdd)}",
+            f"vbn vbn 0 {num(prm.vbn)}", f"vbp vbp 0 {num(prm.vbp)}"]
+    pts = [(0.0, 0.0)]
+    for r, f in zip(tl.rise, tl.fall):
+        pts += edge_points(r, e, 0.0, vdd, EDGE_SEGMENTS) + edge_points(f, e, vdd, 0.0, EDGE_SEGMENTS)
+    body += _pwl("vin", "in", pts)
+    for ln in range(prm.lines):
+        for b in range(prm.bits):
+            bit = (codes[:, ln] >> b) & 1
+            for src, node, inv in ((f"vsel_l{ln}_s{b}", f"sel_l{ln}_s{b}", False),
+                                   (f"vselb_l{ln}_s{b}", f"selb_l{ln}_s{b}", True)):
+                lvl = [vdd * (1 - x) if inv else vdd * x for x in bit]
+                w = [(0.0, lvl[0])]
+                for k in range(1, n):
+                    if lvl[k] != lvl[k - 1]:
+                        w += edge_points(tl.change[k], e, lvl[k - 1], lvl[k], EDGE_SEGMENTS)
+                if len(w) == 1:
+                    body.append(f"{ident(src)} {ident(node)} 0 {num(lvl[0])}")
+                else:
+                    body += _pwl(src, node, w)
+    cl, devs = _circuit(prm, p)
+    body += cl
+    if prm.c_load > 0:
+        body.append(f"cload out 0 {num(prm.c_load)}")
+    code_id = "-".join(".".join(str(int(v)) for v in row) for row in codes)
+    return Netlist(
+        block=BLOCK,
+        title=f"charz {BLOCK} {ident(prm.pdk)} {prm.lines}x{prm.bits}b {n} cycles",
+        params=prm.pairs() + (("cycles", n), ("codes", code_id if len(code_id) <= 80 else f"{n} codes")),
+        body=tuple(body),
+        card=p.path,
+        card_sha256=p.sha256,
+        analysis=f".tran {num(prm.t_step)} {num(tl.end)}",
+        save=("time", "v(in)", "v(out)", "i(vdd)"),
+        temp=prm.temp,
+        devices=tuple(devs),
+    )
+
+
+def golden_netlists(pdk: PDK | str = "ptm16hp") -> dict[str, str]:
+    """Golden deck: a 2-bit line over codes 0..3."""
+    p = pdkmod.get(pdk) if isinstance(pdk, str) else pdk
+    prm = DelayLineParams(pdk=p.name, bits=2)
+    return {f"td_delay2_{p.name}.cir": delay_netlist(prm, [0, 1, 2, 3], p).golden()}

@@ -1,0 +1,77 @@
+"""Time-domain MAC, part 1: the exponent delay line in ngspice (small: 2- and 3-bit lines)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from charz import pdk as pdkmod
+from charz.characterize.td_mac import characterize_delay, line_fit, measure
+from charz.errors import ParameterError
+from charz.lut import LUT
+from charz.netlist.td_mac import DelayLineParams, delay_devices, delay_netlist, golden_netlists
+from charz.sim.executor import InlineExecutor
+from charz.sim.runner import JobResult, SimJob, execute
+
+
+@pytest.fixture(scope="module")
+def pdk():
+    return pdkmod.get("ptm16hp")
+
+
+def test_bad_parameters(pdk):
+    for kw, frag in [({"bits": 0}, "bits"), ({"bits": 6}, "bits"), ({"lines": 5}, "lines"), ({"vbn": 2.0}, "vbn"),
+                     ({"w_n": -1e-9}, "w_n"), ({"t_step": 1e-9}, "t_step")]:
+        with pytest.raises(ParameterError, match=frag):
+            DelayLineParams(**kw)
+    p = DelayLineParams(bits=2)
+    with pytest.raises(ParameterError, match="0..3"):
+        delay_netlist(p, [0, 4], pdk)
+
+
+def test_golden_netlist_is_current():
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parents[1] / "netlists"
+    for name, text in golden_netlists("ptm16hp").items():
+        assert (here / name).read_text() == text, f"{name} is stale: run `charz netlist`"
+
+
+def test_delay_is_linear_and_monotonic_in_code(pdk):
+    p = DelayLineParams(bits=3, vdd=0.8)
+    r = execute(SimJob(delay_netlist(p, list(range(8)), pdk), (), "test", 300))
+    assert isinstance(r, JobResult), r.message()
+    m = measure(r.runs[0], p, 8)
+    d = m["delay"]
+    assert np.all(np.diff(d) > 0)  # delay grows with every code step
+    tau, d0, inl = line_fit(np.arange(8), d)
+    assert 10e-12 < tau < 100e-12 and d0 > 0
+    assert np.max(np.abs(inl)) < 0.5  # within half a unit delay of the straight line
+    assert np.all(np.abs(m["delay_rise"] - m["delay_fall"]) < 0.25 * d)
+    assert np.all(m["energy_dynamic"] > 0) and np.all(m["leakage"] > 0)
+
+
+def test_two_lines_add_exponents(pdk):
+    """Two 2-bit lines in series: delay(a, b) = D0 + (a + b) tau, so equal sums give equal delays."""
+    p = DelayLineParams(bits=2, lines=2, vdd=0.8)
+    codes = [(0, 0), (1, 0), (0, 1), (2, 1), (1, 2), (3, 0), (0, 3), (3, 3)]
+    r = execute(SimJob(delay_netlist(p, codes, pdk), (), "test", 300))
+    d = measure(r.runs[0], p, len(codes))["delay"]
+    dd = dict(zip(codes, d))
+    tau = (dd[(3, 3)] - dd[(0, 0)]) / 6
+    for a, b in [((1, 0), (0, 1)), ((2, 1), (1, 2)), ((3, 0), (0, 3)), ((2, 1), (3, 0))]:
+        assert dd[a] == pytest.approx(dd[b], abs=0.3 * tau)
+    assert dd[(3, 3)] > dd[(3, 0)] > dd[(1, 0)] > dd[(0, 0)]
+
+
+def test_recipe_lut_with_monte_carlo(pdk, tmp_path):
+    lut = characterize_delay(pdk, bits=2, vdd=0.8, mc=3, seed=1, executor=InlineExecutor(), use_cache=False,
+                             progress=False, fit_check=False)
+    lut = LUT.load(lut.save(tmp_path / "td"), block="td_delay")
+    d = lut.slice("delay", vdd=0.8, temp=27)
+    assert d.shape == (4,) and np.all(np.diff(d) > 0)
+    s = lut.slice("delay_sigma", vdd=0.8, temp=27)
+    assert np.all(s > 0) and s[3] > s[0]  # more cells on the path, more mismatch
+    assert lut.samples["delay"].shape == (1, 1, 4, 3)
+    assert lut.value("tau", vdd=0.8, temp=27, code=0) == pytest.approx((d[3] - d[0]) / 3, rel=0.15)
+    assert len(delay_devices(DelayLineParams(bits=2), pdk)) == lut.arrays["mc_delvto"].shape[1]
