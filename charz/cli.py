@@ -216,7 +216,7 @@ def _char_common(args):
 
 
 BLOCKS = ("bitcell6t", "bitcell8t", "cim_column", "comparator", "adc_sar", "adc_mi_sar", "adc_flash", "adc_hybrid",
-          "wht_column")
+          "wht_column", "td_delay")
 ADC_BLOCKS = ("adc_sar", "adc_mi_sar", "adc_flash", "adc_hybrid")
 
 
@@ -230,7 +230,7 @@ def characterize(block: str, pdk, **kw):
                              + (" (WHT cell sizes are WhtParams fields w_cell, l_cell)" if block == "wht_column" else ""))
         kw = {k: v for k, v in kw.items() if k not in cell_only}
     for opt in ("bits", "steps_per_lsb"):
-        if block not in ADC_BLOCKS and kw.get(opt) is not None:
+        if block not in ADC_BLOCKS + (("td_delay",) if opt == "bits" else ()) and kw.get(opt) is not None:
             raise CharzError(f"--{opt.replace('_', '-')} applies to the converters ({', '.join(ADC_BLOCKS)}) only")
     for opt in ("flash_bits", "hybrid_dac"):
         if block != "adc_hybrid" and kw.get(opt) is not None:
@@ -251,6 +251,10 @@ def characterize(block: str, pdk, **kw):
         from .characterize.cim_column import characterize_column
 
         return characterize_column(pdk, **_drop(kw, "bits"))
+    if block == "td_delay":
+        from .characterize.td_mac import characterize_delay
+
+        return characterize_delay(pdk, **_bits_default(kw))
     if block == "wht_column":
         from .characterize.wht import characterize_wht
 
@@ -601,7 +605,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(above 16 the column is stitched from 16-row tiles) (default 16)")
     p.add_argument("--sign-only", action="store_true",
                    help="wht_column: only the sign latch (no ternary latch with its dead zone)")
-    p.add_argument("--bits", type=int, default=None, help="converters: resolution in bits (default 5)")
+    p.add_argument("--bits", type=int, default=None,
+                   help="converters: resolution in bits (default 5); td_delay: exponent bits per line (default 4)")
     p.add_argument("--flash-bits", type=int, default=None,
                    help="adc_hybrid: MSBs decided by the coarse flash, 1..min(3, bits-1) (default bits // 2)")
     p.add_argument("--hybrid-dac", choices=("bitline", "mom"), default=None,

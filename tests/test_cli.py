@@ -90,6 +90,8 @@ def test_missing_libngspice_is_explained():
     (["check", "wht", "--lut", "lut/ptm16hp/cim_column"], "wht_column"),
     (["check", "wht", "--lut", "lut/ptm16hp/wht16_sign", "--vectors", "0"], "vectors"),
     (["train", "--lut", "lut/ptm16hp/wht16"], "--network wht only"),
+    (["characterize", "td_delay", "--bits", "9"], "bits"),
+    (["characterize", "td_delay", "--steps-per-lsb", "4"], "--steps-per-lsb applies"),
 ])
 def test_bad_input_is_one_line(args, needle):
     line = one_line_error(charz(*args, "--workers", "0") if args[0] == "characterize" else charz(*args))
