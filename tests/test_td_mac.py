@@ -75,3 +75,31 @@ def test_recipe_lut_with_monte_carlo(pdk, tmp_path):
     assert lut.samples["delay"].shape == (1, 1, 4, 3)
     assert lut.value("tau", vdd=0.8, temp=27, code=0) == pytest.approx((d[3] - d[0]) / 3, rel=0.15)
     assert len(delay_devices(DelayLineParams(bits=2), pdk)) == lut.arrays["mc_delvto"].shape[1]
+
+
+def test_arbiter_picks_the_earlier_edge(pdk):
+    from charz.characterize.td_mac import arbiter_decisions
+    from charz.netlist.td_mac import TimeCmpParams, arbiter_netlist
+
+    prm = TimeCmpParams(vdd=0.8, t_cycle=0.5e-9)
+    dts = [-20e-12, -5e-12, 0.5e-12, 5e-12, 50e-12]
+    r = execute(SimJob(arbiter_netlist(prm, dts, pdk), (), "test", 300))
+    assert isinstance(r, JobResult), r.message()
+    win, td = arbiter_decisions(r.runs[0], prm, dts)
+    assert win.tolist() == [-1, -1, 1, 1, 1]  # dt > 0: b later, a wins (even 0.5 ps apart, nominally)
+    assert np.all((td > 0) & (td < 30e-12))  # a few gate delays after the winning edge
+    assert td[2] > td[4]  # close edges take longer to resolve (metastability)
+
+
+def test_latest_of_sixteen_follows_the_last_edge(pdk):
+    from charz.characterize.td_mac import latest_delays
+    from charz.netlist.td_mac import TimeCmpParams, latest_netlist
+
+    prm = TimeCmpParams(vdd=0.8, t_cycle=0.6e-9, n_inputs=16)
+    rng = np.random.default_rng(0)
+    arr = rng.uniform(0.1, 0.3, size=(6, 16)) * prm.t_cycle
+    r = execute(SimJob(latest_netlist(prm, arr, pdk), (), "test", 300))
+    assert isinstance(r, JobResult), r.message()
+    d = latest_delays(r.runs[0], prm, arr)
+    assert np.all(np.isfinite(d)) and np.all(d > 0)
+    assert np.ptp(d) < 0.25 * np.mean(d)  # the same tree delay whichever input comes last

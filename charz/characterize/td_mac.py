@@ -191,3 +191,39 @@ def characterize_delay(
 
 
 __all__ = ["characterize_delay", "measure", "line_fit", "RECIPE"]
+
+
+# ---- time comparison measurements ----------------------------------------------------------------------
+def arbiter_decisions(run: dict, prm, dts) -> tuple[np.ndarray, np.ndarray]:
+    """Winner per cycle (+1 = a first: g_a rose, -1 = b first, 0 = unresolved within the half cycle) and
+    the decision time (s) from the earlier input edge to the winner's output crossing VDD/2 (it grows as
+    the edges come closer: the mutex's metastability)."""
+    t = np.asarray(run["time"], dtype=float)
+    ga, gb = np.asarray(run["v(ga)"], dtype=float), np.asarray(run["v(gb)"], dtype=float)
+    h = prm.vdd / 2
+    n = len(dts)
+    win, td = np.zeros(n), np.full(n, np.nan)
+    for c, dt in enumerate(dts):
+        t0 = c * prm.t_cycle
+        ta = t0 + 0.25 * prm.t_cycle
+        first = ta + min(dt, 0.0)
+        end = t0 + 0.7 * prm.t_cycle
+        xa = _cross(t, ga, t0 + 0.1 * prm.t_cycle, end, h, True)
+        xb = _cross(t, gb, t0 + 0.1 * prm.t_cycle, end, h, True)
+        if np.isfinite(xa) and (not np.isfinite(xb) or xa < xb):
+            win[c], td[c] = 1.0, xa - first
+        elif np.isfinite(xb):
+            win[c], td[c] = -1.0, xb - first
+    return win, td
+
+
+def latest_delays(run: dict, prm, arrivals) -> np.ndarray:
+    """Per cycle: output rise (50 %) minus the latest input's 50 % time (s)."""
+    t = np.asarray(run["time"], dtype=float)
+    vo = np.asarray(run["v(out)"], dtype=float)
+    a = np.asarray(arrivals, dtype=float)
+    out = np.full(a.shape[0], np.nan)
+    for c in range(a.shape[0]):
+        t0 = c * prm.t_cycle
+        out[c] = _cross(t, vo, t0 + 0.05 * prm.t_cycle, t0 + 0.7 * prm.t_cycle, prm.vdd / 2, True) - (t0 + a[c].max())
+    return out

@@ -1,5 +1,6 @@
-"""Time-domain floating-point MAC, part 1: the digitally controlled delay line (DCDL) that adds exponents
-as delays.
+"""Time-domain floating-point MAC (in progress): the digitally controlled delay line (DCDL) that adds
+exponents as delays, a two-input arbiter (time comparator) and the latest-of-L detector that finds the
+shared scale (the largest exponent sum arrives last). Not yet: the TDC, alignment, charge accumulation.
 
 Delay line (one exponent operand of ``bits`` bits), stages b = 0 .. bits-1 in series::
 
@@ -31,6 +32,7 @@ measured 50 % to 50 % (see :mod:`charz.characterize.td_mac`).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import numbers
 from typing import Sequence
 
@@ -286,7 +288,163 @@ def delay_netlist(prm: DelayLineParams, codes, pdk: PDK | None = None) -> Netlis
 
 
 def golden_netlists(pdk: PDK | str = "ptm16hp") -> dict[str, str]:
-    """Golden deck: a 2-bit line over codes 0..3."""
+    """Golden decks: a 2-bit line over codes 0..3, the arbiter over three time differences and a
+    latest-of-4 detector over one cycle."""
     p = pdkmod.get(pdk) if isinstance(pdk, str) else pdk
     prm = DelayLineParams(pdk=p.name, bits=2)
-    return {f"td_delay2_{p.name}.cir": delay_netlist(prm, [0, 1, 2, 3], p).golden()}
+    tc = TimeCmpParams(pdk=p.name, n_inputs=4, t_cycle=0.5e-9)
+    return {f"td_delay2_{p.name}.cir": delay_netlist(prm, [0, 1, 2, 3], p).golden(),
+            f"td_arbiter_{p.name}.cir": arbiter_netlist(tc, [-10e-12, 2e-12, 30e-12], p).golden(),
+            f"td_latest4_{p.name}.cir": latest_netlist(tc, [[0.1e-9, 0.12e-9, 0.15e-9, 0.11e-9]], p).golden()}
+
+
+# ---- time comparison: a two-input arbiter and the latest-of-L detector ---------------------------------
+@dataclasses.dataclass(frozen=True)
+class TimeCmpParams:
+    """Arbiter and latest-arrival detector testbenches (static CMOS, minimum-ish sizes)."""
+
+    pdk: str = "ptm16hp"
+    vdd: float | None = None
+    temp: float = 27.0
+    w_n: float | None = None
+    """NMOS width of every gate (m); None = 2 Lmin (series stacks double it)."""
+    w_p: float | None = None
+    """PMOS width (m); None = 4 Lmin."""
+    n_inputs: int = 16
+    """Inputs of the latest-arrival detector (2..64, a power of two): the L products of a vector."""
+    t_edge: float = 20e-12
+    t_cycle: float = 1e-9
+    """One decision per cycle: inputs rise in the first half, fall in the second."""
+    t_step: float = 0.5e-12
+
+    def __post_init__(self):
+        p = pdkmod.describe(self.pdk) if isinstance(self.pdk, str) else None
+        if p is None:
+            raise ParameterError(f"pdk must be a PDK name such as 'ptm16hp', got {self.pdk!r}")
+        L = p.lmin
+        vdd = p.vdd_nom if self.vdd is None else p.check_vdd(finite(self.vdd, "VDD"))
+        temp = finite(self.temp, "temperature")
+        if not (-55.0 <= temp <= 150.0):
+            raise ParameterError(f"temperature {temp:g} degC is outside [-55, 150] degC: choose a value in that range")
+        w_n = _r12(2 * L) if self.w_n is None else _pos(self.w_n, "w_n (m)", 10e-6)
+        w_p = _r12(4 * L) if self.w_p is None else _pos(self.w_p, "w_p (m)", 10e-6)
+        n = self.n_inputs
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n not in (2, 4, 8, 16, 32, 64):
+            raise ParameterError(f"n_inputs = {n!r}: give a power of two 2..64")
+        t_edge = _pos(self.t_edge, "t_edge (s)", 1e-9)
+        t_cycle = _pos(self.t_cycle, "t_cycle (s)", 1e-6)
+        t_step = _pos(self.t_step, "t_step (s)", 1e-10)
+        if t_step > t_edge or 8 * t_edge > t_cycle:
+            raise ParameterError("give t_step <= t_edge and t_cycle >= 8 t_edge")
+        for name, value in (("vdd", float(vdd)), ("temp", temp), ("w_n", w_n), ("w_p", w_p), ("t_edge", t_edge),
+                            ("t_cycle", t_cycle), ("t_step", t_step)):
+            object.__setattr__(self, name, value)
+
+    def pairs(self) -> tuple[tuple[str, object], ...]:
+        return tuple((f.name, num(getattr(self, f.name)) if isinstance(getattr(self, f.name), float)
+                      else getattr(self, f.name)) for f in dataclasses.fields(self))
+
+
+def _gate(kind: str, name: str, ins: Sequence[str], y: str, p: PDK, prm: TimeCmpParams) -> tuple[list[str], list[Device]]:
+    """Static CMOS NAND / NOR (2 inputs) or inverter; flat device names ``m<n|p><name>_<k>``."""
+    L = p.lmin
+    t = []
+    if kind == "inv":
+        t = [(f"mp{name}", y, ins[0], "vdd", "vdd", p.pmos, prm.w_p, "p"), (f"mn{name}", y, ins[0], "0", "0", p.nmos, prm.w_n, "n")]
+    elif kind == "nand":
+        a, b = ins
+        t = [(f"mp{name}_a", y, a, "vdd", "vdd", p.pmos, prm.w_p, "p"), (f"mp{name}_b", y, b, "vdd", "vdd", p.pmos, prm.w_p, "p"),
+             (f"mn{name}_a", y, a, f"s{name}", "0", p.nmos, 2 * prm.w_n, "n"),
+             (f"mn{name}_b", f"s{name}", b, "0", "0", p.nmos, 2 * prm.w_n, "n")]
+    elif kind == "nor":
+        a, b = ins
+        t = [(f"mp{name}_a", f"s{name}", a, "vdd", "vdd", p.pmos, 2 * prm.w_p, "p"),
+             (f"mp{name}_b", y, b, f"s{name}", "vdd", p.pmos, 2 * prm.w_p, "p"),
+             (f"mn{name}_a", y, a, "0", "0", p.nmos, prm.w_n, "n"), (f"mn{name}_b", y, b, "0", "0", p.nmos, prm.w_n, "n")]
+    lines, devs = [], []
+    for n_, d, g, s_, b_, model, w, k in t:
+        lines.append(mos(n_, d, g, s_, b_, model, _r12(w), L))
+        devs.append(Device(n_, k, _r12(w), L))
+    return lines, devs
+
+
+def _edges(times: Sequence[float], prm: TimeCmpParams) -> list[tuple[float, float]]:
+    """A rising edge (50 % point at each time) and a falling edge half a cycle later, per cycle."""
+    e, v = prm.t_edge, prm.vdd
+    pts = [(0.0, 0.0)]
+    for c, t in enumerate(times):
+        pts += edge_points(t - e / 2, e, 0.0, v, EDGE_SEGMENTS)
+        pts += edge_points(c * prm.t_cycle + 0.75 * prm.t_cycle, e, v, 0.0, EDGE_SEGMENTS)
+    return pts
+
+
+def _deck(prm: TimeCmpParams, p: PDK, kind: str, body: list[str], devs: list[Device], n: int, save, extra) -> Netlist:
+    return Netlist(block="td_timecmp", title=f"charz td_timecmp {kind} {ident(prm.pdk)} {n} cycles",
+                   params=prm.pairs() + (("testbench", kind), ("cycles", n)) + tuple(extra), body=tuple(body),
+                   card=p.path, card_sha256=p.sha256, analysis=f".tran {num(prm.t_step)} {num(n * prm.t_cycle)}",
+                   save=save, temp=prm.temp, devices=tuple(devs))
+
+
+def arbiter_netlist(prm: TimeCmpParams, dts: Sequence[float], pdk: PDK | None = None) -> Netlist:
+    """A NAND mutex (q_a = NAND(a, q_b), q_b = NAND(b, q_a)) with output inverters (g_a = NOT q_a):
+    cycle k: input a rises at 0.25 t_cycle, b at 0.25 t_cycle + dts[k] (b later when dt > 0); the winner's
+    g output rises. Saves a, b, g_a, g_b."""
+    p = pdk if pdk is not None else pdkmod.get(prm.pdk)
+    dts = [finite(x, "dt (s)") for x in dts]
+    if not dts or len(dts) > CYCLES_MAX or max(abs(x) for x in dts) > 0.2 * prm.t_cycle:
+        raise ParameterError(f"give 1..{CYCLES_MAX} time differences within +-0.2 t_cycle ({0.2 * prm.t_cycle:g} s)")
+    ta = [c * prm.t_cycle + 0.25 * prm.t_cycle for c in range(len(dts))]
+    tb = [t + d for t, d in zip(ta, dts)]
+    body = [f"* NAND mutex arbiter, {len(dts)} decisions", f"vdd vdd 0 {num(prm.vdd)}"]
+    body += _pwl("va", "a", [(t, round(v, 12)) for t, v in _edges(ta, prm)])
+    body += _pwl("vb", "b", [(t, round(v, 12)) for t, v in _edges(tb, prm)])
+    devs: list[Device] = []
+    for kind, name, ins, y in (("nand", "qa", ("a", "qb"), "qa"), ("nand", "qb", ("b", "qa"), "qb"),
+                               ("inv", "ga", ("qa",), "ga"), ("inv", "gb", ("qb",), "gb")):
+        cl, cd = _gate(kind, name, ins, y, p, prm)
+        body += cl
+        devs += cd
+    body.append(f".ic v(qa)={num(prm.vdd)} v(qb)={num(prm.vdd)}")
+    dt_id = ",".join(f"{x * 1e12:.4g}" for x in dts)
+    return _deck(prm, p, "arbiter", body, devs, len(dts), ("time", "v(a)", "v(b)", "v(ga)", "v(gb)", "i(vdd)"),
+                 [("dt_ps", dt_id if len(dt_id) <= 80 else f"{len(dts)} values")])
+
+
+def latest_netlist(prm: TimeCmpParams, arrivals, pdk: PDK | None = None) -> Netlist:
+    """Latest-arrival detector of ``n_inputs`` edges: a balanced tree of NAND2 / NOR2 levels (an AND of all
+    inputs) whose output rises when the last input has risen. ``arrivals``: (cycles, n_inputs) rise times
+    of the 50 % points relative to the cycle start (0.1..0.4 t_cycle). Saves every input and the output."""
+    p = pdk if pdk is not None else pdkmod.get(prm.pdk)
+    a = np.asarray(arrivals, dtype=float)
+    n = prm.n_inputs
+    if a.ndim != 2 or a.shape[1] != n or not 1 <= a.shape[0] <= CYCLES_MAX:
+        raise ParameterError(f"arrivals must be (cycles, {n}) times in s, 1..{CYCLES_MAX} cycles")
+    if not np.all(np.isfinite(a)) or a.min() < 0.1 * prm.t_cycle or a.max() > 0.4 * prm.t_cycle:
+        raise ParameterError(f"arrival times must lie within 0.1..0.4 t_cycle ({0.1 * prm.t_cycle:g}..{0.4 * prm.t_cycle:g} s)")
+    body = [f"* latest-of-{n} detector, {a.shape[0]} cycles", f"vdd vdd 0 {num(prm.vdd)}"]
+    for i in range(n):
+        times = [c * prm.t_cycle + a[c, i] for c in range(a.shape[0])]
+        body += _pwl(f"vin_{i}", f"in_{i}", [(t, round(v, 12)) for t, v in _edges(times, prm)])
+    devs: list[Device] = []
+    level, nodes, lvl = "nand", [f"in_{i}" for i in range(n)], 0
+    while len(nodes) > 1:
+        nxt = []
+        for k in range(0, len(nodes), 2):
+            y = f"t{lvl}_{k // 2}"
+            cl, cd = _gate(level, f"g{lvl}_{k // 2}", (nodes[k], nodes[k + 1]), y, p, prm)
+            body += cl
+            devs += cd
+            nxt.append(y)
+        nodes, level, lvl = nxt, ("nor" if level == "nand" else "nand"), lvl + 1
+    last = nodes[0]
+    if level == "nor":  # the last level was a NAND: its output is low when all inputs are high -> invert
+        cl, cd = _gate("inv", "gout", (last,), "out", p, prm)
+    else:  # the last level was a NOR: high when all are high
+        cl, cd = _gate("inv", "gbuf", (last,), "outb", p, prm)
+        body += cl
+        devs += cd
+        cl, cd = _gate("inv", "gout", ("outb",), "out", p, prm)
+    body += cl
+    devs += cd
+    return _deck(prm, p, "latest", body, devs, a.shape[0], ("time", *(f"v(in_{i})" for i in range(n)), "v(out)", "i(vdd)"),
+                 [("arrivals", hashlib.sha256(a.tobytes()).hexdigest()[:16])])
