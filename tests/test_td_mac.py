@@ -103,3 +103,19 @@ def test_latest_of_sixteen_follows_the_last_edge(pdk):
     d = latest_delays(r.runs[0], prm, arr)
     assert np.all(np.isfinite(d)) and np.all(d > 0)
     assert np.ptp(d) < 0.25 * np.mean(d)  # the same tree delay whichever input comes last
+
+
+def test_tdc_transfer_is_a_monotonic_staircase(pdk):
+    """A 5-tap TDC of the delay line's unit cells (each tap buffered into a TG master-slave flip-flop):
+    the code never decreases as STOP comes later, steps by at most 1 per 20 ps, and saturates at 5."""
+    from charz.characterize.td_mac import tdc_codes
+    from charz.netlist.td_mac import tdc_netlist
+
+    p = DelayLineParams(bits=3, vdd=0.8)
+    dts = list(np.arange(0, 320e-12, 20e-12))
+    r = execute(SimJob(tdc_netlist(p, 5, dts, pdk), (), "test", 300))
+    assert isinstance(r, JobResult), r.message()
+    codes = tdc_codes(r.runs[0], p, 5, len(dts))
+    assert codes[0] == 0 and codes[-1] == 5
+    assert np.all(np.diff(codes) >= 0) and np.all(np.diff(codes) <= 1)
+    assert len(np.unique(codes)) == 6  # every code 0..5 appears: no missing code at 20 ps steps

@@ -227,3 +227,18 @@ def latest_delays(run: dict, prm, arrivals) -> np.ndarray:
         t0 = c * prm.t_cycle
         out[c] = _cross(t, vo, t0 + 0.05 * prm.t_cycle, t0 + 0.7 * prm.t_cycle, prm.vdd / 2, True) - (t0 + a[c].max())
     return out
+
+
+def tdc_codes(run: dict, prm: DelayLineParams, taps: int, n: int) -> np.ndarray:
+    """The thermometer code of every conversion: the number of taps read as 1 just before the next STOP
+    (a bubble counts as the ones it has)."""
+    from ..netlist.td_mac import tdc_period
+
+    t = np.asarray(run["time"], dtype=float)
+    period = tdc_period(prm, taps)
+    codes = np.zeros(n)
+    for c in range(n):
+        at = (c + 1) * period - 1e-12  # end of the cycle: every flip-flop holds this conversion's bit
+        codes[c] = sum(float(np.interp(at, t, np.asarray(run[f"v(q_{i})"], dtype=float))) > prm.vdd / 2
+                       for i in range(taps))
+    return codes

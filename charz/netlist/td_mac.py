@@ -1,6 +1,6 @@
 """Time-domain floating-point MAC (in progress): the digitally controlled delay line (DCDL) that adds
 exponents as delays, a two-input arbiter (time comparator) and the latest-of-L detector that finds the
-shared scale (the largest exponent sum arrives last). Not yet: the TDC, alignment, charge accumulation.
+shared scale (the largest exponent sum arrives last). and a delay-line TDC. Not yet: alignment, charge accumulation, the FP8 read-out.
 
 Delay line (one exponent operand of ``bits`` bits), stages b = 0 .. bits-1 in series::
 
@@ -288,14 +288,15 @@ def delay_netlist(prm: DelayLineParams, codes, pdk: PDK | None = None) -> Netlis
 
 
 def golden_netlists(pdk: PDK | str = "ptm16hp") -> dict[str, str]:
-    """Golden decks: a 2-bit line over codes 0..3, the arbiter over three time differences and a
-    latest-of-4 detector over one cycle."""
+    """Golden decks: a 2-bit line over codes 0..3, the arbiter over three time differences, a latest-of-4
+    detector over one cycle and a 4-tap TDC over two conversions."""
     p = pdkmod.get(pdk) if isinstance(pdk, str) else pdk
     prm = DelayLineParams(pdk=p.name, bits=2)
     tc = TimeCmpParams(pdk=p.name, n_inputs=4, t_cycle=0.5e-9)
     return {f"td_delay2_{p.name}.cir": delay_netlist(prm, [0, 1, 2, 3], p).golden(),
             f"td_arbiter_{p.name}.cir": arbiter_netlist(tc, [-10e-12, 2e-12, 30e-12], p).golden(),
-            f"td_latest4_{p.name}.cir": latest_netlist(tc, [[0.1e-9, 0.12e-9, 0.15e-9, 0.11e-9]], p).golden()}
+            f"td_latest4_{p.name}.cir": latest_netlist(tc, [[0.1e-9, 0.12e-9, 0.15e-9, 0.11e-9]], p).golden(),
+            f"td_tdc4_{p.name}.cir": tdc_netlist(prm, 4, [30e-12, 90e-12], p).golden()}
 
 
 # ---- time comparison: a two-input arbiter and the latest-of-L detector ---------------------------------
@@ -448,3 +449,87 @@ def latest_netlist(prm: TimeCmpParams, arrivals, pdk: PDK | None = None) -> Netl
     devs += cd
     return _deck(prm, p, "latest", body, devs, a.shape[0], ("time", *(f"v(in_{i})" for i in range(n)), "v(out)", "i(vdd)"),
                  [("arrivals", hashlib.sha256(a.tobytes()).hexdigest()[:16])])
+
+
+# ---- time-to-digital converter -------------------------------------------------------------------------
+def _tg(name: str, a: str, b: str, gn: str, gp: str, w: float, p: PDK) -> tuple[list[str], list[Device]]:
+    lines = [mos(f"mn{name}", a, gn, b, "0", p.nmos, w, p.lmin), mos(f"mp{name}", a, gp, b, "vdd", p.pmos, w, p.lmin)]
+    return lines, [Device(f"mn{name}", "n", w, p.lmin), Device(f"mp{name}", "p", w, p.lmin)]
+
+
+def dff(name: str, d: str, q: str, prm: "DelayLineParams", p: PDK) -> tuple[list[str], list[Device]]:
+    """Positive-edge master-slave D flip-flop of transmission gates and static inverters on the global
+    clocks ``clk`` / ``clkb`` (14 transistors; names ``m..._<name>``)."""
+    x, xb, y = f"fx_{name}", f"fxb_{name}", f"fy_{name}"
+    parts = [
+        _tg(f"tm_{name}", d, x, "clkb", "clk", prm.w_tg, p),            # master: transparent while clk low
+        _inv(f"f1_{name}", x, xb, p, prm, starved=False),
+        _inv(f"f2_{name}", xb, f"fxf_{name}", p, prm, starved=False),
+        _tg(f"tmf_{name}", f"fxf_{name}", x, "clk", "clkb", prm.w_tg, p),  # master holds while clk high
+        _tg(f"ts_{name}", xb, y, "clk", "clkb", prm.w_tg, p),            # slave: transparent while clk high
+        _inv(f"f3_{name}", y, q, p, prm, starved=False),
+        _inv(f"f4_{name}", q, f"fyf_{name}", p, prm, starved=False),
+        _tg(f"tsf_{name}", f"fyf_{name}", y, "clkb", "clk", prm.w_tg, p),  # slave holds while clk low
+    ]
+    lines, devs = [], []
+    for cl, cd in parts:
+        lines += cl
+        devs += cd
+    return lines, devs
+
+
+def tdc_netlist(prm: DelayLineParams, taps: int, dts: Sequence[float], pdk: PDK | None = None) -> Netlist:
+    """Delay-line TDC: the START edge runs down ``taps`` unit cells (the delay line's current-starved cells,
+    so one code = one exponent unit tau), the STOP edge clocks one flip-flop per tap; the thermometer code
+    (taps the START edge passed) measures the time difference in units of tau. Cycle k: START rises at a
+    fixed time, STOP ``dts[k]`` later; both fall half a cycle later (the flip-flops keep their code until the
+    next STOP). Saves start, clk and every q_i."""
+    p = pdk if pdk is not None else pdkmod.get(prm.pdk)
+    if isinstance(taps, bool) or not isinstance(taps, numbers.Integral) or not 2 <= taps <= 64:
+        raise ParameterError(f"taps = {taps!r}: give an integer 2..64")
+    dts = [finite(x, "dt (s)") for x in dts]
+    t_high = prm.t_high if prm.t_high is not None else max(1e-9, _r12(round(2.5 * taps * 40e-12 * p.lmin / 16e-9 / 1e-11) * 1e-11))
+    if not dts or len(dts) > CYCLES_MAX or min(dts) < 0 or max(dts) > 0.8 * t_high:
+        raise ParameterError(f"give 1..{CYCLES_MAX} time differences 0..{0.8 * t_high:g} s (0.8 x the high time)")
+    period, e, vdd = 2 * t_high, prm.t_edge, prm.vdd
+    t0 = [t_high / 4 + c * period for c in range(len(dts))]
+    start = [(0.0, 0.0)]
+    clk = [(0.0, 0.0)]
+    for c, (ts, dt) in enumerate(zip(t0, dts)):
+        start += edge_points(ts - e / 2, e, 0.0, vdd, EDGE_SEGMENTS) + edge_points(ts + t_high, e, vdd, 0.0, EDGE_SEGMENTS)
+        clk += edge_points(ts + dt - e / 2, e, 0.0, vdd, EDGE_SEGMENTS) + edge_points(ts + t_high + dt, e, vdd, 0.0, EDGE_SEGMENTS)
+    body = [f"* delay-line TDC, {taps} taps, {len(dts)} conversions", f"vdd vdd 0 {num(vdd)}",
+            f"vbn vbn 0 {num(prm.vbn)}", f"vbp vbp 0 {num(prm.vbp)}"]
+    body += _pwl("vstart", "start", [(t, round(v, 12)) for t, v in start])
+    body += _pwl("vclk", "clk", [(t, round(v, 12)) for t, v in clk])
+    body += _pwl("vclkb", "clkb", [(t, round(vdd - v, 12)) for t, v in clk])
+    devs: list[Device] = []
+    x = "start"
+    for i in range(taps):
+        mid, out = f"tm_{i}", f"tap_{i}"
+        for j, (a, y) in enumerate(((x, mid), (mid, out))):
+            cl, cd = _inv(f"t{i}_i{j}", a, y, p, prm, starved=True)
+            body += cl
+            devs += cd
+        for j, (a, y) in enumerate(((out, f"tb_{i}"), (f"tb_{i}", f"td_{i}"))):  # tap buffer: the flip-flop
+            cl, cd = _inv(f"t{i}_b{j}", a, y, p, prm, starved=False)  # does not load the chain
+            body += cl
+            devs += cd
+        cl, cd = dff(f"{i}", f"td_{i}", f"q_{i}", prm, p)
+        body += cl
+        devs += cd
+        x = out
+    dt_id = ",".join(f"{v * 1e12:.4g}" for v in dts)
+    return Netlist(block="td_tdc", title=f"charz td_tdc {ident(prm.pdk)} {taps} taps {len(dts)} conversions",
+                   params=prm.pairs() + (("taps", taps), ("cycles", len(dts)),
+                                         ("dt_ps", dt_id if len(dt_id) <= 80 else f"{len(dts)} values")),
+                   body=tuple(body), card=p.path, card_sha256=p.sha256,
+                   analysis=f".tran {num(prm.t_step)} {num(len(dts) * period)}",
+                   save=("time", "v(start)", "v(clk)", *(f"v(q_{i})" for i in range(taps)), "i(vdd)"),
+                   temp=prm.temp, devices=tuple(devs))
+
+
+def tdc_period(prm: DelayLineParams, taps: int, p: PDK | None = None) -> float:
+    p = p or pdkmod.describe(prm.pdk)
+    t_high = prm.t_high if prm.t_high is not None else max(1e-9, _r12(round(2.5 * taps * 40e-12 * p.lmin / 16e-9 / 1e-11) * 1e-11))
+    return 2 * t_high
