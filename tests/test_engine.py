@@ -146,3 +146,29 @@ def test_local_pool_recycles_workers_and_finishes(monkeypatch):
     # different supplies, different outputs: the results are not mixed up between jobs
     peaks = [r.runs[0]["v(out)"].max() for r in res.results]
     assert np.all(np.diff(peaks) > 0)
+
+
+def test_owned_executor_closes_only_its_own():
+    from charz.sim.executor import InlineExecutor, owned
+
+    class Probe(InlineExecutor):
+        closed = False
+
+        def close(self):
+            self.closed = True
+
+    mine = Probe()
+    with owned(mine) as ex:
+        assert ex is mine
+    assert not mine.closed  # the caller's executor stays open
+    import charz.sim.executor as sx
+
+    made = []
+    orig = sx.make_executor
+    sx.make_executor = lambda *a, **k: made.append(Probe()) or made[-1]
+    try:
+        with owned(None) as ex:
+            assert ex is made[0]
+    finally:
+        sx.make_executor = orig
+    assert made[0].closed  # a pool the recipe made is closed on exit

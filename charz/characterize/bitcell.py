@@ -53,7 +53,7 @@ from ..netlist.bitcell import (
 from ..netlist.cells import CellSizes
 from ..netlist.spice import Netlist
 from ..pdk import PDK, get
-from ..sim.executor import Executor, make_executor
+from ..sim.executor import Executor, owned
 from .common import run_points, sample_stats, temp_values, vdd_values, netlist_set
 
 RECIPE = "bitcell/1"
@@ -329,15 +329,13 @@ def characterize_bitcell(
         roles = {device_role(d.name): k for k, d in enumerate(devs)}
         draws = draw(model, devs, mc, seed)
 
-    own = executor is None
-    ex = executor or make_executor()
     failed: list[str] = []
     nominal: dict[tuple[str, int, int], dict | None] = {}
     mc_runs: dict[tuple[str, int, int], list[dict | None]] = {}
     fit_runs: dict[tuple[str, int], dict | None] = {}
     analysis_s = 0.0
     ngspice: dict = {}
-    try:
+    with owned(executor) as ex:
         # nominal runs (grid when there is no MC, and the fit-check points) in one sweep
         pts, where = [], []
         if draws is None:
@@ -373,9 +371,6 @@ def characterize_bitcell(
                 for (i, j, _), run, runs in zip(grid, res.nominal, res.mc):
                     nominal[(tb, i, j)] = run
                     mc_runs[(tb, i, j)] = runs
-    finally:
-        if own:
-            ex.close()
 
     # ---- measure -----------------------------------------------------------------------------------
     tables = {m: np.full((nv, nt), np.nan) for m in METRICS}

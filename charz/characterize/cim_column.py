@@ -40,7 +40,7 @@ from ..mc import Mismatch, draw
 from ..netlist.cells import CellSizes
 from ..netlist.cim_column import BLOCK, PATTERNS, CimColumnParams, column_devices, column_netlist, timeline
 from ..pdk import PDK, get
-from ..sim.executor import Executor, make_executor
+from ..sim.executor import Executor, owned
 from .common import check_mc, corner_values, integral, midpoints, mismatch_record, run_points, sample_stats, temp_values, vdd_values, netlist_set
 
 log = logging.getLogger(__name__)
@@ -160,11 +160,9 @@ def characterize_column(
         model = Mismatch(pdk.avt_mv_um, pdk.abeta_pct_um if mismatch_beta else 0.0)
         draws = draw(model, column_devices(base, pdk), mc, seed)
 
-    own = executor is None
-    ex = executor or make_executor()
     failed: list[str] = []
     analysis_s = 0.0
-    try:
+    with owned(executor) as ex:
         res = run_points(points, draws, recipe=RECIPE, executor=ex, use_cache=use_cache, progress=progress,
                          desc=f"cim_column{n} " + ("nominal" if draws is None else f"nominal + {mc} MC"))
         failed += [f.message() for f in res.failures]
@@ -179,9 +177,6 @@ def characterize_column(
             failed += [f.message() for f in fres.failures]
             analysis_s += fres.analysis_seconds()
             fit_runs = fres.nominal
-    finally:
-        if own:
-            ex.close()
 
     # ---- measure -----------------------------------------------------------------------------------
     shape = (nv, nt, ntp, n + 1)

@@ -90,7 +90,7 @@ from ..netlist.comparator import (
     BLOCK, ComparatorParams, ComparatorSizes, comparator_devices, ramp_levels, ramp_netlist, step_netlist, timeline,
 )
 from ..pdk import PDK, get
-from ..sim.executor import Executor, make_executor
+from ..sim.executor import Executor, owned
 from ..validate import finite
 from .common import check_mc, corner_values, integral, midpoints, mismatch_record, run_points, sample_stats, temp_values, vdd_values, netlist_set
 
@@ -333,12 +333,10 @@ def characterize_comparator(
         model = Mismatch(pdk.avt_mv_um, pdk.abeta_pct_um if mismatch_beta else 0.0)
         draws = draw(model, comparator_devices(base, pdk), mc, seed)
 
-    own = executor is None
-    ex = executor or make_executor()
     failed: list[str] = []
     analysis_s = 0.0
     fit_runs: list[dict | None] = []
-    try:
+    with owned(executor) as ex:
         sres = run_points(step_points, None, recipe=RECIPE, executor=ex, use_cache=use_cache, progress=progress,
                           desc=f"comparator steps ({len(step_points)})")
         rres = run_points(ramp_points, draws, recipe=RECIPE, executor=ex, use_cache=use_cache, progress=progress,
@@ -355,9 +353,6 @@ def characterize_comparator(
             failed += [f.message() for f in fres.failures]
             analysis_s += fres.analysis_seconds()
             fit_runs = fres.nominal
-    finally:
-        if own:
-            ex.close()
 
     # ---- measure ------------------------------------------------------------------------------------
     shape = (nv, nt, nd)

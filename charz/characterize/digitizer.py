@@ -70,7 +70,7 @@ from ..lut import LUT, Axis, provenance
 from ..mc import Draws, Mismatch, draw
 from ..netlist.digitizer import SarParams, decode, eval_time, ramp_netlist, sar_caps, sar_devices, timeline
 from ..pdk import PDK, get
-from ..sim.executor import Executor, make_executor
+from ..sim.executor import Executor, owned
 from ..validate import finite, round12 as _r12
 from .common import integral, run_points, sample_stats, steps_for, temp_values, vdd_values, netlist_set
 
@@ -274,17 +274,12 @@ def characterize_sar(
     fit_v = np.round(np.random.default_rng(FIT_SEED).uniform(base.vref_lo, base.vref_hi, FIT_INPUTS), 12)
     fit_points = [({"vdd": p.vdd, "temp": p.temp, "check": 1}, ramp_netlist(p, fit_v, pdk)) for p in corner.values()]
 
-    own = executor is None
-    ex = executor or make_executor()
-    try:
+    with owned(executor) as ex:
         res = run_points(points, draws, recipe=RECIPE, executor=ex, use_cache=use_cache, progress=progress,
                          desc=f"{base.block}{bits} " + ("nominal" if draws is None else f"nominal + {mc} MC"),
                          timeout=600.0)
         fit_res = (run_points(fit_points, None, recipe=RECIPE, executor=ex, use_cache=use_cache, progress=progress,
                               desc=f"{base.block}{bits} fit check", timeout=600.0) if fit_check else None)
-    finally:
-        if own:
-            ex.close()
     failed = [f.message() for f in res.failures]
     ngspice = res.ngspice
 

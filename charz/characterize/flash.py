@@ -69,7 +69,7 @@ from ..netlist.flash import (
     BLOCK, FlashParams, VREF_HI_RATIO, VREF_LO_RATIO, check_flash_bits, flash_devices, flash_netlist,
 )
 from ..pdk import PDK, get
-from ..sim.executor import Executor, make_executor
+from ..sim.executor import Executor, owned
 from .common import check_mc, mismatch_record, run_points, sample_stats, steps_for, temp_values, vdd_values, netlist_set
 from .comparator import _integral, cycle_decisions
 
@@ -228,15 +228,10 @@ def characterize_flash(
     if mc > 0:
         draws = draw(Mismatch(pdk.avt_mv_um), flash_devices(base, pdk), mc, seed)
 
-    own = executor is None
-    ex = executor or make_executor()
-    try:
+    with owned(executor) as ex:
         res = run_points(points, draws, recipe=RECIPE, executor=ex, use_cache=use_cache, progress=progress,
                          desc=f"{bits}-bit flash staircase " + ("nominal" if draws is None else f"nominal + {mc} MC"),
                          chunk=chunk, timeout=max(120.0, 10 * est))
-    finally:
-        if own:
-            ex.close()
     failed = [f.message() for f in res.failures]
     analysis_s = res.analysis_seconds()
     ngspice = res.ngspice

@@ -34,7 +34,7 @@ from ..lut import LUT, Axis, fit_quality_entry, provenance
 from ..mc import Mismatch, draw
 from ..netlist.td_mac import BLOCK, DelayLineParams, delay_devices, delay_netlist, timeline
 from ..pdk import PDK, get
-from ..sim.executor import Executor, make_executor
+from ..sim.executor import Executor, owned
 from .common import check_mc, integral, midpoints, mismatch_record, netlist_set, run_points, sample_stats, temp_values, vdd_values
 
 RECIPE = "td_delay/1"
@@ -119,17 +119,12 @@ def characterize_delay(
         fit_prms = [base.replace(vdd=round(v, 9), temp=t, vbn=None, vbp=None) for v in midpoints(vdds) for t in temps]
         fit_prms += [base.replace(vdd=v, temp=round(t, 6), vbn=None, vbp=None) for v in vdds for t in midpoints(temps)]
     draws = draw(Mismatch(pdk.avt_mv_um), delay_devices(base, pdk), mc, seed) if mc > 0 else None
-    own = executor is None
-    ex = executor or make_executor()
-    try:
+    with owned(executor) as ex:
         res = run_points(points, draws, recipe=RECIPE, executor=ex, use_cache=use_cache, progress=progress,
                          desc=f"delay line {base.lines}x{bits}b", timeout=600.0, chunk=10)
         fres = (run_points([({"vdd": p.vdd, "temp": p.temp, "fit": "off-grid"}, delay_netlist(p, deck_codes, pdk))
                             for p in fit_prms], None, recipe=RECIPE, executor=ex, use_cache=use_cache,
                            progress=progress, desc="delay line fit check", timeout=600.0) if fit_prms else None)
-    finally:
-        if own:
-            ex.close()
     nv, nt, nc = len(vdds), len(temps), codes.size
     shape = (nv, nt, nc)
     tables = {k: np.full(shape, np.nan) for k in ("delay", "delay_rise", "delay_fall", "energy", "energy_dynamic",

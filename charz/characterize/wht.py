@@ -56,7 +56,7 @@ from ..lut import LUT, Axis, fit_quality_entry, provenance
 from ..mc import Mismatch, draw
 from ..netlist.wht_column import BLOCK, WhtParams, pairs_netlist, reachable_pairs, timeline, wht_devices
 from ..pdk import PDK, get
-from ..sim.executor import Executor, make_executor
+from ..sim.executor import Executor, owned
 from .common import check_mc, corner_values, integral, midpoints, mismatch_record, run_points, sample_stats, temp_values, vdd_values, netlist_set
 
 log = logging.getLogger(__name__)
@@ -296,12 +296,10 @@ def characterize_wht(
         model = Mismatch(pdk.avt_mv_um, pdk.abeta_pct_um if mismatch_beta else 0.0)
         draws = draw(model, wht_devices(base, pdk), mc, seed)
 
-    own = executor is None
-    ex = executor or make_executor()
     failed: list[str] = []
     analysis_s = 0.0
     fit_runs: list = []
-    try:
+    with owned(executor) as ex:
         res = run_points(points, draws, recipe=RECIPE, executor=ex, use_cache=use_cache, progress=progress,
                          desc=f"wht_column{R} " + ("nominal" if draws is None else f"nominal + {mc} MC"),
                          timeout=600.0, chunk=5)
@@ -316,9 +314,6 @@ def characterize_wht(
             failed += [f.message() for f in fres.failures]
             analysis_s += fres.analysis_seconds()
             fit_runs = fres.nominal
-    finally:
-        if own:
-            ex.close()
 
     # ---- measure -----------------------------------------------------------------------------------
     shape = (nv, nt, ntp, R + 1, R + 1)

@@ -29,7 +29,7 @@ from ..mc import Mismatch, draw
 from ..netlist.comparator import ComparatorSizes
 from ..netlist.wht_column import WhtParams, planes_netlist, wht_devices
 from ..pdk import PDK, get
-from ..sim.executor import Executor, make_executor
+from ..sim.executor import Executor, owned
 from .common import check_mc, run_points
 from .wht import RECIPE, measure_cycles
 
@@ -100,15 +100,10 @@ def simulate_crossbar(params: WhtParams, vectors: np.ndarray, bits: int, pdk: PD
     points = [({"deck": i, "cycles": len(d)}, planes_netlist(params, np.stack([planes[v, p] for v, p in d]), pdk,
                                                               label=f"check{i}")) for i, d in enumerate(decks)]
     draws = draw(Mismatch(pdk.avt_mv_um), wht_devices(params, pdk), mc, seed) if mc > 0 else None
-    own = executor is None
-    ex = executor or make_executor()
     t0 = time.perf_counter()
-    try:
+    with owned(executor) as ex:
         res = run_points(points, draws, recipe=CHECK_RECIPE, executor=ex, use_cache=use_cache, progress=progress,
                          desc=f"WHT {params.n_rows}x{params.n_cols} crossbar", timeout=600.0, chunk=2)
-    finally:
-        if own:
-            ex.close()
     ni, C = 1 + mc, len(params.columns)
     shape = (ni, x.shape[0], planes.shape[1], C)
     dec = np.full(shape, np.nan)

@@ -15,6 +15,7 @@ Executors:
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import dataclasses
 import multiprocessing as mp
 import os
@@ -249,3 +250,17 @@ def run_jobs(
             if own:
                 ex.close()
     return SweepResult(jobs, results, failures, hits, ident)
+
+
+@contextlib.contextmanager
+def owned(executor: "Executor | None" = None):
+    """The given executor, or a new local pool (``make_executor()``) that is closed on exit: what a recipe
+    uses so that a caller's executor is never closed and its own one always is."""
+    if executor is not None:
+        yield executor
+        return
+    ex = make_executor()
+    try:
+        yield ex
+    finally:
+        ex.close()
