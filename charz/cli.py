@@ -391,6 +391,14 @@ def cmd_plot(args) -> int:
     return 0
 
 
+def _operating_point_options(p: argparse.ArgumentParser) -> None:
+    """--vdd / --temp / --t-pulse of the commands that read a LUT at one operating point."""
+    p.add_argument("--vdd", help="VDD in V, on or inside the LUT grid (default: the PDK's nominal VDD if on the grid, "
+                                 "else the highest; 0.8 V for --network wht)")
+    p.add_argument("--temp", help="temperature in degC (default 27, or the nearest grid value)")
+    p.add_argument("--t-pulse", help="wordline / row pulse width in s (default: the LUT's best-separated grid value)")
+
+
 def _eval_coords(args):
     return dict(
         vdd=number(args.vdd, "--vdd") if args.vdd else None,
@@ -660,9 +668,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=("sign", "ternary"), default=None,
                    help="--network wht: latch mode (default: the LUT's: ternary if characterized with the ternary pair)")
     p.add_argument("--pdk", default=None, help="check the LUT was made with this PDK's card")
-    p.add_argument("--vdd", help="VDD in V (default: the LUT's nominal or first grid value)")
-    p.add_argument("--temp", help="temperature in degC")
-    p.add_argument("--t-pulse", help="wordline pulse width in s")
+    _operating_point_options(p)
     p.add_argument("--adc-bits", type=int, default=None, help="ideal quantizer bits (default: enough for N+1 levels)")
     p.add_argument("--adc-lut", default=None,
                    help="read the columns out with this converter LUT (adc_sar, adc_mi_sar, adc_flash, adc_hybrid) "
@@ -692,9 +698,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bits", type=int, default=8, help="input bits, sign-magnitude (default 8: 7 planes)")
     p.add_argument("--mc", type=int, default=0, help="Monte Carlo crossbar instances (default 0: nominal only)")
     p.add_argument("--seed", type=int, default=0, help="seed of the vectors (Monte Carlo uses seed + 1)")
-    p.add_argument("--vdd", help="VDD in V (a LUT grid value; default the LUT's nominal)")
-    p.add_argument("--temp", help="temperature in degC")
-    p.add_argument("--t-pulse", help="row pulse width in s")
+    _operating_point_options(p)
     p.add_argument("--json", default=None, help="also write the result as JSON here")
     _sim_options(p)
     p.set_defaults(func=cmd_check)
