@@ -39,3 +39,13 @@ def bounded(value, what: str, upper: float) -> float:
 def round12(x: float) -> float:
     """*x* rounded to 12 significant digits (3.84e-07, not 3.8400000000000005e-07), as ``num()`` writes it."""
     return float(f"{x:.12g}")
+
+
+def posint(x, name: str, hi: int | None = None) -> int:
+    """*x* as an int >= 1 (and <= *hi*), or a ParameterError naming *name*."""
+    import numbers
+
+    if isinstance(x, bool) or not isinstance(x, numbers.Integral) or x < 1 or (hi is not None and x > hi):
+        rng = f"from 1 to {hi}" if hi is not None else ">= 1"
+        raise ParameterError(f"{name} must be an integer {rng}, got {x!r}")
+    return int(x)

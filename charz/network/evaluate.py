@@ -25,10 +25,11 @@ import numpy as np
 from ..behavior import digitizer as dz
 from ..behavior.cim import BLOCK, ColumnModel, map_layer
 from ..errors import LUTError, ParameterError
+from ..validate import posint
 from ..lut import LUT
 from . import digits, timing
 from .energy import EnergyLedger
-from .mlp import QuantizedMLP, accuracy, load_shipped
+from .mlp import QuantizedMLP, accuracy, load_shipped, resolve_weights
 
 DEFAULT_CHIPS = 8
 DEFAULT_SCALES = (0.0, 1.0, 2.0, 4.0, 8.0)
@@ -63,20 +64,9 @@ def lut_summary(lut: LUT, source: str | None = None) -> dict:
 
 
 def _weights(weights) -> tuple[QuantizedMLP, str]:
-    if weights is None:
-        return load_shipped(), "shipped charz/network/data/digits_mlp.npz"
-    if isinstance(weights, QuantizedMLP):
-        return weights, "given QuantizedMLP"
-    if isinstance(weights, (str, Path)):
-        return QuantizedMLP.load(weights), str(weights)
-    raise ParameterError(f"weights must be None, a QuantizedMLP or a path, got {type(weights).__name__}")
+    return resolve_weights(weights, QuantizedMLP, load_shipped, "shipped charz/network/data/digits_mlp.npz")
 
 
-def _posint(x, name: str, hi: int | None = None) -> int:
-    if isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < 1 or (hi is not None and x > hi):
-        rng = f"from 1 to {hi}" if hi is not None else ">= 1"
-        raise ParameterError(f"{name} must be an integer {rng}, got {x!r}")
-    return int(x)
 
 
 def evaluate(
@@ -120,7 +110,7 @@ def evaluate(
     Raises :class:`charz.errors.LUTError` / :class:`charz.errors.ParameterError` with a one-line message.
     """
     lut, source = load_lut(lut_path_or_lut)
-    chips = _posint(chips, "chips", 10_000)
+    chips = posint(chips, "chips", 10_000)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ParameterError(f"seed must be an integer >= 0, got {seed!r}")
     adc_source = None
@@ -152,7 +142,7 @@ def evaluate(
         )
         dig.choices["mismatch_scale"] = ms_choice
         scheme, sa_bits = timing.scheme_for(dig)
-        ac = _posint(array_columns, "array_columns")
+        ac = posint(array_columns, "array_columns")
         if scheme == "immersed":
             if columns_per_adc is not None:
                 raise ParameterError(f"columns_per_adc does not apply to {adc.block}: a memory-immersed array forms "
@@ -160,7 +150,7 @@ def evaluate(
             g = timing.round_time(scheme, timing.column_timing(lut, 0.0), 0.0, ac, 1, sa_bits, ac)["converters_per_array"]
             model = model.with_digitizer(dig, array_columns=ac, converters_per_array=g)
         else:
-            columns_per_adc = 1 if columns_per_adc is None else _posint(columns_per_adc, "columns_per_adc")
+            columns_per_adc = 1 if columns_per_adc is None else posint(columns_per_adc, "columns_per_adc")
             model = model.with_digitizer(dig, columns_per_adc=columns_per_adc, array_columns=ac)
         adc_info = model.quantizer.describe()
         if adc_source:
@@ -171,7 +161,7 @@ def evaluate(
     net, wsource = _weights(weights)
     _, _, xte, yte = digits.load()
     if n_images is not None:
-        n_images = _posint(n_images, "n_images", xte.shape[0])
+        n_images = posint(n_images, "n_images", xte.shape[0])
         xte, yte = xte[:n_images], yte[:n_images]
     b = xte.shape[0]
     x0 = net.input_ints(xte)

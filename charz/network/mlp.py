@@ -142,6 +142,20 @@ class QuantizedMLP:
         return m
 
 
+def resolve_weights(weights, cls, shipped, label: str):
+    """(network, where it came from) for an evaluation's ``weights`` argument: None = the shipped file
+    (``shipped()``, described by *label*), an instance of *cls*, or a path loaded with ``cls.load``."""
+    from pathlib import Path as _Path
+
+    if weights is None:
+        return shipped(), label
+    if isinstance(weights, cls):
+        return weights, f"given {cls.__name__}"
+    if isinstance(weights, (str, _Path)):
+        return cls.load(weights), str(weights)
+    raise ParameterError(f"weights must be None, a {cls.__name__} or a path, got {type(weights).__name__}")
+
+
 def load_shipped() -> QuantizedMLP:
     """The weights shipped with charz (``charz/network/data/digits_mlp.npz``)."""
     return QuantizedMLP.load(DATA)

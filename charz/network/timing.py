@@ -41,6 +41,7 @@ import dataclasses
 import math
 
 from ..errors import ParameterError
+from ..validate import posint
 from ..lut import LUT
 from ..netlist.cim_column import T_GAP, T_RELEASE
 
@@ -98,10 +99,6 @@ def scheme_for(digitizer) -> tuple[str, int | None]:
     return "dedicated", None
 
 
-def _posint(x, name: str) -> int:
-    if isinstance(x, bool) or not isinstance(x, int) or x < 1:
-        raise ParameterError(f"{name} must be an integer >= 1, got {x!r}")
-    return x
 
 
 def round_time(scheme: str, col: ColumnTiming, t_conv: float = 0.0, columns: int = 1, columns_per_adc: int = 1,
@@ -109,17 +106,17 @@ def round_time(scheme: str, col: ColumnTiming, t_conv: float = 0.0, columns: int
     """One round (a bit plane on every column of one array, read out): see the module doc."""
     if scheme not in SCHEMES:
         raise ParameterError(f"scheme must be one of {', '.join(SCHEMES)}, got {scheme!r}")
-    columns = _posint(columns, "columns")
+    columns = posint(columns, "columns")
     t_conv = float(t_conv)
     if scheme == "ideal":
         return {"t_round_s": col.t_column, "conversions_in_series": 0, "converters_per_array": None}
     if scheme == "dedicated":
-        m = min(_posint(columns_per_adc, "columns_per_adc"), columns)
+        m = min(posint(columns_per_adc, "columns_per_adc"), columns)
         return {"t_round_s": col.t_sense + m * t_conv + col.t_restore, "conversions_in_series": m,
                 "converters_per_array": math.ceil(columns / m)}
     if sa_bits is None:
         raise ParameterError("the memory-immersed scheme needs the SA resolution (bits that borrow bitlines)")
-    nb = columns if neighbour_columns is None else _posint(neighbour_columns, "neighbour_columns")
+    nb = columns if neighbour_columns is None else posint(neighbour_columns, "neighbour_columns")
     need = 1 << int(sa_bits)
     g = nb // need
     if g < 1:
@@ -150,7 +147,7 @@ def network_timing(layers: list[dict], col: ColumnTiming, scheme: str = "ideal",
                    columns_per_adc: int = 1, sa_bits: int | None = None,
                    array_columns: int = DEFAULT_ARRAY_COLUMNS, ops_per_inference: int | None = None) -> dict:
     """Latency, inferences/s (sequential and layer-pipelined) and conversions per inference."""
-    ac = _posint(array_columns, "array_columns")
+    ac = posint(array_columns, "array_columns")
     per_layer = {}
     total, worst, conversions = 0.0, 0.0, 0
     for lay in layers:

@@ -80,9 +80,10 @@ import numpy as np
 
 from ..behavior import wht as bw
 from ..errors import ParameterError
+from ..validate import posint
 from ..netlist.wht_column import ORDERS
 from . import digits
-from .mlp import WeightsError, accuracy
+from .mlp import WeightsError, accuracy, resolve_weights
 
 DATA = Path(__file__).resolve().parent / "data" / "digits_wht.npz"
 FORMAT = 2
@@ -617,20 +618,9 @@ def default_vdd(lut) -> float | None:
 
 
 def _weights(weights) -> tuple[WhtNet, str]:
-    if weights is None:
-        return load_shipped_wht(), "shipped charz/network/data/digits_wht.npz"
-    if isinstance(weights, WhtNet):
-        return weights, "given WhtNet"
-    if isinstance(weights, (str, Path)):
-        return WhtNet.load(weights), str(weights)
-    raise ParameterError(f"weights must be None, a WhtNet or a path, got {type(weights).__name__}")
+    return resolve_weights(weights, WhtNet, load_shipped_wht, "shipped charz/network/data/digits_wht.npz")
 
 
-def _posint(x, name: str, hi: int | None = None) -> int:
-    if isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < 1 or (hi is not None and x > hi):
-        rng = f"from 1 to {hi}" if hi is not None else ">= 1"
-        raise ParameterError(f"{name} must be an integer {rng}, got {x!r}")
-    return int(x)
 
 
 def wht_lut_summary(lut, source: str | None = None) -> dict:
@@ -709,7 +699,7 @@ def evaluate_wht(
     if vdd is None:
         vdd = default_vdd(lut)
         vdd_choice = "published 0.8 V (on the LUT grid)" if vdd is not None else None
-    chips = _posint(chips, "chips", 10_000)
+    chips = posint(chips, "chips", 10_000)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ParameterError(f"seed must be an integer >= 0, got {seed!r}")
     if not isinstance(early_termination, bool):
@@ -724,7 +714,7 @@ def evaluate_wht(
     model.check_mode(mode)
     _, _, xte, yte = digits.load()
     if n_images is not None:
-        n_images = _posint(n_images, "n_images", xte.shape[0])
+        n_images = posint(n_images, "n_images", xte.shape[0])
         xte, yte = xte[:n_images], yte[:n_images]
     b = xte.shape[0]
     names = _transform_names(net)
