@@ -656,9 +656,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="out/plots", help="folder for PNGs (default out/plots)")
     p.set_defaults(func=cmd_plot)
 
-    p = sub.add_parser("eval", help="digits MLP on the behavioral CiM layer: accuracy, energy, TOPS/W",
+    p = sub.add_parser("eval", help="digits MLP (CiM columns) or WHT network (crossbars): accuracy, energy, TOPS/W",
                        description="Evaluate the shipped digits MLP with every matrix product on bit-plane CiM columns "
-                                   "read from a cim_column LUT (ideal n-bit quantizer read-out).")
+                                   "read from a cim_column LUT (ideal n-bit quantizer or a converter LUT read-out), or "
+                                   "with --network wht the frequency-domain digits network on signed-bit WHT crossbars "
+                                   "read from a wht_column LUT.")
     p.add_argument("--network", choices=("mlp", "wht"), default="mlp",
                    help="mlp: the digits MLP on bit-plane CiM columns (default); wht: the frequency-domain digits "
                         "network on signed-bit WHT crossbars (accuracy ideal vs CiM, energy and TOPS/W with and "
