@@ -1,0 +1,93 @@
+"""Benchmark: throughput of the behavioral time-domain FP8 MAC vs the exact FP8 NumPy reference.
+
+Reference: what an FP8 dot product costs in plain NumPy: both operands rounded to the format
+(:func:`charz.behavior.fp8.quantize`, round to nearest even, saturating) and the float64 products
+summed along L (exact for E4M3; :func:`charz.behavior.fp8.exact_dot` is this plus a fixed-point sum
+for E5M2). The behavioral paths (:class:`charz.behavior.td_mac.TdMacModel.dot`) round the operands
+to codes, split them into fields, run the time-domain exponent path, the alignment, the charge
+accumulation and the read-out, and count clipping, dropping and energy:
+
+- ideal circuit, 6-bit ideal mid-tread read-out (the exact fast time path);
+- a SYNTHETIC mismatched circuit (:func:`charz.behavior.td_mac.synthetic_circuit`: drawn line delays,
+  TDC thresholds and unit caps; 16 engines, round robin), 6-bit read-out: the general path;
+- exact mode (window None, exact alignment, no converter).
+
+    .venv/bin/python bench/bench_td_mac.py [--vectors 100000] [--length 16] [--fmt e4m3] [--repeat 7] [--quick]
+
+The paths are timed interleaved (one pass of each per round) and the best round of each is kept, in
+process CPU time and in wall time; ratios are behavioral / reference CPU time of the same run. A plain
+script, not a timed test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_v, "1")
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(__file__))
+from common import timed_rounds  # noqa: E402
+
+from charz.behavior import fp8  # noqa: E402
+from charz.behavior import td_mac as tm  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--vectors", type=int, default=100_000, help="dot products per timed pass")
+    ap.add_argument("--length", type=int, default=16, help="L, FP8 pairs per dot product")
+    ap.add_argument("--fmt", default="e4m3", choices=sorted(fp8.FORMATS))
+    ap.add_argument("--repeat", type=int, default=7, help="timed rounds")
+    ap.add_argument("--quick", action="store_true", help="10k dot products, 3 rounds (a smoke run)")
+    a = ap.parse_args()
+    if a.quick:
+        a.vectors, a.repeat = 10_000, 3
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((a.vectors, a.length))  # raw float64 operands: every path rounds them itself
+    w = rng.standard_normal((a.vectors, a.length))
+    f = fp8.get_format(a.fmt)
+    circuit = tm.synthetic_circuit(f, 8)
+    ideal = tm.TdMacModel(f, a.length, window=8, guard=2, adc=6)
+    mism = tm.TdMacModel(f, a.length, window=8, guard=2, adc=6, circuit=circuit, units=16, seed=0)
+    exact = tm.TdMacModel.exact(f, a.length)
+
+    def reference():
+        return np.sum(fp8.quantize(x, f) * fp8.quantize(w, f), axis=-1)
+
+    ref = reference()
+    assert np.array_equal(exact.dot(x, w), fp8.exact_dot(x, w, f))
+    if f is fp8.E4M3:
+        assert np.array_equal(ref, fp8.exact_dot(x, w, f))
+    fns = {
+        "NumPy FP8 reference (quantize + float64 sum)": reference,
+        "ideal, W=8, G=2, 6-bit read-out": lambda: ideal.dot(x, w),
+        "SYNTHETIC mismatch, 16 engines, 6-bit": lambda: mism.dot(x, w),
+        "exact mode (no window, no converter)": lambda: exact.dot(x, w),
+    }
+    best = timed_rounds(fns, a.repeat)
+    ref_cpu = best["NumPy FP8 reference (quantize + float64 sum)"][0]
+    rms = float(np.sqrt(np.mean(ref**2)))
+    err = {
+        "ideal, W=8, G=2, 6-bit read-out": ideal.dot(x, w),
+        "SYNTHETIC mismatch, 16 engines, 6-bit": mism.dot(x, w),
+        "exact mode (no window, no converter)": exact.dot(x, w),
+    }
+    print(f"TD-MAC behavioral throughput: {a.vectors} dot products of L = {a.length} {f.name} pairs (operands "
+          f"N(0, 1)); best of {a.repeat} interleaved rounds, single-threaded BLAS")
+    print(f"SYNTHETIC circuit: {circuit.label}")
+    print()
+    print("| path | CPU [ms] | wall [ms] | dot products/s | x reference (CPU) | rel. RMS error |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for k, (c, wl) in best.items():
+        e = "0 (reference)" if k not in err else f"{np.sqrt(np.mean((err[k] - ref) ** 2)) / rms:.3g}"
+        print(f"| {k} | {1e3 * c:.1f} | {1e3 * wl:.1f} | {a.vectors / c:.3g} | {c / ref_cpu:.2f} | {e} |")
+
+
+if __name__ == "__main__":
+    main()
