@@ -1,0 +1,161 @@
+"""Figures of the time-domain FP8 MAC network results (dicts of :mod:`charz.network.td_mac`):
+training curves FP32 vs TD-MAC, energy breakdown per scalar product, accuracy vs mismatch scale.
+Each function writes one PNG and returns its path."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
+import numpy as np  # noqa: E402
+
+from ..errors import ParameterError  # noqa: E402
+from .network import _save  # noqa: E402
+
+COLORS = {"lines": "tab:blue", "tdcs": "tab:orange", "shared": "tab:purple", "caps": "tab:green", "readout": "tab:red"}
+LABELS = {"lines": "delay lines (2 per element)", "tdcs": "element TDCs", "shared": "latest detector + scale TDC",
+          "caps": "capacitor arrays (switched)", "readout": "read-out converter"}
+
+
+def _circuit_line(r: dict) -> str:
+    c = r.get("circuit") or {}
+    lab = c.get("label", "?")
+    if c.get("no_circuit_figures"):
+        return f"circuit: {lab} (IDEAL/SYNTHETIC: energies are placeholders, not circuit figures)"
+    return f"circuit: {lab}"
+
+
+def _cfg_line(r: dict) -> str:
+    cfg = r.get("model_config") or {}
+    return ", ".join(f"{k} {v}" for k, v in cfg.items())
+
+
+def plot_training(cmp: dict, path) -> Path:
+    """Train loss (left, log scale; epoch 0 = the init's loss) and test accuracy (right) per epoch, FP32 vs
+    TD-MAC, from :func:`charz.network.td_mac.compare_training`."""
+    f, t = cmp["fp32"], cmp["td"]
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11.0, 4.4))
+    for r, col, mk in ((f, "tab:blue", "o"), (t, "tab:red", "s")):
+        ep = np.arange(len(r["train_loss"]) + 1)
+        a1.plot(ep, [r["train_loss_init"], *r["train_loss"]], mk + "-", color=col, ms=4, label=r["arithmetic"])
+        a2.plot(np.arange(1, len(r["test_accuracy"])), 100 * np.asarray(r["test_accuracy"][1:]), mk + "-", color=col,
+                ms=4, label=f"{r['arithmetic']}: final {100 * r['final_test_accuracy']:.1f} % "
+                           f"(initial weights {100 * r['test_accuracy'][0]:.1f} %)")
+    a1.set_yscale("log")
+    a1.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    a1.yaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(  # label only the 2x and 5x minor ticks
+        lambda v, _: f"{v:g}" if v > 0 and f"{v:.0e}"[0] in "25" else ""))
+    a1.tick_params(axis="y", which="minor", labelsize=7)
+    a1.set_xlabel("epoch (0 = initial weights)")
+    a1.set_ylabel("train loss (cross-entropy)\nmean over the epoch's batches")
+    a1.grid(alpha=0.3, which="both")
+    a1.legend(fontsize=8)
+    a2.set_xlabel("epoch")
+    a2.set_ylabel("test accuracy [%]")
+    lo = min(np.min(f["test_accuracy"][1:] or [1]), np.min(t["test_accuracy"][1:] or [1]))
+    a2.set_ylim(max(0.0, 100 * lo - 5), 100.5)
+    a2.grid(alpha=0.3)
+    a2.legend(fontsize=8, loc="lower right")
+    for a in (a1, a2):
+        a.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    cfg = f["config"]
+    sub = (f"{cfg['optimizer']}, lr {cfg['lr']:g}, batch {cfg['batch']}, seed {cfg['seed']}; {cfg['n_train']} train / "
+           f"{cfg['n_test']} test images; same init and batch order")
+    if t.get("circuit"):
+        sub += "\n" + _circuit_line(t) + f"; every product of {t['arithmetic']} on the model (FP8 operands, "
+        sub += "per-tensor 2^k scales)"
+    fig.suptitle("Digits MLP 64-64-10 trained in memory: FP32 vs time-domain FP8 MAC", fontsize=11)
+    fig.text(0.5, 0.905, "\n".join(textwrap.fill(s, 150) for s in sub.split("\n")), ha="center", va="top", fontsize=8)
+    fig.tight_layout(rect=(0, 0, 1, 0.86))
+    return _save(fig, path)
+
+
+def plot_energy_breakdown(result: dict, path) -> Path:
+    """Energy per scalar product by component (left) and energy per MAC, ours vs the published TimeFloats figure
+    (right), from :func:`charz.network.td_mac.evaluate_td`."""
+    parts = {k: v for k, v in (result.get("energy_parts_per_product_J") or {}).items()}
+    L = result["length"]
+    e_prod = result["energy_per_product_J"]
+    if not e_prod > 0:
+        raise ParameterError(f"this result has no energy (circuit '{(result.get('circuit') or {}).get('label')}': 0 J "
+                             f"per scalar product): evaluate a circuit with energies to plot a breakdown")
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11.5, 4.6), gridspec_kw={"width_ratios": [1.5, 1]})
+    if parts:
+        keys = list(parts)
+        v = np.array([parts[k] for k in keys]) * 1e15
+        bars = a1.bar(range(len(keys)), v, color=[COLORS.get(k, "0.5") for k in keys], width=0.65)
+        tot = float(v.sum())
+        for b, x in zip(bars, v):
+            a1.annotate(f"{x:.3g} fJ\n{100 * x / tot:.0f} %" if tot > 0 else f"{x:.3g} fJ",
+                        (b.get_x() + b.get_width() / 2, x), ha="center", va="bottom", fontsize=8,
+                        xytext=(0, 2), textcoords="offset points")
+        a1.set_xticks(range(len(keys)))
+        a1.set_xticklabels([textwrap.fill(LABELS.get(k, k), 14) for k in keys], fontsize=8)
+        a1.set_ylim(0, max(v.max(), 1e-30) * 1.25)
+    else:
+        a1.bar([0], [e_prod * 1e15], color="0.5", width=0.5)
+        a1.set_xticks([0])
+        a1.set_xticklabels(["total (no breakdown given)"], fontsize=8)
+    a1.set_ylabel(f"energy per {L}-element scalar product [fJ]")
+    a1.set_title(f"per scalar product: {e_prod * 1e12:.4g} pJ (mean over chips and the test set's products)", fontsize=9)
+    a1.grid(axis="y", alpha=0.3)
+
+    pub = result["published_energy_per_product_J"] / result["published_length"] * 1e15
+    ours = result["energy_per_mac_J"] * 1e15
+    a2.bar([0], [ours], color="tab:blue", width=0.55)
+    a2.bar([1], [pub], color="0.6", width=0.55)
+    for x, y, tw in ((0, ours, result["tops_per_watt"]), (1, pub, result["published_tops_per_watt"])):
+        a2.annotate(f"{y:.3g} fJ\n{tw:.3g} TOPS/W", (x, y), ha="center", va="bottom", fontsize=8.5, xytext=(0, 2),
+                    textcoords="offset points")
+    a2.set_xticks([0, 1])
+    a2.set_xticklabels([f"ours ({result['fmt'].upper()}, L = {L})",
+                        f"published TimeFloats\n(15 nm predictive, L = {result['published_length']})"], fontsize=8)
+    a2.set_ylabel("energy per MAC [fJ] (= 2 ops)")
+    a2.set_ylim(0, max(ours, pub) * 1.3)
+    a2.set_title("energy per MAC (TOPS/W = 2 / E_MAC / 1e12)", fontsize=9)
+    a2.grid(axis="y", alpha=0.3)
+    fig.suptitle("Time-domain FP8 MAC: energy per scalar product (digits MLP inference)", fontsize=11)
+    sub = (_circuit_line(result) + "\n" + _cfg_line(result) + "; not counted: digital multiplier/shifter, FP32 "
+           "accumulation of chunks, scaling, bias, ReLU, data movement")
+    fig.text(0.5, 0.905, "\n".join(textwrap.fill(s, 160) for s in sub.split("\n")), ha="center", va="top", fontsize=8)
+    fig.tight_layout(rect=(0, 0, 1, 0.86))
+    return _save(fig, path)
+
+
+def plot_accuracy_vs_mismatch(sweep: dict, path) -> Path:
+    """TD-MAC accuracy (mean over chips, min..max band) vs mismatch scale, one curve per swept path
+    (exponent only / mantissa only / both), from :func:`charz.network.td_mac.accuracy_vs_mismatch_td`."""
+    x = np.asarray(sweep["scales"], dtype=float)
+    names = {"exp": ("exponent path only (delay lines, TDCs, jitter)", "tab:blue", "o"),
+             "man": ("mantissa path only (capacitors, read-out converter)", "tab:green", "s"),
+             "both": ("both paths", "tab:red", "^")}
+    fig, ax = plt.subplots(figsize=(7.4, 5.0))
+    lo = 100.0
+    for k, d in sweep["kinds"].items():
+        lab, col, mk = names.get(k, (k, "0.4", "d"))
+        ax.fill_between(x, 100 * np.asarray(d["min"]), 100 * np.asarray(d["max"]), color=col, alpha=0.15, lw=0)
+        ax.plot(x, 100 * np.asarray(d["mean"]), mk + "-", color=col, label=f"{lab}: mean, band = chip range")
+        lo = min(lo, 100 * float(np.min(d["min"])))
+    ax.axhline(100 * sweep["fp32_accuracy"], color="k", ls=":", lw=2.2, zorder=1,
+               label=f"FP32 {100 * sweep['fp32_accuracy']:.1f} %")
+    ax.axhline(100 * sweep["fp8_exact_accuracy"], color="0.4", ls="--",
+               label=f"exact FP8 {100 * sweep['fp8_exact_accuracy']:.1f} %")
+    ax.axhline(100 * sweep["td_ideal_accuracy"], color="tab:orange", ls="-.",
+               label=f"TD-MAC, ideal circuit {100 * sweep['td_ideal_accuracy']:.1f} %")
+    ax.set_xlabel("mismatch scale (1 = the circuit's Monte Carlo sigmas; the other path at 0)")
+    ax.set_ylabel("digits test accuracy [%]")
+    ax.set_ylim(max(0.0, lo - 3), 100.5)
+    ax.set_xticks(x)
+    ax.set_xticklabels([f"{v:g}" for v in x])
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7.5, loc="lower left")
+    ax.set_title("Digits MLP on the time-domain FP8 MAC vs mismatch\n" + textwrap.fill(
+        f"{_circuit_line(sweep)}; {sweep['fmt'].upper()}, L = {sweep['length']}; {sweep['chips']} chips, "
+        f"{sweep['n_images']} images", 95), fontsize=8.5)
+    fig.tight_layout()
+    return _save(fig, path)
