@@ -119,3 +119,49 @@ def test_tdc_transfer_is_a_monotonic_staircase(pdk):
     assert codes[0] == 0 and codes[-1] == 5
     assert np.all(np.diff(codes) >= 0) and np.all(np.diff(codes) <= 1)
     assert len(np.unique(codes)) == 6  # every code 0..5 appears: no missing code at 20 ps steps
+
+
+def test_accumulation_line_is_linear_and_signed(pdk):
+    """Two elements' 4-bit capacitor arrays on the line pair: V_P - V_N = gain x (signed sum of the aligned
+    magnitudes), gain = VDD c_unit / C_line, within a fraction of one unit capacitor."""
+    from charz.characterize.td_mac import acc_measure
+    from charz.netlist.td_mac import AccParams, acc_netlist
+
+    prm = AccParams(length=2, bits=4, vdd=0.8, c_wire=0.0)
+    vals = np.array([[0, 0], [1, 0], [15, 0], [15, 15], [-15, -15], [7, -3], [-1, 0]])
+    r = execute(SimJob(acc_netlist(prm, vals, pdk), (), "test", 300))
+    assert isinstance(r, JobResult), r.message()
+    v = acc_measure(r.runs[0], prm, vals)["v_diff"]
+    s = vals.sum(axis=1)
+    gain, off = np.polyfit(s, v, 1)
+    c_line = 2 * 15 * prm.c_unit  # both arrays of one line (bottom plates at a rail) + no wire
+    assert gain == pytest.approx(0.8 * prm.c_unit / c_line, rel=0.1)  # switch parasitics add a little
+    assert np.max(np.abs(v - (gain * s + off))) < 0.2 * gain  # within 0.2 unit capacitor at a 95 % swing
+    assert v[4] == pytest.approx(-v[3], rel=0.01)  # sign symmetric
+
+
+def test_time_path_measures_exponent_differences(pdk):
+    """The complete time path, two elements with 2-bit lines: the element TDC of the smaller exponent sum
+    counts one more tap per unit of exponent difference (the offset depends on the STOP path, here a
+    two-input one; the characterization trims it for the engine's), the larger one reads the same code
+    each time, and the shared-scale TDC reading follows the largest sum."""
+    from charz.characterize.td_mac_check import time_codes
+    from charz.netlist.td_mac import MacTimeParams, mac_time_netlist
+
+    prm = MacTimeParams(length=2, ebits=2, window=5, vdd=0.8, t_high=0.6e-9, tdc_vbn=0.75)
+    ea = np.array([[3, 2], [3, 1], [3, 0], [2, 0], [1, 0]])
+    eb = np.array([[3, 2], [3, 2], [3, 2], [2, 2], [2, 2]])
+    sums = ea + eb
+    r = execute(SimJob(mac_time_netlist(prm, ea, eb, pdk), (), "test", 600))
+    assert isinstance(r, JobResult), r.message()
+    m = time_codes(r.runs[0], prm, ea.shape[0])
+    late = sums.argmax(axis=1)
+    d_late = m["d"][np.arange(5), late]
+    d_early = m["d"][np.arange(5), 1 - late]
+    diff = sums.max(axis=1) - sums.min(axis=1)  # 2, 3, 4, 2, 1 (no tie: a tie reads like the latest)
+    assert np.all(d_late == d_late[0]) and d_late[0] <= 1
+    off = d_early - diff
+    assert np.all(off == off[0]) and abs(off[0]) <= 1  # one tap per unit delay, a constant offset
+    e = m["e_read"]  # largest sums 6, 6, 6, 4, 3: the same reading for equal sums, fewer taps for smaller ones
+    assert e[0] == e[1] == e[2] and e[2] > e[3] > e[4] and e[2] - e[4] >= 2
+    assert np.all(m["stop"] > 0) and np.all(m["energy"] > 0)
