@@ -216,7 +216,7 @@ def _char_common(args):
 
 
 BLOCKS = ("bitcell6t", "bitcell8t", "cim_column", "comparator", "adc_sar", "adc_mi_sar", "adc_flash", "adc_hybrid",
-          "wht_column", "td_delay")
+          "wht_column", "td_delay", "td_tdc", "td_acc", "td_arbiter")
 ADC_BLOCKS = ("adc_sar", "adc_mi_sar", "adc_flash", "adc_hybrid")
 
 
@@ -229,8 +229,15 @@ def characterize(block: str, pdk, **kw):
             raise CharzError(f"--{bad[0].replace('_', '-')} applies to the bitcells and the column only"
                              + (" (WHT cell sizes are WhtParams fields w_cell, l_cell)" if block == "wht_column" else ""))
         kw = {k: v for k, v in kw.items() if k not in cell_only}
+    for opt in ("length", "window"):
+        if block not in ("td_tdc", "td_acc") + (() if opt == "window" else ()) and kw.get(opt) is not None:
+            raise CharzError(f"--{opt} applies to td_tdc{' and td_acc' if opt == 'length' else ''} only")
+        if block == "td_acc" and opt == "window" and kw.get(opt) is not None:
+            raise CharzError("--window applies to td_tdc only")
+    tdkw = {k: kw.pop(k) for k in ("length", "window") if k in kw}
+    tdkw = {k: v for k, v in tdkw.items() if v is not None}
     for opt in ("bits", "steps_per_lsb"):
-        if block not in ADC_BLOCKS + (("td_delay",) if opt == "bits" else ()) and kw.get(opt) is not None:
+        if block not in ADC_BLOCKS + (("td_delay", "td_tdc") if opt == "bits" else ()) and kw.get(opt) is not None:
             raise CharzError(f"--{opt.replace('_', '-')} applies to the converters ({', '.join(ADC_BLOCKS)}) only")
     for opt in ("flash_bits", "hybrid_dac"):
         if block != "adc_hybrid" and kw.get(opt) is not None:
@@ -255,6 +262,24 @@ def characterize(block: str, pdk, **kw):
         from .characterize.td_mac import characterize_delay
 
         return characterize_delay(pdk, **_bits_default(kw))
+    if block == "td_tdc":
+        from .characterize.td_mac import characterize_tdc
+
+        kw = _drop(kw, "fit_check")
+        if kw.get("bits") is not None:
+            kw["ebits"] = kw.pop("bits")
+        return characterize_tdc(pdk, **_drop(kw, "bits"), **tdkw)
+    if block in ("td_acc", "td_arbiter"):
+        from .characterize import td_mac as tdm
+
+        kw = _drop(kw, "fit_check", "bits")
+        if block == "td_acc":
+            if kw.pop("mc", 0):
+                raise CharzError("td_acc has no Monte Carlo: transistor mismatch barely moves a capacitor line and "
+                                 "capacitor mismatch is applied by the behavioural model (an assumption in the LUT)")
+            kw.pop("seed", None)
+            return tdm.characterize_acc(pdk, **kw, **tdkw)
+        return tdm.characterize_arbiter(pdk, **kw)
     if block == "wht_column":
         from .characterize.wht import characterize_wht
 
@@ -307,6 +332,7 @@ def _sizes(pdk, items: list[str] | None):
 def cmd_characterize(args) -> int:
     pdk = _pdk(args)
     kw = _char_common(args)
+    kw.update(length=args.length, window=args.window)
     kw.update(sizes=_sizes(pdk, args.size), mismatch_beta=args.beta_mismatch, bits=args.bits,
               steps_per_lsb=args.steps_per_lsb, flash_bits=args.flash_bits, hybrid_dac=args.hybrid_dac,
               n_bitlines=args.bitlines)
@@ -375,6 +401,10 @@ def make_plots(lut, out: Path, stem: str) -> list[Path]:
         from .plot import wht as pw
 
         written += pw.plot_all(lut, out, stem)
+    elif lut.block.startswith("td_"):
+        from .plot import td_mac as pt
+
+        written += pt.plot_lut(lut, out, stem)
     elif lut.block.startswith("adc_"):
         from .plot import digitizer as pd
 
@@ -446,10 +476,85 @@ def cmd_eval_wht(args) -> int:
     return 0
 
 
+def _td_luts(args) -> dict:
+    """The TD-MAC LUT paths of eval / check / train (None = lut/<pdk>/ defaults of charz.behavior.td_mac)."""
+    pdk = _pdk(args).name if getattr(args, "pdk", None) else DEFAULT_PDK
+    return {"delay": args.delay_lut, "tdc": args.tdc_lut, "acc": args.acc_lut, "adc": args.adc_lut, "pdk": pdk}
+
+
+def _td_lut_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--delay-lut", default=None, help=f"td_delay LUT (default lut/{DEFAULT_PDK}/td_delay4)")
+    p.add_argument("--tdc-lut", default=None, help=f"td_tdc LUT (default lut/{DEFAULT_PDK}/td_tdc)")
+    p.add_argument("--acc-lut", default=None, help=f"td_acc LUT (default lut/{DEFAULT_PDK}/td_acc)")
+
+
+def cmd_eval_td(args) -> int:
+    from .behavior.digitizer import DigitizerModel
+    from .behavior.td_mac import adc_corner, circuit_from_luts
+    from .lut import LUT
+    from .network import td_mac as nt
+
+    for opt in ("lut", "mode", "adc_bits"):
+        if getattr(args, opt) is not None:
+            raise CharzError(f"--{opt.replace('_', '-')} does not apply to --network td_mac (give --delay-lut / "
+                             f"--tdc-lut / --acc-lut / --adc-lut)")
+    coords = _eval_coords(args)
+    luts = _td_luts(args)
+    circ = circuit_from_luts(luts["delay"], luts["tdc"], luts["acc"], luts["adc"], vdd=coords["vdd"],
+                             temp=coords["temp"], pdk=luts["pdk"])
+    adc_path = luts["adc"] or f"lut/{luts['pdk']}/adc_sar6"
+    alut = LUT.load(adc_path)
+    av, at, _ = adc_corner(alut, circ.source["vdd"], circ.source["temp"])
+    conv = DigitizerModel.from_lut(alut, vdd=av, temp=at)
+    kw = dict(adc=conv, window=circ.tdc_thr.size, length=args.length)
+    chips = nt.make_chips(circ, chips=args.chips, seed=args.seed, exp_mismatch=args.mismatch,
+                          man_mismatch=args.mismatch, **kw)
+    res = nt.evaluate_td(chips)
+    print(nt.format_td(res))
+    if args.out:
+        import json
+
+        from .plot import td_mac as pt
+
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        scales = [float(x) for x in args.sweep_mismatch.split(",")]
+        sweep = nt.accuracy_vs_mismatch_td(circ, scales=scales, chips=args.chips, seed=args.seed, **kw)
+        print(nt.format_mismatch_td(sweep))
+        written = [pt.plot_energy_breakdown(res, out / "td_energy_breakdown.png"),
+                   pt.plot_accuracy_vs_mismatch(sweep, out / "td_accuracy_vs_mismatch.png")]
+        (out / "td_eval.json").write_text(json.dumps({"eval": res, "mismatch": sweep}, indent=1, default=str))
+        print("wrote " + ", ".join(str(p) for p in written) + f" and {out / 'td_eval.json'}")
+    return 0
+
+
+def cmd_check_td(args) -> int:
+    from .characterize.td_mac_check import check_td_mac, format_check
+
+    if args.mc:
+        raise CharzError("check td_mac is nominal only (--mc applies to check wht)")
+    coords = _eval_coords(args)
+    if coords.get("t_pulse") is not None:
+        raise CharzError("--t-pulse applies to check wht only")
+    res = check_td_mac(**_td_luts(args), vdd=coords["vdd"], temp=coords["temp"], length=args.length,
+                       vectors=args.vectors, seed=args.seed, executor=_executor(args), use_cache=not args.no_cache,
+                       progress=not args.quiet)
+    print(format_check(res))
+    if args.json:
+        import json
+
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(res, indent=1, default=str))
+        print(f"wrote {args.json}")
+    return 4 if res["failures"] else 0
+
+
 def cmd_check(args) -> int:
     from .characterize.wht_check import check_against_spice, format_check
     from .lut import LUT
 
+    if args.what == "td_mac":
+        return cmd_check_td(args)
     lut = LUT.load(args.lut, block="wht_column")
     coords = _eval_coords(args)
     res = check_against_spice(lut, vectors=args.vectors, bits=args.bits, seed=args.seed, mc=args.mc,
@@ -473,6 +578,8 @@ def cmd_eval(args) -> int:
 
     if args.network == "wht":
         return cmd_eval_wht(args)
+    if args.network == "td_mac":
+        return cmd_eval_td(args)
     lut = LUT.load(args.lut or f"lut/{DEFAULT_PDK}/cim_column")
     if lut.block == "wht_column":
         raise CharzError(f"{args.lut} is a wht_column LUT: evaluate the WHT network with `charz eval --network wht`")
@@ -523,8 +630,35 @@ def cmd_demo(args) -> int:
     return run_demo(args)
 
 
+def cmd_train_td(args) -> int:
+    import json
+
+    from .behavior.td_mac import model_from_luts
+    from .network import td_mac as nt
+    from .plot import td_mac as pt
+
+    luts = _td_luts(args)
+    model = "fp8" if args.ideal else model_from_luts(luts["delay"], luts["tdc"], luts["acc"], luts["adc"],
+                                                        pdk=luts["pdk"], length=args.length, seed=args.seed)
+    t0 = time.time()
+    cmp = nt.compare_training(model, epochs=args.epochs or nt.DEFAULT_EPOCHS, seed=args.seed)
+    print(nt.format_training(cmp))
+    out = Path(args.out or "out/td_train")
+    out.mkdir(parents=True, exist_ok=True)
+    png = pt.plot_training(cmp, out / "td_training.png")
+    (out / "td_training.json").write_text(json.dumps(cmp, indent=1, default=str))
+    print(f"trained FP32 and {'exact FP8' if args.ideal else 'the TD-MAC (FP8)'} in {time.time() - t0:.1f} s; "
+          f"wrote {png} and {out / 'td_training.json'}")
+    return 0
+
+
 def cmd_train(args) -> int:
     from .network import mlp
+
+    if args.network == "td_mac":
+        return cmd_train_td(args)
+    if args.epochs is not None or args.out is not None:
+        raise CharzError("--epochs and --out apply to --network td_mac only")
 
     if args.network == "wht":
         from .lut import LUT
@@ -614,7 +748,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sign-only", action="store_true",
                    help="wht_column: only the sign latch (no ternary latch with its dead zone)")
     p.add_argument("--bits", type=int, default=None,
-                   help="converters: resolution in bits (default 5); td_delay: exponent bits per line (default 4)")
+                   help="converters: resolution in bits (default 5); td_delay / td_tdc: exponent bits per line "
+                        "(default 4 = E4M3)")
+    p.add_argument("--length", type=int, default=None,
+                   help="td_tdc / td_acc: FP8 pairs per scalar product (default 16)")
+    p.add_argument("--window", type=int, default=None,
+                   help="td_tdc: element-TDC taps = the largest exponent difference aligned (default 8)")
     p.add_argument("--flash-bits", type=int, default=None,
                    help="adc_hybrid: MSBs decided by the coarse flash, 1..min(3, bits-1) (default bits // 2)")
     p.add_argument("--hybrid-dac", choices=("bitline", "mom"), default=None,
@@ -661,10 +800,14 @@ def build_parser() -> argparse.ArgumentParser:
                                    "read from a cim_column LUT (ideal n-bit quantizer or a converter LUT read-out), or "
                                    "with --network wht the frequency-domain digits network on signed-bit WHT crossbars "
                                    "read from a wht_column LUT.")
-    p.add_argument("--network", choices=("mlp", "wht"), default="mlp",
+    p.add_argument("--network", choices=("mlp", "wht", "td_mac"), default="mlp",
                    help="mlp: the digits MLP on bit-plane CiM columns (default); wht: the frequency-domain digits "
                         "network on signed-bit WHT crossbars (accuracy ideal vs CiM, energy and TOPS/W with and "
-                        "without early termination beside the published 1602 / 5311 TOPS/W)")
+                        "without early termination beside the published 1602 / 5311 TOPS/W); td_mac: the digits MLP "
+                        "with every product on the time-domain FP8 MAC read from the td_* LUTs (beside the "
+                        "published 22.1 TOPS/W)")
+    _td_lut_options(p)
+    p.add_argument("--length", type=int, default=16, help="--network td_mac: FP8 pairs per scalar product (default 16)")
     p.add_argument("--lut", default=None,
                    help=f"LUT path (default lut/{DEFAULT_PDK}/cim_column, or lut/{DEFAULT_PDK}/wht16 with --network wht)")
     p.add_argument("--mode", choices=("sign", "ternary"), default=None,
@@ -674,7 +817,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--adc-bits", type=int, default=None, help="ideal quantizer bits (default: enough for N+1 levels)")
     p.add_argument("--adc-lut", default=None,
                    help="read the columns out with this converter LUT (adc_sar, adc_mi_sar, adc_flash, adc_hybrid) "
-                        "instead of the ideal quantizer; its energy and conversion time are counted")
+                        "instead of the ideal quantizer; its energy and conversion time are counted (--network "
+                        f"td_mac: the shared read-out converter, default lut/{DEFAULT_PDK}/adc_sar6)")
     p.add_argument("--adc-calibration", choices=("none", "offset"), default="none",
                    help="with --adc-lut: 'offset' trims every converter instance's offset once (foreground "
                         "calibration, ideal trim); default none")
@@ -688,15 +832,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sweep-mismatch", default="0,1,2,4,8", help="mismatch scales for the plot (default 0,1,2,4,8)")
     p.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser("check", help="SPICE vs behavioral model: `check wht` simulates a full WHT crossbar",
+    p = sub.add_parser("check", help="SPICE vs behavioral model: `check wht` (a full WHT crossbar), `check td_mac` "
+                                     "(complete L-element FP8 scalar products)",
                        description="`check wht`: simulate the LUT's R x R signed-bit WHT crossbar (its circuit "
                                    "parameters are read from the LUT provenance) in ngspice on random signed vectors, "
                                    "every non-zero bit plane, and compare every column's per-plane decision with the "
                                    "behavioral layer fed by the LUT (agreement rate, goal >= 99 %% nominal); with --mc, "
-                                   "compare wrong-decision rates of SPICE instances and model chips.")
-    p.add_argument("what", choices=("wht",), help="which block")
+                                   "compare wrong-decision rates of SPICE instances and model chips. `check td_mac`: "
+                                   "random FP8 vectors through the transistor-level time path (delay lines, latest "
+                                   "detector, TDCs) and the capacitor accumulation in ngspice, read out by the "
+                                   "converter LUT, against the behavioral model from the td_* LUTs and the exact FP8 "
+                                   "result (minutes per vector at L = 16).")
+    p.add_argument("what", choices=("wht", "td_mac"), help="which block")
     p.add_argument("--lut", default=f"lut/{DEFAULT_PDK}/wht16", help="wht_column LUT path")
-    p.add_argument("--vectors", type=int, default=8, help="random signed input vectors (default 8)")
+    _td_lut_options(p)
+    p.add_argument("--adc-lut", default=None, help=f"td_mac: read-out converter LUT (default lut/{DEFAULT_PDK}/adc_sar6)")
+    p.add_argument("--length", type=int, default=16, help="td_mac: FP8 pairs per scalar product (default 16)")
+    p.add_argument("--vectors", type=int, default=8, help="random input vectors (default 8)")
     p.add_argument("--bits", type=int, default=8, help="input bits, sign-magnitude (default 8: 7 planes)")
     p.add_argument("--mc", type=int, default=0, help="Monte Carlo crossbar instances (default 0: nominal only)")
     p.add_argument("--seed", type=int, default=0, help="seed of the vectors (Monte Carlo uses seed + 1)")
@@ -737,9 +889,18 @@ def build_parser() -> argparse.ArgumentParser:
                                    "save the quantized 4-bit weights. wht: train the frequency-domain digits network "
                                    "against the quantized crossbar, hardware-aware through a wht_column LUT's circuit "
                                    "model (the shipped weights' recipe: LUT, VDD, mode, sparsity) unless --ideal.")
-    p.add_argument("--network", choices=("mlp", "wht"), default="mlp", help="which network (default mlp)")
+    p.add_argument("--network", choices=("mlp", "wht", "td_mac"), default="mlp",
+                   help="which network (default mlp); td_mac: train the digits MLP in memory (forward and backward "
+                        "products in FP8 on the TD-MAC model from the td_* LUTs) and in FP32 from the same init, "
+                        "and plot both loss curves (nothing is shipped)")
     p.add_argument("--lut", default=None, help="wht: LUT for hardware-aware training (default: the shipped recipe's)")
-    p.add_argument("--ideal", action="store_true", help="wht: train against the ideal quantized crossbar only")
+    p.add_argument("--ideal", action="store_true",
+                   help="wht: train against the ideal quantized crossbar only; td_mac: exact FP8 instead of the circuit")
+    _td_lut_options(p)
+    p.add_argument("--adc-lut", default=None, help=f"td_mac: read-out converter LUT (default lut/{DEFAULT_PDK}/adc_sar6)")
+    p.add_argument("--length", type=int, default=16, help="td_mac: FP8 pairs per scalar product (default 16)")
+    p.add_argument("--epochs", type=int, default=None, help="td_mac: epochs (default 20)")
+    p.add_argument("--out", default=None, help="td_mac: folder for the loss-curve PNG and JSON (default out/td_train)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--output", default=None, help="weights file (default: the shipped charz/network/data file)")
     p.set_defaults(func=cmd_train)

@@ -946,6 +946,40 @@ def _extend_walk(dev: np.ndarray, k_total: int, rng: np.random.Generator) -> np.
     return out
 
 
+def adc_corner(alut, vdd: float, temp: float) -> tuple[float, float, str | None]:
+    """The converter LUT's operating point for an engine at (vdd, temp): the same when it is on the LUT's
+    grid, else the nearest grid values (the converter then runs on its own supply) and a note saying so."""
+    vs, ts = alut.axis("vdd").values, alut.axis("temp").values
+    v = float(vs[np.argmin(np.abs(vs - vdd))]) if not (vs.min() <= vdd <= vs.max()) or vs.size == 1 else float(vdd)
+    t = float(ts[np.argmin(np.abs(ts - temp))]) if not (ts.min() <= temp <= ts.max()) or ts.size == 1 else float(temp)
+    note = None
+    if abs(v - vdd) > 1e-9 or abs(t - temp) > 1e-9:
+        note = (f"the read-out converter LUT has no point at {vdd:g} V / {temp:g} degC: the converter runs on its own "
+                f"supply at {v:g} V, {t:g} degC (its LUT's grid)")
+    return v, t, note
+
+
+def _corner_array(lut, name: str, vdd: float, temp: float):
+    """A LUT array laid out (vdd, temp, ...) at (vdd, temp): linear interpolation along each axis with more
+    than one grid value (None when the LUT has no such array)."""
+    if name not in lut.arrays:
+        return None
+    a = np.asarray(lut.arrays[name], dtype=float)
+    for ax, x in (("vdd", vdd), ("temp", temp)):
+        g = lut.axis(ax).values
+        if g.size == 1:
+            a = a[0]
+            continue
+        if not g.min() - 1e-9 <= x <= g.max() + 1e-9:
+            from ..errors import LUTError
+
+            raise LUTError(f"{ax}={x:g} is outside the {lut.block} LUT grid [{g.min():g}, {g.max():g}]")
+        i = int(np.clip(np.searchsorted(g, x) - 1, 0, g.size - 2))
+        w = (x - g[i]) / (g[i + 1] - g[i])
+        a = a[i] * (1 - w) + a[i + 1] * w
+    return a
+
+
 def circuit_from_luts(delay=None, tdc=None, acc=None, adc=None, vdd: float | None = None, temp: float | None = None,
                       fmt="e4m3", pdk: str = "ptm16hp", seed: int = 0) -> TdMacCircuit:
     """A :class:`TdMacCircuit` from the SPICE LUTs (paths or :class:`charz.lut.LUT`; None = ``lut/<pdk>/``
@@ -1007,9 +1041,18 @@ def circuit_from_luts(delay=None, tdc=None, acc=None, adc=None, vdd: float | Non
         smp = smp[np.all(np.isfinite(smp), axis=1)]
         tdc_dev = (smp - thr) / tau if smp.shape[0] >= 2 else None
     ks = 2 * f.max_exp_field
-    ext = np.concatenate([thr, thr[-1] + lsb * np.arange(1, max(0, ks - w) + 1)])[:ks]
-    scale_thr = (ext + start - stop) / tau
-    scale_dev = None if tdc_dev is None else _extend_walk(tdc_dev, ks, np.random.default_rng([int(seed), 77]))
+    sc = _corner_array(tl, "scale_threshold", v, t)
+    if sc is not None and sc.shape[-1] == ks and np.all(np.isfinite(sc)):
+        scale_thr = (sc + start - stop) / tau
+        smc = _corner_array(tl, "scale_threshold_mc", v, t)  # (ks, S)
+        scale_dev = None
+        if smc is not None and smc.ndim == 2 and smc.shape[1] >= 2:
+            rows = smc.T[np.all(np.isfinite(smc.T), axis=1)]
+            scale_dev = (rows - sc) / tau if rows.shape[0] >= 2 else None
+    else:  # an older TDC LUT without the shared-scale chain: extend the element TDC
+        ext = np.concatenate([thr, thr[-1] + lsb * np.arange(1, max(0, ks - w) + 1)])[:ks]
+        scale_thr = (ext + start - stop) / tau
+        scale_dev = None if tdc_dev is None else _extend_walk(tdc_dev, ks, np.random.default_rng([int(seed), 77]))
     # energies
     leak = float(dl.value("leakage", code=0, **c))
     t_cycle = 2 * (2 * d[-1] + (w + 1) * tau + stop)
@@ -1045,14 +1088,18 @@ def circuit_from_luts(delay=None, tdc=None, acc=None, adc=None, vdd: float | Non
                 adc_src = str(adc) if adc is not None else str(Path(__file__).resolve().parents[2] / "lut" / pdk / DEFAULT_LUTS["adc"])
                 alut = LUT.load(adc_src)
             alut = _check_adc(alut)
-            e = np.asarray(alut.slice("energy", vdd=v, temp=t), dtype=float)
+            av, at, an = adc_corner(alut, v, t)
+            e = np.asarray(alut.slice("energy", vdd=av, temp=at), dtype=float)
             e_read = float(np.nanmean(e))
+            if an:
+                notes.append(an)
     sigma_unit = float(al.conditions.get("cap_sigma_unit", 0.0))
     notes += [f"tau = {tau * 1e12:.2f} ps at {v:g} V, {t:g} degC; STOP path {stop * 1e12:.1f} ps; element-TDC "
               f"thresholds {np.round(tdc_thr, 2).tolist()} tau (ideal k - 0.5)",
               "capacitor mismatch: " + str(al.conditions.get("cap_sigma", "none")),
               "jitter not characterized (transient noise not simulated): 0",
-              "shared-scale TDC beyond the characterized taps: extrapolated (mean tap delay, random-walk mismatch)",
+              ("shared-scale TDC: its own chain as characterized" if sc is not None and sc.shape[-1] == ks else
+               "shared-scale TDC beyond the characterized taps: extrapolated (mean tap delay, random-walk mismatch)"),
               "not counted: the digital multiplier / shifter / sign logic, the exponent registers, a bias "
               "generator / delay-locked loop, the chunk sums"]
     return TdMacCircuit(
@@ -1087,7 +1134,8 @@ def model_from_luts(delay=None, tdc=None, acc=None, adc=None, vdd: float | None 
 
         src = adc if adc is not None else Path(__file__).resolve().parents[2] / "lut" / pdk / DEFAULT_LUTS["adc"]
         alut = src if isinstance(src, LUT) else LUT.load(src)
-        conv = DigitizerModel.from_lut(alut, vdd=circ.source["vdd"], temp=circ.source["temp"])  # the model
+        av, at, _ = adc_corner(alut, circ.source["vdd"], circ.source["temp"])
+        conv = DigitizerModel.from_lut(alut, vdd=av, temp=at)  # the model
         # scales the converter's mismatch by man_mismatch itself
     kw.setdefault("window", circ.tdc_thr.size)
     return TdMacModel(fmt, circuit=circ, adc=conv, **kw)

@@ -159,3 +159,113 @@ def plot_accuracy_vs_mismatch(sweep: dict, path) -> Path:
         f"{sweep['n_images']} images", 95), fontsize=8.5)
     fig.tight_layout()
     return _save(fig, path)
+
+
+# ---- figures of the SPICE LUTs (td_delay, td_tdc, td_acc, td_arbiter) ------------------------------------
+def _corners(lut):
+    """(index, vdd) of every VDD at the temperature nearest 27 degC, and that temperature's index."""
+    temps = lut.axis("temp").values
+    j = int(np.argmin(np.abs(temps - 27.0)))
+    return [(i, float(v)) for i, v in enumerate(lut.axis("vdd").values)], j, float(temps[j])
+
+
+def plot_delay(lut, path) -> Path:
+    """Delay line: delay vs exponent code per VDD (Monte Carlo instances thin), INL in unit delays."""
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    codes = lut.axis("code").values
+    cs, j, t = _corners(lut)
+    for n, (i, v) in enumerate(cs):
+        col = f"C{n}"
+        d = lut.tables["delay"][i, j] * 1e12
+        ax.plot(codes, d, "o-", color=col, label=f"{v:g} V: tau {lut.tables['tau'][i, j, 0] * 1e12:.1f} ps")
+        if "delay" in lut.samples:
+            ax.plot(codes, lut.samples["delay"][i, j] * 1e12, color=col, lw=0.5, alpha=0.4)
+        ax2.plot(codes, lut.tables["inl"][i, j], "o-", color=col, label=f"{v:g} V")
+    ax.set(xlabel="exponent code (one line)", ylabel="delay [ps]", yscale="log",
+           title=f"delay line, {lut.conditions.get('bits')} bits, {t:g} degC (thin: Monte Carlo)")
+    ax.legend(fontsize=8)
+    ax2.axhline(0, color="k", lw=0.5)
+    ax2.set(xlabel="exponent code", ylabel="INL [unit delays]", title="deviation from the straight-line fit")
+    ax2.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def plot_tdc(lut, path) -> Path:
+    """TDC: simulated code vs STOP - START (in units of the line's tau) per VDD (Monte Carlo instances thin),
+    and the threshold sigma per tap."""
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    cs, j, t = _corners(lut)
+    dt, code = lut.arrays.get("sweep_dt"), lut.arrays.get("sweep_code")
+    taps = lut.axis("tap").values
+    for n, (i, v) in enumerate(cs):
+        col = f"C{n}"
+        tau = lut.tables["tau"][i, j, 0]
+        if dt is not None:
+            x = dt[i, j] / tau
+            ax.step(x, code[i, j, :, 0] + 0.04 * n, where="post", color=col, label=f"{v:g} V (tau {tau * 1e12:.1f} ps)")
+            for s in range(1, code.shape[-1]):
+                ax.step(x, code[i, j, :, s] + 0.04 * n, where="post", color=col, lw=0.4, alpha=0.4)
+        if "threshold_sigma" in lut.tables:
+            ax2.plot(taps, lut.tables["threshold_sigma"][i, j] / tau, "o-", color=col, label=f"{v:g} V")
+    ax.plot([0, taps.max() + 1], [0, taps.max() + 1], "k:", lw=0.8, label="ideal (code = STOP-START / tau)")
+    ax.set(xlabel="STOP - START [tau]", ylabel="code", title=f"TDC transfer, {int(taps.max())} taps, {t:g} degC "
+           f"(fit check {100 * (lut.fit_quality.get('codes') or {}).get('agreement', float('nan')):.1f} %)")
+    ax.legend(fontsize=8)
+    ax2.set(xlabel="tap", ylabel="threshold sigma [tau]", title="Monte Carlo spread of the thresholds")
+    if "threshold_sigma" in lut.tables:
+        ax2.legend(fontsize=8)
+    else:
+        ax2.text(0.5, 0.5, "no Monte Carlo", ha="center", transform=ax2.transAxes)
+    return _save(fig, path)
+
+
+def plot_acc(lut, path) -> Path:
+    """Accumulation line: V_P - V_N vs the ideal signed sum (unit capacitors) and the INL."""
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    cs, j, t = _corners(lut)
+    for n, (i, v) in enumerate(cs):
+        s = lut.tables["s_ideal"][i, j]
+        o = np.argsort(s)
+        ax.plot(s[o], lut.tables["v_diff"][i, j][o] * 1e3, "o-", ms=3, color=f"C{n}",
+                label=f"{v:g} V: {lut.tables['gain'][i, j, 0] * 1e6:.2f} uV/unit")
+        ax2.plot(s[o], lut.tables["inl"][i, j][o], "o", ms=3, color=f"C{n}", label=f"{v:g} V")
+    ax.set(xlabel="signed sum S [unit capacitors]", ylabel="V_P - V_N [mV]",
+           title=f"charge accumulation, L = {lut.conditions.get('length')}, {lut.conditions.get('bits')}-bit arrays, "
+                 f"{t:g} degC")
+    ax.legend(fontsize=8)
+    ax2.axhline(0, color="k", lw=0.5)
+    ax2.set(xlabel="signed sum S [unit capacitors]", ylabel="INL [unit capacitors]", title="deviation from the line")
+    ax2.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def plot_arbiter(lut, path) -> Path:
+    """Arbiter: decision time vs |dt| (metastability) and the Monte Carlo probability that a wins vs dt."""
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    cs, j, t = _corners(lut)
+    d = lut.axis("dt").values
+    nz = d != 0
+    for n, (i, v) in enumerate(cs):
+        col = f"C{n}"
+        td = lut.tables["t_dec"][i, j]
+        ax.plot(np.abs(d[nz]) * 1e12, td[nz] * 1e12, "o", color=col,
+                label=f"{v:g} V: tau_m {lut.tables['tau_m'][i, j, 0] * 1e12:.2f} ps")
+        xs = np.logspace(np.log10(np.abs(d[nz]).min()), np.log10(np.abs(d[nz]).max()), 50)
+        ax.plot(xs * 1e12, (lut.tables["t0"][i, j, 0] - lut.tables["tau_m"][i, j, 0] * np.log(xs)) * 1e12, color=col, lw=0.8)
+        if np.isfinite(lut.tables["p_a"][i, j]).any():
+            ax2.plot(d * 1e12, lut.tables["p_a"][i, j], "o-", color=col,
+                     label=f"{v:g} V: offset sigma {lut.tables['offset_sigma'][i, j, 0] * 1e12:.2f} ps")
+    ax.set(xscale="log", xlabel="|dt| [ps]", ylabel="decision time [ps]", title=f"NAND-mutex arbiter, {t:g} degC")
+    ax.legend(fontsize=8)
+    ax2.set(xscale="symlog", xlabel="dt = t_b - t_a [ps]", ylabel="P(a wins)", title="Monte Carlo instances")
+    ax2.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def plot_lut(lut, out: Path, stem: str) -> list[Path]:
+    """Every figure of a td_* LUT."""
+    fn = {"td_delay": ("delay_vs_code", plot_delay), "td_tdc": ("transfer", plot_tdc), "td_acc": ("linearity", plot_acc),
+          "td_arbiter": ("metastability", plot_arbiter)}.get(lut.block)
+    if fn is None:
+        raise ParameterError(f"no time-domain MAC plots for a {lut.block} LUT")
+    return [Path(fn[1](lut, Path(out) / f"{stem}_{fn[0]}.png"))]
