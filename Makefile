@@ -8,7 +8,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STAMP  := $(VENV)/.charz-installed
 PYTEST_ARGS ?=
 
-.PHONY: setup ngspice demo test test-all bench luts luts-adc luts-wht report netlists clean
+.PHONY: setup ngspice demo test test-all bench luts luts-adc luts-wht luts-td report netlists clean
 
 setup: ngspice $(STAMP)
 
@@ -74,6 +74,13 @@ luts-wht: setup
 	$(BIN)/charz characterize wht_column --pdk ptm22hp --vdd 0.8 --mc 8 -o lut/ptm22hp/wht16
 	$(BIN)/charz characterize wht_column --vdd 0.8 --mc 2 --rows 64 -o lut/ptm16hp/wht64
 	$(BIN)/charz characterize wht_column --vdd 0.7,0.8,0.9 --temp 0,27,85 --t-pulse 40p,60p,80p -o lut/ptm16hp/wht16_corners
+
+# time-domain FP8 MAC (lut/README.md lists what each took)
+luts-td: setup
+	$(BIN)/charz characterize td_delay --bits 4 --vdd 0.6,0.7,0.8,0.9 --mc 8 -o lut/ptm16hp/td_delay4
+	$(BIN)/charz characterize td_tdc --vdd 0.6,0.7,0.8,0.9 --mc 8 -o lut/ptm16hp/td_tdc
+	$(BIN)/charz characterize td_acc --vdd 0.6,0.7,0.8,0.9 -o lut/ptm16hp/td_acc
+	$(BIN)/charz characterize td_arbiter --vdd 0.6,0.7,0.8,0.9 --mc 16 -o lut/ptm16hp/td_arbiter
 
 report: setup
 	$(BIN)/charz report digitizers --pdk ptm16hp --bits 5

@@ -8,8 +8,10 @@ to codes, split them into fields, run the time-domain exponent path, the alignme
 accumulation and the read-out, and count clipping, dropping and energy:
 
 - ideal circuit, 6-bit ideal mid-tread read-out (the exact fast time path);
-- a SYNTHETIC mismatched circuit (:func:`charz.behavior.td_mac.synthetic_circuit`: drawn line delays,
-  TDC thresholds and unit caps; 16 engines, round robin), 6-bit read-out: the general path;
+- the SPICE circuit (:func:`charz.behavior.td_mac.model_from_luts`: the shipped ``lut/ptm16hp/td_*`` LUTs
+  at the PDK's nominal VDD, Monte Carlo line curves and TDC thresholds, capacitor matching, 16 engines
+  round robin, the 6-bit SAR converter LUT's instances): the general path (E4M3 only; for E5M2, which
+  has no 5-bit line LUT, a SYNTHETIC mismatched circuit takes its place);
 - exact mode (window None, exact alignment, no converter).
 
     .venv/bin/python bench/bench_td_mac.py [--vectors 100000] [--length 16] [--fmt e4m3] [--repeat 7] [--quick]
@@ -52,9 +54,15 @@ def main() -> None:
     x = rng.standard_normal((a.vectors, a.length))  # raw float64 operands: every path rounds them itself
     w = rng.standard_normal((a.vectors, a.length))
     f = fp8.get_format(a.fmt)
-    circuit = tm.synthetic_circuit(f, 8)
     ideal = tm.TdMacModel(f, a.length, window=8, guard=2, adc=6)
-    mism = tm.TdMacModel(f, a.length, window=8, guard=2, adc=6, circuit=circuit, units=16, seed=0)
+    if f is fp8.E4M3:
+        mism = tm.model_from_luts(fmt=f, length=a.length, guard=2, units=16, seed=0)
+        label = f"SPICE LUT circuit, 16 engines, {mism.adc_bits}-bit converter LUT"
+        circuit = mism.circuit
+    else:
+        circuit = tm.synthetic_circuit(f, 8)
+        mism = tm.TdMacModel(f, a.length, window=8, guard=2, adc=6, circuit=circuit, units=16, seed=0)
+        label = "SYNTHETIC mismatch, 16 engines, 6-bit"
     exact = tm.TdMacModel.exact(f, a.length)
 
     def reference():
@@ -67,7 +75,7 @@ def main() -> None:
     fns = {
         "NumPy FP8 reference (quantize + float64 sum)": reference,
         "ideal, W=8, G=2, 6-bit read-out": lambda: ideal.dot(x, w),
-        "SYNTHETIC mismatch, 16 engines, 6-bit": lambda: mism.dot(x, w),
+        label: lambda: mism.dot(x, w),
         "exact mode (no window, no converter)": lambda: exact.dot(x, w),
     }
     best = timed_rounds(fns, a.repeat)
@@ -75,12 +83,12 @@ def main() -> None:
     rms = float(np.sqrt(np.mean(ref**2)))
     err = {
         "ideal, W=8, G=2, 6-bit read-out": ideal.dot(x, w),
-        "SYNTHETIC mismatch, 16 engines, 6-bit": mism.dot(x, w),
+        label: mism.dot(x, w),
         "exact mode (no window, no converter)": exact.dot(x, w),
     }
     print(f"TD-MAC behavioral throughput: {a.vectors} dot products of L = {a.length} {f.name} pairs (operands "
           f"N(0, 1)); best of {a.repeat} interleaved rounds, single-threaded BLAS")
-    print(f"SYNTHETIC circuit: {circuit.label}")
+    print(f"circuit: {circuit.label}")
     print()
     print("| path | CPU [ms] | wall [ms] | dot products/s | x reference (CPU) | rel. RMS error |")
     print("|---|---:|---:|---:|---:|---:|")

@@ -494,6 +494,8 @@ def cmd_eval_td(args) -> int:
     from .lut import LUT
     from .network import td_mac as nt
 
+    if args.columns_per_adc is not None:
+        raise CharzError("--columns-per-adc does not apply to --network td_mac (one converter per engine)")
     for opt in ("lut", "mode", "adc_bits"):
         if getattr(args, opt) is not None:
             raise CharzError(f"--{opt.replace('_', '-')} does not apply to --network td_mac (give --delay-lut / "
@@ -505,7 +507,7 @@ def cmd_eval_td(args) -> int:
     adc_path = luts["adc"] or f"lut/{luts['pdk']}/adc_sar6"
     alut = LUT.load(adc_path)
     av, at, _ = adc_corner(alut, circ.source["vdd"], circ.source["temp"])
-    conv = DigitizerModel.from_lut(alut, vdd=av, temp=at)
+    conv = DigitizerModel.from_lut(alut, vdd=av, temp=at, calibration=args.adc_calibration)
     kw = dict(adc=conv, window=circ.tdc_thr.size, length=args.length)
     chips = nt.make_chips(circ, chips=args.chips, seed=args.seed, exp_mismatch=args.mismatch,
                           man_mismatch=args.mismatch, **kw)
@@ -521,9 +523,16 @@ def cmd_eval_td(args) -> int:
         scales = [float(x) for x in args.sweep_mismatch.split(",")]
         sweep = nt.accuracy_vs_mismatch_td(circ, scales=scales, chips=args.chips, seed=args.seed, **kw)
         print(nt.format_mismatch_td(sweep))
+        from .behavior.td_mac import compare_paths, format_paths
+
+        paths = compare_paths(circ, scales=[0.0] + [x for x in scales if x > 0], adc=conv, length=args.length,
+                              seed=args.seed)
+        print(format_paths(paths))
         written = [pt.plot_energy_breakdown(res, out / "td_energy_breakdown.png"),
-                   pt.plot_accuracy_vs_mismatch(sweep, out / "td_accuracy_vs_mismatch.png")]
-        (out / "td_eval.json").write_text(json.dumps({"eval": res, "mismatch": sweep}, indent=1, default=str))
+                   pt.plot_accuracy_vs_mismatch(sweep, out / "td_accuracy_vs_mismatch.png"),
+                   pt.plot_sensitivity(paths, out / "td_sensitivity.png")]
+        (out / "td_eval.json").write_text(json.dumps({"eval": res, "mismatch": sweep, "paths": paths}, indent=1,
+                                                     default=str))
         print("wrote " + ", ".join(str(p) for p in written) + f" and {out / 'td_eval.json'}")
     return 0
 
@@ -820,8 +829,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "instead of the ideal quantizer; its energy and conversion time are counted (--network "
                         f"td_mac: the shared read-out converter, default lut/{DEFAULT_PDK}/adc_sar6)")
     p.add_argument("--adc-calibration", choices=("none", "offset"), default="none",
-                   help="with --adc-lut: 'offset' trims every converter instance's offset once (foreground "
-                        "calibration, ideal trim); default none")
+                   help="with --adc-lut (or --network td_mac): 'offset' trims every converter instance's offset "
+                        "once (foreground calibration, ideal trim); default none")
     p.add_argument("--columns-per-adc", type=int, default=None,
                    help="with a conventional --adc-lut: columns one converter serves through a mux (default 1)")
     p.add_argument("--mismatch", type=float, default=1.0,

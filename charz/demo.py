@@ -100,6 +100,9 @@ def run_demo(args) -> int:
     wht = _wht_readout(pdk, args.seed)
     if wht:
         print(wht)
+    td = _td_readout(pdk, args.seed)
+    if td:
+        print(td)
     print(f"\nLUTs: {lut_dir}/   PNGs ({len(pngs)}):")
     for p in pngs:
         print(f"  {p}")
@@ -181,3 +184,23 @@ def summary_table(pdk, luts: dict, res: dict) -> str:
     lines.append("")
     lines.append(ev.format_result(res))
     return "\n".join(lines)
+
+
+def _td_readout(pdk, seed: int) -> str:
+    """The digits MLP with every product on the time-domain FP8 MAC from the committed td_* LUTs of this PDK
+    (LUTs only, no simulation; `make luts-td` makes them), at the PDK's nominal VDD."""
+    root = Path(__file__).resolve().parent.parent / "lut" / pdk.name
+    if not all((root / f"{n}.json").exists() for n in ("td_delay4", "td_tdc", "td_acc", "adc_sar6")):
+        return ""
+    from .behavior.td_mac import model_from_luts
+    from .network import td_mac as nt
+
+    chips = [model_from_luts(pdk=pdk.name, seed=seed + i) for i in range(3)]
+    r = nt.evaluate_td(chips)
+    c = chips[0].circuit.source
+    return (f"\nTime-domain FP8 MAC (committed LUTs lut/{pdk.name}/td_*, {c['vdd']:g} V, E4M3, L = 16, 3 chips): digits "
+            f"MLP FP32 {100 * r['fp32_accuracy']:.2f} %, exact FP8 {100 * r['fp8_exact_accuracy']:.2f} %, ideal circuit "
+            f"{100 * r['td_ideal_accuracy']:.2f} %, this circuit {100 * r['td_accuracy_mean']:.2f} % "
+            f"[{100 * r['td_accuracy_min']:.2f}..{100 * r['td_accuracy_max']:.2f}], "
+            f"{r['energy_per_inference_J'] * 1e12:.1f} pJ, {r['tops_per_watt']:.1f} TOPS/W (published 22.1): "
+            f"`charz eval --network td_mac`")

@@ -924,7 +924,16 @@ def _lut(x, block: str, pdk: str, key: str):
     return LUT.load(x, block=block), str(x)
 
 
+DEFAULT_VDD = 0.8
+"""The TD-MAC's default operating VDD when none is given (and it is on the TDC LUT's grid): on ptm16hp the
+TDC trims reach their targets at 0.8 and 0.9 V; at the card's nominal 0.7 V the start-offset trim runs
+out of range and the shared-scale TDC's taps drift (see lut/README.md)."""
+
+
 def _corner(lut, vdd, temp) -> tuple[float, float]:
+    g = lut.axis("vdd").values
+    if vdd is None and np.any(np.isclose(g, DEFAULT_VDD)):
+        vdd = DEFAULT_VDD
     v = lut.default_coord("vdd")[0] if vdd is None else float(vdd)
     t = lut.default_coord("temp")[0] if temp is None else float(temp)
     return v, t
@@ -1115,10 +1124,11 @@ def circuit_from_luts(delay=None, tdc=None, acc=None, adc=None, vdd: float | Non
 
 
 def model_from_luts(delay=None, tdc=None, acc=None, adc=None, vdd: float | None = None, temp: float | None = None,
-                    fmt="e4m3", pdk: str = "ptm16hp", **kw) -> TdMacModel:
+                    fmt="e4m3", pdk: str = "ptm16hp", adc_calibration: str = "none", **kw) -> TdMacModel:
     """A :class:`TdMacModel` on the SPICE circuit (:func:`circuit_from_luts`) whose read-out is the
     converter LUT (``adc``: a path / LUT, default ``lut/<pdk>/adc_sar6``; an int = an ideal converter of
-    that many bits with the LUT circuit's other parts). The element-TDC window is the characterized one.
+    that many bits with the LUT circuit's other parts; ``adc_calibration`` "offset" trims each converter
+    instance's offset once). The element-TDC window is the characterized one.
     Other keywords go to :class:`TdMacModel` (length, guard, fullscale, exp_mismatch, man_mismatch, units,
     seed)."""
     from .digitizer import DigitizerModel
@@ -1135,7 +1145,42 @@ def model_from_luts(delay=None, tdc=None, acc=None, adc=None, vdd: float | None 
         src = adc if adc is not None else Path(__file__).resolve().parents[2] / "lut" / pdk / DEFAULT_LUTS["adc"]
         alut = src if isinstance(src, LUT) else LUT.load(src)
         av, at, _ = adc_corner(alut, circ.source["vdd"], circ.source["temp"])
-        conv = DigitizerModel.from_lut(alut, vdd=av, temp=at)  # the model
+        conv = DigitizerModel.from_lut(alut, vdd=av, temp=at, calibration=adc_calibration)  # the model
         # scales the converter's mismatch by man_mismatch itself
     kw.setdefault("window", circ.tdc_thr.size)
     return TdMacModel(fmt, circuit=circ, adc=conv, **kw)
+
+
+def compare_paths(circuit: TdMacCircuit, scales=(0.0, 0.25, 0.5, 1.0, 2.0), adc=6, window: int | None = None,
+                  n_vectors: int = 20000, seed: int = 0, length: int = 16, dist: str = "normal", **kw) -> dict:
+    """:func:`sensitivity` of the same circuit with mismatch on the exponent path only and on the mantissa
+    path only, and which path is more sensitive: the ratio of the errors each adds over the nominal
+    circuit's (scale 0) at scale 1 (the circuit as characterized)."""
+    w = circuit.tdc_thr.size if window is None else window
+    res = {p: sensitivity(circuit, scales=scales, path=p, adc=adc, window=w, n_vectors=n_vectors, seed=seed,
+                          length=length, dist=dist, **kw) for p in PATHS}
+    sc = list(res["exponent"]["scales"])
+    k1 = sc.index(1.0) if 1.0 in sc else len(sc) - 1
+    k0 = sc.index(0.0) if 0.0 in sc else None
+    base = res["exponent"]["rel_rms"][k0] if k0 is not None else 0.0
+    add = {p: max(res[p]["rel_rms"][k1] - base, 0.0) for p in PATHS}
+    more = "exponent" if add["exponent"] >= add["mantissa"] else "mantissa"
+    ratio = add[more] / max(add["exponent" if more == "mantissa" else "mantissa"], 1e-12)
+    res["verdict"] = {"more_sensitive": more, "added_error": add, "ratio": ratio, "at_scale": sc[k1],
+                      "nominal_error": base,
+                      "text": (f"the {more} path is the more sensitive: at mismatch scale {sc[k1]:g} (as characterized) "
+                               f"it adds {add[more]:.4f} relative RMS error over the nominal circuit's {base:.4f}, the "
+                               f"other path {add['exponent' if more == 'mantissa' else 'mantissa']:.4f} "
+                               f"({ratio:.3g}x)")}
+    return res
+
+
+def format_paths(res: dict) -> str:
+    e, m = res["exponent"], res["mantissa"]
+    lines = [f"dot-product error vs mismatch on one path ({e['n_vectors']} random {e['length']}-element vectors, "
+             f"{e['distribution']}; relative RMS error vs the exact FP8 result)",
+             "  scale   exponent path   mantissa path"]
+    for s, a, b in zip(e["scales"], e["rel_rms"], m["rel_rms"]):
+        lines.append(f"  {s:5g}   {a:13.4f}   {b:13.4f}")
+    lines.append("  " + res["verdict"]["text"])
+    return "\n".join(lines)

@@ -243,6 +243,8 @@ def tdc_codes(run: dict, prm: DelayLineParams, taps: int, n: int) -> np.ndarray:
 
 # ---- the TDC of the exponent differences ---------------------------------------------------------------
 TDC_RECIPE = "td_tdc/1"
+SWEEP_MC = 2
+"""Monte Carlo instances that also run the full transfer sweep (the fit check of the threshold model)."""
 TDC_BIAS_FRACTIONS = (0.85, 0.925, 1.0)
 """NMOS starve bias of the TDC cells tried by the calibration, as fractions of VDD (PMOS: VDD - vbn)."""
 
@@ -321,10 +323,12 @@ def characterize_tdc(
     2. bias calibration: one START edge down the chain at three TDC starve biases; the bias at which the
        mean interior tap delay (the last tap, unloaded, excluded) equals tau is interpolated (what a
        delay-locked loop would settle to);
-    3. transfer curve at that bias, nominal + Monte Carlo: STOP swept from 0 to (window + 1) tau in tau/4
-       steps (one conversion each); the tap arrival times at the flip-flop inputs are measured in the
-       same runs;
-    4. the flip-flop's sampling offset ``s_ff`` (nominal): STOP swept in 1 ps steps around tap 2; the
+    3. transfer curve at that bias: STOP swept from 0 to (window + 1) tau in tau/3 steps (one conversion
+       each), nominal and the first :data:`SWEEP_MC` Monte Carlo instances; the tap arrival times at the
+       flip-flop inputs are measured in the same runs. Every Monte Carlo instance's tap delays come from
+       one START edge down its own chain (the same devices and draws), and its thresholds are the nominal
+       ones moved by its chain's deviation;
+    4. the flip-flop's sampling offset ``s_ff`` (nominal): STOP swept in 1 ps steps around tap 3; the
        threshold of tap k is its arrival time + s_ff (so every Monte Carlo instance has its own
        thresholds), and the sweep's codes check that model (``fit_quality["codes"]``);
     plus the STOP path (latest-of-L detector + clock driver loaded by every flip-flop of the engine):
@@ -381,13 +385,18 @@ def characterize_tdc(
         # 3: transfer curve (+ Monte Carlo) at the calibrated bias
         # the sweep reaches (window + 1) tau: the high time must hold it (0.8 t_high) at every VDD
         tprm = {k: line[k].replace(vbn=v, vbp=round(line[k].vdd - v, 6),
-                                   t_high=max(1e-9, round(1.6 * (window + 2) * tau[k], 11)))
+                                   t_high=max(1e-9, round(1.25 * (window + 1) * tau[k] + 2 * tau[k], 11)))
                 for k, v in vbn_t.items()}
-        dts = {k: [round(x, 15) for x in np.arange(0.0, (window + 1) * tau[k], tau[k] / 4)] for k in tprm}
-        draws = draw(Mismatch(pdk.avt_mv_um), tdc_netlist(next(iter(tprm.values())), window, [0.0], pdk).devices, mc,
-                     seed) if mc > 0 and tprm else None
+        dts = {k: [round(x, 15) for x in np.arange(0.0, (window + 1) * tau[k], tau[k] / 3)] for k in tprm}
+        # Monte Carlo: every instance's tap delays from one START edge down its chain (cheap); the same
+        # instances (same devices, same seed) run the transfer sweep too, the first SWEEP_MC of them
+        chain0 = tdc_chain_netlist(next(iter(tprm.values())), window, pdk) if tprm else None
+        draws = draw(Mismatch(pdk.avt_mv_um), chain0.devices, mc, seed) if mc > 0 and tprm else None
+        draws_sw = draw(Mismatch(pdk.avt_mv_um), chain0.devices, min(mc, SWEEP_MC), seed) if mc > 0 and tprm else None
         r3 = run_points([({"vdd": p.vdd, "temp": p.temp, "step": "sweep"}, tdc_netlist(p, window, dts[k], pdk))
-                         for k, p in tprm.items()], draws, desc="TDC transfer", **kw)
+                         for k, p in tprm.items()], draws_sw, desc="TDC transfer", **kw)
+        r3c = run_points([({"vdd": p.vdd, "temp": p.temp, "step": "chain"}, tdc_chain_netlist(p, window, pdk))
+                          for p in tprm.values()], draws, desc="TDC chain instances", **kw)
         tap_nom = {}
         for k, run in zip(tprm, r3.nominal):
             if run is not None:
@@ -399,8 +408,8 @@ def characterize_tdc(
         r3b = run_points([({"vdd": p.vdd, "temp": p.temp, "step": "scale chain"}, tdc_chain_netlist(p, ks, pdk))
                           for p in tprm.values()], draws_s, desc="shared-scale TDC chain", **kw)
         # 4: flip-flop sampling offset around tap 2, and the STOP path
-        fine = {k: [round(x, 15) for x in tap_nom[k][min(2, window - 1)] + np.arange(-12e-12, 12.5e-12, 1e-12)]
-                for k in tap_nom}
+        i_ff = min(2, max(0, window - 2))  # an interior tap
+        fine = {k: [round(x, 15) for x in tap_nom[k][i_ff] + np.arange(-10e-12, 30.5e-12, 1e-12)] for k in tap_nom}
         pts4 = [({"vdd": tprm[k].vdd, "temp": tprm[k].temp, "step": "offset"}, tdc_netlist(tprm[k], window, fine[k], pdk))
                 for k in fine]
         mprm, arr = {}, {}
@@ -420,7 +429,7 @@ def characterize_tdc(
         if run is None:
             continue
         cds = tdc_codes(run, tprm[k], window, len(fine[k]))
-        i = min(2, window - 1)
+        i = i_ff
         flipped = np.asarray(fine[k])[cds >= i + 1]
         if flipped.size:  # the first STOP time that reads tap i as passed
             s_ff[k] = float(flipped.min() - 0.5e-12 - tap_nom[k][i])
@@ -452,12 +461,18 @@ def characterize_tdc(
     samples = {"threshold": np.full(shape + (mc,), np.nan)} if mc > 0 else {}
     ndt = max((len(v) for v in dts.values()), default=0)
     sweep_dt = np.full((nv, nt, ndt), np.nan)
-    sweep_code = np.full((nv, nt, ndt, 1 + mc), np.nan)
+    sweep_code = np.full((nv, nt, ndt, 1 + min(mc, SWEEP_MC)), np.nan)
     agree = []
+    chain_nom, chain_mc = {}, {}
+    for (k, p), run, mc_runs in zip(tprm.items(), r3c.nominal, r3c.mc):
+        if run is not None:
+            chain_nom[k] = chain_tap_times(run, p, window)
+        chain_mc[k] = [None if r is None else chain_tap_times(r, p, window) for r in mc_runs]
     for (k, p), run, mc_runs in zip(tprm.items(), r3.nominal, r3.mc):
         i, j = k
         tables["tau"][i, j] = tau[k]
         tables["vbn_t"][i, j] = vbn_t[k]
+        sf = s_ff.get(k, np.nan)
         if k in stop:
             tables["stop_delay"][i, j], tables["stop_energy"][i, j] = stop[k], stop_e[k]
             # offset trim: the start bias that puts tap 0's threshold half a tau after the shared scale
@@ -476,11 +491,16 @@ def characterize_tdc(
         sweep_dt[i, j, :n] = dts[k]
         sf = s_ff.get(k, np.nan)
         tables["s_ff"][i, j] = sf
+        thr0 = None
         for s, r in enumerate([run] + list(mc_runs)):
             if r is None:
                 continue
             tt = sweep_tap_times(r, p, window, n)
-            thr = tt + sf
+            if s == 0:
+                thr = thr0 = tt + sf
+            else:  # the instance's own chain deviation on the nominal sweep thresholds (the model's thresholds)
+                cm = chain_mc[k][s - 1] if s - 1 < len(chain_mc.get(k, [])) else None
+                thr = (thr0 + cm - chain_nom[k]) if (thr0 is not None and cm is not None and k in chain_nom) else tt + sf
             cds = tdc_codes(r, p, window, n)
             sweep_code[i, j, :n, s] = cds
             if np.all(np.isfinite(thr)):
@@ -496,8 +516,14 @@ def characterize_tdc(
                 tables["dnl"][i, j] = dnl
                 line_k = np.polyfit(np.arange(window), thr, 1)
                 tables["inl"][i, j] = (thr - np.polyval(line_k, np.arange(window))) / lsb
-            else:
-                samples["threshold"][i, j, :, s - 1] = thr
+
+    if mc > 0:
+        for k in tprm:
+            i, j = k
+            t0 = tables["threshold"][i, j]
+            for s_, cm in enumerate(chain_mc.get(k, [])):
+                if cm is not None and k in chain_nom:
+                    samples["threshold"][i, j, :, s_] = t0 + cm - chain_nom[k]
     units = {"threshold": "s", "tap_delay": "s", "lsb": "s", "tau": "s", "vbn_t": "V", "s_ff": "s", "stop_delay": "s",
              "stop_energy": "J", "energy_supply": "J", "start_delay": "s", "start_vbn": "V",
              "energy": "J", "dnl": "LSB", "inl": "LSB"}
@@ -508,7 +534,7 @@ def characterize_tdc(
         units.update(threshold_mean="s", threshold_sigma="s")
     axes = (Axis("vdd", "V", np.asarray(vdds)), Axis("temp", "degC", np.asarray(temps)),
             Axis("tap", "code", np.arange(1, window + 1, dtype=float), discrete=True))
-    allres = [r1, r3, r3b, r4]
+    allres = [r1, r3, r3c, r3b, r4]
     prov = provenance(
         generator="charz.netlist.td_mac.tdc_netlist / tdc_chain_netlist / stop_netlist + "
                   "charz.characterize.td_mac.characterize_tdc",
@@ -535,7 +561,8 @@ def characterize_tdc(
                   "stop_energy": "STOP path energy per scalar product: detector + clock driver + the flip-flops' clock "
                                  "load (VDD x supply charge per cycle of the STOP deck)",
                   "threshold": "STOP - START (50 % points, at the TDC's pins) above which tap k's flip-flop reads 1: "
-                               "tap arrival time at the flip-flop input + s_ff",
+                               "tap arrival time at the flip-flop input + s_ff; Monte Carlo samples: nominal + the "
+                               "instance's chain deviation (flip-flop mismatch not included: see fit_quality)",
                   "system": "in the engine element i reads #{k: threshold_k < (t_max - t_i) + stop_delay - start_delay}",
                   "energy": "per conversion: VDD x supply charge + the clock sources' energy into the flip-flops "
                             "(a stand-alone TDC)",

@@ -102,10 +102,12 @@ CONVENTIONS = {
     "scalar_products": "one scalar product = one chunk of L elements of one (row, column) on one TD-MAC engine; "
                        "per image and layer: out x ceil(in / L)",
     "energy": "the TD-MAC model's joules per scalar product (lines, TDCs, latest detector + scale TDC, capacitors "
-              "switched, read-out), data dependent, summed over every scalar product",
+              "switched, read-out), data dependent, summed over every scalar product; with SPICE LUTs leakage is "
+              "in: the lines' over the engine cycle, the TDCs' and the accumulation drivers' over their testbench "
+              "cycles",
     "not_counted": "digital mantissa multiplier and alignment shifter, FP32 accumulation of the chunk outputs, "
                    "per-tensor scaling and FP8 quantization of the operands, bias, ReLU, softmax, data movement, "
-                   "weight loading, leakage",
+                   "weight loading, the exponent registers and the bias generators",
     "tops_per_watt": "TOPS/W = ops / energy [J] / 1e12",
     "scaling": "per-tensor power-of-two scale per operand per product call: max|t| -> (max_finite/2, max_finite]",
     "digital": "biases, ReLU, softmax, argmax, loss and weight update in FP32 (NumPy float32)",
@@ -323,9 +325,10 @@ def model_config(model) -> dict:
 
 
 def ideal_twin(model) -> TdMacModel:
-    """The same TD-MAC configuration (format, length, window, guard, converter, full scale) on the ideal circuit."""
+    """The same TD-MAC configuration (format, length, window, guard, converter, full scale) on the ideal circuit,
+    without mismatch (a converter model reads out through its nominal instance)."""
     cfg = model_config(model)
-    return TdMacModel(**cfg, circuit=None)
+    return TdMacModel(**cfg, circuit=None, exp_mismatch=0.0, man_mismatch=0.0)
 
 
 def make_chips(circuit=None, chips: int = DEFAULT_CHIPS, seed: int = 0, **model_kwargs) -> list:

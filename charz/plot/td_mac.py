@@ -269,3 +269,18 @@ def plot_lut(lut, out: Path, stem: str) -> list[Path]:
     if fn is None:
         raise ParameterError(f"no time-domain MAC plots for a {lut.block} LUT")
     return [Path(fn[1](lut, Path(out) / f"{stem}_{fn[0]}.png"))]
+
+
+def plot_sensitivity(res: dict, path) -> Path:
+    """Relative RMS error of the dot product vs the mismatch scale on the exponent path only and on the
+    mantissa path only (:func:`charz.behavior.td_mac.compare_paths`)."""
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    for p, col in (("exponent", "tab:red"), ("mantissa", "tab:blue")):
+        r = res[p]
+        ax.plot(r["scales"], r["rel_rms"], "o-", color=col, label=f"mismatch on the {p} path only")
+    ax.axvline(1.0, color="k", lw=0.6, ls=":")
+    ax.set(xlabel="mismatch scale (1 = as characterized)", ylabel="relative RMS error of the dot product",
+           yscale="log", title=textwrap.fill(f"TD-MAC sensitivity: {res['verdict']['more_sensitive']} path more "
+                                             f"sensitive ({res['verdict']['ratio']:.3g}x at scale 1)", 60))
+    ax.legend(fontsize=8)
+    return _save(fig, path)
