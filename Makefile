@@ -79,8 +79,8 @@ luts-wht: setup
 luts-td: setup
 	$(BIN)/charz characterize td_delay --bits 4 --vdd 0.6,0.7,0.8,0.9 --mc 8 -o lut/ptm16hp/td_delay4
 	$(BIN)/charz characterize td_tdc --vdd 0.6,0.7,0.8,0.9 --mc 8 -o lut/ptm16hp/td_tdc
-	$(BIN)/charz characterize td_acc --vdd 0.6,0.7,0.8,0.9 -o lut/ptm16hp/td_acc
-	$(BIN)/charz characterize td_arbiter --vdd 0.6,0.7,0.8,0.9 --mc 16 -o lut/ptm16hp/td_arbiter
+	$(BIN)/charz characterize td_acc --vdd 0.6,0.7,0.8,0.9 --temp 0,27,85 -o lut/ptm16hp/td_acc
+	$(BIN)/charz characterize td_arbiter --vdd 0.6,0.7,0.8,0.9 --temp 0,27,85 --mc 16 -o lut/ptm16hp/td_arbiter
 
 report: setup
 	$(BIN)/charz report digitizers --pdk ptm16hp --bits 5

@@ -165,3 +165,17 @@ def test_time_path_measures_exponent_differences(pdk):
     e = m["e_read"]  # largest sums 6, 6, 6, 4, 3: the same reading for equal sums, fewer taps for smaller ones
     assert e[0] == e[1] == e[2] and e[2] > e[3] > e[4] and e[2] - e[4] >= 2
     assert np.all(m["stop"] > 0) and np.all(m["energy"] > 0)
+
+
+@pytest.mark.slow
+def test_spice_check_of_a_complete_scalar_product():
+    """`charz check td_mac` on one random 16-element E4M3 vector at 0.8 V (about 10 minutes of ngspice: the
+    time path is ~10,700 transistors): the SPICE exponent differences and shared scale equal the model's
+    (nominal), and the SPICE result is within the read-out's quantization of the model's."""
+    from charz.characterize.td_mac_check import check_td_mac
+
+    r = check_td_mac(vdd=0.8, vectors=1, cycles_per_deck=1, seed=5, executor=InlineExecutor(), progress=False)
+    assert r["simulated"] == 1 and not r["failures"]
+    assert r["d_agreement"] >= 15 / 16 and r["e_read_agreement"] == 1.0
+    assert abs(r["y_spice"][0] - r["y_model"][0]) <= 0.25 * abs(r["exact"][0]) + 1e-12
+    assert r["energy_spice"][0] == pytest.approx(r["energy_model"][0], rel=0.3)

@@ -576,8 +576,9 @@ def characterize_tdc(
                                        "sweep_code": sweep_code, "scale_threshold": scale_thr,
                                        "scale_threshold_mc": scale_mc})
     if agree:
-        lut.fit_quality = {"codes": {"agreement": float(np.mean(agree)), "min": float(np.min(agree)),
-                                     "runs": len(agree),
+        lut.fit_quality = {"codes": {"agreement": float(np.mean(agree)), "exact": float(np.mean(agree)),
+                                     "min": float(np.min(agree)), "runs": len(agree),
+                                     "points": int(np.isfinite(sweep_code).sum()), "unit": "codes",
                                      "what": "fraction of the transfer sweep's conversions whose simulated code equals "
                                              "#{thresholds (tap arrival + s_ff) < STOP - START}"}}
     return lut
@@ -703,7 +704,8 @@ def characterize_acc(
     lut = LUT(block="td_acc", axes=axes, tables=tables, units=units, conditions=conditions, provenance=prov)
     ok = np.isfinite(tables["inl"])
     if ok.any():
-        lut.fit_quality = {"linearity": {"max_abs_inl_units": float(np.nanmax(np.abs(tables["inl"]))),
+        lut.fit_quality = {"linearity": {"points": int(ok.sum()), "max_abs_err": float(np.nanmax(np.abs(tables["inl"]))),
+                                         "unit": "unit capacitors",
                                          "what": "deviation of V_P - V_N from the straight-line fit, in unit capacitors"}}
     return lut
 

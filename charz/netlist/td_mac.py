@@ -241,6 +241,27 @@ def timeline(prm: DelayLineParams, n: int, p: PDK | None = None) -> Timeline:
     return Timeline(period, rise, fall, change, _r12(n * period + th / 2))
 
 
+def select_sources(tag: str, codes: np.ndarray, bits: int, tl: Timeline, vdd: float, t_edge: float) -> list[str]:
+    """The ideal sources of one line's select nodes ``sel_<tag>_s<b>`` / ``selb_<tag>_s<b>``: cycle k's code
+    ``codes[k]``, changed at ``tl.change[k]`` (a DC source when a bit never changes)."""
+    body: list[str] = []
+    n = len(codes)
+    for b in range(bits):
+        bit = (np.asarray(codes) >> b) & 1
+        for src, node, inv in ((f"vsel_{tag}_s{b}", f"sel_{tag}_s{b}", False),
+                               (f"vselb_{tag}_s{b}", f"selb_{tag}_s{b}", True)):
+            lvl = [vdd * (1 - x) if inv else vdd * x for x in bit]
+            w = [(0.0, lvl[0])]
+            for k in range(1, n):
+                if lvl[k] != lvl[k - 1]:
+                    w += edge_points(tl.change[k], t_edge, lvl[k - 1], lvl[k], EDGE_SEGMENTS)
+            if len(w) == 1:
+                body.append(f"{ident(src)} {ident(node)} 0 {num(lvl[0])}")
+            else:
+                body += _pwl(src, node, w)
+    return body
+
+
 def delay_netlist(prm: DelayLineParams, codes, pdk: PDK | None = None) -> Netlist:
     """One rising and one falling input edge per cycle; cycle k uses ``codes[k]`` (one code per line)."""
     if not isinstance(prm, DelayLineParams):
@@ -259,19 +280,7 @@ def delay_netlist(prm: DelayLineParams, codes, pdk: PDK | None = None) -> Netlis
         pts += edge_points(r, e, 0.0, vdd, EDGE_SEGMENTS) + edge_points(f, e, vdd, 0.0, EDGE_SEGMENTS)
     body += _pwl("vin", "in", pts)
     for ln in range(prm.lines):
-        for b in range(prm.bits):
-            bit = (codes[:, ln] >> b) & 1
-            for src, node, inv in ((f"vsel_l{ln}_s{b}", f"sel_l{ln}_s{b}", False),
-                                   (f"vselb_l{ln}_s{b}", f"selb_l{ln}_s{b}", True)):
-                lvl = [vdd * (1 - x) if inv else vdd * x for x in bit]
-                w = [(0.0, lvl[0])]
-                for k in range(1, n):
-                    if lvl[k] != lvl[k - 1]:
-                        w += edge_points(tl.change[k], e, lvl[k - 1], lvl[k], EDGE_SEGMENTS)
-                if len(w) == 1:
-                    body.append(f"{ident(src)} {ident(node)} 0 {num(lvl[0])}")
-                else:
-                    body += _pwl(src, node, w)
+        body += select_sources(f"l{ln}", codes[:, ln], prm.bits, tl, vdd, e)
     cl, devs = _circuit(prm, p)
     body += cl
     if prm.c_load > 0:
@@ -781,19 +790,7 @@ def mac_time_netlist(prm: MacTimeParams, ea, eb, pdk: PDK | None = None) -> Netl
     codes.update({f"e{i}l1": eb[:, i] for i in range(prm.length)})
     codes.update({"rl0": np.zeros(n, np.int64), "rl1": np.zeros(n, np.int64)})
     for tag, c in codes.items():
-        for b in range(prm.ebits):
-            bit = (c >> b) & 1
-            for src, node, inv in ((f"vsel_{tag}_s{b}", f"sel_{tag}_s{b}", False),
-                                   (f"vselb_{tag}_s{b}", f"selb_{tag}_s{b}", True)):
-                lvl = [vdd * (1 - x) if inv else vdd * x for x in bit]
-                w = [(0.0, lvl[0])]
-                for k in range(1, n):
-                    if lvl[k] != lvl[k - 1]:
-                        w += edge_points(tl.change[k], e, lvl[k - 1], lvl[k], EDGE_SEGMENTS)
-                if len(w) == 1:
-                    body.append(f"{ident(src)} {ident(node)} 0 {num(lvl[0])}")
-                else:
-                    body += _pwl(src, node, w)
+        body += select_sources(tag, c, prm.ebits, tl, vdd, e)
     cl, devs, _ = mac_time_circuit(prm, p)
     body += cl
     save = ["time", "v(go)", *(f"v(arr_{i})" for i in range(prm.length)), "v(arr_ref)", "v(last)", "v(clk)"]
