@@ -443,27 +443,8 @@ def latest_netlist(prm: TimeCmpParams, arrivals, pdk: PDK | None = None) -> Netl
     for i in range(n):
         times = [c * prm.t_cycle + a[c, i] for c in range(a.shape[0])]
         body += _pwl(f"vin_{i}", f"in_{i}", [(t, round(v, 12)) for t, v in _edges(times, prm)])
-    devs: list[Device] = []
-    level, nodes, lvl = "nand", [f"in_{i}" for i in range(n)], 0
-    while len(nodes) > 1:
-        nxt = []
-        for k in range(0, len(nodes), 2):
-            y = f"t{lvl}_{k // 2}"
-            cl, cd = _gate(level, f"g{lvl}_{k // 2}", (nodes[k], nodes[k + 1]), y, p, prm)
-            body += cl
-            devs += cd
-            nxt.append(y)
-        nodes, level, lvl = nxt, ("nor" if level == "nand" else "nand"), lvl + 1
-    last = nodes[0]
-    if level == "nor":  # the last level was a NAND: its output is low when all inputs are high -> invert
-        cl, cd = _gate("inv", "gout", (last,), "out", p, prm)
-    else:  # the last level was a NOR: high when all are high
-        cl, cd = _gate("inv", "gbuf", (last,), "outb", p, prm)
-        body += cl
-        devs += cd
-        cl, cd = _gate("inv", "gout", ("outb",), "out", p, prm)
+    cl, devs = latest_tree("", [f"in_{i}" for i in range(n)], "out", prm, p)
     body += cl
-    devs += cd
     return _deck(prm, p, "latest", body, devs, a.shape[0], ("time", *(f"v(in_{i})" for i in range(n)), "v(out)", "i(vdd)"),
                  [("arrivals", hashlib.sha256(a.tobytes()).hexdigest()[:16])])
 
@@ -727,11 +708,7 @@ def mac_time_circuit(prm: MacTimeParams, p: PDK) -> tuple[list[str], list[Device
     for i in range(prm.length):
         add(_circuit(lp, p, prefix=f"e{i}", inp="go", outp=f"arr_{i}"))
     add(_circuit(lp, p, prefix="r", inp="go", outp="arr_ref"))
-    if prm.length > 1:
-        add(latest_tree("lt", [f"arr_{i}" for i in range(prm.length)], "last", lp, p))
-    else:
-        add(_gate("inv", "ltb", ("arr_0",), "ltb", p, lp))
-        add(_gate("inv", "lto", ("ltb",), "last", p, lp))
+    add(latest_tree("lt", [f"arr_{i}" for i in range(prm.length)], "last", lp, p))  # one input: two inverters
     n_ff = prm.length * prm.window + prm.scale_taps
     cl, cd, n_clk = clock_driver("last", 4 * n_ff, lp, p)
     add((cl, cd))
@@ -836,12 +813,7 @@ def stop_netlist(prm: MacTimeParams, arrivals, pdk: PDK | None = None) -> Netlis
         times = [c * t_cycle + a[c, i] for c in range(a.shape[0])]
         body += _pwl(f"vin_{i}", f"arr_{i}", [(t, round(v, 12)) for t, v in _edges(times, tc)])
     devs: list[Device] = []
-    if n > 1:
-        cl, cd = latest_tree("lt", [f"arr_{i}" for i in range(n)], "last", lp, p)
-    else:
-        cl, cd = _gate("inv", "ltb", ("arr_0",), "ltb", p, lp)
-        c2, d2 = _gate("inv", "lto", ("ltb",), "last", p, lp)
-        cl, cd = cl + c2, cd + d2
+    cl, cd = latest_tree("lt", [f"arr_{i}" for i in range(n)], "last", lp, p)
     body += cl
     devs += cd
     n_ff = n * prm.window + prm.scale_taps
