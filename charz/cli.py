@@ -424,7 +424,7 @@ def cmd_plot(args) -> int:
 def _operating_point_options(p: argparse.ArgumentParser) -> None:
     """--vdd / --temp / --t-pulse of the commands that read a LUT at one operating point."""
     p.add_argument("--vdd", help="VDD in V, on or inside the LUT grid (default: the PDK's nominal VDD if on the grid, "
-                                 "else the highest; 0.8 V for --network wht)")
+                                 "else the highest; 0.8 V for --network wht and td_mac)")
     p.add_argument("--temp", help="temperature in degC (default 27, or the nearest grid value)")
     p.add_argument("--t-pulse", help="wordline / row pulse width in s (default: the LUT's best-separated grid value)")
 
@@ -501,6 +501,8 @@ def cmd_eval_td(args) -> int:
             raise CharzError(f"--{opt.replace('_', '-')} does not apply to --network td_mac (give --delay-lut / "
                              f"--tdc-lut / --acc-lut / --adc-lut)")
     coords = _eval_coords(args)
+    if coords.get("t_pulse") is not None:
+        raise CharzError("--t-pulse does not apply to --network td_mac (it has no wordline pulse)")
     luts = _td_luts(args)
     circ = circuit_from_luts(luts["delay"], luts["tdc"], luts["acc"], luts["adc"], vdd=coords["vdd"],
                              temp=coords["temp"], pdk=luts["pdk"])
@@ -799,16 +801,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("plot", help="write the PNG figures of a LUT",
                        description="Butterfly curves and SNM squares, MC histograms (bitcells); bitline voltage vs k "
-                                   "with its Monte Carlo band, energy vs k (column).")
+                                   "with its Monte Carlo band, energy vs k (column); comparator, converter and WHT "
+                                   "figures; td_delay (delay and INL vs code), td_tdc (transfer curve, threshold "
+                                   "spread), td_acc (linearity), td_arbiter (metastability, offset).")
     p.add_argument("path", help="LUT path")
     p.add_argument("--out", default="out/plots", help="folder for PNGs (default out/plots)")
     p.set_defaults(func=cmd_plot)
 
-    p = sub.add_parser("eval", help="digits MLP (CiM columns) or WHT network (crossbars): accuracy, energy, TOPS/W",
+    p = sub.add_parser("eval", help="digits MLP (CiM columns or the TD-MAC) or WHT network (crossbars): accuracy, "
+                                    "energy, TOPS/W",
                        description="Evaluate the shipped digits MLP with every matrix product on bit-plane CiM columns "
-                                   "read from a cim_column LUT (ideal n-bit quantizer or a converter LUT read-out), or "
+                                   "read from a cim_column LUT (ideal n-bit quantizer or a converter LUT read-out), "
                                    "with --network wht the frequency-domain digits network on signed-bit WHT crossbars "
-                                   "read from a wht_column LUT.")
+                                   "read from a wht_column LUT, or with --network td_mac the digits MLP on the "
+                                   "time-domain FP8 MAC read from the td_* LUTs (default 0.8 V; --out adds the "
+                                   "exponent- vs mantissa-path sensitivity study).")
     p.add_argument("--network", choices=("mlp", "wht", "td_mac"), default="mlp",
                    help="mlp: the digits MLP on bit-plane CiM columns (default); wht: the frequency-domain digits "
                         "network on signed-bit WHT crossbars (accuracy ideal vs CiM, energy and TOPS/W with and "
@@ -893,11 +900,14 @@ def build_parser() -> argparse.ArgumentParser:
     _sim_options(p)
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("train", help="re-train the digits MLP or WHT network (seconds) and write its weights",
+    p = sub.add_parser("train", help="re-train the digits MLP or WHT network (seconds) and write its weights; "
+                                     "td_mac: training in memory vs FP32",
                        description="mlp: train the 64-64-10 digits MLP in NumPy (float, then quantization-aware) and "
                                    "save the quantized 4-bit weights. wht: train the frequency-domain digits network "
                                    "against the quantized crossbar, hardware-aware through a wht_column LUT's circuit "
-                                   "model (the shipped weights' recipe: LUT, VDD, mode, sparsity) unless --ideal.")
+                                   "model (the shipped weights' recipe: LUT, VDD, mode, sparsity) unless --ideal. "
+                                   "td_mac: train the digits MLP with every product on the TD-MAC model and in FP32 "
+                                   "from the same init; writes the loss curves (PNG + JSON), no weights.")
     p.add_argument("--network", choices=("mlp", "wht", "td_mac"), default="mlp",
                    help="which network (default mlp); td_mac: train the digits MLP in memory (forward and backward "
                         "products in FP8 on the TD-MAC model from the td_* LUTs) and in FP32 from the same init, "

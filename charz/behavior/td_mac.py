@@ -258,9 +258,9 @@ class TdMacCircuit:
 
     @classmethod
     def from_luts(cls, delay=None, tdc=None, acc=None, adc=None, vdd: float | None = None, temp: float | None = None,
-                  fmt="e4m3", pdk: str = "ptm16hp", seed: int = 0) -> "TdMacCircuit":
+                  fmt="e4m3", pdk: str = "ptm16hp") -> "TdMacCircuit":
         """The circuit as characterized in SPICE: see :func:`circuit_from_luts`."""
-        return circuit_from_luts(delay, tdc, acc, adc, vdd=vdd, temp=temp, fmt=fmt, pdk=pdk, seed=seed)
+        return circuit_from_luts(delay, tdc, acc, adc, vdd=vdd, temp=temp, fmt=fmt, pdk=pdk)
 
     def describe(self) -> dict:
         def mc(d):
@@ -939,22 +939,6 @@ def _corner(lut, vdd, temp) -> tuple[float, float]:
     return v, t
 
 
-def _extend_walk(dev: np.ndarray, k_total: int, rng: np.random.Generator) -> np.ndarray:
-    """(S, W) threshold deviations -> (S, k_total): beyond W, each instance's deviation continues as a
-    random walk whose steps are resampled from that instance's own tap-to-tap increments (one more tap
-    = one more cell of the same chain)."""
-    s, w = dev.shape
-    if k_total <= w:
-        return dev[:, :k_total].copy()
-    inc = np.diff(dev, axis=1)
-    out = np.empty((s, k_total))
-    out[:, :w] = dev
-    for i in range(s):
-        steps = rng.choice(inc[i], size=k_total - w, replace=True) if inc.shape[1] else np.zeros(k_total - w)
-        out[i, w:] = dev[i, -1] + np.cumsum(steps)
-    return out
-
-
 def adc_corner(alut, vdd: float, temp: float) -> tuple[float, float, str | None]:
     """The converter LUT's operating point for an engine at (vdd, temp): the same when it is on the LUT's
     grid, else the nearest grid values (the converter then runs on its own supply) and a note saying so."""
@@ -990,7 +974,7 @@ def _corner_array(lut, name: str, vdd: float, temp: float):
 
 
 def circuit_from_luts(delay=None, tdc=None, acc=None, adc=None, vdd: float | None = None, temp: float | None = None,
-                      fmt="e4m3", pdk: str = "ptm16hp", seed: int = 0) -> TdMacCircuit:
+                      fmt="e4m3", pdk: str = "ptm16hp") -> TdMacCircuit:
     """A :class:`TdMacCircuit` from the SPICE LUTs (paths or :class:`charz.lut.LUT`; None = ``lut/<pdk>/``
     :data:`DEFAULT_LUTS`): ``td_delay`` (one line's delay per code, nominal + Monte Carlo; its ``bits``
     must equal the format's exponent bits), ``td_tdc`` (element-TDC thresholds at the pins, STOP path
@@ -1002,9 +986,8 @@ def circuit_from_luts(delay=None, tdc=None, acc=None, adc=None, vdd: float | Non
     - ``tdc_thr`` = (threshold + start_delay - stop_delay) / tau: in the engine element i's TDC reads
       #{k: threshold_k < (t_max - t_i) + stop_delay - start_delay}; ``tdc_dev`` from the Monte Carlo
       thresholds;
-    - ``scale_thr``: the shared-scale TDC is the same chain with 2 (2^e - 1) taps: thresholds beyond the
-      characterized ones continue at the mean tap delay (LSB), each Monte Carlo instance's deviation
-      continues as a random walk of its own tap increments (``seed``);
+    - ``scale_thr``: the shared-scale TDC's own 2 (2^e - 1)-tap chain (the TDC LUT's ``scale_threshold``
+      arrays, nominal and Monte Carlo), in the same frame;
     - energies per scalar product: a line = its dynamic energy at the code + leakage over the engine
       cycle (2 x (the slowest path + (window + 1) tau + stop_delay)); an element TDC = its supply energy
       per conversion; shared = STOP path + shared-scale TDC (taps / window x an element TDC) + the
@@ -1038,8 +1021,7 @@ def circuit_from_luts(delay=None, tdc=None, acc=None, adc=None, vdd: float | Non
         delay_dev = (smp - d) / tau if smp.shape[0] >= 2 else None
     thr = np.asarray(tl.slice("threshold", **c), dtype=float)
     stop = float(tl.value("stop_delay", tap=1, **c))
-    lsb = float(tl.value("lsb", tap=1, **c))
-    if not (np.all(np.isfinite(thr)) and np.isfinite(stop) and np.isfinite(lsb)):
+    if not (np.all(np.isfinite(thr)) and np.isfinite(stop)):
         raise LUTError(f"the TDC LUT has failed points at vdd={v:g} V, temp={t:g} degC")
     w = thr.size
     start = float(tl.value("start_delay", tap=1, **c)) if "start_delay" in tl.tables else 0.0
@@ -1051,17 +1033,15 @@ def circuit_from_luts(delay=None, tdc=None, acc=None, adc=None, vdd: float | Non
         tdc_dev = (smp - thr) / tau if smp.shape[0] >= 2 else None
     ks = 2 * f.max_exp_field
     sc = _corner_array(tl, "scale_threshold", v, t)
-    if sc is not None and sc.shape[-1] == ks and np.all(np.isfinite(sc)):
-        scale_thr = (sc + start - stop) / tau
-        smc = _corner_array(tl, "scale_threshold_mc", v, t)  # (ks, S)
-        scale_dev = None
-        if smc is not None and smc.ndim == 2 and smc.shape[1] >= 2:
-            rows = smc.T[np.all(np.isfinite(smc.T), axis=1)]
-            scale_dev = (rows - sc) / tau if rows.shape[0] >= 2 else None
-    else:  # an older TDC LUT without the shared-scale chain: extend the element TDC
-        ext = np.concatenate([thr, thr[-1] + lsb * np.arange(1, max(0, ks - w) + 1)])[:ks]
-        scale_thr = (ext + start - stop) / tau
-        scale_dev = None if tdc_dev is None else _extend_walk(tdc_dev, ks, np.random.default_rng([int(seed), 77]))
+    if sc is None or sc.shape[-1] != ks or not np.all(np.isfinite(sc)):
+        raise LUTError(f"the TDC LUT has no shared-scale chain ({ks} taps) at vdd={v:g} V, temp={t:g} degC: "
+                       "re-characterize it with `charz characterize td_tdc`")
+    scale_thr = (sc + start - stop) / tau
+    smc = _corner_array(tl, "scale_threshold_mc", v, t)  # (ks, S)
+    scale_dev = None
+    if smc is not None and smc.ndim == 2 and smc.shape[1] >= 2:
+        rows = smc.T[np.all(np.isfinite(smc.T), axis=1)]
+        scale_dev = (rows - sc) / tau if rows.shape[0] >= 2 else None
     # energies
     leak = float(dl.value("leakage", code=0, **c))
     t_cycle = 2 * (2 * d[-1] + (w + 1) * tau + stop)
@@ -1107,8 +1087,7 @@ def circuit_from_luts(delay=None, tdc=None, acc=None, adc=None, vdd: float | Non
               f"thresholds {np.round(tdc_thr, 2).tolist()} tau (ideal k - 0.5)",
               "capacitor mismatch: " + str(al.conditions.get("cap_sigma", "none")),
               "jitter not characterized (transient noise not simulated): 0",
-              ("shared-scale TDC: its own chain as characterized" if sc is not None and sc.shape[-1] == ks else
-               "shared-scale TDC beyond the characterized taps: extrapolated (mean tap delay, random-walk mismatch)"),
+              "shared-scale TDC: its own 2 (2^e - 1)-tap chain as characterized (nominal + Monte Carlo)",
               "not counted: the digital multiplier / shifter / sign logic, the exponent registers, a bias "
               "generator / delay-locked loop, the chunk sums"]
     return TdMacCircuit(
@@ -1134,7 +1113,7 @@ def model_from_luts(delay=None, tdc=None, acc=None, adc=None, vdd: float | None 
     from .digitizer import DigitizerModel
 
     circ = circuit_from_luts(delay, tdc, acc, None if isinstance(adc, int) and not isinstance(adc, bool) else adc,
-                             vdd=vdd, temp=temp, fmt=fmt, pdk=pdk, seed=kw.get("seed", 0))
+                             vdd=vdd, temp=temp, fmt=fmt, pdk=pdk)
     if isinstance(adc, int) and not isinstance(adc, bool):
         conv = adc
     else:

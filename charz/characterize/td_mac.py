@@ -34,7 +34,7 @@ from ..errors import ParameterError
 from ..validate import finite
 from ..lut import LUT, Axis, fit_quality_entry, provenance
 from ..mc import Mismatch, draw
-from ..netlist.td_mac import BLOCK, DelayLineParams, default_t_high, delay_devices, delay_netlist, timeline
+from ..netlist.td_mac import BLOCK, DelayLineParams, delay_devices, delay_netlist, timeline
 from ..pdk import PDK, get
 from ..sim.executor import Executor, owned
 from .common import check_mc, integral, midpoints, mismatch_record, netlist_set, run_points, sample_stats, temp_values, vdd_values

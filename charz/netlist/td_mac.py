@@ -50,6 +50,31 @@ CYCLES_MAX = 256
 EDGE_SEGMENTS = 4
 
 
+def _pdk(name) -> PDK:
+    """The PDK description of a params class's ``pdk`` field (a name), or a one-line error."""
+    p = pdkmod.describe(name) if isinstance(name, str) else None
+    if p is None:
+        raise ParameterError(f"pdk must be a PDK name such as 'ptm16hp', got {name!r}")
+    return p
+
+
+def _vdd_temp(p: PDK, vdd, temp) -> tuple[float, float]:
+    """VDD (None = the PDK's nominal; checked against the card's limits) and temperature (-55..150 degC)."""
+    v = p.vdd_nom if vdd is None else p.check_vdd(finite(vdd, "VDD"))
+    t = finite(temp, "temperature")
+    if not (-55.0 <= t <= 150.0):
+        raise ParameterError(f"temperature {t:g} degC is outside [-55, 150] degC: choose a value in that range")
+    return float(v), t
+
+
+def _int_fields(obj, specs) -> None:
+    """Check integer fields ``(name, lo, hi)`` of a params object."""
+    for name, lo, hi in specs:
+        v = getattr(obj, name)
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or not lo <= v <= hi:
+            raise ParameterError(f"{name} = {v!r} is out of range: give an integer {lo} to {hi}")
+
+
 @dataclasses.dataclass(frozen=True)
 class DelayLineParams:
     """Parameters of a delay-line testbench. ``None`` fields resolve to per-PDK defaults."""
@@ -83,18 +108,10 @@ class DelayLineParams:
     ngspice's "timestep too small" at a select edge)."""
 
     def __post_init__(self):
-        p = pdkmod.describe(self.pdk) if isinstance(self.pdk, str) else None
-        if p is None:
-            raise ParameterError(f"pdk must be a PDK name such as 'ptm16hp', got {self.pdk!r}")
+        p = _pdk(self.pdk)
         L = p.lmin
-        for name, lo, hi in (("bits", 1, 5), ("lines", 1, 4)):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or not lo <= v <= hi:
-                raise ParameterError(f"{name} = {v!r} is out of range: give an integer {lo} to {hi}")
-        vdd = p.vdd_nom if self.vdd is None else p.check_vdd(finite(self.vdd, "VDD"))
-        temp = finite(self.temp, "temperature")
-        if not (-55.0 <= temp <= 150.0):
-            raise ParameterError(f"temperature {temp:g} degC is outside [-55, 150] degC: choose a value in that range")
+        _int_fields(self, (("bits", 1, 5), ("lines", 1, 4)))
+        vdd, temp = _vdd_temp(p, self.vdd, self.temp)
         vbn = _r12(0.85 * vdd) if self.vbn is None else finite(self.vbn, "vbn (V)")
         vbp = _r12(0.15 * vdd) if self.vbp is None else finite(self.vbp, "vbp (V)")
         for v, what in ((vbn, "vbn"), (vbp, "vbp")):
@@ -336,14 +353,9 @@ class TimeCmpParams:
     t_step: float = 0.5e-12
 
     def __post_init__(self):
-        p = pdkmod.describe(self.pdk) if isinstance(self.pdk, str) else None
-        if p is None:
-            raise ParameterError(f"pdk must be a PDK name such as 'ptm16hp', got {self.pdk!r}")
+        p = _pdk(self.pdk)
         L = p.lmin
-        vdd = p.vdd_nom if self.vdd is None else p.check_vdd(finite(self.vdd, "VDD"))
-        temp = finite(self.temp, "temperature")
-        if not (-55.0 <= temp <= 150.0):
-            raise ParameterError(f"temperature {temp:g} degC is outside [-55, 150] degC: choose a value in that range")
+        vdd, temp = _vdd_temp(p, self.vdd, self.temp)
         w_n = _r12(2 * L) if self.w_n is None else _pos(self.w_n, "w_n (m)", 10e-6)
         w_p = _r12(4 * L) if self.w_p is None else _pos(self.w_p, "w_p (m)", 10e-6)
         n = self.n_inputs
@@ -658,13 +670,8 @@ class MacTimeParams:
     t_step: float = 1e-12
 
     def __post_init__(self):
-        p = pdkmod.describe(self.pdk) if isinstance(self.pdk, str) else None
-        if p is None:
-            raise ParameterError(f"pdk must be a PDK name such as 'ptm16hp', got {self.pdk!r}")
-        for name, lo, hi in (("ebits", 1, 5), ("window", 1, 32), ("start_cells", 0, 8)):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or not lo <= v <= hi:
-                raise ParameterError(f"{name} = {v!r} is out of range: give an integer {lo} to {hi}")
+        _pdk(self.pdk)
+        _int_fields(self, (("ebits", 1, 5), ("window", 1, 32), ("start_cells", 0, 8)))
         n = self.length
         if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n not in (1, 2, 4, 8, 16, 32, 64):
             raise ParameterError(f"length = {n!r}: give a power of two 1..64 (the detector is a binary tree)")
@@ -882,17 +889,9 @@ class AccParams:
     t_step: float = 2e-12
 
     def __post_init__(self):
-        p = pdkmod.describe(self.pdk) if isinstance(self.pdk, str) else None
-        if p is None:
-            raise ParameterError(f"pdk must be a PDK name such as 'ptm16hp', got {self.pdk!r}")
-        for name, lo, hi in (("length", 1, 64), ("bits", 1, 14)):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or not lo <= v <= hi:
-                raise ParameterError(f"{name} = {v!r} is out of range: give an integer {lo} to {hi}")
-        vdd = p.vdd_nom if self.vdd is None else p.check_vdd(finite(self.vdd, "VDD"))
-        temp = finite(self.temp, "temperature")
-        if not (-55.0 <= temp <= 150.0):
-            raise ParameterError(f"temperature {temp:g} degC is outside [-55, 150] degC: choose a value in that range")
+        p = _pdk(self.pdk)
+        _int_fields(self, (("length", 1, 64), ("bits", 1, 14)))
+        vdd, temp = _vdd_temp(p, self.vdd, self.temp)
         c_unit = _pos(self.c_unit, "c_unit (F)", 1e-12)
         c_wire = _r12(0.2e-15 * self.length) if self.c_wire is None else finite(self.c_wire, "c_wire (F)")
         if not 0.0 <= c_wire <= 1e-11:
