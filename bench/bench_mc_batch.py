@@ -3,8 +3,9 @@
 Batched: charz's engine loads the deck once and `alter`s every transistor's delvto between runs
 (one job of N samples, inline in this process, cache off). Per-process: the same deck with the same
 delvto values written into the instance lines, one `ngspice -b -r out.raw deck.cir` per sample (the
-raw file is written but not parsed, which favours this side). Both single-core, sequential, with the
-project's .spiceinit (num_threads=1) in the working directory. Goal: batched >= 5x.
+raw file is written but not parsed, which favours this side). Both single-core, sequential, with
+charz's own start-up files (num_threads=1; `engine.batch_environment()`: no user or system start-up file
+is read). Goal: batched >= 5x.
 """
 
 from __future__ import annotations
@@ -23,13 +24,12 @@ from charz import pdk as P  # noqa: E402
 from charz.mc import Mismatch, draw  # noqa: E402
 from charz.netlist.bitcell import BitcellParams, netlists as testbenches  # noqa: E402
 from charz.netlist.spice import num  # noqa: E402
-from charz.sim.runner import SimJob, execute  # noqa: E402
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from charz.sim.engine import batch_environment  # noqa: E402
+from charz.sim.runner import SimJob, execute, resolve_card  # noqa: E402
 
 
 def deck_with_delvto(nl, sample) -> str:
-    text = nl.text()
+    text = resolve_card(nl).text()  # the card as charz's private copy, like the engine's decks
     vals = {inst: v for inst, par, v in sample if par == "delvto"}
     out = []
     for line in text.splitlines():
@@ -73,9 +73,10 @@ def main() -> None:
                 with open(p, "w") as fh:
                     fh.write(deck_with_delvto(nl, sample))
                 paths.append(p)
+            env, cwd = batch_environment()
             t0 = time.perf_counter()
             for p in paths:
-                r = subprocess.run(["ngspice", "-b", "-r", p + ".raw", p], cwd=ROOT, capture_output=True)
+                r = subprocess.run(["ngspice", "-b", "-r", p + ".raw", p], cwd=cwd, env=env, capture_output=True)
                 if r.returncode != 0 or not os.path.exists(p + ".raw"):
                     raise SystemExit(f"ngspice -b failed on {p}: {r.stdout[-500:]!r}")
             t_b = time.perf_counter() - t0

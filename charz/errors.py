@@ -31,6 +31,11 @@ class SimulationTimeout(SimulationError):
     """A run exceeded its time limit."""
 
 
+class DeckError(SimulationError):
+    """ngspice refused the deck itself (a missing include or model, a device parameter it calls fatal):
+    deterministic, so it is reported with ngspice's own message and never retried."""
+
+
 class LUTError(CharzError):
     """A LUT file is corrupt, of the wrong schema or kind, or does not match the PDK in use."""
 

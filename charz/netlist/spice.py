@@ -16,6 +16,27 @@ from ..errors import ParameterError
 from ..validate import finite, positive  # noqa: F401  (positive is re-exported for generators)
 
 _IDENT = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_DECK_PATH = re.compile(r"^/[A-Za-z0-9_./+-]{1,1000}$")
+MOS_W_MAX = 1e-3
+MOS_L_MAX = 1e-4
+"""Absolute plausibility bounds of any generated transistor (1 mm wide, 100 um long): a value beyond them
+was given in the wrong unit. Block parameters check tighter, Lmin-relative ranges."""
+
+
+def is_deck_path(text: str) -> bool:
+    """True when *text* may be written into a deck as a file path: absolute, only letters, digits and
+    ``_ . / + -`` (no blank, quote, newline, ``;`` or ``$`` that SPICE's parser or its control language
+    could read as something else), no ``..`` component."""
+    return bool(_DECK_PATH.match(text)) and ".." not in text.split("/")
+
+
+def deck_path(path) -> str:
+    """*path* as deck text, or a ParameterError (see :func:`is_deck_path`)."""
+    text = str(path)
+    if not is_deck_path(text):
+        raise ParameterError(f"the path {text!r} cannot be written into a SPICE deck safely: charz includes "
+                             f"model cards as private copies (give the card through the PDK search path)")
+    return text
 
 
 def num(value: float, what: str = "value") -> str:
@@ -67,7 +88,10 @@ class Netlist:
     devices: tuple[Device, ...] = ()
 
     def text(self, card: str | None = None, extra_options: tuple[tuple[str, str], ...] = ()) -> str:
-        card_line = f".include {card if card is not None else self.card}"
+        """The deck. The card include is this netlist's card path (checked with :func:`deck_path`; the engine
+        runs every deck on a private copy of the card) unless *card* gives generator-made text (a file name
+        or the canonical ``<sha256:...>`` placeholder)."""
+        card_line = f".include {card if card is not None else deck_path(self.card)}"
         opts = dict(self.options)
         opts.update(dict(extra_options))
         lines = [f"* {self.title}", card_line]
@@ -100,8 +124,10 @@ class Netlist:
 def mos(name: str, d: str, g: str, s: str, b: str, model: str, w: float, l: float) -> str:
     """A BSIM4 instance line. rbodymod/rgatemod are switched off per instance (1.1-1.2x faster, same
     results to 4-5 digits on the PTM cards, see NGSPICE_NOTES)."""
-    positive(w, f"width of {name}")
-    positive(l, f"length of {name}")
+    if not 0 < positive(w, f"width of {name}") <= MOS_W_MAX:
+        raise ParameterError(f"width of {name} = {w:g} m is beyond {MOS_W_MAX:g} m: sizes are in metres (e.g. 64e-9)")
+    if not 0 < positive(l, f"length of {name}") <= MOS_L_MAX:
+        raise ParameterError(f"length of {name} = {l:g} m is beyond {MOS_L_MAX:g} m: sizes are in metres (e.g. 16e-9)")
     return (
         f"{ident(name)} {ident(d)} {ident(g)} {ident(s)} {ident(b)} {ident(model)} "
         f"w={num(w)} l={num(l)} rbodymod=0 rgatemod=0"

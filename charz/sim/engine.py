@@ -4,7 +4,14 @@ Netlist text in, named waveforms out. The default path is ngspice's shared libra
 1.5's cffi bindings; everything PySpice-specific stays in this file so the engine can be swapped.
 
 Handled here (see ../shared/NGSPICE_NOTES.md):
-- ``set num_threads=1`` and ``set ngbehavior=hsa`` are sent before every load;
+- ngspice reads no start-up file charz did not write: the library is initialised inside a private folder
+  (mode 0700) that holds charz's own ``spinit`` (``SPICE_SCRIPTS``) and ``.spiceinit``, so neither a
+  ``.spiceinit`` in the user's working directory nor one in the home folder (found through the password
+  database, not ``$HOME``) nor the system ``spinit`` is read; ``ngspice -b`` runs get the same folder
+  (:func:`batch_environment`). What charz sends is :data:`STARTUP_COMMANDS` (recorded in provenance);
+- model cards reach a deck as private, content-addressed copies (:func:`private_card`) whose path
+  holds only safe characters, never as the user's path;
+- ``set num_threads=1`` and ``set ngbehavior=hsa`` are also sent before every load;
 - ``remcirc`` and ``destroy all`` after every circuit (memory stays flat over thousands of runs);
 - stderr lines are classified by us (PySpice raises on harmless notes);
 - runs go through ``bg_run`` and are halted after a time limit;
@@ -14,15 +21,23 @@ Measurements are computed in NumPy from the saved vectors; ``.meas`` is not used
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import dataclasses
+import hashlib
 import logging
+import os
 import re
+import shutil
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 
-from ..errors import NgspiceMissingError, SimulationError, SimulationTimeout
+from ..errors import DeckError, NgspiceMissingError, ParameterError, SimulationError, SimulationTimeout
+from ..netlist.spice import is_deck_path
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +48,10 @@ _FATAL = re.compile(
     r"error|unknown|could not find|cannot|can't)",
     re.IGNORECASE,
 )
+# Lines that mean the deck itself is wrong (a device parameter ngspice calls fatal, a missing include or
+# model): the same deck fails the same way under any solver option, so such a run is not retried.
+_DETERMINISTIC = re.compile(r"(fatal error|could not find include file|could not find a valid modelname|"
+                            r"unknown model|unknown subckt|effective channel length)", re.IGNORECASE)
 # Lines we know to be harmless even though they arrive on stderr or contain a trigger word.
 _BENIGN = re.compile(
     r"(^warning:|^note:|dtox ignored|no compatibility mode|using spice|"
@@ -49,6 +68,104 @@ class RunOutput:
     vectors: dict[str, np.ndarray]
     log: list[str]
     analysis_seconds: float
+
+
+# ---------------------------------------------------------------------------------------------------
+# start-up files and model cards: nothing reaches ngspice that charz did not write or verify
+STARTUP_COMMANDS = ("set num_threads=1", "set ngbehavior=hsa")
+"""The settings charz gives ngspice, in its own start-up files and again before every circuit load:
+one OpenMP thread per ngspice (parallel processes with Debian's default of 2 threads ran 80-250x
+slower), and no compatibility-mode note (no effect on the PTM cards)."""
+
+_STARTUP_TEXT = "* written by charz: the only start-up file this ngspice reads\n" + "\n".join(STARTUP_COMMANDS) + "\n"
+_PRIVATE: Path | None = None
+_PRIVATE_LOCK = threading.Lock()
+
+
+def startup_record() -> dict:
+    """What ngspice was started with, for cache keys and LUT provenance."""
+    return {"commands": list(STARTUP_COMMANDS), "files": ["spinit", ".spiceinit"],
+            "sha256": hashlib.sha256(_STARTUP_TEXT.encode()).hexdigest(),
+            "note": "charz-written start-up files in a private folder; no user, home or system start-up file read"}
+
+
+def private_dir() -> Path:
+    """This process's private ngspice folder (mode 0700, removed at exit): charz's start-up files and the
+    model-card copies live here. It is made under the temporary folder (``TMPDIR``); if that path holds
+    characters a deck cannot take, under /tmp or /var/tmp."""
+    global _PRIVATE
+    with _PRIVATE_LOCK:
+        if _PRIVATE is not None and _PRIVATE.is_dir():
+            return _PRIVATE
+        bases = [tempfile.gettempdir(), "/tmp", "/var/tmp", "/dev/shm"]
+        for base in bases:
+            if not is_deck_path(os.path.realpath(base)) or not os.path.isdir(base):
+                continue
+            try:
+                d = Path(tempfile.mkdtemp(prefix="charz-ngspice-", dir=os.path.realpath(base)))
+            except OSError:
+                continue
+            for name in ("spinit", ".spiceinit"):
+                (d / name).write_text(_STARTUP_TEXT)
+            (d / "cards").mkdir(mode=0o700)
+            atexit.register(shutil.rmtree, d, True)
+            _PRIVATE = d
+            return d
+        raise ParameterError(f"no temporary folder with a plain path is writable (tried {', '.join(bases)}): set "
+                             f"TMPDIR to a writable folder whose path has only letters, digits and _ . / + -")
+
+
+def private_card(source: Path, sha256: str) -> Path:
+    """A private, content-addressed copy of a verified model card: the path a deck includes. The copy
+    is checked against *sha256* after copying (what ngspice reads is what was verified)."""
+    if not re.fullmatch(r"[0-9a-f]{64}", str(sha256)):
+        raise ParameterError(f"card sha256 {sha256!r} is not a sha256 hex digest")
+    dst = private_dir() / "cards" / f"{sha256}.pm"
+    if dst.is_file() and _sha256(dst) == sha256:
+        return dst
+    tmp = dst.with_name(f"{sha256}.part")
+    shutil.copyfile(source, tmp)
+    if _sha256(tmp) != sha256:
+        tmp.unlink()
+        raise SimulationError(f"model card {source} changed while it was copied (sha256 differs from {sha256[:12]}...): "
+                              f"restore the verified card")
+    os.replace(tmp, dst)
+    return dst
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@contextlib.contextmanager
+def _in_private_dir():
+    """Working directory and SPICE_SCRIPTS pointed at the private folder while ngspice initialises
+    (that is when it reads spinit and .spiceinit), then restored."""
+    d = private_dir()
+    cwd = os.getcwd()
+    old = os.environ.get("SPICE_SCRIPTS")
+    os.environ["SPICE_SCRIPTS"] = str(d)
+    os.chdir(d)
+    try:
+        yield d
+    finally:
+        os.chdir(cwd)
+        if old is None:
+            os.environ.pop("SPICE_SCRIPTS", None)
+        else:
+            os.environ["SPICE_SCRIPTS"] = old
+
+
+def batch_environment() -> tuple[dict, Path]:
+    """(environment, working directory) for an ``ngspice -b`` subprocess that reads only charz's start-up
+    files: run it with ``cwd`` = the returned folder and absolute deck paths."""
+    d = private_dir()
+    env = dict(os.environ, SPICE_SCRIPTS=str(d), HOME=str(d))
+    return env, d
 
 
 def _load_pyspice():
@@ -135,7 +252,8 @@ def _shared():
     if _SHARED is None:
         try:
             cls = _make_shared_class()
-            _SHARED = cls()
+            with _in_private_dir():
+                _SHARED = cls()
         except OSError as exc:
             raise NgspiceMissingError(
                 f"libngspice could not be loaded ({exc}): install it with "
@@ -187,8 +305,8 @@ class Engine:
         from PySpice.Spice.NgSpice.Shared import ffi
 
         sh = self.sh
-        sh.command("set num_threads=1")
-        sh.command("set ngbehavior=hsa")
+        for cmd in STARTUP_COMMANDS:
+            sh.command(cmd)
         lines = [l for l in text.splitlines() if l.strip()]
         keep = [ffi.new("char[]", l.encode("ascii")) for l in lines] + [ffi.NULL]
         arr = ffi.new("char *[]", keep)
@@ -196,7 +314,8 @@ class Engine:
         rc = sh._ngspice_shared.ngSpice_Circ(arr)
         bad = [l for l in sh.lines if _FATAL.search(l) and not _BENIGN.search(l)]
         if rc or bad:
-            raise SimulationError("ngspice rejected the netlist: " + " | ".join(bad[-5:] or sh.lines[-5:]))
+            # a deck ngspice cannot load fails the same way under any solver option: not retried
+            raise DeckError("ngspice rejected the netlist: " + " | ".join(bad[-5:] or sh.lines[-5:]), list(sh.lines))
 
     def _run_once(self, save: tuple[str, ...], timeout: float) -> RunOutput:
         sh = self.sh
@@ -221,6 +340,9 @@ class Engine:
         missing = [n for n in save if n not in vecs]
         if bad or missing:
             why = " | ".join(bad[-4:]) if bad else f"no data for {', '.join(missing[:4])}"
+            fatal = [l for l in bad if _DETERMINISTIC.search(l)]
+            if fatal:
+                raise DeckError(f"ngspice stopped on the deck: {fatal[0].strip()}", logl)
             raise SimulationError(f"ngspice run failed: {why}", logl)
         sh.command("destroy all")
         return RunOutput(vecs, logl, dt)

@@ -12,17 +12,57 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import time
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import SimulationError, SimulationTimeout
+from ..errors import DeckError, ParameterError, SimulationError, SimulationTimeout
 from ..netlist.spice import Netlist, ident, num
+from .engine import STARTUP_COMMANDS
 
 # Bump when the saved-vector format or the way jobs are run changes: old cache entries then miss.
 ENGINE_VERSION = 1
-PRELOAD_COMMANDS = ("set num_threads=1", "set ngbehavior=hsa")
+PRELOAD_COMMANDS = STARTUP_COMMANDS
+"""Sent before every load; charz's own start-up files hold the same commands and nothing else (so this
+tuple covers them in the cache key)."""
+
+TIMEOUT_ENV = "CHARZ_TIMEOUT"
+TIMEOUT_MAX = 86400.0
+_TIMEOUT: float | None = None
+
+
+def set_timeout(seconds: float | None) -> None:
+    """Override every recipe's per-run time limit in this process (the CLI's ``--timeout``); None = use
+    ``CHARZ_TIMEOUT`` if set, else each recipe's default."""
+    global _TIMEOUT
+    _TIMEOUT = None if seconds is None else _check_timeout(seconds, "--timeout")
+
+
+def _check_timeout(value, what: str) -> float:
+    from ..validate import finite
+
+    v = finite(value, what)
+    if not 0 < v <= TIMEOUT_MAX:
+        raise ParameterError(f"{what} = {value!r}: the time limit of one ngspice run must be in (0, {TIMEOUT_MAX:g}] s")
+    return v
+
+
+def timeout_override() -> float | None:
+    """The user's per-run time limit (``--timeout`` or ``CHARZ_TIMEOUT``, seconds), or None."""
+    if _TIMEOUT is not None:
+        return _TIMEOUT
+    env = os.environ.get(TIMEOUT_ENV)
+    if env:
+        return _check_timeout(env, TIMEOUT_ENV)
+    return None
+
+
+def run_timeout(default: float) -> float:
+    """The time limit of one ngspice run: the user's override, else the recipe's *default*."""
+    t = timeout_override()
+    return float(default) if t is None else t
 
 # Option tiers tried in order when a run fails to converge.
 RETRY_TIERS: tuple[tuple[tuple[str, str], ...], ...] = (
@@ -43,6 +83,7 @@ class SimJob:
     recipe: str = ""
     """Name and version of the measurement recipe that asked for this job (part of the cache key)."""
     timeout: float = 120.0
+    """Time limit of each ngspice run of the job (s); not part of the key."""
     label: str = ""
 
     def alter_commands(self) -> list[list[str]] | None:
@@ -87,7 +128,7 @@ class JobFailure:
     error: str
     log_tail: list[str]
     netlist_path: str | None = None
-    kind: str = "error"  # "error" | "timeout" | "nonconvergence"
+    kind: str = "error"  # "error" | "deck" | "timeout" | "nonconvergence" | "worker"
 
     def message(self) -> str:
         where = f"; netlist saved to {self.netlist_path}" if self.netlist_path else ""
@@ -112,18 +153,26 @@ def _relaxed_analysis(analysis: str) -> str:
 
 
 def resolve_card(netlist: Netlist) -> Netlist:
-    """The job names its card by path and sha256; on another machine (a Dask worker) the path may
-    differ, so fall back to the PDK search path by content."""
+    """The deck with its card replaced by this process's private, content-addressed copy of the verified
+    card (``engine.private_card``): the user's path never reaches the deck. The job names its card by
+    path and sha256; on another machine (a Dask worker) the path may differ, so fall back to the PDK
+    search path by content."""
     from .. import pdk as pdkmod
+    from .engine import private_card
 
     p = Path(netlist.card)
+    src = None
     if p.is_file() and pdkmod.sha256_file(p) == netlist.card_sha256:
-        return netlist
-    for d in pdkmod.search_path():
-        cand = d / p.name
-        if cand.is_file() and pdkmod.sha256_file(cand.resolve()) == netlist.card_sha256:
-            return dataclasses.replace(netlist, card=cand.resolve())
-    raise SimulationError(f"model card {p.name} (sha256 {netlist.card_sha256[:12]}...) not found on this worker")
+        src = p
+    else:
+        for d in pdkmod.search_path():
+            cand = d / p.name
+            if cand.is_file() and pdkmod.sha256_file(cand.resolve()) == netlist.card_sha256:
+                src = cand.resolve()
+                break
+    if src is None:
+        raise SimulationError(f"model card {p.name} (sha256 {netlist.card_sha256[:12]}...) not found on this worker")
+    return dataclasses.replace(netlist, card=private_card(src, netlist.card_sha256))
 
 
 _ENGINE = None
@@ -159,6 +208,9 @@ def execute(job: SimJob) -> JobResult | JobFailure:
             outs = eng.run(text, nl.save, job.alter_commands(), timeout=job.timeout)
         except SimulationTimeout as exc:
             return JobFailure(job, str(exc), list(exc.args[1]) if len(exc.args) > 1 else [], None, "timeout")
+        except DeckError as exc:  # deterministic: the same deck fails the same way in every tier
+            return JobFailure(job, f"{exc.args[0]} (not retried: an error in the deck or its parameters)",
+                              list(exc.args[1]) if len(exc.args) > 1 else [], None, "deck")
         except SimulationError as exc:
             last_err = str(exc.args[0])
             last_log = list(exc.args[1]) if len(exc.args) > 1 else []

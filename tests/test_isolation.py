@@ -1,0 +1,265 @@
+"""Issue 11, items 1, 2, 6, 7, 12: nothing foreign reaches ngspice, the cache cannot be fooled or emptied
+of other people's files, and deterministic deck errors are named, not retried. Every test reproduces the
+probe that found the defect, on real ngspice runs."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from charz import pdk as P
+from charz.errors import DeckError, ParameterError
+from charz.lut import LUT
+from charz.netlist.spice import Netlist, deck_path, mos, num
+from charz.sim import engine
+from charz.sim.cache import Cache
+from charz.sim.executor import InlineExecutor, run_jobs
+from charz.sim.runner import JobFailure, SimJob, execute
+from tests.helpers import inverter
+
+ROOT = Path(__file__).resolve().parent.parent
+CARD = P.get("ptm16hp").path
+
+
+def charz(*args, cwd, env=None):
+    e = dict(os.environ)
+    e.update(env or {})
+    return subprocess.run([sys.executable, "-m", "charz.cli", *args], capture_output=True, text=True, cwd=cwd,
+                          env=dict(e, PYTHONPATH=str(ROOT)), timeout=600)
+
+
+def _bitcell(tmp, name, cwd, env=None, workers="0"):
+    out = tmp / name
+    r = charz("characterize", "bitcell8t", "--vdd", "0.7", "--no-fit-check", "--quiet", "--workers", workers,
+              "-o", str(out), cwd=cwd, env=dict(env or {}, CHARZ_CACHE_DIR=str(tmp / f"cache_{name}")))
+    assert r.returncode == 0, r.stderr
+    return LUT.load(out)
+
+
+# ---- 1: start-up files ------------------------------------------------------------------------------
+@pytest.mark.parametrize("workers", ["0", "1"])
+def test_spiceinit_in_the_working_directory_is_not_read(tmp_path, workers):
+    """The probe: a .spiceinit with a shell command and a solver option in the working directory. Before
+    the fix the command ran and gmin=1e-7 turned the 67 nA leakage into 486 nA, cached under the normal key."""
+    hostile = tmp_path / "hostile"
+    hostile.mkdir()
+    pwned = tmp_path / "pwned"
+    (hostile / ".spiceinit").write_text(f"shell touch {pwned}\noption gmin=1e-7\nset num_threads=2\n")
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    a = _bitcell(tmp_path, f"hostile{workers}", hostile, workers=workers)
+    b = _bitcell(tmp_path, f"clean{workers}", clean, workers=workers)
+    assert not pwned.exists()
+    leak = a.value("i_leak", vdd=0.7, temp=27)
+    assert 60e-9 < leak < 75e-9  # 67 nA, not the 486 nA of gmin = 1e-7
+    for name in a.tables:
+        np.testing.assert_array_equal(a.tables[name], b.tables[name])
+
+
+def test_spinit_from_the_environment_is_not_read(tmp_path):
+    """SPICE_SCRIPTS names the folder of ngspice's system start-up file; charz points it at its own."""
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    pwned = tmp_path / "pwned_spinit"
+    (scripts / "spinit").write_text(f"shell touch {pwned}\n")
+    _bitcell(tmp_path, "spinit", tmp_path, env={"SPICE_SCRIPTS": str(scripts)})
+    assert not pwned.exists()
+
+
+def test_ngspice_batch_runs_read_only_charz_start_up_files(tmp_path, monkeypatch):
+    pwned = tmp_path / "pwned_batch"
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    (scripts / "spinit").write_text(f"shell touch {pwned}\n")
+    monkeypatch.setenv("SPICE_SCRIPTS", str(scripts))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".spiceinit").write_text(f"shell touch {pwned}\n")
+    env, cwd = engine.batch_environment()
+    deck = tmp_path / "deck.cir"
+    deck.write_text("* divider\nv1 a 0 1\nr1 a b 1k\nr2 b 0 1k\n.op\n.print dc v(b)\n.end\n")
+    r = subprocess.run(["ngspice", "-b", str(deck)], env=env, cwd=cwd, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert not pwned.exists()
+    assert (cwd / ".spiceinit").read_text().splitlines()[1:] == list(engine.STARTUP_COMMANDS)
+
+
+def test_startup_is_recorded_and_the_key_covers_it():
+    from charz.sim.runner import PRELOAD_COMMANDS
+
+    rec = engine.startup_record()
+    assert rec["commands"] == ["set num_threads=1", "set ngbehavior=hsa"]
+    # the start-up files hold exactly the commands the cache key covers
+    assert tuple(rec["commands"]) == PRELOAD_COMMANDS
+
+
+# ---- 2: card paths ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("folder", ["pdk sp", "x\n.control\nshell touch PWNED\n.endc\n", "quote'\"$(id);x"])
+def test_card_folder_names_never_reach_the_deck(tmp_path, folder):
+    """The probe: CHARZ_PDK_PATH="/tmp/pdk sp" failed every run as "did not converge", and a folder name
+    with newlines and .control lines ran a shell command. Now the deck includes a private copy."""
+    pwned = tmp_path / "PWNED"
+    d = tmp_path / folder.replace("PWNED", str(pwned))
+    d.mkdir(parents=True)
+    shutil.copy(CARD, d / CARD.name)
+    lut = _bitcell(tmp_path, "card", tmp_path, env={"CHARZ_PDK_PATH": str(d)})
+    assert not pwned.exists()
+    assert 60e-9 < lut.value("i_leak", vdd=0.7, temp=27) < 75e-9
+
+
+def test_unsafe_card_path_is_refused_in_deck_text(tmp_path):
+    nl = inverter()
+    weird = tmp_path / "a b" / "ptm16hp.pm"
+    with pytest.raises(ParameterError, match="cannot be written into a SPICE deck"):
+        Netlist(**{**nl.__dict__, "card": weird}).text()
+    with pytest.raises(ParameterError):
+        deck_path("/tmp/x\n.control")
+    # the engine never writes the job's path: it finds the verified card by content (here on the search
+    # path, since the weird folder does not exist) and includes its private copy: same result
+    res = execute(SimJob(Netlist(**{**nl.__dict__, "card": weird})))
+    ok = execute(SimJob(nl))
+    np.testing.assert_array_equal(res.runs[0]["v(out)"], ok.runs[0]["v(out)"])
+
+
+def test_private_card_is_a_verified_content_addressed_copy(tmp_path):
+    sha = P.sha256_file(CARD)
+    cp = engine.private_card(CARD, sha)
+    assert cp.name == f"{sha}.pm" and cp.read_bytes() == CARD.read_bytes()
+    assert engine.is_deck_path(str(cp))
+    assert oct(cp.parent.parent.stat().st_mode & 0o777) == "0o700"
+    bad = tmp_path / "bad.pm"
+    bad.write_text(CARD.read_text() + "\n* altered\n")
+    with pytest.raises(Exception, match="changed while it was copied"):
+        engine.private_card(bad, "0" * 64)
+
+
+def test_absurd_transistor_sizes_are_refused():
+    with pytest.raises(ParameterError, match="beyond"):
+        mos("m1", "d", "g", "0", "0", "nmos", 1e3, 16e-9)  # 1 km: the --size w_rd=1e3 probe
+    with pytest.raises(ParameterError, match="beyond"):
+        mos("m1", "d", "g", "0", "0", "nmos", 64e-9, 1.0)
+
+
+# ---- 6, 7: cache --------------------------------------------------------------------------------------
+def test_swapped_cache_entries_are_misses_and_reported(tmp_path, capfd):
+    """The probe: swapping two entry files gave a wrong LUT (V_BL off by 0.25 V) with exit code 0."""
+    cache = Cache(tmp_path)
+    jobs = [SimJob(inverter(v)) for v in (0.6, 0.7)]
+    first = run_jobs(jobs, executor=InlineExecutor(), cache=cache, progress=False)
+    a, b = sorted((tmp_path / "runs").rglob("*.npz"))
+    tmp = a.with_name("swap")
+    a.rename(tmp)
+    b.rename(a)
+    tmp.rename(b)
+    capfd.readouterr()
+    again = run_jobs(jobs, executor=InlineExecutor(), cache=Cache(tmp_path), progress=False)
+    err = capfd.readouterr().err
+    assert again.hits == 0  # both were re-simulated
+    assert err.count("holds the result of another key") == 2
+    for x, y in zip(first.results, again.results):
+        np.testing.assert_array_equal(x.runs[0]["v(out)"], y.runs[0]["v(out)"])
+    # and the re-simulated results replaced the swapped files: a third run is all hits, no warning
+    third = run_jobs(jobs, executor=InlineExecutor(), cache=Cache(tmp_path), progress=False)
+    assert third.hits == 2 and "cache entry" not in capfd.readouterr().err
+
+
+def test_entry_without_its_key_or_damaged_is_a_miss(tmp_path, capfd):
+    cache = Cache(tmp_path)
+    job = SimJob(inverter(0.65))
+    key = job.key(engine.identity())
+    cache.put(key, [{"x": np.arange(3.0)}], {})
+    assert cache.get(key) is not None
+    path = cache._path(key)
+    with np.load(path) as z:
+        meta = json.loads(bytes(z["__meta__"]).decode())
+        arrays = {k: z[k] for k in z.files}
+    meta.pop("key")
+    arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    np.savez(path, **arrays)
+    assert cache.get(key) is None and "carries no key" in capfd.readouterr().err
+    path.write_bytes(b"not an npz")
+    assert cache.get(key) is None and "cannot be read" in capfd.readouterr().err
+
+
+def test_cache_clear_deletes_only_its_own_files(tmp_path):
+    """The probe: `charz cache clear` deleted everything under runs/ and failed/ and said "cleared 0 entries"."""
+    cache = Cache(tmp_path)
+    keys = [f"{i:064x}" for i in (1, 2, 3)]
+    for k in keys:
+        cache.put(k, [{"v": np.ones(4)}], {})
+    cache.failed_path(keys[0]).write_text("* deck\n")
+    part = cache._path(keys[1]).with_name(f"{keys[1]}.abc123.part.npz")
+    part.write_bytes(b"half")
+    foreign = [tmp_path / "runs" / "notes.txt", tmp_path / "runs" / "00" / "mine.npz",
+               tmp_path / "failed" / "keep.cir", tmp_path / "other" / "x.npz",
+               tmp_path / "runs" / "ab" / ("a" * 64 + ".npz")]  # a key-named file filed under the wrong prefix
+    for f in foreign:
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text("not charz's")
+    assert cache.info()["entries"] == 3
+    r = charz("cache", "clear", cwd=tmp_path, env={"CHARZ_CACHE_DIR": str(tmp_path)})
+    assert r.returncode == 0, r.stderr
+    assert "cleared 3 entries" in r.stdout and "1 unfinished writes" in r.stdout and "1 saved netlists" in r.stdout
+    assert all(f.exists() for f in foreign)
+    assert not any(cache._path(k).exists() for k in keys) and not part.exists()
+    r = charz("cache", "clear", cwd=tmp_path, env={"CHARZ_CACHE_DIR": str(tmp_path)})
+    assert "cleared 0 entries" in r.stdout and all(f.exists() for f in foreign)
+
+
+# ---- 12: deterministic failures -----------------------------------------------------------------------
+def _deck(body, card=None):
+    p = P.get("ptm16hp")
+    return Netlist("probe", "probe deck", (), tuple(body), card or p.path, p.sha256, ".tran 1p 20p",
+                   ("time", "v(d)"), 27.0)
+
+
+class _Spy:
+    """Counts the engine's deck loads while passing them on to the real engine."""
+
+    def __init__(self, monkeypatch):
+        from charz.sim import runner
+
+        self.loads = 0
+        real = runner._engine()
+        orig = real.run
+
+        def run(*a, **k):
+            self.loads += 1
+            return orig(*a, **k)
+
+        monkeypatch.setattr(real, "run", run)
+
+
+def test_fatal_device_parameter_is_named_and_not_retried(monkeypatch):
+    """The probe: BSIM4's "Effective channel length <= 0" was retried over 3 option tiers and reported as
+    "did not converge"."""
+    spy = _Spy(monkeypatch)
+    body = ["vd d 0 0.8", "vg g 0 0.8", mos("m1", "d", "g", "0", "0", "nmos", 32e-9, 1e-12)]
+    res = execute(SimJob(_deck(body)))
+    assert isinstance(res, JobFailure) and res.kind == "deck"
+    assert "Effective channel length <= 0" in res.error and "not retried" in res.error
+    assert "converge" not in res.error
+    assert spy.loads == 1
+
+
+def test_missing_model_or_include_is_named_and_not_retried(monkeypatch, tmp_path):
+    spy = _Spy(monkeypatch)
+    body = ["vd d 0 0.8", "vg g 0 0.8", mos("m1", "d", "g", "0", "0", "nosuch", 32e-9, 16e-9)]
+    res = execute(SimJob(_deck(body)))
+    assert isinstance(res, JobFailure) and res.kind == "deck" and "valid modelname" in res.error
+    assert spy.loads == 1
+    with pytest.raises(DeckError, match="Could not find include file"):
+        engine.Engine().run("* t\n.include /nonexistent/card.pm\nv1 d 0 1\nr1 d 0 1k\n.tran 1p 10p\n.end\n",
+                            ("v(d)",), timeout=10)
+
+
+def test_nonconvergence_is_still_retried(monkeypatch):
+    from tests.helpers import broken
+
+    spy = _Spy(monkeypatch)
+    res = execute(SimJob(broken()))
+    assert isinstance(res, JobFailure) and res.kind == "nonconvergence" and spy.loads == 3
