@@ -46,41 +46,41 @@ bench: setup
 
 # the default LUTs committed in lut/ (about 15 minutes on 2 cores)
 luts: setup
-	$(BIN)/charz characterize bitcell6t --pdk ptm16hp --vdd 0.6:0.8:3 --temp 0,27,85 --mc 100 -o lut/ptm16hp/bitcell6t
-	$(BIN)/charz characterize bitcell8t --pdk ptm16hp --vdd 0.6:0.8:3 --temp 0,27,85 --mc 100 -o lut/ptm16hp/bitcell8t
-	$(BIN)/charz characterize cim_column --pdk ptm16hp --vdd 0.6:0.8:3 --temp 27,85 --t-pulse 50p,100p --mc 100 -o lut/ptm16hp/cim_column
-	$(BIN)/charz characterize comparator --pdk ptm16hp --vdd 0.6:0.8:3 --temp 0,27,85 --mc 50 --seed 1 -o lut/ptm16hp/comparator
+	$(BIN)/charz characterize bitcell6t --pdk ptm16hp --vdd 0.6:0.8:3 --temp 0,27,85 --mc 100 --force -o lut/ptm16hp/bitcell6t
+	$(BIN)/charz characterize bitcell8t --pdk ptm16hp --vdd 0.6:0.8:3 --temp 0,27,85 --mc 100 --force -o lut/ptm16hp/bitcell8t
+	$(BIN)/charz characterize cim_column --pdk ptm16hp --vdd 0.6:0.8:3 --temp 27,85 --t-pulse 50p,100p --mc 100 --force -o lut/ptm16hp/cim_column
+	$(BIN)/charz characterize comparator --pdk ptm16hp --vdd 0.6:0.8:3 --temp 0,27,85 --mc 50 --seed 1 --force -o lut/ptm16hp/comparator
 
 # the converter LUTs committed in lut/ (the report reads them: charz report digitizers; see lut/README.md for times)
 luts-adc: setup
 	for k in adc_sar adc_flash; do \
-		$(BIN)/charz characterize $$k --pdk ptm16hp --bits 5 --mc 8 --seed 1 --steps-per-lsb 4 -o lut/ptm16hp/$${k}5 || exit 1; done
+		$(BIN)/charz characterize $$k --pdk ptm16hp --bits 5 --mc 8 --seed 1 --steps-per-lsb 4 --force -o lut/ptm16hp/$${k}5 || exit 1; done
 	for k in adc_mi_sar adc_hybrid; do \
-		$(BIN)/charz characterize $$k --pdk ptm16hp --bits 5 --mc 4 --seed 1 --steps-per-lsb 4 -o lut/ptm16hp/$${k}5 || exit 1; done
+		$(BIN)/charz characterize $$k --pdk ptm16hp --bits 5 --mc 4 --seed 1 --steps-per-lsb 4 --force -o lut/ptm16hp/$${k}5 || exit 1; done
 	for b in 3 4; do for k in adc_sar adc_flash adc_mi_sar adc_hybrid; do \
-		$(BIN)/charz characterize $$k --pdk ptm16hp --bits $$b --mc 4 --seed 1 --steps-per-lsb 2 -o lut/ptm16hp/$${k}$$b || exit 1; done; done
-	$(BIN)/charz characterize adc_sar --pdk ptm16hp --bits 6 --mc 4 --seed 1 --steps-per-lsb 2 -o lut/ptm16hp/adc_sar6
+		$(BIN)/charz characterize $$k --pdk ptm16hp --bits $$b --mc 4 --seed 1 --steps-per-lsb 2 --force -o lut/ptm16hp/$${k}$$b || exit 1; done; done
+	$(BIN)/charz characterize adc_sar --pdk ptm16hp --bits 6 --mc 4 --seed 1 --steps-per-lsb 2 --force -o lut/ptm16hp/adc_sar6
 	for k in adc_mi_sar adc_hybrid; do \
-		$(BIN)/charz characterize $$k --pdk ptm16hp --bits 6 --steps-per-lsb 2 -o lut/ptm16hp/$${k}6 || exit 1; done
-	$(BIN)/charz characterize comparator --pdk ptm65bulk --mc 50 --seed 1 -o lut/ptm65bulk/comparator
+		$(BIN)/charz characterize $$k --pdk ptm16hp --bits 6 --steps-per-lsb 2 --force -o lut/ptm16hp/$${k}6 || exit 1; done
+	$(BIN)/charz characterize comparator --pdk ptm65bulk --mc 50 --seed 1 --force -o lut/ptm65bulk/comparator
 	for k in adc_sar adc_flash adc_mi_sar adc_hybrid; do \
-		$(BIN)/charz characterize $$k --pdk ptm65bulk --bits 5 --steps-per-lsb 4 -o lut/ptm65bulk/$${k}5 || exit 1; done
+		$(BIN)/charz characterize $$k --pdk ptm65bulk --bits 5 --steps-per-lsb 4 --force -o lut/ptm65bulk/$${k}5 || exit 1; done
 
 # WHT crossbar columns (lut/README.md lists what each took); the seed is the CLI default (1)
 luts-wht: setup
-	$(BIN)/charz characterize wht_column --vdd 0.6,0.7,0.8,0.9 --mc 16 --t-pulse 60p -o lut/ptm16hp/wht16
-	$(BIN)/charz characterize wht_column --vdd 0.6,0.7,0.8,0.9 --mc 16 --t-pulse 60p --sign-only -o lut/ptm16hp/wht16_sign
-	$(BIN)/charz characterize wht_column --vdd 0.8 --mc 8 --rows 32 -o lut/ptm16hp/wht32
-	$(BIN)/charz characterize wht_column --pdk ptm22hp --vdd 0.8 --mc 8 -o lut/ptm22hp/wht16
-	$(BIN)/charz characterize wht_column --vdd 0.8 --mc 2 --rows 64 -o lut/ptm16hp/wht64
-	$(BIN)/charz characterize wht_column --vdd 0.7,0.8,0.9 --temp 0,27,85 --t-pulse 40p,60p,80p -o lut/ptm16hp/wht16_corners
+	$(BIN)/charz characterize wht_column --vdd 0.6,0.7,0.8,0.9 --mc 16 --t-pulse 60p --force -o lut/ptm16hp/wht16
+	$(BIN)/charz characterize wht_column --vdd 0.6,0.7,0.8,0.9 --mc 16 --t-pulse 60p --sign-only --force -o lut/ptm16hp/wht16_sign
+	$(BIN)/charz characterize wht_column --vdd 0.8 --mc 8 --rows 32 --force -o lut/ptm16hp/wht32
+	$(BIN)/charz characterize wht_column --pdk ptm22hp --vdd 0.8 --mc 8 --force -o lut/ptm22hp/wht16
+	$(BIN)/charz characterize wht_column --vdd 0.8 --mc 2 --rows 64 --force -o lut/ptm16hp/wht64
+	$(BIN)/charz characterize wht_column --vdd 0.7,0.8,0.9 --temp 0,27,85 --t-pulse 40p,60p,80p --force -o lut/ptm16hp/wht16_corners
 
 # time-domain FP8 MAC (lut/README.md lists what each took)
 luts-td: setup
-	$(BIN)/charz characterize td_delay --bits 4 --vdd 0.6,0.7,0.8,0.9 --mc 8 -o lut/ptm16hp/td_delay4
-	$(BIN)/charz characterize td_tdc --vdd 0.6,0.7,0.8,0.9 --mc 8 -o lut/ptm16hp/td_tdc
-	$(BIN)/charz characterize td_acc --vdd 0.6,0.7,0.8,0.9 --temp 0,27,85 -o lut/ptm16hp/td_acc
-	$(BIN)/charz characterize td_arbiter --vdd 0.6,0.7,0.8,0.9 --temp 0,27,85 --mc 16 -o lut/ptm16hp/td_arbiter
+	$(BIN)/charz characterize td_delay --bits 4 --vdd 0.6,0.7,0.8,0.9 --mc 8 --force -o lut/ptm16hp/td_delay4
+	$(BIN)/charz characterize td_tdc --vdd 0.6,0.7,0.8,0.9 --mc 8 --force -o lut/ptm16hp/td_tdc
+	$(BIN)/charz characterize td_acc --vdd 0.6,0.7,0.8,0.9 --temp 0,27,85 --force -o lut/ptm16hp/td_acc
+	$(BIN)/charz characterize td_arbiter --vdd 0.6,0.7,0.8,0.9 --temp 0,27,85 --mc 16 --force -o lut/ptm16hp/td_arbiter
 
 report: setup
 	$(BIN)/charz report digitizers --pdk ptm16hp --bits 5

@@ -5,6 +5,10 @@
 2. fit LUTs (with a SPICE re-run at off-grid points for the fit-quality report) and save them;
 3. evaluate the digits MLP with every matrix product on the column model read from that LUT;
 4. print a summary table and write the PNGs.
+
+Everything goes to the demo's own scratch folder (``--out``, default ``out/demo``: LUTs in ``lut/``, PNGs in
+``plots/``); each run replaces the previous run's files there (no ``--force`` needed), and never touches the
+committed ``lut/``.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from . import pdk as pdkmod
+from .lut import lut_files
 from .sim.executor import make_executor
 
 
@@ -122,7 +127,7 @@ def _converter_readout(ev, col, pdk, seed: int) -> str:
     rows = []
     for k in ("adc_sar", "adc_mi_sar", "adc_flash", "adc_hybrid"):
         p = root / f"{k}5"
-        if p.with_suffix(".json").exists():
+        if lut_files(p)[0].exists():
             r = ev.evaluate(col, vdd=pdk.vdd_nom, adc_lut=str(p), chips=4, seed=seed)
             rows.append(f"  {k:<11} {100 * r['cim_accuracy_mean']:6.2f} ± {100 * r['cim_accuracy_std']:.2f} % "
                         f"{r['energy_per_inference_J'] * 1e12:9.2f} pJ ({r['adc_energy_per_inference_J'] * 1e12:7.2f} pJ "
@@ -138,7 +143,7 @@ def _wht_readout(pdk, seed: int) -> str:
     """The frequency-domain digits network on the committed WHT crossbar LUT of this PDK (LUT only, no
     simulation; `make luts-wht` makes it)."""
     p = Path(__file__).resolve().parent.parent / "lut" / pdk.name / "wht16"
-    if not p.with_suffix(".json").exists():
+    if not lut_files(p)[0].exists():
         return ""
     from .network import wht as nw
 

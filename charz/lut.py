@@ -5,8 +5,22 @@ optionally the Monte Carlo samples (one extra trailing dimension), fixed conditi
 fit-quality report. On disk it is two files side by side:
 
 - ``NAME.npz``: the arrays (``allow_pickle=False`` on load);
-- ``NAME.json``: schema version, block kind, axes, units, provenance, fit quality, and the sha256 of
-  the ``.npz`` so a damaged or swapped array file is detected.
+- ``NAME.json``: schema version, block kind, axes, units, provenance, fit quality, the sha256 of
+  the ``.npz`` (``npz_sha256``) so a damaged or swapped array file is detected, and the sha256 of the
+  JSON content itself (``json_sha256``: of the canonical JSON of every other field, see
+  :func:`json_checksum`), so an edited axis value, unit or provenance field is detected too.
+
+NAME is kept whole: only a trailing ``.json`` / ``.npz`` is stripped and the suffixes are appended, so
+``bc_vdd0.6`` is ``bc_vdd0.6.json`` + ``bc_vdd0.6.npz`` (:func:`lut_files`; use it wherever a LUT path
+becomes file names). :meth:`LUT.save` writes both files atomically (a temporary file in the same folder,
+then ``os.replace``; the ``.npz`` first) and can refuse or divert instead of replacing an existing LUT.
+:meth:`LUT.load` refuses a LUT whose JSON content does not match ``json_sha256`` or that has no
+``json_sha256`` (written by an older charz: regenerate it, or ``charz lut seal PATH`` if you trust it,
+see :func:`seal`), and warns once per file on stderr when the LUT's model card (provenance ``pdk``,
+``card_sha256``) is not the card the manifest lists under that name.
+
+The two checksums guard integrity against accidental or careless edits and damaged copies; they are
+not a signature: anyone who edits a file on purpose can recompute them.
 
 Interpolation is linear along continuous axes (``scipy.interpolate.interp1d``), exact along discrete
 axes (such as the number of active cells k). Asking outside the grid is an error, never an extrapolation.
@@ -19,6 +33,9 @@ import datetime as _dt
 import hashlib
 import io
 import json
+import os
+import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -161,7 +178,8 @@ class LUT:
         return buf.getvalue()
 
     def metadata(self, npz_sha256: str) -> dict:
-        return {
+        """The ``.json`` content: every field plus ``json_sha256``, the checksum of all the others."""
+        meta = {
             "schema": SCHEMA,
             "block": self.block,
             "axes": [a.to_json() for a in self.axes],
@@ -174,44 +192,54 @@ class LUT:
             "fit_quality": self.fit_quality,
             "npz_sha256": npz_sha256,
         }
+        # normalise through JSON (numpy scalars, tuples, Paths) so the checksum is the one load() recomputes
+        meta = json.loads(json.dumps(meta, default=_json_default))
+        meta["json_sha256"] = json_checksum(meta)
+        return meta
 
-    def save(self, path: str | Path) -> Path:
-        """Write PATH.npz and PATH.json (PATH may be given with either suffix or none)."""
-        base = _base(path)
+    def save(self, path: str | Path, if_exists: str = "replace") -> Path:
+        """Write PATH.npz and PATH.json and return the ``.json`` path. PATH may end in ``.json``, ``.npz``
+        or neither; any other dot stays part of the name.
+
+        Both files are written atomically (temporary file in the same folder, then ``os.replace``; the
+        ``.npz`` first). When a LUT of that name exists (either file), *if_exists* decides: ``"replace"``
+        overwrites it, ``"error"`` raises a LUTError, ``"next"`` writes to the first free ``PATH.1``,
+        ``PATH.2``, ... instead (the returned path tells which)."""
+        if if_exists not in ("replace", "error", "next"):
+            raise ValueError(f"if_exists={if_exists!r}: use 'replace', 'error' or 'next'")
+        base = lut_base(path)
+        if if_exists != "replace" and lut_exists(base):
+            if if_exists == "error":
+                raise LUTError(f"LUT {lut_files(base)[0]} already exists: give --force to replace it or choose "
+                               f"another -o")
+            base = next_free(base)
         base.parent.mkdir(parents=True, exist_ok=True)
+        jpath, npath = lut_files(base)
         data = self._npz_bytes()
-        digest = hashlib.sha256(data).hexdigest()
-        tmp = base.with_suffix(".npz.part")
-        tmp.write_bytes(data)
-        tmp.replace(base.with_suffix(".npz"))
-        meta = json.dumps(self.metadata(digest), indent=1, sort_keys=True, default=_json_default)
-        base.with_suffix(".json").write_text(meta + "\n")
-        return base.with_suffix(".json")
+        meta = self.metadata(hashlib.sha256(data).hexdigest())
+        _atomic_write(npath, data)
+        _atomic_write(jpath, (json.dumps(meta, indent=1, sort_keys=True) + "\n").encode())
+        return jpath
 
     @classmethod
     def load(cls, path: str | Path, block: str | None = None) -> "LUT":
-        """Read a LUT; *block* checks the kind. Every problem is a LUTError saying what to do."""
-        base = _base(path)
-        jpath, npath = base.with_suffix(".json"), base.with_suffix(".npz")
-        try:
-            meta = json.loads(jpath.read_text())
-        except FileNotFoundError as exc:
-            raise LUTError(f"LUT metadata {jpath} not found: give the path of a LUT written by `charz characterize`") from exc
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise LUTError(f"LUT metadata {jpath} is corrupt ({exc}): regenerate it with `charz characterize`") from exc
-        if not isinstance(meta, dict) or meta.get("schema") != SCHEMA:
-            raise LUTError(
-                f"LUT {jpath} has schema {meta.get('schema') if isinstance(meta, dict) else '?'}, this charz reads "
-                f"schema {SCHEMA}: regenerate it with `charz characterize`"
-            )
+        """Read a LUT; *block* checks the kind. Every problem is a LUTError saying what to do: a missing,
+        corrupt or edited ``.json`` (``json_sha256``), a ``.json`` without ``json_sha256``, a missing or
+        damaged ``.npz`` (``npz_sha256``), the wrong schema or kind. A model card that differs from the
+        manifest's card of the same name is a one-line warning on stderr (once per file and process)."""
+        base = lut_base(path)
+        jpath, npath = lut_files(base)
+        meta = _read_meta(jpath)
+        _verify_json(meta, jpath, base)
         if block is not None and meta.get("block") != block:
             raise LUTError(f"LUT {jpath} is a '{meta.get('block')}' table, a '{block}' table is needed here")
-        try:
-            data = npath.read_bytes()
-        except FileNotFoundError as exc:
-            raise LUTError(f"LUT arrays {npath} not found beside {jpath.name}: regenerate the LUT") from exc
-        if hashlib.sha256(data).hexdigest() != meta.get("npz_sha256"):
-            raise LUTError(f"LUT arrays {npath} do not match their metadata (sha256): the file is damaged; regenerate it")
+        data = _read_npz(meta, jpath, npath)
+        lut = cls._from_parts(meta, data, base)
+        _warn_card(lut, jpath)
+        return lut
+
+    @classmethod
+    def _from_parts(cls, meta: dict, data: bytes, base: Path) -> "LUT":
         try:
             with np.load(io.BytesIO(data), allow_pickle=False) as z:
                 arrays = {k: z[k] for k in z.files}
@@ -311,11 +339,155 @@ def fit_quality_entry(predicted, simulated, unit: str, points: list[dict]) -> di
     }
 
 
-def _base(path: str | Path) -> Path:
+# ---- file names, checksums, sealing ------------------------------------------------------------------
+SUFFIXES = (".json", ".npz")
+
+
+def lut_base(path: str | Path) -> Path:
+    """PATH without a trailing ``.json`` / ``.npz``. Any other dot is part of the name (``bc_vdd0.6``,
+    ``col.1``): never ``Path.with_suffix`` on a LUT name."""
     p = Path(path)
-    if p.suffix in (".json", ".npz"):
-        p = p.with_suffix("")
+    for suf in SUFFIXES:
+        if p.name.endswith(suf) and len(p.name) > len(suf):
+            return p.with_name(p.name[: -len(suf)])
     return p
+
+
+def lut_files(path: str | Path) -> tuple[Path, Path]:
+    """``(NAME.json, NAME.npz)`` of a LUT path given with either suffix or none."""
+    base = lut_base(path)
+    return base.with_name(base.name + ".json"), base.with_name(base.name + ".npz")
+
+
+def lut_exists(path: str | Path) -> bool:
+    """True when either file of the LUT exists."""
+    return any(f.exists() for f in lut_files(path))
+
+
+def next_free(path: str | Path) -> Path:
+    """The first of ``NAME.1``, ``NAME.2``, ... of which neither file exists."""
+    base = lut_base(path)
+    n = 1
+    while lut_exists(base.with_name(f"{base.name}.{n}")):
+        n += 1
+    return base.with_name(f"{base.name}.{n}")
+
+
+_base = lut_base  # older name
+
+
+def json_checksum(meta: dict) -> str:
+    """sha256 of the canonical JSON (sorted keys, no spaces) of *meta* without its ``json_sha256``:
+    formatting does not change it, any value does. An integrity check, not a signature."""
+    body = {k: v for k, v in meta.items() if k != "json_sha256"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), default=_json_default)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def seal(path: str | Path) -> tuple[Path, bool]:
+    """Write ``json_sha256`` into a LUT's ``.json`` (`charz lut seal`): for a LUT written by an older
+    charz, or to accept an edit you made on purpose. Refuses when the ``.npz`` does not match
+    ``npz_sha256`` or the LUT does not load. Only the ``.json`` is rewritten; returns (json path,
+    whether it changed)."""
+    base = lut_base(path)
+    jpath, npath = lut_files(base)
+    meta = _read_meta(jpath)
+    LUT._from_parts(meta, _read_npz(meta, jpath, npath), base)  # the content must make a LUT
+    digest = json_checksum(meta)
+    if meta.get("json_sha256") == digest:
+        return jpath, False
+    meta["json_sha256"] = digest
+    _atomic_write(jpath, (json.dumps(meta, indent=1, sort_keys=True) + "\n").encode())
+    return jpath, True
+
+
+def _read_meta(jpath: Path) -> dict:
+    try:
+        meta = json.loads(jpath.read_text())
+    except FileNotFoundError as exc:
+        raise LUTError(f"LUT metadata {jpath} not found: give the path of a LUT written by `charz characterize`") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise LUTError(f"LUT metadata {jpath} is corrupt ({exc}): regenerate it with `charz characterize`") from exc
+    if not isinstance(meta, dict) or meta.get("schema") != SCHEMA:
+        raise LUTError(
+            f"LUT {jpath} has schema {meta.get('schema') if isinstance(meta, dict) else '?'}, this charz reads "
+            f"schema {SCHEMA}: regenerate it with `charz characterize`"
+        )
+    return meta
+
+
+def _verify_json(meta: dict, jpath: Path, base: Path) -> None:
+    have = meta.get("json_sha256")
+    if have is None:
+        raise LUTError(f"LUT metadata {jpath} has no json_sha256 checksum (written by an older charz, or the field "
+                       f"was removed): regenerate it with `charz characterize`, or if you trust the file run "
+                       f"`charz lut seal {base}`")
+    if have != json_checksum(meta):
+        raise LUTError(f"LUT metadata {jpath} was changed after it was written (json_sha256 does not match its "
+                       f"content): restore it (e.g. git checkout) or regenerate it; if the edit is intended run "
+                       f"`charz lut seal {base}`")
+
+
+def _read_npz(meta: dict, jpath: Path, npath: Path) -> bytes:
+    try:
+        data = npath.read_bytes()
+    except FileNotFoundError as exc:
+        raise LUTError(f"LUT arrays {npath} not found beside {jpath.name}: regenerate the LUT") from exc
+    if hashlib.sha256(data).hexdigest() != meta.get("npz_sha256"):
+        raise LUTError(f"LUT arrays {npath} do not match their metadata (sha256): the file is damaged; regenerate it")
+    return data
+
+
+def _atomic_write(target: Path, data: bytes) -> None:
+    """Write *data* to a temporary file beside *target*, then rename it over *target*."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the mode a plain open() would
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def _read_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+
+
+_card_warned: set[str] = set()
+
+
+def _warn_card(lut: "LUT", jpath: Path) -> None:
+    """One stderr line (once per file and process) when the LUT's card is not the manifest's card of
+    that name. Nothing when the LUT names no card or a PDK the manifest does not list."""
+    prov = lut.provenance if isinstance(lut.provenance, dict) else {}
+    name, have = prov.get("pdk"), prov.get("card_sha256")
+    if not isinstance(name, str) or not have:
+        return
+    from . import pdk as pdkmod
+
+    try:
+        want = pdkmod.describe(name).sha256
+    except Exception:  # not in the manifest (synthetic LUTs, a card added elsewhere) or no manifest
+        return
+    key = str(jpath.resolve())
+    if want == have or key in _card_warned:
+        return
+    _card_warned.add(key)
+    print(f"charz: warning: LUT {jpath} was made with a {name} model card of sha256 {str(have)[:12]}..., the "
+          f"manifest's {name} card is {want[:12]}...: its numbers may not match this card; regenerate the LUT for it",
+          file=sys.stderr)
 
 
 def _json_default(o):

@@ -36,7 +36,7 @@ import numpy as np
 from . import digitizer_area as area_model
 from .behavior.digitizer import DESCRIPTION, DigitizerModel, inl_dnl
 from .errors import LUTError, ParameterError
-from .lut import LUT
+from .lut import LUT, lut_files
 
 KINDS = ("adc_sar", "adc_mi_sar", "adc_flash", "adc_hybrid")
 IDEAL = "ideal quantizer (0 J, 0 s)"
@@ -56,7 +56,7 @@ def make_command(pdk: str, kind: str, bits: int) -> str:
 
 
 def _load(path: Path, block: str | None = None) -> LUT | None:
-    if not path.with_suffix(".json").exists():
+    if not lut_files(path)[0].exists():
         return None
     lut = LUT.load(path, block=block)
     if lut.provenance.get("synthetic"):
@@ -281,13 +281,14 @@ def network_table(pdk: str, lut_dir, out, chips: int = 3, n_images: int | None =
 
     out = Path(out)
     col = Path(lut_dir) / pdk / "cim_column"
-    if not col.with_suffix(".json").exists():
-        raise LUTError(f"no column LUT {col}.json: make it with `charz characterize cim_column --pdk {pdk} --mc 40`")
+    if not lut_files(col)[0].exists():
+        raise LUTError(f"no column LUT {lut_files(col)[0]}: make it with `charz characterize cim_column --pdk {pdk} "
+                       f"--mc 40 -o {col}`")
     rows, unusable = [], []
     base = evaluate(str(col), chips=chips, n_images=n_images)
     rows.append(_net_row(IDEAL, None, base))
     for bits in NETWORK_BITS:
-        found = [k for k in KINDS if lut_path(lut_dir, pdk, k, bits).with_suffix(".json").exists()]
+        found = [k for k in KINDS if lut_files(lut_path(lut_dir, pdk, k, bits))[0].exists()]
         if found:
             rows.append(_net_row(IDEAL, bits, evaluate(str(col), adc_bits=bits, chips=chips, n_images=n_images)))
         for k in found:
