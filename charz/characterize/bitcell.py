@@ -54,7 +54,7 @@ from ..netlist.cells import CellSizes
 from ..netlist.spice import Netlist
 from ..pdk import PDK, get
 from ..sim.executor import Executor, owned
-from .common import run_points, sample_stats, temp_values, vdd_values, netlist_set
+from .common import check_mc, run_points, sample_stats, temp_values, vdd_values, netlist_set
 
 RECIPE = "bitcell/1"
 """Name and version of this measurement code (part of every cache key): bump when a measurement changes."""
@@ -244,10 +244,7 @@ def butterfly_curves(vec: dict) -> np.ndarray:
 
 def draws_for(netlist: Netlist, base: Draws, roles: dict[str, int]) -> Draws:
     """The per-cell draws *base* (one column per device role) laid out on *netlist*'s instances."""
-    cols = [roles[device_role(d.name)] for d in netlist.devices]
-    names = tuple(d.name for d in netlist.devices)
-    mu = base.mulu0[:, cols] if base.mulu0 is not None else None
-    return Draws(base.seed, names, base.delvto[:, cols], mu)
+    return base.take(tuple(d.name for d in netlist.devices), [roles[device_role(d.name)] for d in netlist.devices])
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -300,9 +297,7 @@ def characterize_bitcell(
     unknown = set(tb_params) - allowed
     if unknown:
         raise ParameterError(f"unknown bitcell parameter(s) {sorted(unknown)}: use {sorted(allowed)}")
-    mc = int(mc)
-    if mc < 0:
-        raise ParameterError(f"mc = {mc}: the number of Monte Carlo samples must be >= 0")
+    mc = check_mc(mc)
     vdds = vdd_values(pdk, vdd)
     temps = temp_values(temp)
     base = BitcellParams(cell=cell, pdk=pdk.name, vdd=vdds[0], temp=temps[0], sizes=sizes, **tb_params)

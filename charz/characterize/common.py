@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import ParameterError
-from ..mc import Draws
+from ..mc import Draws, check_limit
 from ..netlist.spice import Netlist
 from ..pdk import PDK
 from ..sim.executor import Executor, SweepResult, run_jobs
@@ -68,6 +68,16 @@ class PointResults:
         return [f for s in self.sweep for f in s.failures]
 
     @property
+    def pool_restarts(self) -> int:
+        """Worker pools replaced (Dask: workers lost) because a worker died during these sweeps."""
+        return sum(s.pool_restarts for s in self.sweep)
+
+    @property
+    def resubmitted(self) -> int:
+        """Jobs run again because the worker holding them died."""
+        return sum(s.resubmitted for s in self.sweep)
+
+    @property
     def ngspice(self) -> dict:
         """The ngspice identity the runs reported (this process's when every result came from the cache)."""
         ident = self.sweep[0].ngspice if self.sweep else {}
@@ -94,7 +104,8 @@ def run_points(
     timeout: float = 120.0,
 ) -> PointResults:
     """Run every point nominally and, with *draws*, for every Monte Carlo sample (chunks of samples
-    share one ngspice session). Failed runs come back as None and are listed in ``failures``."""
+    share one ngspice session; a job holds its chunk lazily, ``draws.samples(a, b)``, so the plan never
+    holds every draw). Failed runs come back as None and are listed in ``failures``."""
     jobs: list[SimJob] = []
     where: list[tuple[int, int, int]] = []  # (point, first sample or -1, last sample)
     for p, (coords, nl) in enumerate(points):
@@ -161,14 +172,15 @@ def mismatch_record(pdk: PDK, draws: Draws | None, mismatch_beta: bool = False, 
 
 
 def check_mc(mc) -> int:
-    """The Monte Carlo sample count as an int >= 0, or a one-line ParameterError."""
+    """The Monte Carlo sample count as an int from 0 to :func:`charz.mc.mc_limit` (10,000 per grid point
+    unless ``--mc-limit`` / ``CHARZ_MC_LIMIT`` raise it), or a one-line ParameterError."""
     try:
         ok = not isinstance(mc, bool) and int(mc) == mc and mc >= 0
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         ok = False
     if not ok:
         raise ParameterError(f"mc = {mc!r}: the number of Monte Carlo samples must be an integer >= 0")
-    return int(mc)
+    return check_limit(int(mc))
 
 
 def steps_for(steps_per_lsb) -> int:

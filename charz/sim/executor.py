@@ -7,19 +7,31 @@ sweeps longer than a couple of seconds, and returns results and failures side by
 Executors:
 - ``inline``: this process (tests, benchmarks of the engine itself);
 - local process pool (default): one ngspice per core, spawn start method, each worker recycled after
-  a bounded number of jobs so ngspice's global state and memory never grow without bound;
+  a bounded number of jobs so ngspice's global state and memory never grow without bound. A worker
+  that dies (killed, out of memory, a crash inside ngspice) breaks the pool: the pool is replaced and
+  the unfinished jobs are resubmitted (one line on stderr each time); the job the dead worker was
+  running is re-run alone, and after :data:`MAX_RESUBMITS` resubmissions it is a failure. Workers exit
+  within a second when the process that started them is gone (no orphans blocked on a dead pipe);
 - Dask distributed: ``--scheduler tcp://host:port`` or ``CHARZ_SCHEDULER``; every worker's ngspice
-  identity is checked against ours and mixed builds are refused.
+  identity is checked against ours and mixed builds are refused. The scheduler re-runs the tasks of a
+  lost worker itself (``distributed.scheduler.allowed-failures``); charz reports it the same way and
+  a task that keeps killing workers is a failure that says so.
 """
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures as cf
 import contextlib
 import dataclasses
 import multiprocessing as mp
 import os
+import sys
+import threading
+import time
 from typing import Iterable, Sequence
+
+from concurrent.futures.process import BrokenProcessPool
 
 from tqdm.auto import tqdm
 
@@ -28,6 +40,13 @@ from .cache import Cache
 from .runner import JobFailure, JobResult, SimJob, execute
 
 MAX_JOBS_PER_WORKER = 200
+MAX_RESUBMITS = 2
+"""A job that was running when its worker died is resubmitted at most this many times, then it fails."""
+MAX_BARREN_BREAKS = 3
+"""Pool breaks in a row with no job running and none finished (workers that cannot start) before the
+remaining jobs are given up."""
+PARENT_POLL_S = 0.25
+"""How often a pool worker checks that the process that started it is still alive."""
 
 
 @dataclasses.dataclass
@@ -37,6 +56,10 @@ class SweepResult:
     failures: list[JobFailure]
     hits: int
     ngspice: dict
+    pool_restarts: int = 0
+    """Local pools replaced after a worker died (Dask: workers lost during the sweep)."""
+    resubmitted: int = 0
+    """Jobs run again because the worker holding them died (their results are the same: jobs are pure)."""
 
     def ok(self) -> bool:
         return not self.failures
@@ -86,6 +109,63 @@ class InlineExecutor(Executor):
             yield i, execute(job)
 
 
+def _set_pdeathsig() -> None:
+    """Linux: SIGKILL this process when the thread that started it ends (best effort)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+    except Exception:
+        pass
+
+
+def _watch_parent(parent_pid: int) -> None:
+    while True:
+        time.sleep(PARENT_POLL_S)
+        if os.getppid() != parent_pid:  # re-parented: the process that started us is gone
+            os._exit(1)
+
+
+_SLOTS = None
+_SLOT: int | None = None
+
+
+def _worker_init(parent_pid: int, slots, counter, pdeathsig: bool) -> None:
+    """Pool-worker initializer: exit when the parent dies (PR_SET_PDEATHSIG when the pool was started from
+    the main thread, and a daemon thread polling the parent pid: ngspice runs in its own thread and the
+    main thread waits on an event, so the watcher gets the GIL), and take a slot in which the worker
+    marks the job it is running (so the executor knows which job was running when a worker died)."""
+    global _SLOTS, _SLOT
+    if pdeathsig:
+        _set_pdeathsig()
+    if os.getppid() != parent_pid:
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent_pid,), name="charz-parent-watch", daemon=True).start()
+    with counter.get_lock():
+        slot = counter.value
+        counter.value += 1
+    _SLOTS, _SLOT = slots, (slot if slot < len(slots) else None)
+
+
+def _run_marked(fn, token: int, job: SimJob):
+    """Run *fn(job)* in a pool worker with *token* in this worker's slot while it runs."""
+    if _SLOTS is not None and _SLOT is not None:
+        _SLOTS[_SLOT] = token
+    try:
+        return fn(job)
+    finally:
+        if _SLOTS is not None and _SLOT is not None:
+            _SLOTS[_SLOT] = -1
+
+
+def _note(msg: str) -> None:
+    """One line on stderr that does not tear a progress bar."""
+    tqdm.write(msg, file=sys.stderr)
+
+
 class LocalPoolExecutor(Executor):
     """One ngspice per core in spawned worker processes.
 
@@ -93,46 +173,125 @@ class LocalPoolExecutor(Executor):
     (ngspice keeps global state and grows slowly). ``ProcessPoolExecutor(max_tasks_per_child=...)`` is
     not used: on Python 3.11 it deadlocked here when several workers reached the limit together
     (CPython gh-115634), leaving a sweep idle with no workers.
+
+    A dead worker breaks the whole ``ProcessPoolExecutor`` (every pending future fails with
+    ``BrokenProcessPool``). Results that arrived before are kept; the pool is replaced and the unfinished
+    jobs are resubmitted. Each worker marks the job it runs in shared memory, so the job(s) running when
+    the pool broke are known: they are re-run alone (so the next death is pinned on the right job), and
+    one that was running at :data:`MAX_RESUBMITS` + 1 deaths is reported as a failure (kind
+    ``"worker"``). ``pool_restarts`` and ``resubmitted`` count what happened.
     """
 
     name = "local"
+    run_job = staticmethod(execute)
+    """What a worker runs for each job (a module-level function: it is pickled by name)."""
 
     def __init__(self, workers: int | None = None) -> None:
         self.workers = max(1, workers or os.cpu_count() or 1)
         self._pool: cf.ProcessPoolExecutor | None = None
+        self._slots = None
         self._used = 0
+        self._seq = 0
+        self.pool_restarts = 0
+        self.resubmitted = 0
 
     def _get_pool(self):
         if self._pool is not None and self._used >= self.workers * MAX_JOBS_PER_WORKER:
             self._pool.shutdown(wait=True)
             self._pool = None
         if self._pool is None:
-            self._pool = cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=mp.get_context("spawn"))
+            ctx = mp.get_context("spawn")
+            self._slots = ctx.RawArray("q", [-1] * self.workers)
+            counter = ctx.Value("i", 0)
+            main = threading.current_thread() is threading.main_thread()  # PDEATHSIG follows the spawning thread
+            self._pool = cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx, initializer=_worker_init,
+                                                initargs=(os.getpid(), self._slots, counter, main))
             self._used = 0
         return self._pool
 
+    def _drop_broken_pool(self) -> set[int]:
+        """Forget the broken pool; return the tokens its workers were running when it broke."""
+        running = {int(t) for t in self._slots if t >= 0} if self._slots is not None else set()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool, self._slots = None, None
+        return running
+
     def map(self, jobs):
         jobs = list(jobs)
-        start = 0
-        while start < len(jobs):
+        queue = collections.deque(range(len(jobs)))
+        suspects: collections.deque[int] = collections.deque()  # running when a worker died: re-run alone
+        deaths = [0] * len(jobs)
+        barren = 0  # breaks in a row that blamed no job, with no job finished in between
+        while queue or suspects:
             pool = self._get_pool()
-            room = self.workers * MAX_JOBS_PER_WORKER - self._used
-            chunk = range(start, min(len(jobs), start + room))
-            self._used += len(chunk)
-            futs = {pool.submit(execute, jobs[i]): i for i in chunk}
+            if suspects:
+                batch = [suspects.popleft()]
+            else:
+                room = self.workers * MAX_JOBS_PER_WORKER - self._used
+                batch = [queue.popleft() for _ in range(min(room, len(queue)))]
+            self._used += len(batch)
+            futs: dict[cf.Future, int] = {}
+            token_of: dict[int, int] = {}
+            lost: list[int] = []
             try:
+                for n, i in enumerate(batch):
+                    self._seq += 1
+                    try:
+                        fut = pool.submit(_run_marked, self.run_job, self._seq, jobs[i])
+                    except (BrokenProcessPool, RuntimeError):  # broke while we were submitting
+                        lost += batch[n:]
+                        break
+                    futs[fut] = i
+                    token_of[self._seq] = i
                 for fut in cf.as_completed(futs):
                     i = futs[fut]
-                    try:
+                    exc = fut.exception()
+                    if exc is None:
+                        barren = 0
                         yield i, fut.result()
-                    except Exception as exc:  # a worker died (e.g. killed); record and go on
+                    elif isinstance(exc, BrokenProcessPool):
+                        lost.append(i)
+                    else:  # the job's result could not come back (e.g. not picklable); the pool is fine
                         yield i, JobFailure(jobs[i], f"worker process failed: {exc!r}", [], None, "error")
-                        if isinstance(exc, cf.process.BrokenProcessPool):
-                            self._pool = None
             finally:
                 for f in futs:
                     f.cancel()
-            start = chunk.stop
+            if not lost:
+                continue
+            running = {token_of[t] for t in self._drop_broken_pool() if t in token_of}
+            self.pool_restarts += 1
+            barren = 0 if running else barren + 1
+            give_up: list[int] = []
+            retry: list[int] = []
+            for i in sorted(lost):
+                if i in running:
+                    deaths[i] += 1
+                (give_up if deaths[i] > MAX_RESUBMITS else retry).append(i)
+            note = "charz: a local worker process died (killed, out of memory or a crash in ngspice): pool replaced"
+            if barren > MAX_BARREN_BREAKS:
+                give_up, retry = sorted(set(give_up + retry + list(queue) + list(suspects))), []
+                queue.clear()
+                suspects.clear()
+                note = (f"charz: the local worker pool broke {barren} times in a row before any job ran: giving up "
+                        f"the {len(give_up)} remaining job(s) (run `charz doctor`)")
+            else:
+                for i in reversed([i for i in retry if not deaths[i]]):
+                    queue.appendleft(i)
+                suspects.extend(i for i in retry if deaths[i])
+                self.resubmitted += len(retry)
+                note += f", {len(retry)} unfinished job(s) resubmitted"
+                if give_up:
+                    note += f"; {len(give_up)} job(s) given up after their worker died {MAX_RESUBMITS + 1} times"
+            _note(note)
+            for i in give_up:
+                if deaths[i] > MAX_RESUBMITS:
+                    msg = (f"the worker process died each of the {deaths[i]} times it ran this job (a crash inside "
+                           f"ngspice, out of memory, or killed); not resubmitted again")
+                else:
+                    msg = ("not run: the local worker pool kept breaking before any job could run (workers that "
+                           "cannot start?): run `charz doctor`")
+                yield i, JobFailure(jobs[i], msg, [], None, "worker")
 
     def close(self):
         if self._pool is not None:
@@ -142,6 +301,7 @@ class LocalPoolExecutor(Executor):
 
 class DaskExecutor(Executor):
     name = "dask"
+    run_job = staticmethod(execute)
 
     def __init__(self, address: str | None = None, client=None) -> None:
         try:
@@ -160,6 +320,8 @@ class DaskExecutor(Executor):
         else:
             self._own = False
         self.client = client
+        self.pool_restarts = 0
+        self.resubmitted = 0
         ours = local_identity()
         theirs = client.run(_identity_in_worker)
         bad = {w: i for w, i in theirs.items() if (i["version"], i["build"]) != (ours["version"], ours["build"])}
@@ -170,21 +332,63 @@ class DaskExecutor(Executor):
                 f"{ours['version']}: mixed ngspice builds give different results; use identical workers"
             )
 
+    def _lost_state(self) -> tuple[set[str], int]:
+        """(worker addresses, scheduler-wide count of task runs lost with a dying worker); best effort."""
+        try:
+            workers = set(self.client.scheduler_info().get("workers", {}))
+            def suspicious_total(dask_scheduler=None) -> int:  # runs on the scheduler (pickled by value)
+                return sum(getattr(tp, "suspicious", 0) for tp in dask_scheduler.task_prefixes.values())
+
+            runs = self.client.run_on_scheduler(suspicious_total)
+            return workers, int(runs)
+        except Exception:
+            return set(), 0
+
     def map(self, jobs):
         from dask.distributed import as_completed
 
-        futs = self.client.map(execute, list(jobs), pure=False, retries=2)
+        jobs = list(jobs)
+        workers0, lost0 = self._lost_state()
+        futs = self.client.map(self.run_job, jobs, pure=False, retries=2)
         index = {f.key: i for i, f in enumerate(futs)}
-        for fut in as_completed(futs):
-            i = index[fut.key]
-            try:
-                yield i, fut.result()
-            except Exception as exc:
-                yield i, JobFailure(jobs[i], f"Dask task failed: {exc!r}", [], None, "error")
+        killed = 0
+        try:
+            for fut in as_completed(futs):
+                i = index[fut.key]
+                try:
+                    res = fut.result()
+                except Exception as exc:
+                    kind, msg = _dask_failure(exc)
+                    killed += kind == "worker"
+                    res = JobFailure(jobs[i], msg, [], None, kind)
+                fut.release()  # the result is ours now: a later worker death must not recompute it
+                yield i, res
+        finally:
+            workers1, lost1 = self._lost_state()
+            gone = len(workers0 - workers1) if workers0 and workers1 else 0
+            rerun = max(0, lost1 - lost0 - killed)
+            if gone or rerun:
+                self.pool_restarts += gone
+                self.resubmitted += rerun
+                _note(f"charz: {gone} Dask worker(s) left during the sweep; the scheduler re-ran {rerun} task(s) "
+                      f"that were running on a worker that died")
 
     def close(self):
         if self._own:
             self.client.close()
+
+
+def _dask_failure(exc: BaseException) -> tuple[str, str]:
+    name = type(exc).__name__
+    if name == "KilledWorker":
+        tries = getattr(exc, "allowed_failures", None)
+        n = f"{tries + 1} " if isinstance(tries, int) else ""
+        return "worker", (f"a Dask worker died each of the {n}times it ran this job (a crash inside ngspice, out of "
+                          f"memory, or killed); not resubmitted again")
+    if name in ("CancelledError", "FutureCancelledError"):
+        return "worker", ("the Dask scheduler cancelled this job (scheduler lost or restarted?): rerun the same "
+                          "command to resume from the cache")
+    return "error", f"Dask task failed: {exc!r}"
 
 
 def make_executor(workers: int | None = None, scheduler: str | None = None) -> Executor:
@@ -222,6 +426,7 @@ def run_jobs(
             todo.append(i)
     hits = len(jobs) - len(todo)
     failures: list[JobFailure] = []
+    restarts = resubmitted = 0
     if todo:
         own = executor is None
         ex = executor or make_executor()
@@ -231,12 +436,13 @@ def run_jobs(
         tty = sys.stderr.isatty()
         bar = tqdm(total=len(sub), desc=desc, unit="job", delay=2.0, disable=not progress, leave=False,
                    mininterval=0.5 if tty else 30.0)
+        restarts0, resubmitted0 = getattr(ex, "pool_restarts", 0), getattr(ex, "resubmitted", 0)
         try:
             for j, res in ex.map(sub):
                 i = todo[j]
                 if isinstance(res, JobFailure):
                     path = cache.failed_path(keys[i])
-                    path.write_text(res.job.netlist.text())
+                    path.write_text(res.job.netlist.golden())  # the card by file name: no user path in deck text
                     res.netlist_path = str(path)
                     failures.append(res)
                 else:
@@ -247,9 +453,11 @@ def run_jobs(
                 bar.update(1)
         finally:
             bar.close()
+            restarts = getattr(ex, "pool_restarts", 0) - restarts0
+            resubmitted = getattr(ex, "resubmitted", 0) - resubmitted0
             if own:
                 ex.close()
-    return SweepResult(jobs, results, failures, hits, ident)
+    return SweepResult(jobs, results, failures, hits, ident, restarts, resubmitted)
 
 
 @contextlib.contextmanager

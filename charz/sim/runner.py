@@ -15,6 +15,7 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -78,8 +79,9 @@ RETRY_TIERS: tuple[tuple[tuple[str, str], ...], ...] = (
 @dataclasses.dataclass(frozen=True)
 class SimJob:
     netlist: Netlist
-    samples: tuple[tuple[tuple[str, str, float], ...], ...] = ()
-    """Each sample: ((instance, parameter, value), ...). Empty: one nominal run."""
+    samples: Sequence[Sequence[tuple[str, str, float]]] = ()
+    """Each sample: ((instance, parameter, value), ...) (a tuple, or ``mc.SampleRows`` made lazily from the
+    draws). Empty: one nominal run."""
     recipe: str = ""
     """Name and version of the measurement recipe that asked for this job (part of the cache key)."""
     timeout: float = 120.0
@@ -197,15 +199,16 @@ def execute(job: SimJob) -> JobResult | JobFailure:
     kind = "error"
     try:
         nl = resolve_card(job.netlist)
+        alters = job.alter_commands()  # lazy Monte Carlo rows refuse to run if this machine draws other values
         eng = _engine()
         ident_ = identity()
-    except Exception as exc:  # missing card / ngspice on a worker
+    except Exception as exc:  # missing card / ngspice on a worker, draws that differ here
         return JobFailure(job, str(exc), [], None, "error")
     for tier, opts in enumerate(RETRY_TIERS):
         deck = nl if tier == 0 else dataclasses.replace(nl, analysis=_relaxed_analysis(nl.analysis))
         text = deck.text(extra_options=opts)
         try:
-            outs = eng.run(text, nl.save, job.alter_commands(), timeout=job.timeout)
+            outs = eng.run(text, nl.save, alters, timeout=job.timeout)
         except SimulationTimeout as exc:
             return JobFailure(job, str(exc), list(exc.args[1]) if len(exc.args) > 1 else [], None, "timeout")
         except DeckError as exc:  # deterministic: the same deck fails the same way in every tier
