@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import time
 from pathlib import Path
 
 from . import __version__
-from .errors import CharzError
+from .errors import CharzError, ParameterError
 from .grid import grid, number
 
 DEFAULT_PDK = "ptm16hp"
@@ -17,10 +18,44 @@ DEFAULT_PDK = "ptm16hp"
 
 # ---------------------------------------------------------------------------------------------------
 # shared options
+WORKERS_PER_CPU = 4
+"""--workers is at most this many times the CPU count (ngspice is CPU-bound: more only thrashes)."""
+EXIT_INTERNAL = 70
+"""Exit code of an unexpected exception (EX_SOFTWARE); the traceback goes to a log file."""
+
+
+def max_workers() -> int:
+    """The largest --workers accepted: WORKERS_PER_CPU x the CPU count."""
+    return WORKERS_PER_CPU * (os.cpu_count() or 1)
+
+
+def check_workers(n) -> int | None:
+    """*n* local worker processes: None (one per core), 0 (run in this process) .. max_workers()."""
+    if n is None:
+        return None
+    hi = max_workers()
+    if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= hi:
+        raise ParameterError(f"--workers {n!r} is not allowed: give 0 (run in this process) to {hi} "
+                             f"({WORKERS_PER_CPU} x the {os.cpu_count() or 1} CPUs), or leave it out for one per core")
+    return n
+
+
+def _workers_arg(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = text
+    try:
+        return check_workers(n)
+    except ParameterError as exc:  # argparse prefixes "argument --workers: "
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--workers ")) from None
+
+
 def _sim_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("simulation")
-    g.add_argument("--workers", type=int, default=None,
-                   help="local ngspice worker processes (default: one per core; 0 = run in this process)")
+    g.add_argument("--workers", type=_workers_arg, default=None, metavar="N",
+                   help="local ngspice worker processes (default: one per core; 0 = run in this process; at most "
+                        f"{WORKERS_PER_CPU} x the CPU count)")
     g.add_argument("--scheduler", default=None,
                    help="Dask scheduler address tcp://host:port (or set CHARZ_SCHEDULER) to run on a Dask cluster")
     g.add_argument("--no-cache", action="store_true", help="ignore and do not write the result cache")
@@ -30,7 +65,7 @@ def _sim_options(p: argparse.ArgumentParser) -> None:
 def _executor(args):
     from .sim.executor import make_executor
 
-    return make_executor(args.workers, args.scheduler)
+    return make_executor(check_workers(args.workers), args.scheduler)
 
 
 def _pdk(args):
@@ -52,7 +87,7 @@ def cmd_doctor(args) -> int:
     from . import pdk
     from .sim.cache import Cache
 
-    problems = []
+    problems = []  # ngspice, libngspice, PySpice: exit 3
     print(f"charz {__version__}  python {sys.version.split()[0]}")
     exe = shutil.which("ngspice")
     print(f"ngspice executable: {exe or 'NOT FOUND'}")
@@ -80,19 +115,26 @@ def cmd_doctor(args) -> int:
         for b in ident["build"]:
             print(f"  build: {b}")
     print("PTM model cards (search path: " + ", ".join(str(d) for d in pdk.search_path()) + "):")
+    card_problems = []  # exit 2, as the commands that would use the card (PDKError)
     n_ok = 0
     for name in pdk.names():
         d = pdk.describe(name)
-        path, rejected = pdk.find_card(d)
+        path, _ = pdk.find_card(d)
         if path:
             n_ok += 1
             print(f"  {name:<11} ok       {path}")
         else:
-            why = "; ".join(f"{p}: {w}" for p, w in rejected) or "not found"
-            print(f"  {name:<11} MISSING  {why}")
+            print(f"  {name:<11} MISSING  {d.file} is on none of the folders")
+            if name == DEFAULT_PDK:
+                card_problems.append(f"the default PDK's card {d.file} ({name}) is missing: put a verified copy (sha256 "
+                                     f"in pdk_models/manifest.toml) on the search path or point CHARZ_PDK_PATH at one")
+        for cand, why in _altered_cards(pdk, d):
+            print(f"  {'':<11} ALTERED  {cand}: {why}")
+            card_problems.append(f"{cand} is not the manifest's {d.file} ({why}): charz refuses it; delete it or "
+                                 f"replace it with a verified copy")
     if n_ok == 0:
-        problems.append("no PTM card found: set CHARZ_PDK_PATH to a folder with verified copies "
-                        "(see pdk_models/manifest.toml) or place ../shared/pdk_models beside the checkout")
+        card_problems.append("no PTM card found: set CHARZ_PDK_PATH to a folder with verified copies "
+                             "(see pdk_models/manifest.toml) or place ../shared/pdk_models beside the checkout")
     info = Cache().info()
     print(f"cache: {info['path']}  {info['entries']} entries, {info['bytes'] / 1e6:.1f} MB, "
           f"{info['failed_netlists']} saved failed netlists")
@@ -104,13 +146,32 @@ def cmd_doctor(args) -> int:
         print(f"dask: {dask.__version__} (distributed sweeps available)")
     except ImportError:
         print("dask: not installed (optional: pip install 'charz[dask]')")
-    if problems:
+    if problems or card_problems:
         print("\nProblems:", file=sys.stderr)
-        for p in problems:
+        for p in problems + card_problems:
             print(f"  - {p}", file=sys.stderr)
-        return 3
+        return 3 if problems else 2
     print("\nall good")
     return 0
+
+
+def _altered_cards(pdk, d) -> list[tuple[Path, str]]:
+    """Every copy of *d*'s card file on the search path whose sha256 differs from the manifest (or that
+    cannot be read), with why; each file once."""
+    out, seen = [], set()
+    for folder in pdk.search_path():
+        cand = folder / d.file
+        try:
+            if not cand.is_file() or cand.resolve() in seen:
+                continue
+            seen.add(cand.resolve())
+            digest = pdk.sha256_file(cand.resolve())
+        except OSError as exc:
+            out.append((cand, f"cannot be read: {exc.strerror or exc}"))
+            continue
+        if digest != d.sha256:
+            out.append((cand, f"sha256 {digest[:12]}... differs from the manifest's {d.sha256[:12]}..."))
+    return out
 
 
 def cmd_pdk(args) -> int:
@@ -167,7 +228,8 @@ def cmd_cache(args) -> int:
               f"{i['failed_netlists']} saved netlists of failed runs")
     else:
         i = c.clear()
-        print(f"cleared {i['entries']} entries ({i['bytes'] / 1e6:.2f} MB) from {i['path']}")
+        print(f"cleared {i['entries']} entries ({i['bytes'] / 1e6:.2f} MB), {i['parts']} unfinished writes and "
+              f"{i['failed_netlists']} saved netlists of failed runs from {i['path']} (other files there are left alone)")
     return 0
 
 
@@ -204,8 +266,13 @@ def cmd_netlist(args) -> int:
 
 
 def _char_common(args):
+    from . import mc as mcmod
+
     if args.mc < 0:
         raise CharzError(f"--mc {args.mc}: the Monte Carlo sample count must be 0 (nominal only) or more")
+    if getattr(args, "mc_limit", None) is not None:
+        mcmod.set_limit(args.mc_limit)
+    mcmod.check_limit(args.mc, f"--mc {args.mc}")  # before any executor or deck exists
     if args.seed < 0:
         raise CharzError(f"--seed {args.seed}: the Monte Carlo seed must be a non-negative integer")
     return dict(
@@ -318,15 +385,28 @@ def _sizes(pdk, items: list[str] | None):
     """--size NAME=VALUE overrides of the PDK's default cell sizes (metres, SPICE suffixes allowed)."""
     if not items:
         return None
+    import dataclasses
+
     from .netlist.cells import CellSizes
 
+    names = [f.name for f in dataclasses.fields(CellSizes)]
     kw = {}
     for item in items:
         name, sep, value = item.partition("=")
         if not sep:
-            raise CharzError(f"--size {item!r}: write NAME=VALUE, e.g. --size w_pd=80n")
-        kw[name.strip()] = number(value, f"--size {name.strip()}")
-    return CellSizes.default(pdk).replace(**kw)
+            raise ParameterError(f"--size {item!r}: write NAME=VALUE, e.g. --size w_pd=80n")
+        name = name.strip()
+        if name not in names:
+            raise ParameterError(f"--size {item!r}: unknown cell size {name!r}: use one of {', '.join(names)}")
+        if name in kw:
+            raise ParameterError(f"--size {name} is given twice: give each cell size once")
+        kw[name] = number(value, f"--size {name}")
+    return CellSizes.for_pdk(pdk, **kw)  # checked against the PDK's ranges (CellSizes docstring) before any run
+
+
+def default_lut_output(pdk_name: str, block: str) -> Path:
+    """Where `charz characterize` writes without -o: out/lut/<pdk>/<block>, outside the committed lut/."""
+    return Path("out") / "lut" / pdk_name / block
 
 
 def cmd_characterize(args) -> int:
@@ -350,12 +430,20 @@ def cmd_characterize(args) -> int:
         kw["ternary"] = not args.sign_only
     elif args.sign_only:
         raise CharzError("--sign-only applies to wht_column only")
+    from .lut import lut_base, lut_exists, lut_files
+
+    out = lut_base(args.output or default_lut_output(pdk.name, args.block))
+    if lut_exists(out) and not args.force:  # before any simulation
+        raise CharzError(f"LUT {lut_files(out)[0]} already exists: give --force to replace it or choose another -o")
     t0 = time.time()
     lut = characterize(args.block, pdk, **kw)
-    out = Path(args.output or f"lut/{pdk.name}/{args.block}")
-    path = lut.save(out)
+    path = lut.save(out, if_exists="replace" if args.force else "next")
     print(lut.summary())
-    print(f"\nwrote {path} and {path.with_suffix('.npz')} in {time.time() - t0:.1f} s")
+    jpath, npath = lut_files(path)
+    print(f"\nwrote {jpath} and {npath} in {time.time() - t0:.1f} s")
+    if lut_base(path) != out:
+        print(f"charz: note: {lut_files(out)[0]} appeared while the sweep ran and was kept; this LUT went to "
+              f"{lut_base(path)} instead (rename it, or rerun with --force to replace)", file=sys.stderr)
     failed = lut.provenance.get("failed_points") or []
     if failed:
         print(f"{len(failed)} point(s) failed and are NaN in the LUT:", file=sys.stderr)
@@ -372,6 +460,13 @@ def _load_any(path):
 
 
 def cmd_lut(args) -> int:
+    if args.lut_cmd == "seal":
+        from .lut import seal
+
+        for path in args.paths:
+            jpath, changed = seal(path)
+            print(f"sealed {jpath} (json_sha256 written)" if changed else f"{jpath} is already sealed")
+        return 0
     lut = _load_any(args.path)
     print(lut.summary())
     return 0
@@ -416,7 +511,9 @@ def make_plots(lut, out: Path, stem: str) -> list[Path]:
 
 def cmd_plot(args) -> int:
     lut = _load_any(args.path)
-    for p in make_plots(lut, Path(args.out), Path(args.path).with_suffix("").name):
+    from .lut import lut_base
+
+    for p in make_plots(lut, Path(args.out), lut_base(args.path).name):
         print(f"wrote {p}")
     return 0
 
@@ -427,6 +524,16 @@ def _operating_point_options(p: argparse.ArgumentParser) -> None:
                                  "else the highest; 0.8 V for --network wht and td_mac)")
     p.add_argument("--temp", help="temperature in degC (default 27, or the nearest grid value)")
     p.add_argument("--t-pulse", help="wordline / row pulse width in s (default: the LUT's best-separated grid value)")
+
+
+def _sweep_scales(text: str) -> list[float]:
+    """--sweep-mismatch: mismatch scales (>= 0) as a grid (a,b,c or start:stop:count)."""
+    scales = grid(text, "--sweep-mismatch")
+    bad = [x for x in scales if x < 0]
+    if bad:
+        raise ParameterError(f"--sweep-mismatch {text!r}: mismatch scales must be >= 0 (0 = none, 1 = the LUT's "
+                             f"Monte Carlo), got {bad[0]:g}")
+    return scales
 
 
 def _eval_coords(args):
@@ -462,7 +569,7 @@ def cmd_eval_wht(args) -> int:
 
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        scales = [float(s) for s in args.sweep_mismatch.split(",")]
+        scales = _sweep_scales(args.sweep_mismatch)
         sweep = nw.accuracy_vs_mismatch_wht(lut, scales=scales, chips=args.chips, seed=args.seed, mode=args.mode,
                                             **coords)
         written = [pw.plot_accuracy_vs_mismatch(sweep, out / "wht_accuracy_vs_mismatch.png"),
@@ -522,7 +629,7 @@ def cmd_eval_td(args) -> int:
 
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        scales = [float(x) for x in args.sweep_mismatch.split(",")]
+        scales = _sweep_scales(args.sweep_mismatch)
         sweep = nt.accuracy_vs_mismatch_td(circ, scales=scales, chips=args.chips, seed=args.seed, **kw)
         print(nt.format_mismatch_td(sweep))
         from .behavior.td_mac import compare_paths, format_paths
@@ -587,6 +694,7 @@ def cmd_eval(args) -> int:
     from .lut import LUT
     from .network import evaluate as ev
 
+    _sweep_scales(args.sweep_mismatch)  # a bad value fails now, not after the evaluation
     if args.network == "wht":
         return cmd_eval_wht(args)
     if args.network == "td_mac":
@@ -613,7 +721,7 @@ def cmd_eval(args) -> int:
 
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        scales = [float(s) for s in args.sweep_mismatch.split(",")]
+        scales = _sweep_scales(args.sweep_mismatch)
         sweep = ev.accuracy_vs_mismatch(lut, scales=scales, adc_bits=args.adc_bits, chips=args.chips,
                                         seed=args.seed, **coords)
         pn.plot_accuracy_vs_mismatch(sweep, out / "accuracy_vs_mismatch.png")
@@ -711,7 +819,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Characterize compute-in-memory circuits in ngspice, fit LUTs, and evaluate networks on them.",
         epilog="Environment: CHARZ_PDK_PATH (card folders), CHARZ_AVT (A_VT override, mV*um), CHARZ_CACHE_DIR "
                "(result cache), CHARZ_SCHEDULER (Dask scheduler). Exit codes: 0 ok, 2 bad input, 3 ngspice missing, "
-               "4 simulation failed, 5 bad LUT.",
+               f"4 simulation failed, 5 bad LUT, {EXIT_INTERNAL} internal error (a bug: the one-line message names "
+               "the log file with the traceback), 130 interrupted.",
     )
     ap.add_argument("--version", action="version", version=f"charz {__version__}")
     sub = ap.add_subparsers(dest="cmd", required=True, metavar="COMMAND", parser_class=_Parser)
@@ -721,7 +830,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "shared library PySpice loads (NGSPICE_LIBRARY_PATH overrides it), ngspice's version "
                                    "and build flags, PySpice's version, which PTM cards were found where on the search "
                                    "path (CHARZ_PDK_PATH, pdk_models/, ../shared/pdk_models) with their sha256 checked, "
-                                   "and the cache location and size. Exits 3 with advice when something is missing.")
+                                   "and the cache location and size. Exits 3 with advice when ngspice, libngspice or "
+                                   "PySpice is missing, 2 when the default PDK's card (ptm16hp) or every card is missing "
+                                   "or any card file on the search path differs from the manifest's sha256 (altered).")
     p.set_defaults(func=cmd_doctor)
 
     p = sub.add_parser("pdk", help="list or verify the PTM model cards",
@@ -776,20 +887,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps-per-lsb", type=int, default=None,
                    help="converters: input sweep steps per LSB, 2..64 (default 8; transitions are found within "
                         "+-LSB/(2 x steps))")
-    p.add_argument("--mc", type=int, default=0, help="Monte Carlo samples per grid point (default 0)")
+    p.add_argument("--mc", type=int, default=0, help="Monte Carlo samples per grid point (default 0; at most "
+                                                       "10000 unless --mc-limit or CHARZ_MC_LIMIT raises it)")
+    p.add_argument("--mc-limit", type=int, default=None, metavar="N",
+                   help="accept up to N Monte Carlo samples per grid point (default 10000, or CHARZ_MC_LIMIT)")
     p.add_argument("--seed", type=int, default=1, help="Monte Carlo seed (default 1)")
     p.add_argument("--avt", type=float, default=None, help="override A_VT in mV*um (default: the manifest's assumption)")
     p.add_argument("--beta-mismatch", action="store_true",
                    help="Monte Carlo also draws current-factor mismatch (mulu0, A_beta of the manifest)")
     p.add_argument("--size", action="append", metavar="NAME=VALUE",
                    help="override a cell size in metres (repeatable): w_pu, w_pd, w_ax, w_rd, w_ra, l, l_read; "
-                        "e.g. --size w_pd=96n --size l_read=16n (default: multiples of the PDK's Lmin)")
+                        "e.g. --size w_pd=96n --size l_read=16n (default: multiples of the PDK's Lmin). Ranges: "
+                        "widths Lmin..200 x Lmin and at most 100u, lengths Lmin..20 x Lmin and at most 10u "
+                        "(ptm16hp: widths 16n..3.2u, lengths 16n..320n)")
     p.add_argument("--no-fit-check", action="store_true", help="skip the SPICE re-runs at off-grid points")
-    p.add_argument("-o", "--output", help="LUT path without suffix (default lut/<pdk>/<block>)")
+    p.add_argument("-o", "--output",
+                   help="LUT path without suffix (default out/lut/<pdk>/<block>); an existing LUT there is "
+                        "refused before simulating unless --force is given")
+    p.add_argument("--force", action="store_true", help="replace an existing LUT at the output path")
     _sim_options(p)
     p.set_defaults(func=cmd_characterize)
 
-    p = sub.add_parser("lut", help="inspect LUT files", description="`lut show PATH`: axes, tables, provenance, fit quality.")
+    p = sub.add_parser("lut", help="inspect LUT files", description="`lut show PATH`: axes, tables, provenance, fit "
+                                                                    "quality. `lut seal PATH`: write the .json checksum.")
     ls = p.add_subparsers(dest="lut_cmd", required=True, parser_class=_Parser)
     lsh = ls.add_parser("show", help="print a LUT's summary",
                         description="Print a LUT's axes (units, interpolated or discrete), conditions, tables with "
@@ -797,6 +917,13 @@ def build_parser() -> argparse.ArgumentParser:
                                     "netlist and card sha256, ngspice and charz versions, A_VT, seed, date) and the "
                                     "fit-quality report (SPICE re-runs at off-grid points vs interpolation).")
     lsh.add_argument("path", help="LUT path (.json, .npz or without suffix)")
+    lse = ls.add_parser("seal", help="write the json_sha256 checksum into a LUT you trust",
+                        description="A LUT's .json carries json_sha256, the sha256 of its own content, and every "
+                                    "command refuses a LUT whose .json was edited or has no checksum (written by "
+                                    "an older charz). `lut seal` recomputes it and rewrites only the .json: use it "
+                                    "for an older LUT you trust or to accept an edit made on purpose. It refuses a "
+                                    "LUT whose .npz does not match npz_sha256. An integrity check, not a signature.")
+    lse.add_argument("paths", nargs="+", metavar="PATH", help="LUT path(s) (.json, .npz or without suffix)")
     p.set_defaults(func=cmd_lut)
 
     p = sub.add_parser("plot", help="write the PNG figures of a LUT",
@@ -928,18 +1055,60 @@ def build_parser() -> argparse.ArgumentParser:
                        description="The content-addressed cache of simulation results (CHARZ_CACHE_DIR, default ~/.cache/charz).")
     cs = p.add_subparsers(dest="cache_cmd", required=True, parser_class=_Parser)
     cs.add_parser("info", help="location, entries, size")
-    cs.add_parser("clear", help="delete every cached result")
+    cs.add_parser("clear", help="delete every cached result (only files charz wrote)")
     p.set_defaults(func=cmd_cache)
     return ap
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = build_parser()
-    args = ap.parse_args(argv)
+def _one_line(text: str) -> str:
+    return " ".join(part.strip() for part in str(text).splitlines() if part.strip())
+
+
+def log_dir() -> Path:
+    """Where tracebacks of internal errors go: <cache dir>/logs (CHARZ_CACHE_DIR, XDG_CACHE_HOME or
+    ~/.cache/charz), or the temp dir when that is not writable."""
+    from .sim.cache import default_dir
+
+    return default_dir() / "logs"
+
+
+def _write_traceback(exc: BaseException, argv) -> Path | None:
+    """Write *exc*'s traceback (with the command line and versions) to a new log file; its path, or None."""
+    import platform
+    import tempfile
+    import traceback
+
+    text = (f"charz {__version__}, python {platform.python_version()} on {platform.platform()}\n"
+            f"command: charz {' '.join(map(str, sys.argv[1:] if argv is None else argv))}\n"
+            f"time: {time.strftime('%Y-%m-%dT%H:%M:%S%z')}\n\n"
+            + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    dirs = []
     try:
+        dirs.append(log_dir())
+    except Exception:  # noqa: BLE001 - the cache location itself may be what is broken
+        pass
+    dirs.append(Path(tempfile.gettempdir()) / "charz-logs")
+    for d in dirs:
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(prefix=f"charz-{stamp}-", suffix=".log", dir=d)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(text)
+            return Path(name)
+        except OSError:
+            continue
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code (see the parser epilog). Errors are one line on stderr:
+    a CharzError with its own code, anything unexpected with EXIT_INTERNAL and the traceback in a log file."""
+    try:
+        args = build_parser().parse_args(argv)
         return int(args.func(args) or 0)
     except CharzError as exc:
-        print(f"charz: error: {exc}", file=sys.stderr)
+        print(f"charz: error: {_one_line(exc) or type(exc).__name__}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("charz: interrupted; finished simulations are cached: rerun the same command to resume",
@@ -947,6 +1116,13 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: never a traceback on the terminal
+        log = _write_traceback(exc, argv)
+        msg = _one_line(exc)
+        msg = f"{type(exc).__name__}: {msg[:300]}{'...' if len(msg) > 300 else ''}" if msg else type(exc).__name__
+        where = f"the traceback is in {log}" if log else "the traceback could not be saved"
+        print(f"charz: error: internal error ({msg}); {where} - please report it", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

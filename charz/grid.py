@@ -1,7 +1,8 @@
 """Parsing of numbers and sweep grids given on the command line.
 
 A grid is ``start:stop:count`` (count >= 2, inclusive), a comma list ``a,b,c``, or one number (a fixed
-point). Numbers take SPICE-style scale suffixes: f p n u m k (``50p`` = 50e-12).
+point), at most MAX_POINTS points. Numbers take SPICE-style scale suffixes: f p n u m k (``50p`` = 50e-12).
+Anything else is a ParameterError (exit 2 on the command line); a grid is always a list of finite floats.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import numpy as np
 
 from .errors import ParameterError
 
+MAX_POINTS = 1000
+"""Most points on one axis (every point is at least one simulation)."""
 _SUFFIX = {"f": 1e-15, "p": 1e-12, "n": 1e-9, "u": 1e-6, "m": 1e-3, "k": 1e3, "": 1.0}
 _NUM = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([fpnumk]?)\s*(?:s|v|c|f)?\s*$", re.IGNORECASE)
 
@@ -47,12 +50,20 @@ def grid(text: str | None, what: str) -> list[float] | None:
             raise ParameterError(
                 f"{what}: a grid needs at least 2 points (got {n}); to fix the value give one number instead"
             )
+        if n > MAX_POINTS:
+            raise ParameterError(f"{what}: {n} points in {text!r} is more than {MAX_POINTS}: give a coarser grid")
         if b <= a:
             raise ParameterError(f"{what}: range {text!r} must increase (start < stop)")
-        return [float(x) for x in np.round(np.linspace(a, b, n), 15)]
+        with np.errstate(over="ignore", invalid="ignore"):
+            vals = np.round(np.linspace(a, b, n), 15)
+        if not (math.isfinite(b - a) and np.all(np.isfinite(vals))):
+            raise ParameterError(f"{what}: range {text!r} is too large to compute: give values in SI units")
+        return [float(x) for x in vals]
     vals = [number(p, what) for p in text.split(",") if p.strip()]
     if not vals:
         raise ParameterError(f"{what}: the axis has no points")
+    if len(vals) > MAX_POINTS:
+        raise ParameterError(f"{what}: {len(vals)} points is more than {MAX_POINTS}: give a coarser grid")
     if len(set(vals)) != len(vals):
         raise ParameterError(f"{what}: repeated values in {text!r}")
     return vals

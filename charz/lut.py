@@ -240,6 +240,7 @@ class LUT:
 
     @classmethod
     def _from_parts(cls, meta: dict, data: bytes, base: Path) -> "LUT":
+        _check_shape(meta, base)
         try:
             with np.load(io.BytesIO(data), allow_pickle=False) as z:
                 arrays = {k: z[k] for k in z.files}
@@ -293,10 +294,11 @@ class LUT:
             for name, fq in sorted(self.fit_quality.items()):
                 rel = fq.get("max_rel_err")
                 extra = [f"max rel err {100 * rel:.2f}%"] if isinstance(rel, (int, float)) else []
-                extra += [f"{k.replace('_', ' ')} {100 * fq[k]:.1f}%" for k in ("within_1_lsb", "exact") if k in fq]
+                extra += [f"{k.replace('_', ' ')} {_num(100 * fq[k], '.1f') if isinstance(fq[k], (int, float)) else fq[k]}%"
+                          for k in ("within_1_lsb", "exact") if k in fq]
                 err = fq.get("max_abs_err")
                 lines.append(f"    {name}: {fq.get('points', 0)} points, max |err| "
-                             f"{err if err is None else format(err, '.3g')} {fq.get('unit', '')}"
+                             f"{_num(err, '.3g')} {fq.get('unit', '')}"
                              + "".join(f", {x}" for x in extra))
         else:
             lines.append("  fit quality: not measured")
@@ -356,6 +358,8 @@ def lut_base(path: str | Path) -> Path:
 def lut_files(path: str | Path) -> tuple[Path, Path]:
     """``(NAME.json, NAME.npz)`` of a LUT path given with either suffix or none."""
     base = lut_base(path)
+    if base.name in ("", ".", ".."):
+        raise LUTError(f"{str(path)!r} is not a LUT path: give NAME, NAME.json or NAME.npz")
     return base.with_name(base.name + ".json"), base.with_name(base.name + ".npz")
 
 
@@ -406,8 +410,11 @@ def _read_meta(jpath: Path) -> dict:
         meta = json.loads(jpath.read_text())
     except FileNotFoundError as exc:
         raise LUTError(f"LUT metadata {jpath} not found: give the path of a LUT written by `charz characterize`") from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise LUTError(f"LUT metadata {jpath} is corrupt ({exc}): regenerate it with `charz characterize`") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise LUTError(f"LUT metadata {jpath} is corrupt ({type(exc).__name__}): regenerate it with `charz characterize`") from exc
+    except OSError as exc:
+        raise LUTError(f"LUT metadata {jpath} cannot be read ({exc.strerror or type(exc).__name__}): give the path of a "
+                       f"LUT file") from exc
     if not isinstance(meta, dict) or meta.get("schema") != SCHEMA:
         raise LUTError(
             f"LUT {jpath} has schema {meta.get('schema') if isinstance(meta, dict) else '?'}, this charz reads "
@@ -488,6 +495,47 @@ def _warn_card(lut: "LUT", jpath: Path) -> None:
     print(f"charz: warning: LUT {jpath} was made with a {name} model card of sha256 {str(have)[:12]}..., the "
           f"manifest's {name} card is {want[:12]}...: its numbers may not match this card; regenerate the LUT for it",
           file=sys.stderr)
+
+
+def _check_shape(meta: dict, base: Path) -> None:
+    """The metadata's fields have the types a LUT needs (a sealed file can still be wrong-typed if it was
+    sealed after an edit); a LUTError names the first field that is not."""
+    def bad(field: str, want: str):
+        raise LUTError(f"LUT {base} is corrupt (field {field} must be {want}): regenerate it with `charz characterize`")
+
+    def strs(x) -> bool:
+        return isinstance(x, list) and all(isinstance(v, str) for v in x)
+
+    if not isinstance(meta.get("block"), str):
+        bad("block", "a string")
+    axes = meta.get("axes")
+    if not isinstance(axes, list) or not axes:
+        bad("axes", "a non-empty list")
+    for i, a in enumerate(axes):
+        if not (isinstance(a, dict) and isinstance(a.get("name"), str) and isinstance(a.get("unit"), str)
+                and isinstance(a.get("discrete"), bool) and isinstance(a.get("values"), list)
+                and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in a["values"])):
+            bad(f"axes[{i}]", "{name: string, unit: string, values: numbers, discrete: true/false}")
+    for field in ("tables", "samples"):
+        if not strs(meta.get(field)):
+            bad(field, "a list of names")
+    if not strs(meta.get("arrays", [])):
+        bad("arrays", "a list of names")
+    units = meta.get("units")
+    if not (isinstance(units, dict) and all(isinstance(v, str) for v in units.values())):
+        bad("units", "a mapping of table names to unit strings")
+    for field in ("conditions", "provenance", "fit_quality"):
+        if not isinstance(meta.get(field, {}), dict):
+            bad(field, "a mapping")
+    if not all(isinstance(v, dict) for v in meta.get("fit_quality", {}).values()):
+        bad("fit_quality", "a mapping of mappings")
+
+
+def _num(x, spec: str) -> str:
+    """*x* formatted with *spec* when it is a number, else as text (summaries of hand-made LUTs)."""
+    if isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool):
+        return format(x, spec)
+    return str(x)
 
 
 def _json_default(o):

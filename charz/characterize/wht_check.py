@@ -19,6 +19,7 @@ most ``cycles_per_deck`` cycles (independent: the crossbar holds no state from o
 from __future__ import annotations
 
 import dataclasses
+import numbers
 import time
 
 import numpy as np
@@ -27,7 +28,7 @@ from ..errors import LUTError, ParameterError
 from ..lut import LUT
 from ..mc import Mismatch, draw
 from ..netlist.comparator import ComparatorSizes
-from ..netlist.wht_column import WhtParams, planes_netlist, wht_devices
+from ..netlist.wht_column import SIZES, WhtParams, planes_netlist, wht_devices
 from ..pdk import PDK, get
 from ..sim.executor import Executor, owned
 from .common import check_mc, run_points
@@ -38,19 +39,81 @@ FIELDS = ("order", "w_cell", "l_cell", "c_wire", "c_row", "c_stitch", "tile_rows
           "v_trim", "w_trim", "c_load", "t_edge", "t_eval", "t_restore", "t_step")
 
 
-def params_from_lut(lut: LUT, pdk: PDK, vdd: float, temp: float, t_pulse: float, n_cols: int | None = None) -> WhtParams:
-    """The crossbar the LUT's column came from, with all its columns, at one operating point."""
+def _bad(field: str, why: str) -> LUTError:
+    return LUTError(f"the LUT's provenance field {field} {why}: the file was altered or written by another "
+                    f"charz version; re-characterize it (`charz characterize wht_column`)")
+
+
+def lut_rows(lut: LUT) -> int:
+    """The LUT's rows R (``conditions['n_rows']``), validated: an integer 4..64, a power of two, equal to
+    the ``n_rows`` of the provenance parameters when those record it."""
+    n = lut.conditions.get("n_rows") if isinstance(lut.conditions, dict) else None
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n not in SIZES:
+        raise LUTError(f"the LUT's condition n_rows = {n!r} is not one of {', '.join(map(str, SIZES))}: the file was "
+                       f"altered or written by another charz version; re-characterize it")
+    gp = lut.provenance.get("parameters")
+    if isinstance(gp, dict) and "n_rows" in gp and (isinstance(gp["n_rows"], bool) or gp["n_rows"] != n):
+        raise _bad("parameters.n_rows", f"= {gp['n_rows']!r} differs from the condition n_rows = {n}")
+    return int(n)
+
+
+def circuit_parameters(lut: LUT) -> tuple[dict, ComparatorSizes]:
+    """The circuit parameters (FIELDS) and latch sizes recorded in the LUT's provenance, checked field
+    by field; a LUTError naming the field when one is missing, of the wrong type or out of range."""
     if lut.block != "wht_column":
         raise LUTError(f"the SPICE check needs a wht_column LUT, got '{lut.block}'")
-    gp = lut.provenance.get("parameters") or {}
-    missing = [f for f in FIELDS if f not in gp]
-    if missing or "latch" not in gp:
-        raise LUTError(f"the LUT's provenance lacks the circuit parameters {missing or ['latch']}: "
+    gp = lut.provenance.get("parameters")
+    if gp is None:
+        gp = {}
+    if not isinstance(gp, dict):
+        raise _bad("parameters", f"must be a mapping of circuit parameters, got {type(gp).__name__}")
+    missing = [f for f in FIELDS + ("latch",) if f not in gp]
+    if missing:
+        raise LUTError(f"the LUT's provenance lacks the circuit parameters {missing}: "
                        f"re-characterize it with this version of charz")
-    n = int(lut.conditions["n_rows"])
-    kw = {f: gp[f] for f in FIELDS}
-    return WhtParams(pdk=pdk.name, n_rows=n, n_cols=n if n_cols is None else n_cols, vdd=vdd, temp=temp,
-                     t_pulse=t_pulse, latch=ComparatorSizes(**gp["latch"]), **kw)
+    latch = gp["latch"]
+    if not isinstance(latch, dict):
+        raise _bad("parameters.latch", f"must be a mapping of comparator sizes, got {type(latch).__name__}")
+    names = [f.name for f in dataclasses.fields(ComparatorSizes)]
+    extra, lacking = sorted(set(latch) - set(names)), [k for k in names if k not in latch]
+    if extra or lacking:
+        raise _bad("parameters.latch", f"must hold exactly the sizes {names}"
+                   + (f"; unknown {extra}" if extra else "") + (f"; missing {lacking}" if lacking else ""))
+    for k in names:
+        if isinstance(latch[k], bool) or not isinstance(latch[k], numbers.Real):
+            raise _bad(f"parameters.latch.{k}", f"must be a number (m), got {latch[k]!r}")
+    try:
+        sizes = ComparatorSizes(**latch)
+    except ParameterError as exc:
+        raise _bad("parameters.latch", f"is out of range ({exc})") from None
+    for f in FIELDS:
+        v = gp[f]
+        if f == "order":
+            ok = isinstance(v, str)
+        elif f == "ternary":
+            ok = isinstance(v, bool)
+        elif f in ("tile_rows", "tile_cols"):
+            ok = isinstance(v, numbers.Integral) and not isinstance(v, bool)
+        elif f == "v_trim":
+            ok = v is None or (isinstance(v, numbers.Real) and not isinstance(v, bool))
+        else:
+            ok = isinstance(v, numbers.Real) and not isinstance(v, bool)
+        if not ok:
+            raise _bad(f"parameters.{f}", f"has the wrong type: {v!r}")
+    return {f: gp[f] for f in FIELDS}, sizes
+
+
+def params_from_lut(lut: LUT, pdk: PDK, vdd: float, temp: float, t_pulse: float, n_cols: int | None = None) -> WhtParams:
+    """The crossbar the LUT's column came from, with all its columns, at one operating point. Every
+    field read from the LUT is checked (LUTError naming the field: exit 5 on the command line)."""
+    kw, latch = circuit_parameters(lut)
+    n = lut_rows(lut)
+    try:
+        return WhtParams(pdk=pdk.name, n_rows=n, n_cols=n if n_cols is None else n_cols, vdd=vdd, temp=temp,
+                         t_pulse=t_pulse, latch=latch, **kw)
+    except ParameterError as exc:
+        raise LUTError(f"the LUT's circuit parameters (provenance field parameters) do not make a valid crossbar: "
+                       f"{exc}; re-characterize it (`charz characterize wht_column`)") from None
 
 
 def random_vectors(n: int, length: int, bits: int, seed: int) -> np.ndarray:
@@ -146,6 +209,12 @@ def check_against_spice(lut: LUT, vectors: int = 8, bits: int = 8, seed: int = 0
         raise ParameterError(f"vectors = {vectors!r}: give an integer 1 to 256")
     if not isinstance(bits, int) or isinstance(bits, bool) or not 2 <= bits <= 12:
         raise ParameterError(f"bits = {bits!r}: give an integer 2 to 12 (sign-magnitude: bits - 1 planes)")
+    if not isinstance(lut, LUT):
+        raise ParameterError(f"lut must be a charz.lut.LUT (LUT.load(path, block='wht_column')), got {type(lut).__name__}")
+    circuit_parameters(lut)  # the provenance the crossbar is rebuilt from, checked before anything reads it
+    lut_rows(lut)
+    if pdk is None and not isinstance(lut.provenance.get("pdk"), str):
+        raise _bad("pdk", f"must be a PDK name such as 'ptm16hp', got {lut.provenance.get('pdk')!r}")
     model = WhtModel.from_lut(lut, vdd=vdd, temp=temp, t_pulse=t_pulse, mismatch_scale=0.0)
     op = model.coords
     pname = pdk if isinstance(pdk, str) else (pdk.name if pdk is not None else lut.provenance.get("pdk"))

@@ -113,6 +113,7 @@ class BitcellParams:
         sizes = self.sizes if self.sizes is not None else CellSizes.default(pdk)
         if not isinstance(sizes, CellSizes):
             raise ParameterError("sizes must be a charz.netlist.cells.CellSizes (or None for the PDK default)")
+        sizes.check(pdk)  # ranges relative to Lmin (CellSizes docstring)
         defaults = {
             "c_bl": 128 * 0.125e-15 * pdk.node_nm / 16.0,
             "t_wl": 100e-12,

@@ -150,6 +150,7 @@ class CimColumnParams:
         sizes = CellSizes.default(p) if self.sizes is None else self.sizes
         if not isinstance(sizes, CellSizes):
             raise ParameterError(f"sizes must be a CellSizes (or None for the defaults), got {type(sizes).__name__}")
+        sizes.check(p)  # ranges relative to Lmin (CellSizes docstring)
         w_pre = _r12(24 * p.lmin) if self.w_pre is None else _pos(self.w_pre, "w_pre (precharge PMOS width, m)", 100e-6)
         sense_delay = finite(self.sense_delay, "sense_delay")
         if not (0.0 <= sense_delay <= 10e-9):

@@ -224,6 +224,7 @@ class SarParams:
         cs = CellSizes.default(p) if self.cell_sizes is None else self.cell_sizes
         if not isinstance(cs, CellSizes):
             raise ParameterError(f"cell_sizes must be a CellSizes or None, got {type(cs).__name__}")
+        cs.check(p)  # ranges relative to Lmin (CellSizes docstring)
         ks = ComparatorSizes.default(p) if self.comparator_sizes is None else self.comparator_sizes
         if not isinstance(ks, ComparatorSizes):
             raise ParameterError(f"comparator_sizes must be a ComparatorSizes or None, got {type(ks).__name__}")
