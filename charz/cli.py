@@ -59,12 +59,18 @@ def _sim_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--scheduler", default=None,
                    help="Dask scheduler address tcp://host:port (or set CHARZ_SCHEDULER) to run on a Dask cluster")
     g.add_argument("--no-cache", action="store_true", help="ignore and do not write the result cache")
+    g.add_argument("--timeout", default=None, metavar="SECONDS",
+                   help="time limit of one ngspice run, replacing each recipe's default (120 s for most decks, up to "
+                        "3600 s for whole crossbars and scalar products); also CHARZ_TIMEOUT; recorded in the LUT")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _executor(args):
     from .sim.executor import make_executor
+    from .sim.runner import set_timeout, timeout_override
 
+    set_timeout(None if args.timeout is None else number(args.timeout, "--timeout"))
+    timeout_override()  # a malformed CHARZ_TIMEOUT is refused before anything runs
     return make_executor(check_workers(args.workers), args.scheduler)
 
 
@@ -138,8 +144,10 @@ def cmd_doctor(args) -> int:
     info = Cache().info()
     print(f"cache: {info['path']}  {info['entries']} entries, {info['bytes'] / 1e6:.1f} MB, "
           f"{info['failed_netlists']} saved failed netlists")
-    spiceinit = Path(__file__).resolve().parent.parent / ".spiceinit"
-    print(f".spiceinit: {spiceinit if spiceinit.exists() else 'missing'} (the engine sends num_threads=1 itself)")
+    from .sim.engine import STARTUP_COMMANDS
+
+    print(f"ngspice start-up: charz's own spinit and .spiceinit in a private temporary folder ({'; '.join(STARTUP_COMMANDS)}); "
+          f"no .spiceinit of the working directory or home and no system spinit is read")
     try:
         import dask  # noqa: F401
 
@@ -818,7 +826,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="charz",
         description="Characterize compute-in-memory circuits in ngspice, fit LUTs, and evaluate networks on them.",
         epilog="Environment: CHARZ_PDK_PATH (card folders), CHARZ_AVT (A_VT override, mV*um), CHARZ_CACHE_DIR "
-               "(result cache), CHARZ_SCHEDULER (Dask scheduler). Exit codes: 0 ok, 2 bad input, 3 ngspice missing, "
+               "(result cache), CHARZ_SCHEDULER (Dask scheduler), CHARZ_TIMEOUT (time limit of one ngspice run, s), "
+               "CHARZ_MC_LIMIT (Monte Carlo samples per point allowed). Exit codes: 0 ok, 2 bad input, 3 ngspice "
+               "missing, "
                f"4 simulation failed, 5 bad LUT, {EXIT_INTERNAL} internal error (a bug: the one-line message names "
                "the log file with the traceback), 130 interrupted.",
     )
@@ -1101,16 +1111,29 @@ def _write_traceback(exc: BaseException, argv) -> Path | None:
     return None
 
 
+def _print_tally(tally) -> None:
+    """After a command that planned simulations: how many came from the cache, ran, failed (stdout)."""
+    if tally.jobs:
+        print(tally.line(), flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code (see the parser epilog). Errors are one line on stderr:
     a CharzError with its own code, anything unexpected with EXIT_INTERNAL and the traceback in a log file."""
+    from .sim.executor import reset_tally
+
+    tally = reset_tally()
     try:
         args = build_parser().parse_args(argv)
-        return int(args.func(args) or 0)
+        rc = int(args.func(args) or 0)
+        _print_tally(tally)
+        return rc
     except CharzError as exc:
+        _print_tally(tally)
         print(f"charz: error: {_one_line(exc) or type(exc).__name__}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
+        _print_tally(tally)
         print("charz: interrupted; finished simulations are cached: rerun the same command to resume",
               file=sys.stderr)
         return 130

@@ -283,7 +283,10 @@ class LUT:
             lines.append(f"  condition {k} = {v}")
         for name in sorted(self.tables):
             t = self.tables[name]
-            lines.append(f"  table {name:<16} [{self.units[name]}]  min {np.nanmin(t):.4g}  max {np.nanmax(t):.4g}")
+            if np.isfinite(t).any():
+                lines.append(f"  table {name:<16} [{self.units[name]}]  min {np.nanmin(t):.4g}  max {np.nanmax(t):.4g}")
+            else:
+                lines.append(f"  table {name:<16} [{self.units[name]}]  no finite value (failed points)")
         for name, s in sorted(self.samples.items()):
             lines.append(f"  samples {name:<14} {s.shape[-1]} Monte Carlo samples per grid point")
         lines.append("  provenance:")
@@ -319,10 +322,19 @@ def provenance(generator: str, params: dict, netlist_sha256: list[str] | str, pd
         "mc_samples": mc_samples,
         "mc_seed": seed,
         "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "simulation": _simulation_record(),
     })
     if extra:
         out.update(extra)
     return out
+
+
+def _simulation_record() -> dict | None:
+    """ngspice's start-up settings and the run time limits (``charz.sim.executor.simulation_record``); the
+    import is local because only characterization recipes, which run the simulator, make provenance."""
+    from .sim.executor import simulation_record
+
+    return simulation_record()
 
 
 def fit_quality_entry(predicted, simulated, unit: str, points: list[dict]) -> dict:

@@ -100,13 +100,19 @@ def names() -> list[str]:
     return sorted(_manifest(), key=lambda n: (_manifest()[n]["node_nm"], n))
 
 
-@functools.lru_cache(maxsize=64)
-def sha256_file(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """sha256 of a file's bytes, read now (use for a copy that must be what was verified)."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+@functools.lru_cache(maxsize=64)
+def sha256_file(path: Path) -> str:
+    """sha256 of a card file, remembered per path for this process."""
+    return file_sha256(path)
 
 
 def describe(name: str) -> PDK:

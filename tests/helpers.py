@@ -1,4 +1,9 @@
-"""Small decks shared by the engine tests."""
+"""Small decks shared by the engine tests, and the CLI runner every CLI test uses."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 from charz import pdk as P
 from charz.netlist.spice import Device, Netlist, mos, num
@@ -24,3 +29,26 @@ def broken(vdd=0.7):
     body = (f"v1 a 0 {num(vdd)}", "v2 a 0 0.1", mos("mn", "a", "a", "0", "0", "nmos", 64e-9, 16e-9))
     return Netlist("broken", "broken deck", (("vdd", vdd),), body, p.path, p.sha256, ".tran 1p 10p",
                    ("time", "v(a)"), 27.0, (), ())
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def charz(*args, env=None, cwd=ROOT):
+    """Run ``python -m charz.cli ARGS`` in a fresh process (stdout, stderr and exit code as a person sees them)."""
+    e = dict(os.environ)
+    e.update(env or {})
+    return subprocess.run([sys.executable, "-m", "charz.cli", *[str(a) for a in args]], capture_output=True,
+                          text=True, env=e, cwd=cwd, timeout=600)
+
+
+def one_line_error(r, code=None):
+    """The one ``charz: error:`` line of a failed run (asserts there is exactly one and no traceback)."""
+    assert r.returncode != 0
+    if code is not None:
+        assert r.returncode == code, r.stderr
+    err = [l for l in r.stderr.splitlines() if l.strip()]
+    assert len(err) == 1, r.stderr
+    assert "Traceback" not in r.stderr
+    assert err[0].startswith("charz: error:")
+    return err[0]

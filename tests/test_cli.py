@@ -1,32 +1,13 @@
 """The command line: help texts, one-line errors with non-zero exit codes, golden netlists."""
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.helpers import charz, one_line_error
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def charz(*args, env=None, cwd=ROOT):
-    e = dict(os.environ)
-    e.update(env or {})
-    return subprocess.run([sys.executable, "-m", "charz.cli", *args], capture_output=True, text=True, env=e,
-                          cwd=cwd, timeout=600)
-
-
-def one_line_error(r, code=None):
-    assert r.returncode != 0
-    if code is not None:
-        assert r.returncode == code, r.stderr
-    err = [l for l in r.stderr.splitlines() if l.strip()]
-    assert len(err) == 1, r.stderr
-    assert "Traceback" not in r.stderr
-    assert err[0].startswith("charz: error:")
-    return err[0]
 
 
 @pytest.mark.parametrize("cmd", [[], ["doctor"], ["pdk", "list"], ["pdk", "verify"], ["netlist"], ["characterize"],

@@ -12,23 +12,17 @@ import pytest
 
 from charz import cli
 from charz import pdk as pdkmod
-from charz.errors import CharzError, LUTError, ParameterError
+from charz.errors import LUTError, ParameterError
 from charz.lut import LUT
 from charz.netlist.bitcell import BitcellParams
 from charz.netlist.cells import CellSizes, size_range
 from charz.netlist.cim_column import CimColumnParams
 from charz.netlist.digitizer import SarParams
+from tests.helpers import charz
 
 ROOT = Path(__file__).resolve().parent.parent
 NO_LIB = {"NGSPICE_LIBRARY_PATH": "/nonexistent/libngspice.so"}  # reaching the engine would be exit 3
 WHT_LUT = ROOT / "lut" / "ptm16hp" / "wht16_sign"
-
-
-def charz(*args, env=None, cwd=ROOT):
-    e = dict(os.environ)
-    e.update(env or {})
-    return subprocess.run([sys.executable, "-m", "charz.cli", *args], capture_output=True, text=True, env=e,
-                          cwd=cwd, timeout=300)
 
 
 def one_line_error(stderr: str, code: int, rc: int) -> str:

@@ -3,10 +3,9 @@ of other people's files, and deterministic deck errors are named, not retried. E
 probe that found the defect, on real ngspice runs."""
 
 import json
-import os
+import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,22 +14,15 @@ import pytest
 from charz import pdk as P
 from charz.errors import DeckError, ParameterError
 from charz.lut import LUT
-from charz.netlist.spice import Netlist, deck_path, mos, num
+from charz.netlist.spice import Netlist, deck_path, mos
 from charz.sim import engine
 from charz.sim.cache import Cache
 from charz.sim.executor import InlineExecutor, run_jobs
 from charz.sim.runner import JobFailure, SimJob, execute
-from tests.helpers import inverter
+from tests.helpers import charz, inverter
 
 ROOT = Path(__file__).resolve().parent.parent
 CARD = P.get("ptm16hp").path
-
-
-def charz(*args, cwd, env=None):
-    e = dict(os.environ)
-    e.update(env or {})
-    return subprocess.run([sys.executable, "-m", "charz.cli", *args], capture_output=True, text=True, cwd=cwd,
-                          env=dict(e, PYTHONPATH=str(ROOT)), timeout=600)
 
 
 def _bitcell(tmp, name, cwd, env=None, workers="0"):
@@ -263,3 +255,32 @@ def test_nonconvergence_is_still_retried(monkeypatch):
     spy = _Spy(monkeypatch)
     res = execute(SimJob(broken()))
     assert isinstance(res, JobFailure) and res.kind == "nonconvergence" and spy.loads == 3
+
+
+# ---- 15: time limit, rerun counts ---------------------------------------------------------------------
+def test_timeout_option_limits_runs_and_is_recorded(tmp_path):
+    env = {"CHARZ_CACHE_DIR": str(tmp_path / "cache")}
+    base = ["characterize", "cim_column", "--rows", "8", "--vdd", "0.7", "--no-fit-check", "--quiet", "--workers", "0"]
+    r = charz(*base, "--timeout", "1e-4", "-o", str(tmp_path / "short"), cwd=tmp_path, env=env)
+    assert r.returncode == 4, r.stderr
+    assert "0.0001 s time limit" in r.stderr and "RuntimeWarning" not in r.stderr
+    assert re.search(r"simulations: (\d+) job\(s\): 0 from the cache, 0 simulated, \1 failed", r.stdout), r.stdout
+    r = charz(*base, "-o", str(tmp_path / "ok"), cwd=tmp_path, env=dict(env, CHARZ_TIMEOUT="90"))
+    assert r.returncode == 0, r.stderr
+    sim = LUT.load(tmp_path / "ok").provenance["simulation"]
+    assert sim["run_timeout_s"] == [90.0] and sim["run_timeout_source"] == "--timeout / CHARZ_TIMEOUT"
+    assert sim["ngspice_startup"]["commands"] == list(engine.STARTUP_COMMANDS)
+    r = charz(*base, "-o", str(tmp_path / "bad"), cwd=tmp_path, env=dict(env, CHARZ_TIMEOUT="soon"))
+    assert r.returncode == 2 and "CHARZ_TIMEOUT" in r.stderr
+
+
+def test_rerun_says_what_came_from_the_cache(tmp_path):
+    env = {"CHARZ_CACHE_DIR": str(tmp_path / "cache")}
+    args = ["characterize", "bitcell8t", "--vdd", "0.6,0.7", "--mc", "3", "--no-fit-check", "--quiet", "--workers", "0",
+            "-o", str(tmp_path / "bc"), "--force"]
+    first = charz(*args, cwd=tmp_path, env=env)
+    again = charz(*args, cwd=tmp_path, env=env)
+    assert first.returncode == 0 and again.returncode == 0, first.stderr + again.stderr
+    n = int(first.stdout.split("simulations: ")[1].split(" job")[0])
+    assert f"simulations: {n} job(s): 0 from the cache, {n} simulated, 0 failed" in first.stdout
+    assert f"simulations: {n} job(s): {n} from the cache, 0 simulated, 0 failed" in again.stdout

@@ -2,9 +2,6 @@
 (issue 11, items 3, 4, 5 and the LUT part of 15)."""
 
 import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,26 +11,9 @@ import pytest
 from charz import cli
 from charz.errors import LUTError
 from charz.lut import LUT, Axis, lut_base, lut_files, next_free, seal
+from tests.helpers import charz, one_line_error
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def charz(*args, env=None, cwd=ROOT):
-    e = dict(os.environ)
-    e.update(env or {})
-    return subprocess.run([sys.executable, "-m", "charz.cli", *args], capture_output=True, text=True, env=e,
-                          cwd=cwd, timeout=600)
-
-
-def one_line_error(r, code=None):
-    assert r.returncode != 0
-    if code is not None:
-        assert r.returncode == code, r.stderr
-    err = [l for l in r.stderr.splitlines() if l.strip()]
-    assert len(err) == 1, r.stderr
-    assert "Traceback" not in r.stderr
-    assert err[0].startswith("charz: error:")
-    return err[0]
 
 
 def run_main(capsys, *args):

@@ -330,7 +330,7 @@ class WhtModel:
         r = kp.size - 1
         if r < 1 or not (np.array_equal(kp, np.arange(r + 1)) and np.array_equal(kn, kp)):
             raise LUTError(f"{BLOCK} LUT axes kp and kn must both be 0..R in steps of 1: regenerate it")
-        if int(lut.conditions.get("n_rows", r)) != r:
+        if lut.conditions.get("n_rows", r) != r:  # also a string or a float from a hand-made file
             raise LUTError(f"{BLOCK} LUT says n_rows={lut.conditions.get('n_rows')} but its kp axis ends at {r}: "
                            f"the LUT is inconsistent; regenerate it")
         check_rows(r)

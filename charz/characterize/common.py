@@ -18,7 +18,7 @@ from ..mc import Draws, check_limit
 from ..netlist.spice import Netlist
 from ..pdk import PDK
 from ..sim.executor import Executor, SweepResult, run_jobs
-from ..sim.runner import JobFailure, SimJob
+from ..sim.runner import JobFailure, SimJob, run_timeout
 
 MC_CHUNK = 25
 """Monte Carlo samples run in one ngspice session (one job)."""
@@ -105,7 +105,11 @@ def run_points(
 ) -> PointResults:
     """Run every point nominally and, with *draws*, for every Monte Carlo sample (chunks of samples
     share one ngspice session; a job holds its chunk lazily, ``draws.samples(a, b)``, so the plan never
-    holds every draw). Failed runs come back as None and are listed in ``failures``."""
+    holds every draw). Failed runs come back as None and are listed in ``failures``.
+
+    *timeout* is the recipe's limit for one ngspice run (s); the user's ``--timeout`` / ``CHARZ_TIMEOUT``
+    replaces it (``runner.run_timeout``). Every run of a Monte Carlo chunk has that same limit."""
+    timeout = run_timeout(timeout)
     jobs: list[SimJob] = []
     where: list[tuple[int, int, int]] = []  # (point, first sample or -1, last sample)
     for p, (coords, nl) in enumerate(points):
@@ -115,7 +119,7 @@ def run_points(
         if draws is not None:
             for a in range(0, draws.n, chunk):
                 b = min(a + chunk, draws.n)
-                jobs.append(SimJob(nl, draws.samples(a, b), recipe, timeout * (b - a), f"{label}, mc {a}..{b - 1}"))
+                jobs.append(SimJob(nl, draws.samples(a, b), recipe, timeout, f"{label}, mc {a}..{b - 1}"))
                 where.append((p, a, b))
     sweep = run_jobs(jobs, executor=executor, use_cache=use_cache, progress=progress, desc=desc)
     nominal: list[dict | None] = [None] * len(points)

@@ -38,6 +38,7 @@ import numpy as np
 
 from ..errors import DeckError, NgspiceMissingError, ParameterError, SimulationError, SimulationTimeout
 from ..netlist.spice import is_deck_path
+from ..pdk import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -121,24 +122,16 @@ def private_card(source: Path, sha256: str) -> Path:
     if not re.fullmatch(r"[0-9a-f]{64}", str(sha256)):
         raise ParameterError(f"card sha256 {sha256!r} is not a sha256 hex digest")
     dst = private_dir() / "cards" / f"{sha256}.pm"
-    if dst.is_file() and _sha256(dst) == sha256:
+    if dst.is_file() and file_sha256(dst) == sha256:
         return dst
     tmp = dst.with_name(f"{sha256}.part")
     shutil.copyfile(source, tmp)
-    if _sha256(tmp) != sha256:
+    if file_sha256(tmp) != sha256:
         tmp.unlink()
         raise SimulationError(f"model card {source} changed while it was copied (sha256 differs from {sha256[:12]}...): "
                               f"restore the verified card")
     os.replace(tmp, dst)
     return dst
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 @contextlib.contextmanager

@@ -79,6 +79,54 @@ class SweepResult:
             raise SimulationError(self.report().replace("\n", " "))
 
 
+@dataclasses.dataclass
+class Tally:
+    """What this process's sweeps did since the last :func:`reset_tally` (the CLI resets it per command):
+    the counts a rerun reports, and the run time limits recorded in LUT provenance."""
+
+    jobs: int = 0
+    cached: int = 0
+    simulated: int = 0
+    failed: int = 0
+    resubmitted: int = 0
+    rejected_cache: int = 0
+    timeouts: set = dataclasses.field(default_factory=set)
+    """Per-run time limits (s) of every job planned, cached ones included."""
+
+    def line(self) -> str:
+        """One line: jobs from the cache, simulated, failed (and worker deaths, rejected cache entries)."""
+        out = (f"simulations: {self.jobs} job(s): {self.cached} from the cache, {self.simulated} simulated, "
+               f"{self.failed} failed")
+        if self.resubmitted:
+            out += f", {self.resubmitted} resubmitted after a worker died"
+        if self.rejected_cache:
+            out += f", {self.rejected_cache} cache entr{'y' if self.rejected_cache == 1 else 'ies'} rejected"
+        return out
+
+
+TALLY = Tally()
+
+
+def reset_tally() -> Tally:
+    """Start a new :data:`TALLY` (returned)."""
+    global TALLY
+    TALLY = Tally()
+    return TALLY
+
+
+def simulation_record() -> dict:
+    """How the runs behind a LUT were made, for its provenance: charz's ngspice start-up settings and the
+    per-run time limits (``--timeout`` / ``CHARZ_TIMEOUT`` or the recipes' defaults) of this process's
+    sweeps since the last :func:`reset_tally`."""
+    from .engine import startup_record
+    from .runner import timeout_override
+
+    override = timeout_override()
+    return {"ngspice_startup": startup_record(),
+            "run_timeout_s": sorted(TALLY.timeouts) or None,
+            "run_timeout_source": "--timeout / CHARZ_TIMEOUT" if override is not None else "recipe defaults"}
+
+
 def _identity_in_worker() -> dict:
     from .engine import identity
 
@@ -425,6 +473,9 @@ def run_jobs(
         else:
             todo.append(i)
     hits = len(jobs) - len(todo)
+    TALLY.jobs += len(jobs)
+    TALLY.cached += hits
+    TALLY.timeouts.update(float(j.timeout) for j in jobs)
     failures: list[JobFailure] = []
     restarts = resubmitted = 0
     if todo:
@@ -457,6 +508,10 @@ def run_jobs(
             resubmitted = getattr(ex, "resubmitted", 0) - resubmitted0
             if own:
                 ex.close()
+    TALLY.simulated += sum(1 for i in todo if results[i] is not None)
+    TALLY.failed += len(failures)
+    TALLY.resubmitted += resubmitted
+    TALLY.rejected_cache += len(cache.rejected)
     return SweepResult(jobs, results, failures, hits, ident, restarts, resubmitted)
 
 
