@@ -284,3 +284,26 @@ def test_rerun_says_what_came_from_the_cache(tmp_path):
     n = int(first.stdout.split("simulations: ")[1].split(" job")[0])
     assert f"simulations: {n} job(s): 0 from the cache, {n} simulated, 0 failed" in first.stdout
     assert f"simulations: {n} job(s): {n} from the cache, 0 simulated, 0 failed" in again.stdout
+
+
+def test_private_folders_of_killed_processes_are_removed(tmp_path):
+    """A killed worker runs no exit handler; the next charz process removes its private folder."""
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    pid = int(dead.stdout)  # that process has exited
+    base = Path(engine.tempfile.gettempdir()).resolve()
+    stale = base / f"charz-ngspice-{pid}-test"
+    stale.mkdir()
+    (stale / ".spiceinit").write_text("* left behind\n")
+    alive = base / f"charz-ngspice-{1}-test"  # pid 1 is alive: its folder is not ours to remove
+    alive.mkdir(exist_ok=True)
+    try:
+        r = subprocess.run([sys.executable, "-c", "from charz.sim import engine; print(engine.private_dir())"],
+                           capture_output=True, text=True, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        assert not stale.exists() and alive.exists()
+        assert not Path(r.stdout.strip()).exists()  # its own folder went at exit
+    finally:
+        shutil.rmtree(alive, ignore_errors=True)
+        shutil.rmtree(stale, ignore_errors=True)

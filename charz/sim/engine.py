@@ -102,8 +102,9 @@ def private_dir() -> Path:
         for base in bases:
             if not is_deck_path(os.path.realpath(base)) or not os.path.isdir(base):
                 continue
+            _remove_stale(Path(os.path.realpath(base)))
             try:
-                d = Path(tempfile.mkdtemp(prefix="charz-ngspice-", dir=os.path.realpath(base)))
+                d = Path(tempfile.mkdtemp(prefix=f"charz-ngspice-{os.getpid()}-", dir=os.path.realpath(base)))
             except OSError:
                 continue
             for name in ("spinit", ".spiceinit"):
@@ -114,6 +115,21 @@ def private_dir() -> Path:
             return d
         raise ParameterError(f"no temporary folder with a plain path is writable (tried {', '.join(bases)}): set "
                              f"TMPDIR to a writable folder whose path has only letters, digits and _ . / + -")
+
+
+def _remove_stale(base: Path) -> None:
+    """Remove private folders left by charz processes that were killed (no exit handler ran): the folder
+    name carries the pid; only folders of this user whose process is gone are removed."""
+    for d in base.glob("charz-ngspice-*-*"):
+        try:
+            pid = int(d.name.split("-")[2])
+            if pid == os.getpid() or d.stat().st_uid != os.getuid() or not d.is_dir() or d.is_symlink():
+                continue
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(d, ignore_errors=True)
+        except (ValueError, OSError):
+            continue
 
 
 def private_card(source: Path, sha256: str) -> Path:
