@@ -338,7 +338,8 @@ class Engine:
             deadline = time.perf_counter() + 5.0
             while sh.running() and time.perf_counter() < deadline:
                 time.sleep(0.01)
-            raise SimulationTimeout(f"run exceeded its {timeout:g} s time limit and was halted")
+            raise SimulationTimeout(f"run exceeded its {timeout:g} s time limit and was halted (raise it with "
+                                    f"--timeout or CHARZ_TIMEOUT)")
         while sh.running():  # the flag can lag the callback by a moment
             time.sleep(0.0002)
         dt = time.perf_counter() - t0

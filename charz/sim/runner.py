@@ -133,10 +133,11 @@ class JobFailure:
     kind: str = "error"  # "error" | "deck" | "timeout" | "nonconvergence" | "worker"
 
     def message(self) -> str:
+        """One line: the point (its sweep coordinates, else every parameter), what went wrong, where the deck
+        was saved (its header lists every parameter) and the tail of ngspice's log."""
         where = f"; netlist saved to {self.netlist_path}" if self.netlist_path else ""
-        params = ", ".join(f"{k}={v}" for k, v in self.job.netlist.params)
         tail = " / ".join(l.strip() for l in self.log_tail[-4:] if l.strip())
-        return f"{self.job.netlist.block} ({params}): {self.error}{where}; ngspice log tail: {tail or '(empty)'}"
+        return f"{self.job.describe()}: {self.error}{where}; ngspice log tail: {tail or '(empty)'}"
 
 
 def _relaxed_analysis(analysis: str) -> str:
