@@ -14,6 +14,8 @@ from .errors import CharzError, ParameterError
 from .grid import grid, number
 
 DEFAULT_PDK = "ptm16hp"
+ON_LUT_PATH = "on the LUT search path"
+"""How help texts say where a default LUT is looked for (the search path is explained in the epilog)."""
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -553,10 +555,10 @@ def _eval_coords(args):
 
 
 def cmd_eval_wht(args) -> int:
-    from .lut import LUT
+    from .lut import LUT, find_default
     from .network import wht as nw
 
-    path = args.lut or f"lut/{DEFAULT_PDK}/wht16"
+    path = args.lut or find_default(DEFAULT_PDK, "wht16")
     lut = LUT.load(path, block="wht_column")
     if args.pdk:
         lut.check_pdk(_pdk(args).sha256)
@@ -592,20 +594,21 @@ def cmd_eval_wht(args) -> int:
 
 
 def _td_luts(args) -> dict:
-    """The TD-MAC LUT paths of eval / check / train (None = lut/<pdk>/ defaults of charz.behavior.td_mac)."""
+    """The TD-MAC LUT paths of eval / check / train (None = the <pdk>/ defaults of charz.behavior.td_mac on the
+    LUT search path)."""
     pdk = _pdk(args).name if getattr(args, "pdk", None) else DEFAULT_PDK
     return {"delay": args.delay_lut, "tdc": args.tdc_lut, "acc": args.acc_lut, "adc": args.adc_lut, "pdk": pdk}
 
 
 def _td_lut_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--delay-lut", default=None, help=f"td_delay LUT (default lut/{DEFAULT_PDK}/td_delay4)")
-    p.add_argument("--tdc-lut", default=None, help=f"td_tdc LUT (default lut/{DEFAULT_PDK}/td_tdc)")
-    p.add_argument("--acc-lut", default=None, help=f"td_acc LUT (default lut/{DEFAULT_PDK}/td_acc)")
+    p.add_argument("--delay-lut", default=None, help=f"td_delay LUT (default {DEFAULT_PDK}/td_delay4 {ON_LUT_PATH})")
+    p.add_argument("--tdc-lut", default=None, help=f"td_tdc LUT (default {DEFAULT_PDK}/td_tdc {ON_LUT_PATH})")
+    p.add_argument("--acc-lut", default=None, help=f"td_acc LUT (default {DEFAULT_PDK}/td_acc {ON_LUT_PATH})")
 
 
 def cmd_eval_td(args) -> int:
     from .behavior.digitizer import DigitizerModel
-    from .behavior.td_mac import adc_corner, circuit_from_luts
+    from .behavior.td_mac import adc_corner, circuit_from_luts, default_lut
     from .lut import LUT
     from .network import td_mac as nt
 
@@ -621,7 +624,7 @@ def cmd_eval_td(args) -> int:
     luts = _td_luts(args)
     circ = circuit_from_luts(luts["delay"], luts["tdc"], luts["acc"], luts["adc"], vdd=coords["vdd"],
                              temp=coords["temp"], pdk=luts["pdk"])
-    adc_path = luts["adc"] or f"lut/{luts['pdk']}/adc_sar6"
+    adc_path = luts["adc"] or default_lut(luts["pdk"], "adc")
     alut = LUT.load(adc_path)
     av, at, _ = adc_corner(alut, circ.source["vdd"], circ.source["temp"])
     conv = DigitizerModel.from_lut(alut, vdd=av, temp=at, calibration=args.adc_calibration)
@@ -677,11 +680,11 @@ def cmd_check_td(args) -> int:
 
 def cmd_check(args) -> int:
     from .characterize.wht_check import check_against_spice, format_check
-    from .lut import LUT
+    from .lut import LUT, find_default
 
     if args.what == "td_mac":
         return cmd_check_td(args)
-    lut = LUT.load(args.lut, block="wht_column")
+    lut = LUT.load(args.lut or find_default(DEFAULT_PDK, "wht16"), block="wht_column")
     coords = _eval_coords(args)
     res = check_against_spice(lut, vectors=args.vectors, bits=args.bits, seed=args.seed, mc=args.mc,
                               executor=_executor(args), use_cache=not args.no_cache, progress=not args.quiet,
@@ -699,7 +702,7 @@ def cmd_check(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from .lut import LUT
+    from .lut import LUT, find_default
     from .network import evaluate as ev
 
     _sweep_scales(args.sweep_mismatch)  # a bad value fails now, not after the evaluation
@@ -707,13 +710,14 @@ def cmd_eval(args) -> int:
         return cmd_eval_wht(args)
     if args.network == "td_mac":
         return cmd_eval_td(args)
-    lut = LUT.load(args.lut or f"lut/{DEFAULT_PDK}/cim_column")
+    path = args.lut or find_default(DEFAULT_PDK, "cim_column")
+    lut = LUT.load(path)
     if lut.block == "wht_column":
-        raise CharzError(f"{args.lut} is a wht_column LUT: evaluate the WHT network with `charz eval --network wht`")
+        raise CharzError(f"{path} is a wht_column LUT: evaluate the WHT network with `charz eval --network wht`")
     if args.mode is not None:
         raise CharzError("--mode applies to --network wht only")
     if lut.block != "cim_column":
-        raise CharzError(f"{args.lut} is a '{lut.block}' LUT; `charz eval` needs a cim_column LUT")
+        raise CharzError(f"{path} is a '{lut.block}' LUT; `charz eval` needs a cim_column LUT")
     if args.pdk:
         lut.check_pdk(_pdk(args).sha256)
     coords = _eval_coords(args)
@@ -788,14 +792,17 @@ def cmd_train(args) -> int:
         raise CharzError("--epochs and --out apply to --network td_mac only")
 
     if args.network == "wht":
-        from .lut import LUT
+        from .lut import LUT, find_default
         from .network import wht as nw
 
         recipe = dict(nw.load_shipped_wht().meta.get("recipe") or {})
         lut_path = args.lut or recipe.get("lut")
         recipe.update(seed=args.seed)
+        parts = Path(lut_path).parts if isinstance(lut_path, str) else ()
         if args.ideal:
             lut_path = None
+        elif not args.lut and len(parts) == 3 and parts[0] == "lut":  # the recipe's default LUT: lut/<pdk>/<name>
+            lut_path = find_default(parts[1], parts[2])
         recipe["lut"] = LUT.load(lut_path, block="wht_column") if lut_path else None
         t0 = time.time()
         net = nw.train_digits_wht(**recipe)
@@ -827,8 +834,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Characterize compute-in-memory circuits in ngspice, fit LUTs, and evaluate networks on them.",
         epilog="Environment: CHARZ_PDK_PATH (card folders), CHARZ_AVT (A_VT override, mV*um), CHARZ_CACHE_DIR "
                "(result cache), CHARZ_SCHEDULER (Dask scheduler), CHARZ_TIMEOUT (time limit of one ngspice run, s), "
-               "CHARZ_MC_LIMIT (Monte Carlo samples per point allowed). Exit codes: 0 ok, 2 bad input, 3 ngspice "
-               "missing, "
+               "CHARZ_MC_LIMIT (Monte Carlo samples per point allowed), CHARZ_LUT_PATH (folders of default LUTs, "
+               f"<folder>/<pdk>/<name>.json, separated by '{os.pathsep}'). A default LUT (one a command reads when "
+               "no path is given) is looked for on the LUT search path: CHARZ_LUT_PATH, then the LUTs installed "
+               "with charz, then lut/ of the checkout charz runs from; a LUT path you give is read as given. "
+               "Exit codes: 0 ok, 2 bad input, 3 ngspice missing, "
                f"4 simulation failed, 5 bad LUT, {EXIT_INTERNAL} internal error (a bug: the one-line message names "
                "the log file with the traceback), 130 interrupted.",
     )
@@ -962,7 +972,8 @@ def build_parser() -> argparse.ArgumentParser:
     _td_lut_options(p)
     p.add_argument("--length", type=int, default=16, help="--network td_mac: FP8 pairs per scalar product (default 16)")
     p.add_argument("--lut", default=None,
-                   help=f"LUT path (default lut/{DEFAULT_PDK}/cim_column, or lut/{DEFAULT_PDK}/wht16 with --network wht)")
+                   help=f"LUT path (default {DEFAULT_PDK}/cim_column, or {DEFAULT_PDK}/wht16 with --network wht, "
+                        f"{ON_LUT_PATH})")
     p.add_argument("--mode", choices=("sign", "ternary"), default=None,
                    help="--network wht: latch mode (default: the LUT's: ternary if characterized with the ternary pair)")
     p.add_argument("--pdk", default=None, help="check the LUT was made with this PDK's card")
@@ -971,7 +982,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--adc-lut", default=None,
                    help="read the columns out with this converter LUT (adc_sar, adc_mi_sar, adc_flash, adc_hybrid) "
                         "instead of the ideal quantizer; its energy and conversion time are counted (--network "
-                        f"td_mac: the shared read-out converter, default lut/{DEFAULT_PDK}/adc_sar6)")
+                        f"td_mac: the shared read-out converter, default {DEFAULT_PDK}/adc_sar6 {ON_LUT_PATH})")
     p.add_argument("--adc-calibration", choices=("none", "offset"), default="none",
                    help="with --adc-lut (or --network td_mac): 'offset' trims every converter instance's offset "
                         "once (foreground calibration, ideal trim); default none")
@@ -997,9 +1008,10 @@ def build_parser() -> argparse.ArgumentParser:
                                    "converter LUT, against the behavioral model from the td_* LUTs and the exact FP8 "
                                    "result (minutes per vector at L = 16).")
     p.add_argument("what", choices=("wht", "td_mac"), help="which block")
-    p.add_argument("--lut", default=f"lut/{DEFAULT_PDK}/wht16", help="wht_column LUT path")
+    p.add_argument("--lut", default=None, help=f"wht_column LUT path (default {DEFAULT_PDK}/wht16 {ON_LUT_PATH})")
     _td_lut_options(p)
-    p.add_argument("--adc-lut", default=None, help=f"td_mac: read-out converter LUT (default lut/{DEFAULT_PDK}/adc_sar6)")
+    p.add_argument("--adc-lut", default=None, help=f"td_mac: read-out converter LUT (default {DEFAULT_PDK}/adc_sar6 "
+                                                             f"{ON_LUT_PATH})")
     p.add_argument("--length", type=int, default=16, help="td_mac: FP8 pairs per scalar product (default 16)")
     p.add_argument("--vectors", type=int, default=8, help="random input vectors (default 8)")
     p.add_argument("--bits", type=int, default=8, help="input bits, sign-magnitude (default 8: 7 planes)")
@@ -1015,11 +1027,13 @@ def build_parser() -> argparse.ArgumentParser:
                                    "(transfer curves with INL/DNL, offset histograms, energy and area, ratios "
                                    "memory-immersed vs conventional SAR and flash beside the published 25x/1.4x and "
                                    "51x/13x with the reasons ours differ), and the digits MLP read out by every "
-                                   "converter LUT found for 3..6 bits. Reads LUTs only (lut/<pdk>/<kind><bits>).")
+                                   "converter LUT found for 3..6 bits. Reads LUTs only (<lut-dir>/<pdk>/<kind><bits>).")
     p.add_argument("what", choices=("digitizers",), help="which report")
     p.add_argument("--pdk", default=DEFAULT_PDK, help=f"PDK name (default {DEFAULT_PDK})")
     p.add_argument("--bits", type=int, default=5, help="resolution of the converter comparison (default 5)")
-    p.add_argument("--lut-dir", default="lut", help="folder holding <pdk>/<kind><bits>.json (default lut)")
+    p.add_argument("--lut-dir", default=None,
+                   help="folder holding <pdk>/<kind><bits>.json (default: the first folder on the LUT search path "
+                        "holding a converter LUT of --pdk at --bits)")
     p.add_argument("--out", default="out/report_digitizers", help="folder for the tables and PNGs")
     p.add_argument("--chips", type=int, default=3, help="simulated chips per network evaluation (default 3)")
     p.add_argument("--no-network", action="store_true", help="skip the network evaluations")
@@ -1049,11 +1063,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="which network (default mlp); td_mac: train the digits MLP in memory (forward and backward "
                         "products in FP8 on the TD-MAC model from the td_* LUTs) and in FP32 from the same init, "
                         "and plot both loss curves (nothing is shipped)")
-    p.add_argument("--lut", default=None, help="wht: LUT for hardware-aware training (default: the shipped recipe's)")
+    p.add_argument("--lut", default=None, help="wht: LUT for hardware-aware training (default: the shipped recipe's, "
+                                               f"lut/<pdk>/<name>, looked for as <pdk>/<name> {ON_LUT_PATH})")
     p.add_argument("--ideal", action="store_true",
                    help="wht: train against the ideal quantized crossbar only; td_mac: exact FP8 instead of the circuit")
     _td_lut_options(p)
-    p.add_argument("--adc-lut", default=None, help=f"td_mac: read-out converter LUT (default lut/{DEFAULT_PDK}/adc_sar6)")
+    p.add_argument("--adc-lut", default=None, help=f"td_mac: read-out converter LUT (default {DEFAULT_PDK}/adc_sar6 "
+                                                             f"{ON_LUT_PATH})")
     p.add_argument("--length", type=int, default=16, help="td_mac: FP8 pairs per scalar product (default 16)")
     p.add_argument("--epochs", type=int, default=None, help="td_mac: epochs (default 20)")
     p.add_argument("--out", default=None, help="td_mac: folder for the loss-curve PNG and JSON (default out/td_train)")

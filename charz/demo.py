@@ -8,7 +8,8 @@
 
 Everything goes to the demo's own scratch folder (``--out``, default ``out/demo``: LUTs in ``lut/``, PNGs in
 ``plots/``); each run replaces the previous run's files there (no ``--force`` needed), and never touches the
-committed ``lut/``.
+committed ``lut/``. The closing sections read the default LUTs (converters, WHT crossbar, TD-MAC) from the LUT
+search path (:func:`charz.lut.find_default`) and are left out when a LUT is not found.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from . import pdk as pdkmod
-from .lut import lut_files
+from .errors import LUTError
+from .lut import find_default
 from .sim.executor import make_executor
 
 
@@ -120,14 +122,22 @@ def run_demo(args) -> int:
     return 0
 
 
+def _default(pdk, name: str) -> Path | None:
+    """The default LUT *name* of this PDK on the LUT search path, None when there is none."""
+    try:
+        return find_default(pdk.name, name)
+    except LUTError:
+        return None
+
+
 def _converter_readout(ev, col, pdk, seed: int) -> str:
     """The same network read out by the committed 5-bit SPICE converter LUTs of this PDK (LUTs only, no
     simulation; `make luts-adc` makes them), beside the ideal quantizer."""
-    root = Path(__file__).resolve().parent.parent / "lut" / pdk.name
-    rows = []
+    rows, where = [], set()
     for k in ("adc_sar", "adc_mi_sar", "adc_flash", "adc_hybrid"):
-        p = root / f"{k}5"
-        if lut_files(p)[0].exists():
+        p = _default(pdk, f"{k}5")
+        if p is not None:
+            where.add(str(p.parent))
             r = ev.evaluate(col, vdd=pdk.vdd_nom, adc_lut=str(p), chips=4, seed=seed)
             rows.append(f"  {k:<11} {100 * r['cim_accuracy_mean']:6.2f} ± {100 * r['cim_accuracy_std']:.2f} % "
                         f"{r['energy_per_inference_J'] * 1e12:9.2f} pJ ({r['adc_energy_per_inference_J'] * 1e12:7.2f} pJ "
@@ -135,21 +145,21 @@ def _converter_readout(ev, col, pdk, seed: int) -> str:
                         f"({r['timing']['scheme']})")
     if not rows:
         return ""
-    return ("\nRead-out by SPICE-characterized 5-bit converters (committed LUTs in lut/" + pdk.name
-            + "/, 4 chips; energy and TOPS/W include the converters):\n" + "\n".join(rows))
+    return ("\nRead-out by SPICE-characterized 5-bit converters (LUTs in " + ", ".join(sorted(where))
+            + ", 4 chips; energy and TOPS/W include the converters):\n" + "\n".join(rows))
 
 
 def _wht_readout(pdk, seed: int) -> str:
     """The frequency-domain digits network on the committed WHT crossbar LUT of this PDK (LUT only, no
     simulation; `make luts-wht` makes it)."""
-    p = Path(__file__).resolve().parent.parent / "lut" / pdk.name / "wht16"
-    if not lut_files(p)[0].exists():
+    p = _default(pdk, "wht16")
+    if p is None:
         return ""
     from .network import wht as nw
 
     r = nw.evaluate_wht(str(p), chips=3, seed=seed)
     op = r["operating_point"]
-    return (f"\nSigned-bit WHT crossbars (committed LUT lut/{pdk.name}/wht16, {op['vdd']:g} V, 3 chips): digits "
+    return (f"\nSigned-bit WHT crossbars (LUT {p}, {op['vdd']:g} V, 3 chips): digits "
             f"WHT network ideal {100 * r['ideal_accuracy']:.2f} %, CiM {100 * r['cim_accuracy_mean']:.2f} % "
             f"[{100 * r['cim_accuracy_min']:.2f}..{100 * r['cim_accuracy_max']:.2f}], "
             f"{r['energy_per_inference_et_J'] * 1e12:.2f} pJ, {r['tops_per_watt_no_et']:.1f} TOPS/W "
@@ -194,16 +204,16 @@ def summary_table(pdk, luts: dict, res: dict) -> str:
 def _td_readout(pdk, seed: int) -> str:
     """The digits MLP with every product on the time-domain FP8 MAC from the committed td_* LUTs of this PDK
     (LUTs only, no simulation; `make luts-td` makes them), at the PDK's nominal VDD."""
-    root = Path(__file__).resolve().parent.parent / "lut" / pdk.name
-    if not all((root / f"{n}.json").exists() for n in ("td_delay4", "td_tdc", "td_acc", "adc_sar6")):
-        return ""
-    from .behavior.td_mac import model_from_luts
+    from .behavior.td_mac import DEFAULT_LUTS, model_from_luts
     from .network import td_mac as nt
 
-    chips = [model_from_luts(pdk=pdk.name, seed=seed + i) for i in range(3)]
+    paths = {k: _default(pdk, n) for k, n in DEFAULT_LUTS.items()}
+    if None in paths.values():
+        return ""
+    chips = [model_from_luts(**paths, pdk=pdk.name, seed=seed + i) for i in range(3)]
     r = nt.evaluate_td(chips)
     c = chips[0].circuit.source
-    return (f"\nTime-domain FP8 MAC (committed LUTs lut/{pdk.name}/td_*, {c['vdd']:g} V, E4M3, L = 16, 3 chips): digits "
+    return (f"\nTime-domain FP8 MAC (LUTs {paths['delay'].parent}/td_*, {c['vdd']:g} V, E4M3, L = 16, 3 chips): digits "
             f"MLP FP32 {100 * r['fp32_accuracy']:.2f} %, exact FP8 {100 * r['fp8_exact_accuracy']:.2f} %, ideal circuit "
             f"{100 * r['td_ideal_accuracy']:.2f} %, this circuit {100 * r['td_accuracy_mean']:.2f} % "
             f"[{100 * r['td_accuracy_min']:.2f}..{100 * r['td_accuracy_max']:.2f}], "

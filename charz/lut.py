@@ -22,6 +22,10 @@ see :func:`seal`), and warns once per file on stderr when the LUT's model card (
 The two checksums guard integrity against accidental or careless edits and damaged copies; they are
 not a signature: anyone who edits a file on purpose can recompute them.
 
+A command's default LUT (used when no path is given) is looked up by PDK and name on a search path:
+``CHARZ_LUT_PATH``, the LUTs installed with charz, the checkout's ``lut/`` (:func:`find_default`). A path
+the user gives is used as given.
+
 Interpolation is linear along continuous axes (``scipy.interpolate.interp1d``), exact along discrete
 axes (such as the number of active cells k). Asking outside the grid is an error, never an extrapolation.
 """
@@ -390,6 +394,41 @@ def next_free(path: str | Path) -> Path:
 
 
 _base = lut_base  # older name
+
+
+# ---- default LUTs: the search path ---------------------------------------------------------------------
+LUT_PATH_ENV = "CHARZ_LUT_PATH"
+"""Environment variable: folders (``os.pathsep``-separated) searched first for default LUTs."""
+
+
+def lut_search_path() -> list[Path]:
+    """Folders searched for a default LUT ``<folder>/<pdk>/<name>.json``, in order: each folder of
+    ``CHARZ_LUT_PATH``, the LUTs installed with charz (``charz/data/lut``), the checkout's ``lut/`` (an
+    editable install; there the installed folder is a link to it, so it is listed once)."""
+    from .resources import checkout_root, package_data
+
+    dirs = [Path(p).expanduser() for p in os.environ.get(LUT_PATH_ENV, "").split(os.pathsep) if p]
+    installed, root = package_data("lut"), checkout_root()
+    local = root / "lut" if root is not None else None
+    if installed is not None and local is not None and local.is_dir() and installed.resolve() == local.resolve():
+        installed = None  # the link in a checkout: name the checkout's lut/ itself
+    dirs += [d for d in (installed, local) if d is not None and d.is_dir()]
+    return dirs
+
+
+def find_default(pdk: str, name: str) -> Path:
+    """The default LUT *name* of PDK *pdk*: ``<folder>/<pdk>/<name>`` (path without suffix) in the first
+    folder of :func:`lut_search_path` that holds ``<pdk>/<name>.json``. Use it only where a command has a
+    default LUT; a path the user gives is used as given, never searched. Raises a one-line LUTError naming
+    the folders searched."""
+    dirs = lut_search_path()
+    for d in dirs:
+        base = d / pdk / name
+        if lut_files(base)[0].is_file():
+            return base
+    searched = ", ".join(str(d) for d in dirs) or "no folder (CHARZ_LUT_PATH is empty and charz has no LUTs installed)"
+    raise LUTError(f"default LUT {pdk}/{name} not found on the LUT search path ({searched}): put {pdk}/{name}.json "
+                   f"+ .npz in a folder on {LUT_PATH_ENV}, or give the LUT's path")
 
 
 def json_checksum(meta: dict) -> str:

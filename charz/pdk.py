@@ -1,7 +1,8 @@
 """PTM model-card registry and lookup path.
 
 The manifest ``pdk_models/manifest.toml`` lists the supported cards with their sha256, nominal VDD,
-drawn Lmin, model names and mismatch coefficients. Card files are never part of the repository:
+drawn Lmin, model names and mismatch coefficients; it ships with the package as ``charz/data/manifest.toml``
+(:mod:`charz.resources`), so an installed charz reads its own copy. Card files are never part of the repository:
 they are found on the search path ``CHARZ_PDK_PATH`` (colon-separated), then ``pdk_models/`` in the
 project, then ``../shared/pdk_models`` beside the checkout. Every card is sha256-checked before use.
 """
@@ -16,9 +17,18 @@ import tomllib
 from pathlib import Path
 
 from .errors import ParameterError, PDKError
+from .resources import package_data
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-MANIFEST = PROJECT_ROOT / "pdk_models" / "manifest.toml"
+
+
+def _manifest_path() -> Path:
+    """The manifest shipped with the package (``charz/data/manifest.toml``: a copy in a wheel, a link to
+    ``pdk_models/manifest.toml`` in a checkout), else the checkout's ``pdk_models/manifest.toml``."""
+    return package_data("manifest.toml") or PROJECT_ROOT / "pdk_models" / "manifest.toml"
+
+
+MANIFEST = _manifest_path()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,7 +102,8 @@ def _manifest() -> dict:
     try:
         data = tomllib.loads(MANIFEST.read_text())
     except FileNotFoundError as exc:
-        raise PDKError(f"PDK manifest {MANIFEST} is missing: restore pdk_models/manifest.toml from git") from exc
+        raise PDKError(f"PDK manifest {MANIFEST} is missing: restore pdk_models/manifest.toml from git (in a "
+                       f"checkout) or reinstall charz") from exc
     return data["pdk"]
 
 

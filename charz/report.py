@@ -5,7 +5,9 @@ What it reads
 Converter LUTs ``<lut_dir>/<pdk>/<kind><bits>.json`` for kind in ``adc_sar``, ``adc_mi_sar``,
 ``adc_flash``, ``adc_hybrid`` (as written by ``charz characterize <kind> --bits <bits> -o ...``; the
 ``make luts-adc`` target writes the default set), the comparator LUT ``<lut_dir>/<pdk>/comparator`` and
-the column LUT ``<lut_dir>/<pdk>/cim_column`` (network evaluation). Nothing is simulated here: every
+the column LUT ``<lut_dir>/<pdk>/cim_column`` (network evaluation); without a ``lut_dir``, the first folder of
+the LUT search path (:func:`charz.lut.lut_search_path`) that holds a converter LUT of that PDK and
+resolution (:func:`default_lut_dir`). Nothing is simulated here: every
 figure comes from a LUT that a SPICE run wrote (a synthetic LUT is refused). A LUT that is missing is
 listed with the command that makes it.
 
@@ -36,7 +38,7 @@ import numpy as np
 from . import digitizer_area as area_model
 from .behavior.digitizer import DESCRIPTION, DigitizerModel, inl_dnl
 from .errors import LUTError, ParameterError
-from .lut import LUT, lut_files
+from .lut import LUT, lut_files, lut_search_path
 
 KINDS = ("adc_sar", "adc_mi_sar", "adc_flash", "adc_hybrid")
 IDEAL = "ideal quantizer (0 J, 0 s)"
@@ -46,6 +48,18 @@ NETWORK_BITS = (3, 4, 5, 6)
 
 def lut_path(lut_dir, pdk: str, kind: str, bits: int) -> Path:
     return Path(lut_dir) / pdk / f"{kind}{bits}"
+
+
+def default_lut_dir(pdk: str, bits: int) -> Path:
+    """The first folder of the LUT search path holding a converter LUT ``<pdk>/<kind><bits>.json``; a one-line
+    LUTError naming the folders searched when none does."""
+    dirs = lut_search_path()
+    for d in dirs:
+        if any(lut_files(lut_path(d, pdk, k, bits))[0].is_file() for k in KINDS):
+            return d
+    raise LUTError(f"no converter LUT for {pdk} at {bits} bits on the LUT search path "
+                   f"({', '.join(str(d) for d in dirs) or 'no folder'}): make them first, e.g. "
+                   f"{make_command(pdk, 'adc_sar', bits)}, and give --lut-dir or CHARZ_LUT_PATH")
 
 
 def make_command(pdk: str, kind: str, bits: int) -> str:
@@ -185,13 +199,16 @@ def table_md(summ: dict, rat: dict, missing: dict, bits: int, pdk: str, why: lis
     return "\n".join(lines) + "\n"
 
 
-def digitizers(pdk: str = "ptm16hp", bits: int = 5, lut_dir="lut", out="out/report_digitizers",
+def digitizers(pdk: str = "ptm16hp", bits: int = 5, lut_dir=None, out="out/report_digitizers",
                network: bool = True, chips: int = 3, n_images: int | None = None, progress=print) -> dict:
-    """Write the digitizer report (module doc); returns its JSON content."""
+    """Write the digitizer report (module doc; ``lut_dir`` None = :func:`default_lut_dir`); returns its JSON
+    content."""
     from .plot.digitizer import plot_converter_comparison, plot_transfer
 
     if not (isinstance(bits, int) and 2 <= bits <= 6):
         raise ParameterError(f"--bits must be an integer from 2 to 6, got {bits!r}")
+    if lut_dir is None:
+        lut_dir = default_lut_dir(pdk, bits)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     luts, summ, missing = {}, {}, {}

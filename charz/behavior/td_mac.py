@@ -905,12 +905,18 @@ def _seed(seed) -> int:
 
 # ---- the circuit as characterized: LUTs -> TdMacCircuit -----------------------------------------------
 DEFAULT_LUTS = {"delay": "td_delay4", "tdc": "td_tdc", "acc": "td_acc", "adc": "adc_sar6"}
-"""LUT names under ``lut/<pdk>/`` that :func:`circuit_from_luts` reads when none is given."""
+"""LUT names (``<pdk>/<name>`` on the LUT search path, :func:`charz.lut.find_default`) that
+:func:`circuit_from_luts` and :func:`model_from_luts` read when none is given."""
+
+
+def default_lut(pdk: str, key: str):
+    """The default LUT path of part *key* (``delay``, ``tdc``, ``acc``, ``adc``) for PDK *pdk*."""
+    from ..lut import find_default
+
+    return find_default(pdk, DEFAULT_LUTS[key])
 
 
 def _lut(x, block: str, pdk: str, key: str):
-    from pathlib import Path
-
     from ..lut import LUT
 
     if isinstance(x, LUT):
@@ -920,7 +926,7 @@ def _lut(x, block: str, pdk: str, key: str):
             raise LUTError(f"{key} LUT is a {x.block!r} LUT, expected {block!r}")
         return x, None
     if x is None:
-        x = Path(__file__).resolve().parents[2] / "lut" / pdk / DEFAULT_LUTS[key]
+        x = default_lut(pdk, key)
     return LUT.load(x, block=block), str(x)
 
 
@@ -975,11 +981,12 @@ def _corner_array(lut, name: str, vdd: float, temp: float):
 
 def circuit_from_luts(delay=None, tdc=None, acc=None, adc=None, vdd: float | None = None, temp: float | None = None,
                       fmt="e4m3", pdk: str = "ptm16hp") -> TdMacCircuit:
-    """A :class:`TdMacCircuit` from the SPICE LUTs (paths or :class:`charz.lut.LUT`; None = ``lut/<pdk>/``
-    :data:`DEFAULT_LUTS`): ``td_delay`` (one line's delay per code, nominal + Monte Carlo; its ``bits``
-    must equal the format's exponent bits), ``td_tdc`` (element-TDC thresholds at the pins, STOP path
-    delay and energy), ``td_acc`` (accumulation transfer and energy; capacitor matching from its stated
-    assumption) and an ``adc_*`` LUT for the read-out energy (``adc=False``: none).
+    """A :class:`TdMacCircuit` from the SPICE LUTs (paths or :class:`charz.lut.LUT`; None = the default
+    ``<pdk>/`` :data:`DEFAULT_LUTS` on the LUT search path): ``td_delay`` (one line's delay per code,
+    nominal + Monte Carlo; its ``bits`` must equal the format's exponent bits), ``td_tdc`` (element-TDC
+    thresholds at the pins, STOP path delay and energy), ``td_acc`` (accumulation transfer and energy;
+    capacitor matching from its stated assumption) and an ``adc_*`` LUT for the read-out energy
+    (``adc=False``: none).
 
     Conversions (every time in units of the line's tau at the corner):
     - ``delay_mean`` = (delay(code) - delay(0)) / tau; ``delay_dev`` = (instance - nominal) / tau;
@@ -1067,14 +1074,12 @@ def circuit_from_luts(delay=None, tdc=None, acc=None, adc=None, vdd: float | Non
         from .digitizer import check_lut as _check_adc
 
         if adc is None or isinstance(adc, (str,)) or hasattr(adc, "samples"):
-            from pathlib import Path
-
             from ..lut import LUT
 
             if isinstance(adc, LUT):
                 alut = adc
             else:
-                adc_src = str(adc) if adc is not None else str(Path(__file__).resolve().parents[2] / "lut" / pdk / DEFAULT_LUTS["adc"])
+                adc_src = str(adc) if adc is not None else str(default_lut(pdk, "adc"))
                 alut = LUT.load(adc_src)
             alut = _check_adc(alut)
             av, at, an = adc_corner(alut, v, t)
@@ -1105,9 +1110,9 @@ def circuit_from_luts(delay=None, tdc=None, acc=None, adc=None, vdd: float | Non
 def model_from_luts(delay=None, tdc=None, acc=None, adc=None, vdd: float | None = None, temp: float | None = None,
                     fmt="e4m3", pdk: str = "ptm16hp", adc_calibration: str = "none", **kw) -> TdMacModel:
     """A :class:`TdMacModel` on the SPICE circuit (:func:`circuit_from_luts`) whose read-out is the
-    converter LUT (``adc``: a path / LUT, default ``lut/<pdk>/adc_sar6``; an int = an ideal converter of
-    that many bits with the LUT circuit's other parts; ``adc_calibration`` "offset" trims each converter
-    instance's offset once). The element-TDC window is the characterized one.
+    converter LUT (``adc``: a path / LUT, default ``<pdk>/adc_sar6`` on the LUT search path; an int = an
+    ideal converter of that many bits with the LUT circuit's other parts; ``adc_calibration`` "offset" trims
+    each converter instance's offset once). The element-TDC window is the characterized one.
     Other keywords go to :class:`TdMacModel` (length, guard, fullscale, exp_mismatch, man_mismatch, units,
     seed)."""
     from .digitizer import DigitizerModel
@@ -1117,11 +1122,9 @@ def model_from_luts(delay=None, tdc=None, acc=None, adc=None, vdd: float | None 
     if isinstance(adc, int) and not isinstance(adc, bool):
         conv = adc
     else:
-        from pathlib import Path
-
         from ..lut import LUT
 
-        src = adc if adc is not None else Path(__file__).resolve().parents[2] / "lut" / pdk / DEFAULT_LUTS["adc"]
+        src = adc if adc is not None else default_lut(pdk, "adc")
         alut = src if isinstance(src, LUT) else LUT.load(src)
         av, at, _ = adc_corner(alut, circ.source["vdd"], circ.source["temp"])
         conv = DigitizerModel.from_lut(alut, vdd=av, temp=at, calibration=adc_calibration)  # the model
