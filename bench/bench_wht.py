@@ -32,7 +32,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from common import timed_rounds  # noqa: E402
 
 from charz.behavior import wht as bw  # noqa: E402
-from charz.netlist.wht_column import hadamard  # noqa: E402
+from charz.hadamard import hadamard  # noqa: E402
 
 
 def main() -> None:

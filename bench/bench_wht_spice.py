@@ -21,7 +21,8 @@ sys.path.insert(0, os.path.dirname(__file__))
 from common import machine  # noqa: E402
 
 from charz import pdk as P  # noqa: E402
-from charz.characterize.wht_check import random_vectors, signed_planes  # noqa: E402
+from charz.behavior.wht import signed_planes_msb  # noqa: E402
+from charz.characterize.wht_check import random_vectors  # noqa: E402
 from charz.netlist.wht_column import WhtParams, pairs_netlist, planes_netlist, reachable_pairs  # noqa: E402
 from charz.sim.runner import SimJob, execute  # noqa: E402
 
@@ -45,7 +46,7 @@ def main() -> None:
     pdk = P.get("ptm16hp")
     arr = WhtParams(pdk="ptm16hp", n_rows=a.rows, n_cols=a.rows, vdd=a.vdd, ternary=a.ternary)
     x = random_vectors(a.vectors, a.rows, 8, 0)
-    pl = signed_planes(x, 8).reshape(-1, a.rows)
+    pl = signed_planes_msb(x, 8).reshape(-1, a.rows)
     pl = pl[np.any(pl != 0, axis=1)]
     col = arr.replace(columns=(0,))
     pairs = reachable_pairs(a.rows)[1:pl.shape[0] + 1]

@@ -10,8 +10,10 @@ import time
 from pathlib import Path
 
 from . import __version__
+from .blocks import BLOCKS, characterize, make_plots
 from .errors import CharzError, ParameterError
 from .grid import grid, number
+from .lut import Kind
 
 DEFAULT_PDK = "ptm16hp"
 ON_LUT_PATH = "on the LUT search path"
@@ -92,6 +94,10 @@ def _print_failures(failures) -> None:
 
 # ---------------------------------------------------------------------------------------------------
 def cmd_doctor(args) -> int:
+    """``charz doctor``: print what charz finds (ngspice executable, libngspice and its build, PySpice, every
+    PTM card on the search path with its sha256 checked, the cache, the ngspice start-up, Dask). Returns 0
+    when all is well, 3 when ngspice, libngspice or PySpice is missing, 2 when the default card or every card
+    is missing or a card differs from the manifest."""
     from . import pdk
     from .sim.cache import Cache
 
@@ -185,6 +191,9 @@ def _altered_cards(pdk, d) -> list[tuple[Path, str]]:
 
 
 def cmd_pdk(args) -> int:
+    """``charz pdk list`` (the manifest's PDKs, their cards and A_VT) or ``charz pdk verify`` (inverter delay,
+    on / off currents and thresholds against the reference figures). Returns 0, or 4 when a run failed or a
+    figure deviates more than 2 % from its reference."""
     from . import pdk
 
     if args.pdk_cmd == "list":
@@ -229,6 +238,8 @@ def cmd_pdk(args) -> int:
 
 
 def cmd_cache(args) -> int:
+    """``charz cache info`` (location, entries, size) or ``charz cache clear`` (deletes charz's own files only
+    and says what it deleted). Returns 0."""
     from .sim.cache import Cache
 
     c = Cache()
@@ -244,6 +255,7 @@ def cmd_cache(args) -> int:
 
 
 def golden_netlists(pdk) -> dict[str, str]:
+    """Every block's golden netlists for *pdk*: file name -> deck text."""
     from .netlist import bitcell, cim_column, comparator, digitizer, flash, td_mac, wht_column
 
     out = {}
@@ -253,6 +265,8 @@ def golden_netlists(pdk) -> dict[str, str]:
 
 
 def cmd_netlist(args) -> int:
+    """``charz netlist``: write the golden netlists to ``--out``; with ``--check`` compare them instead and
+    return 1 (naming the stale files) when any differs or is missing, else 0."""
     pdk = _pdk(args)
     files = golden_netlists(pdk)
     out = Path(args.out)
@@ -292,105 +306,6 @@ def _char_common(args):
     )
 
 
-BLOCKS = ("bitcell6t", "bitcell8t", "cim_column", "comparator", "adc_sar", "adc_mi_sar", "adc_flash", "adc_hybrid",
-          "wht_column", "td_delay", "td_tdc", "td_acc", "td_arbiter")
-ADC_BLOCKS = ("adc_sar", "adc_mi_sar", "adc_flash", "adc_hybrid")
-
-
-def characterize(block: str, pdk, **kw):
-    """Run one block's recipe; returns the LUT (with any failures in lut.provenance['failed_points'])."""
-    cell_only = ("sizes",) if block == "wht_column" else ("sizes", "mismatch_beta")
-    if block not in ("bitcell6t", "bitcell8t", "cim_column"):
-        bad = [k for k in cell_only if kw.get(k)]
-        if bad:
-            raise CharzError(f"--{bad[0].replace('_', '-')} applies to the bitcells and the column only"
-                             + (" (WHT cell sizes are WhtParams fields w_cell, l_cell)" if block == "wht_column" else ""))
-        kw = {k: v for k, v in kw.items() if k not in cell_only}
-    for opt in ("length", "window"):
-        if block not in ("td_tdc", "td_acc") + (() if opt == "window" else ()) and kw.get(opt) is not None:
-            raise CharzError(f"--{opt} applies to td_tdc{' and td_acc' if opt == 'length' else ''} only")
-        if block == "td_acc" and opt == "window" and kw.get(opt) is not None:
-            raise CharzError("--window applies to td_tdc only")
-    tdkw = {k: kw.pop(k) for k in ("length", "window") if k in kw}
-    tdkw = {k: v for k, v in tdkw.items() if v is not None}
-    for opt in ("bits", "steps_per_lsb"):
-        if block not in ADC_BLOCKS + (("td_delay", "td_tdc") if opt == "bits" else ()) and kw.get(opt) is not None:
-            raise CharzError(f"--{opt.replace('_', '-')} applies to the converters ({', '.join(ADC_BLOCKS)}) only")
-    for opt in ("flash_bits", "hybrid_dac"):
-        if block != "adc_hybrid" and kw.get(opt) is not None:
-            raise CharzError(f"--{opt.replace('_', '-')} applies to adc_hybrid only")
-    for opt in ("vref_lo", "vref_hi"):
-        if block not in ADC_BLOCKS and kw.get(opt) is not None:
-            raise CharzError(f"--vref applies to the converters ({', '.join(ADC_BLOCKS)}) only")
-    if kw.get("n_bitlines") is not None and block not in ("adc_mi_sar", "adc_hybrid"):
-        raise CharzError("--bitlines applies to adc_mi_sar and adc_hybrid (the converters that borrow bitlines) only")
-    fb, hdac = kw.pop("flash_bits", None), kw.pop("hybrid_dac", None)
-    kw = {k: v for k, v in kw.items() if k not in ("vref_lo", "vref_hi", "n_bitlines") or v is not None}
-    kw = {k: v for k, v in kw.items() if k != "steps_per_lsb" or v is not None}
-    if block in ("bitcell6t", "bitcell8t"):
-        from .characterize.bitcell import characterize_bitcell
-
-        return characterize_bitcell(pdk, cell=block[-2:], **_drop(kw, "bits"))
-    if block == "cim_column":
-        from .characterize.cim_column import characterize_column
-
-        return characterize_column(pdk, **_drop(kw, "bits"))
-    if block == "td_delay":
-        from .characterize.td_mac import characterize_delay
-
-        return characterize_delay(pdk, **_bits_default(kw))
-    if block == "td_tdc":
-        from .characterize.td_mac import characterize_tdc
-
-        kw = _drop(kw, "fit_check")
-        if kw.get("bits") is not None:
-            kw["ebits"] = kw.pop("bits")
-        return characterize_tdc(pdk, **_drop(kw, "bits"), **tdkw)
-    if block in ("td_acc", "td_arbiter"):
-        from .characterize import td_mac as tdm
-
-        kw = _drop(kw, "fit_check", "bits")
-        if block == "td_acc":
-            if kw.pop("mc", 0):
-                raise CharzError("td_acc has no Monte Carlo: transistor mismatch barely moves a capacitor line and "
-                                 "capacitor mismatch is applied by the behavioural model (an assumption in the LUT)")
-            kw.pop("seed", None)
-            return tdm.characterize_acc(pdk, **kw, **tdkw)
-        return tdm.characterize_arbiter(pdk, **kw)
-    if block == "wht_column":
-        from .characterize.wht import characterize_wht
-
-        return characterize_wht(pdk, **_drop(kw, "bits"))
-    if block == "comparator":
-        from .characterize.comparator import characterize_comparator
-
-        return characterize_comparator(pdk, **_drop(kw, "bits"))
-    if block in ("adc_sar", "adc_mi_sar"):
-        from .characterize.digitizer import characterize_sar
-
-        return characterize_sar(pdk, kind=block[4:], **_bits_default(kw))
-    if block == "adc_hybrid":
-        from .characterize.digitizer import characterize_sar
-
-        bits = 5 if kw.get("bits") is None else kw["bits"]
-        kind = {"bitline": "mi_sar", "mom": "sar", None: "mi_sar"}[hdac]
-        return characterize_sar(pdk, kind=kind, flash_bits=max(1, bits // 2) if fb is None else fb,
-                                **_bits_default(kw))
-    if block == "adc_flash":
-        from .characterize.flash import characterize_flash
-
-        return characterize_flash(pdk, **_drop(_bits_default(kw), "fit_check"))
-    raise CharzError(f"unknown block '{block}': choose one of {', '.join(BLOCKS)}")
-
-
-def _drop(kw: dict, *names) -> dict:
-    return {k: v for k, v in kw.items() if k not in names}
-
-
-def _bits_default(kw: dict) -> dict:
-    return kw if kw.get("bits") is not None else _drop(kw, "bits")
-
-
 def _sizes(pdk, items: list[str] | None):
     """--size NAME=VALUE overrides of the PDK's default cell sizes (metres, SPICE suffixes allowed)."""
     if not items:
@@ -420,6 +335,10 @@ def default_lut_output(pdk_name: str, block: str) -> Path:
 
 
 def cmd_characterize(args) -> int:
+    """``charz characterize BLOCK``: run the block's recipe and save its LUT (refused before any simulation
+    when the LUT exists and ``--force`` is not given; a LUT that appears meanwhile is kept and this one goes
+    to ``NAME.1``). Returns 0, or 4 when points failed (NaN in the LUT); raises ``CharzError`` for options
+    that do not apply to the block."""
     pdk = _pdk(args)
     kw = _char_common(args)
     kw.update(length=args.length, window=args.window)
@@ -431,12 +350,12 @@ def cmd_characterize(args) -> int:
         if len(vr) != 2:
             raise CharzError(f"--vref {args.vref!r}: give the input range as LO,HI in volts, e.g. --vref 0.3,0.65")
         kw.update(vref_lo=vr[0], vref_hi=vr[1])
-    if args.block in ("cim_column", "wht_column"):
-        kw.update(n_rows=args.rows if args.rows is not None or args.block == "cim_column" else 16,
+    if args.block in (Kind.CIM_COLUMN, Kind.WHT_COLUMN):
+        kw.update(n_rows=args.rows if args.rows is not None or args.block == Kind.CIM_COLUMN else 16,
                   t_pulse=grid(args.t_pulse, "--t-pulse"))
     elif args.rows is not None or args.t_pulse is not None:
         raise CharzError("--rows and --t-pulse apply to cim_column and wht_column only")
-    if args.block == "wht_column":
+    if args.block == Kind.WHT_COLUMN:
         kw["ternary"] = not args.sign_only
     elif args.sign_only:
         raise CharzError("--sign-only applies to wht_column only")
@@ -470,6 +389,8 @@ def _load_any(path):
 
 
 def cmd_lut(args) -> int:
+    """``charz lut show PATH`` (print the LUT's summary) or ``charz lut seal PATH...`` (write each JSON's
+    checksum). Returns 0."""
     if args.lut_cmd == "seal":
         from .lut import seal
 
@@ -482,44 +403,8 @@ def cmd_lut(args) -> int:
     return 0
 
 
-def make_plots(lut, out: Path, stem: str) -> list[Path]:
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    if lut.block.startswith("bitcell"):
-        from .plot import bitcell as pb
-
-        written.append(pb.plot_butterfly(lut, out / f"{stem}_butterfly.png") or out / f"{stem}_butterfly.png")
-        if lut.samples:
-            written.append(pb.plot_mc_histograms(lut, out / f"{stem}_mc_hist.png") or out / f"{stem}_mc_hist.png")
-    elif lut.block == "cim_column":
-        from .plot import cim as pc
-
-        written.append(pc.plot_vbl_vs_k(lut, out / f"{stem}_vbl_vs_k.png") or out / f"{stem}_vbl_vs_k.png")
-        written.append(pc.plot_energy_vs_k(lut, out / f"{stem}_energy_vs_k.png") or out / f"{stem}_energy_vs_k.png")
-        if lut.samples:
-            written.append(pc.plot_vbl_histograms(lut, out / f"{stem}_vbl_hist.png") or out / f"{stem}_vbl_hist.png")
-    elif lut.block == "comparator":
-        from .plot import comparator as pcmp
-
-        written += pcmp.plot_all(lut, out, stem)
-    elif lut.block == "wht_column":
-        from .plot import wht as pw
-
-        written += pw.plot_all(lut, out, stem)
-    elif lut.block.startswith("td_"):
-        from .plot import td_mac as pt
-
-        written += pt.plot_lut(lut, out, stem)
-    elif lut.block.startswith("adc_"):
-        from .plot import digitizer as pd
-
-        written.append(pd.plot_transfer(lut, out / f"{stem}_transfer.png") or out / f"{stem}_transfer.png")
-    else:
-        raise CharzError(f"no plots for LUT kind '{lut.block}'")
-    return [Path(p) for p in written]
-
-
 def cmd_plot(args) -> int:
+    """``charz plot PATH``: write the LUT's figures into ``--out`` and print their paths. Returns 0."""
     lut = _load_any(args.path)
     from .lut import lut_base
 
@@ -555,11 +440,14 @@ def _eval_coords(args):
 
 
 def cmd_eval_wht(args) -> int:
+    """``charz eval --network wht``: the frequency-domain digits network on a ``wht_column`` LUT (default
+    ``wht16`` on the LUT search path); with ``--out`` also the mismatch (and VDD) sweeps, their PNGs and
+    ``wht_eval.json``. Raises ``CharzError`` for converter options (the WHT has none). Returns 0."""
     from .lut import LUT, find_default
     from .network import wht as nw
 
     path = args.lut or find_default(DEFAULT_PDK, "wht16")
-    lut = LUT.load(path, block="wht_column")
+    lut = LUT.load(path, block=Kind.WHT_COLUMN)
     if args.pdk:
         lut.check_pdk(_pdk(args).sha256)
     bad = [o for o, v in (("--adc-lut", args.adc_lut), ("--columns-per-adc", args.columns_per_adc),
@@ -607,6 +495,9 @@ def _td_lut_options(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_eval_td(args) -> int:
+    """``charz eval --network td_mac``: the digits MLP on the time-domain FP8 MAC composed from the td_* and
+    converter LUTs; with ``--out`` also the mismatch sweep, the exponent- vs mantissa-path comparison, their
+    PNGs and ``td_eval.json``. Raises ``CharzError`` for options that do not apply. Returns 0."""
     from .behavior.digitizer import DigitizerModel
     from .behavior.td_mac import adc_corner, circuit_from_luts, default_lut
     from .lut import LUT
@@ -658,6 +549,8 @@ def cmd_eval_td(args) -> int:
 
 
 def cmd_check_td(args) -> int:
+    """``charz check td_mac``: whole scalar products in ngspice against the composed TD-MAC model (nominal
+    only), printed and optionally written as JSON. Returns 4 when decks failed, else 0."""
     from .characterize.td_mac_check import check_td_mac, format_check
 
     if args.mc:
@@ -679,12 +572,14 @@ def cmd_check_td(args) -> int:
 
 
 def cmd_check(args) -> int:
+    """``charz check wht`` (a whole crossbar in ngspice against the behavioral layer fed by the LUT,
+    optionally with Monte Carlo instances) or ``charz check td_mac``. Returns 4 when decks failed, else 0."""
     from .characterize.wht_check import check_against_spice, format_check
     from .lut import LUT, find_default
 
     if args.what == "td_mac":
         return cmd_check_td(args)
-    lut = LUT.load(args.lut or find_default(DEFAULT_PDK, "wht16"), block="wht_column")
+    lut = LUT.load(args.lut or find_default(DEFAULT_PDK, "wht16"), block=Kind.WHT_COLUMN)
     coords = _eval_coords(args)
     res = check_against_spice(lut, vectors=args.vectors, bits=args.bits, seed=args.seed, mc=args.mc,
                               executor=_executor(args), use_cache=not args.no_cache, progress=not args.quiet,
@@ -702,6 +597,10 @@ def cmd_check(args) -> int:
 
 
 def cmd_eval(args) -> int:
+    """``charz eval``: the digits MLP on a ``cim_column`` LUT (default ``cim_column`` on the LUT search path),
+    read out by the ideal quantizer or a converter LUT; ``--network wht`` / ``td_mac`` go to their own
+    commands. With ``--out`` also the mismatch sweep and the energy breakdown as PNGs. Raises ``CharzError``
+    for a LUT of another block or options that do not apply. Returns 0."""
     from .lut import LUT, find_default
     from .network import evaluate as ev
 
@@ -712,11 +611,11 @@ def cmd_eval(args) -> int:
         return cmd_eval_td(args)
     path = args.lut or find_default(DEFAULT_PDK, "cim_column")
     lut = LUT.load(path)
-    if lut.block == "wht_column":
+    if lut.block == Kind.WHT_COLUMN:
         raise CharzError(f"{path} is a wht_column LUT: evaluate the WHT network with `charz eval --network wht`")
     if args.mode is not None:
         raise CharzError("--mode applies to --network wht only")
-    if lut.block != "cim_column":
+    if lut.block != Kind.CIM_COLUMN:
         raise CharzError(f"{path} is a '{lut.block}' LUT; `charz eval` needs a cim_column LUT")
     if args.pdk:
         lut.check_pdk(_pdk(args).sha256)
@@ -743,6 +642,8 @@ def cmd_eval(args) -> int:
 
 
 def cmd_report(args) -> int:
+    """``charz report digitizers``: the converter table, ratios, figures and (unless ``--no-network``) the
+    network read out by every converter LUT, written to ``--out`` from LUTs only. Returns 0."""
     from . import report
 
     if args.what != "digitizers":  # argparse restricts the choice; kept for a clear message if more are added
@@ -756,12 +657,16 @@ def cmd_report(args) -> int:
 
 
 def cmd_demo(args) -> int:
+    """``charz demo``: the whole flow on one PDK (:func:`charz.demo.run_demo`); returns its exit code."""
     from .demo import run_demo
 
     return run_demo(args)
 
 
 def cmd_train_td(args) -> int:
+    """``charz train --network td_mac``: train the digits MLP with every product on the TD-MAC from the LUTs
+    (or exact FP8 with ``--ideal``) beside FP32 from the same init; writes ``td_training.png`` and
+    ``td_training.json`` to ``--out`` (default ``out/td_train``). Returns 0."""
     import json
 
     from .behavior.td_mac import model_from_luts
@@ -784,6 +689,10 @@ def cmd_train_td(args) -> int:
 
 
 def cmd_train(args) -> int:
+    """``charz train``: re-train the digits MLP (default), the WHT network (``--network wht``: the shipped
+    recipe, hardware-aware on its LUT unless ``--ideal``) or the TD-MAC comparison (``--network td_mac``), and
+    save the weights (``--output``, default the shipped file). Raises ``CharzError`` for options of another
+    network. Returns 0."""
     from .network import mlp
 
     if args.network == "td_mac":
@@ -803,7 +712,7 @@ def cmd_train(args) -> int:
             lut_path = None
         elif not args.lut and len(parts) == 3 and parts[0] == "lut":  # the recipe's default LUT: lut/<pdk>/<name>
             lut_path = find_default(parts[1], parts[2])
-        recipe["lut"] = LUT.load(lut_path, block="wht_column") if lut_path else None
+        recipe["lut"] = LUT.load(lut_path, block=Kind.WHT_COLUMN) if lut_path else None
         t0 = time.time()
         net = nw.train_digits_wht(**recipe)
         path = net.save(args.output or nw.DATA)
@@ -829,6 +738,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``charz`` argument parser with every sub-command and its options (errors are one line that points
+    at ``--help``)."""
     ap = _Parser(
         prog="charz",
         description="Characterize compute-in-memory circuits in ngspice, fit LUTs, and evaluate networks on them.",

@@ -21,7 +21,7 @@ import numpy as np
 
 from . import pdk as pdkmod
 from .errors import LUTError
-from .lut import find_default
+from .lut import ADC_KINDS, find_default
 from .sim.executor import make_executor
 
 
@@ -36,7 +36,11 @@ def _fmt(mean: float, sigma: float | None, scale: float, unit: str) -> str:
 
 
 def run_demo(args) -> int:
-    from .cli import characterize, make_plots
+    """``charz demo``: characterize the bitcells and the CiM column (plus the column at 2x and 4x A_VT),
+    evaluate the digits MLP on the column LUT, print the summary and the closing sections, write LUTs and PNGs
+    under ``--out``. Returns the exit code: 0, or 4 when simulation points failed (they are NaN in the
+    LUTs)."""
+    from .blocks import characterize, make_plots
     from .network import evaluate as ev
     from .plot import network as pn
 
@@ -134,7 +138,7 @@ def _converter_readout(ev, col, pdk, seed: int) -> str:
     """The same network read out by the committed 5-bit SPICE converter LUTs of this PDK (LUTs only, no
     simulation; `make luts-adc` makes them), beside the ideal quantizer."""
     rows, where = [], set()
-    for k in ("adc_sar", "adc_mi_sar", "adc_flash", "adc_hybrid"):
+    for k in ADC_KINDS:
         p = _default(pdk, f"{k}5")
         if p is not None:
             where.add(str(p.parent))
@@ -167,6 +171,8 @@ def _wht_readout(pdk, seed: int) -> str:
 
 
 def summary_table(pdk, luts: dict, res: dict) -> str:
+    """The demo's summary as text: bitcell metrics (6T vs 8T, mean ± sigma at nominal VDD and 27 degC), the
+    CiM column's bitline voltages, energy and Monte Carlo sigma, and the network result."""
     from .network import evaluate as ev
 
     vn, tn = pdk.vdd_nom, 27.0

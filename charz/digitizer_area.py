@@ -54,6 +54,7 @@ import dataclasses
 
 from . import pdk as pdkmod
 from .errors import ParameterError
+from .lut import ADC_KINDS, Kind
 
 LOGIC_FACTOR = 3.0
 """Area of one logic/analog minimum transistor relative to one sixth of a 6T SRAM cell (assumption)."""
@@ -77,6 +78,9 @@ UNITS = {
 
 @dataclasses.dataclass(frozen=True)
 class NodeArea:
+    """Area facts of one technology node: the published 6T SRAM cell area [µm²] and MOM capacitor density
+    [fF/µm²], each with its source."""
+
     node_nm: int
     sram6t_um2: float
     sram_source: str
@@ -114,11 +118,14 @@ PUBLISHED = {
     "note": "published figures (ratios = conventional / memory-immersed), not computed by charz",
 }
 
-KINDS = ("adc_sar", "adc_mi_sar", "adc_flash", "adc_hybrid")
+KINDS = ADC_KINDS
 
 
 @dataclasses.dataclass(frozen=True)
 class AreaReport:
+    """What :func:`area` returns for one converter: the area per part [µm²] and its transistor units, the
+    capacitance [fF], how many columns share the converter, and the assumptions used."""
+
     kind: str
     bits: int
     node_nm: int
@@ -132,17 +139,21 @@ class AreaReport:
 
     @property
     def total_um2(self) -> float:
+        """Total area [µm²]: the sum of the breakdown."""
         return float(sum(self.breakdown_um2.values()))
 
     @property
     def per_column_um2(self) -> float:
+        """Area per column served [µm²]."""
         return self.total_um2 / self.columns_served
 
     @property
     def transistor_units(self) -> int:
+        """Total minimum-transistor units (capacitors count 0)."""
         return int(sum(self.units.values()))
 
     def to_dict(self) -> dict:
+        """The report as a JSON-ready dict (including total and per-column area)."""
         return {"kind": self.kind, "bits": self.bits, "node_nm": self.node_nm, "total_um2": self.total_um2,
                 "breakdown_um2": dict(self.breakdown_um2), "units": dict(self.units),
                 "capacitance_fF": self.capacitance_fF, "columns_served": self.columns_served,
@@ -215,13 +226,13 @@ def area(kind: str, bits: int, pdk="ptm65bulk", *, flash_bits: int | None = None
         units[f"{prefix}encoder"] = ((1 << nb) - 1) * UNITS["bubble_and"] + nb * (1 << (nb - 1))
 
     fb = db = None
-    if k == "adc_sar":
+    if k == Kind.ADC_SAR:
         sa_part(n, "mom")
         units["SA logic"] = n * UNITS["flip_flop"]
-    elif k == "adc_mi_sar":
+    elif k == Kind.ADC_MI_SAR:
         sa_part(n, "bitline")
         units["SA logic"] = n * UNITS["flip_flop"]
-    elif k == "adc_flash":
+    elif k == Kind.ADC_FLASH:
         flash_part(n)
         units["output register"] = n * UNITS["flip_flop"]
     else:
@@ -256,8 +267,9 @@ def area(kind: str, bits: int, pdk="ptm65bulk", *, flash_bits: int | None = None
             "cap_overhead": CAP_OVERHEAD,
             "c_unit_fF": c_unit_fF if cap_fF else None,
             "flash_bits": fb,
-            "dac_bits": db if k == "adc_hybrid" else None,
-            "cdac": cdac if k == "adc_hybrid" else ("mom" if k == "adc_sar" else "bitline" if k == "adc_mi_sar" else None),
+            "dac_bits": db if k == Kind.ADC_HYBRID else None,
+            "cdac": cdac if k == Kind.ADC_HYBRID else ("mom" if k == Kind.ADC_SAR else
+                                                     "bitline" if k == Kind.ADC_MI_SAR else None),
         },
     )
 

@@ -21,6 +21,9 @@ _NUM = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([fpnumk]?
 
 
 def number(text: str, what: str) -> float:
+    """Read a number with an optional SPICE-style suffix (f p n u m k) and unit letter (s v c f), e.g. ``50p``
+    or ``0.7v``; the result is rounded to 12 significant digits. *what* names it in the ``ParameterError``
+    raised for unreadable or non-finite text."""
     m = _NUM.match(str(text))
     if not m:
         raise ParameterError(f"{what}: cannot read {text!r} as a number (examples: 0.7, 50p, 1e-12)")

@@ -43,7 +43,6 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from scipy.interpolate import interp1d
 
 from . import __version__
 from .errors import LUTError
@@ -51,8 +50,40 @@ from .errors import LUTError
 SCHEMA = 1
 
 
+class Kind:
+    """The LUT kinds: the ``block`` a recipe writes into a LUT and a reader checks (``LUT.load(path,
+    block=Kind.CIM_COLUMN)``). One constant per kind; the values are the strings in the LUT files on disk
+    (and the netlist generators' block names), so never change one."""
+
+    BITCELL6T = "bitcell6t"
+    BITCELL8T = "bitcell8t"
+    CIM_COLUMN = "cim_column"
+    COMPARATOR = "comparator"
+    ADC_SAR = "adc_sar"
+    ADC_MI_SAR = "adc_mi_sar"
+    ADC_FLASH = "adc_flash"
+    ADC_HYBRID = "adc_hybrid"
+    WHT_COLUMN = "wht_column"
+    TD_DELAY = "td_delay"
+    TD_TDC = "td_tdc"
+    TD_ACC = "td_acc"
+    TD_ARBITER = "td_arbiter"
+
+
+KINDS = (Kind.BITCELL6T, Kind.BITCELL8T, Kind.CIM_COLUMN, Kind.COMPARATOR, Kind.ADC_SAR, Kind.ADC_MI_SAR,
+         Kind.ADC_FLASH, Kind.ADC_HYBRID, Kind.WHT_COLUMN, Kind.TD_DELAY, Kind.TD_TDC, Kind.TD_ACC, Kind.TD_ARBITER)
+"""Every LUT kind, in the order ``charz characterize`` lists its blocks."""
+ADC_KINDS = (Kind.ADC_SAR, Kind.ADC_MI_SAR, Kind.ADC_FLASH, Kind.ADC_HYBRID)
+"""The converter kinds (the LUT contract of :mod:`charz.behavior.digitizer`)."""
+TD_KINDS = (Kind.TD_DELAY, Kind.TD_TDC, Kind.TD_ACC, Kind.TD_ARBITER)
+"""The time-domain MAC's block LUTs (:mod:`charz.characterize.td_mac`)."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Axis:
+    """One LUT axis: name, unit and strictly increasing values (``LUTError`` otherwise); continuous axes are
+    interpolated linearly, discrete ones looked up exactly."""
+
     name: str
     unit: str
     values: np.ndarray
@@ -68,11 +99,16 @@ class Axis:
         object.__setattr__(self, "values", v)
 
     def to_json(self) -> dict:
+        """The axis as a JSON-ready dict (name, unit, values, discrete)."""
         return {"name": self.name, "unit": self.unit, "values": self.values.tolist(), "discrete": self.discrete}
 
 
 @dataclasses.dataclass
 class LUT:
+    """A characterized block: axes with units, tables on the axis grid (each with a unit), Monte Carlo samples
+    (grid + (n,)), other arrays, conditions, provenance and fit quality. Shapes and units are checked on
+    creation (``LUTError``)."""
+
     block: str
     axes: tuple[Axis, ...]
     tables: dict[str, np.ndarray]
@@ -98,9 +134,11 @@ class LUT:
     # ---- grid -------------------------------------------------------------------------------------
     @property
     def shape(self) -> tuple[int, ...]:
+        """The grid shape: number of values of each axis, in axis order."""
         return tuple(a.values.size for a in self.axes)
 
     def axis(self, name: str) -> Axis:
+        """The axis called *name*; ``LUTError`` naming the axes when there is none."""
         for a in self.axes:
             if a.name == name:
                 return a
@@ -132,6 +170,8 @@ class LUT:
                     f"{ax.name}={x:g} {ax.unit} is outside the {self.block} LUT range [{v[0]:g}, {v[-1]:g}]: "
                     f"re-characterize with a wider {ax.name} grid"
                 )
+            from scipy.interpolate import interp1d  # here, not at the top: the CLI imports Kind at start-up
+
             out = interp1d(v, out, axis=idx, kind="linear", assume_sorted=True)(x)
         return out
 
@@ -167,6 +207,7 @@ class LUT:
         return self._reduce(self.samples[name], coords)
 
     def value(self, table: str, **coords) -> float:
+        """One number of *table*: every axis must be given (``LUTError`` otherwise); see :meth:`slice`."""
         missing = [a.name for a in self.axes if a.name not in coords]
         if missing:
             raise LUTError(f"give a value for {missing} to read one number from the {self.block} LUT")
@@ -276,6 +317,8 @@ class LUT:
 
     # ---- display ----------------------------------------------------------------------------------
     def summary(self) -> str:
+        """Text for ``charz lut show``: axes, conditions, every table's unit and range, Monte Carlo samples,
+        provenance and fit quality."""
         p = self.provenance
         lines = [f"LUT {self.block}  (schema {SCHEMA})"]
         for a in self.axes:

@@ -109,6 +109,8 @@ class Mismatch:
         return self.avt_mv_um * 1e-3 / math.sqrt(area_um2)
 
     def sigma_beta(self, w: float, l: float) -> float:
+        """Relative sigma of the current factor (a fraction, e.g. 0.01 = 1 %) for a W x L device (metres):
+        A_beta / sqrt(W L)."""
         area_um2 = (w * 1e6) * (l * 1e6)
         return self.abeta_pct_um * 1e-2 / math.sqrt(area_um2)
 

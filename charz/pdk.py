@@ -75,6 +75,8 @@ class PDK:
         return vdd
 
     def provenance(self) -> dict:
+        """The node as LUT provenance: name, card file and sha256, node (nm), nominal VDD (V), A_VT (mV*um)
+        and where it came from (manifest assumption or user override), A_beta (%*um)."""
         return {
             "pdk": self.name,
             "card_file": self.file,
@@ -108,6 +110,7 @@ def _manifest() -> dict:
 
 
 def names() -> list[str]:
+    """Every PDK name of the manifest, ordered by node (nm), then name."""
     return sorted(_manifest(), key=lambda n: (_manifest()[n]["node_nm"], n))
 
 

@@ -38,15 +38,17 @@ import numpy as np
 from . import digitizer_area as area_model
 from .behavior.digitizer import DESCRIPTION, DigitizerModel, inl_dnl
 from .errors import LUTError, ParameterError
-from .lut import LUT, lut_files, lut_search_path
+from .lut import ADC_KINDS, LUT, Kind, lut_files, lut_search_path
 
-KINDS = ("adc_sar", "adc_mi_sar", "adc_flash", "adc_hybrid")
+KINDS = ADC_KINDS
 IDEAL = "ideal quantizer (0 J, 0 s)"
 CALIBRATIONS = ("none", "offset")
 NETWORK_BITS = (3, 4, 5, 6)
 
 
 def lut_path(lut_dir, pdk: str, kind: str, bits: int) -> Path:
+    """Base path of the *kind* converter LUT of *bits* bits for *pdk* in *lut_dir*: ``lut_dir/pdk/KINDbits``
+    (no extension)."""
     return Path(lut_dir) / pdk / f"{kind}{bits}"
 
 
@@ -64,7 +66,7 @@ def default_lut_dir(pdk: str, bits: int) -> Path:
 
 def make_command(pdk: str, kind: str, bits: int) -> str:
     """The command that makes a missing converter LUT (as `make luts-adc` does for the committed ones)."""
-    mc = 8 if kind in ("adc_sar", "adc_flash") else 4
+    mc = 8 if kind in (Kind.ADC_SAR, Kind.ADC_FLASH) else 4
     return (f"charz characterize {kind} --pdk {pdk} --bits {bits} --mc {mc} --seed 1 --steps-per-lsb 4 "
             f"-o lut/{pdk}/{kind}{bits}")
 
@@ -129,9 +131,9 @@ def _dac_capacitance_fF(lut: LUT) -> float | None:
     """The DAC's total capacitance from the LUT's generator parameters [fF] (reasons section)."""
     g = lut.provenance.get("parameters", {})
     n = int(lut.conditions["bits"])
-    if lut.block == "adc_sar":
+    if lut.block == Kind.ADC_SAR:
         return (1 << n) * float(g.get("c_unit", 1e-15)) * 1e15
-    if lut.block in ("adc_mi_sar", "adc_hybrid") and lut.conditions.get("cdac", "bitline") != "mom":
+    if lut.block in (Kind.ADC_MI_SAR, Kind.ADC_HYBRID) and lut.conditions.get("cdac", "bitline") != "mom":
         return (1 << n) * int(g.get("n_rows", 16)) * float(g.get("c_wire", 0.0)) * 1e15
     return None
 
@@ -148,6 +150,8 @@ def ratios(summ: dict) -> dict:
 
 
 def reasons(summ: dict, luts: dict, pdk: str) -> list[str]:
+    """Why our converter ratios differ from the published ones, one sentence each, with this run's DAC
+    capacitances where both SA LUTs are present."""
     out = []
     node = next((s["area_node_nm"] for s in summ.values() if s), None)
     out.append(f"node: ours are all at {pdk} ({node} nm in the area model) on both sides of each ratio; the published "
@@ -175,6 +179,8 @@ def _fmt(x, spec: str = ".3g") -> str:
 
 
 def table_md(summ: dict, rat: dict, missing: dict, bits: int, pdk: str, why: list[str]) -> str:
+    """The converter report as Markdown: one row per converter kind (or why it is missing), the SAR / flash vs
+    memory-immersed ratios beside the published ones, and the reasons."""
     pub = area_model.PUBLISHED
     lines = [f"# Column digitizers, {bits}-bit, {pdk}", "",
              "| converter | DNL max [LSB] | INL max [LSB] (endpoint / absolute) | missing | MC inst. | "
@@ -232,7 +238,7 @@ def digitizers(pdk: str = "ptm16hp", bits: int = 5, lut_dir=None, out="out/repor
     for k, lut in luts.items():
         pngs.append(str(plot_transfer(lut, out / f"transfer_{k}{bits}.png", n_instances=4, seed=0)))
     pngs.append(str(plot_converter_comparison(list(luts.values()), out / f"energy_area_{bits}bit.png", pdk=pdk, bits=bits)))
-    comp = _load(Path(lut_dir) / pdk / "comparator", block="comparator")
+    comp = _load(Path(lut_dir) / pdk / "comparator", block=Kind.COMPARATOR)
     pngs.append(str(plot_offsets(comp, summ, out / f"offsets_{pdk}.png", pdk)))
     md = table_md(summ, rat, missing, bits, pdk, why)
     (out / "digitizers.md").write_text(md)
@@ -351,6 +357,8 @@ def _net_row(readout: str, bits, r: dict, calibration: str | None = None) -> dic
 
 
 def plot_network(rows: list[dict], path, pdk: str):
+    """Write the PNG at *path*: network accuracy, TOPS/W and inferences/s against converter bits for every
+    converter kind (with and without offset trim), beside the ideal quantizer; returns the path written."""
     import matplotlib
 
     matplotlib.use("Agg")

@@ -6,13 +6,13 @@ import pytest
 from charz.behavior import cim
 from charz.behavior.cim import (
     ColumnModel,
-    IdealQuantizer,
     bitserial_matmul,
     cim_matmul,
     map_layer,
     map_weights,
     synthetic_column_lut,
 )
+from charz.behavior.readout import IdealQuantizer
 from charz.errors import LUTError, ParameterError
 from charz.lut import LUT, Axis
 

@@ -10,7 +10,7 @@ from scipy.stats import norm
 from charz.behavior import wht as bw
 from charz.behavior.cim import synthetic_column_lut
 from charz.errors import LUTError, ParameterError
-from charz.netlist.wht_column import hadamard
+from charz.hadamard import hadamard
 
 
 def signed_ints(rng, shape, bits=8, p_zero=0.3):

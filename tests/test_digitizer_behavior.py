@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from charz import digitizer_area as am
-from charz.behavior.cim import ColumnModel, IdealQuantizer, cim_matmul, map_layer, synthetic_column_lut
+from charz.behavior.cim import ColumnModel, cim_matmul, map_layer, synthetic_column_lut
 from charz.behavior.digitizer import (
     BLOCKS,
     DigitizerModel,
@@ -16,6 +16,7 @@ from charz.behavior.digitizer import (
     synthetic_adc_lut,
     thermometer_to_binary,
 )
+from charz.behavior.readout import IdealQuantizer
 from charz.errors import LUTError, ParameterError
 from charz.lut import LUT, Axis
 from charz.network import timing

@@ -8,13 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from charz.behavior.wht import WhtLayer, WhtModel, plane_decisions
-from charz.characterize.wht_check import (
-    check_against_spice, params_from_lut, random_vectors, signed_planes,
-)
+from charz.behavior.wht import WhtLayer, WhtModel, plane_decisions, signed_planes_msb
+from charz.characterize.wht_check import check_against_spice, params_from_lut, random_vectors
 from charz.errors import LUTError, ParameterError
+from charz.hadamard import hadamard
 from charz.lut import LUT
-from charz.netlist.wht_column import hadamard
 from charz.sim.executor import InlineExecutor
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,7 +26,7 @@ def sign_lut():
 
 def test_signed_planes_msb_first():
     x = np.array([[5, -3, 0, 127]])
-    p = signed_planes(x, 8)  # planes 6..0
+    p = signed_planes_msb(x, 8)  # planes 6..0
     assert p.shape == (1, 7, 4)
     assert p[0, :, 0].tolist() == [0, 0, 0, 0, 1, 0, 1]
     assert p[0, :, 1].tolist() == [0, 0, 0, 0, 0, -1, -1]
@@ -41,7 +39,8 @@ def test_layer_planes_are_exact_signs():
     x = random_vectors(6, 32, 8, 1)
     q = WhtLayer(32, n_rows=16).planes(x)
     h = hadamard(16)
-    ref = np.concatenate([np.sign(signed_planes(x[:, :16], 8) @ h), np.sign(signed_planes(x[:, 16:], 8) @ h)], axis=2)
+    ref = np.concatenate([np.sign(signed_planes_msb(x[:, :16], 8) @ h), np.sign(signed_planes_msb(x[:, 16:], 8) @ h)],
+                         axis=2)
     assert np.array_equal(q, ref)
 
 
@@ -93,7 +92,7 @@ def test_model_decisions_at_zero_mismatch_are_nominal(sign_lut):
     q = plane_decisions(m, x, mode="sign")
     q2 = plane_decisions(m, x, mode="sign", seed=99)
     assert np.array_equal(q, q2)  # no mismatch: every chip is the nominal one
-    d = signed_planes(x, 8) @ hadamard(16)
-    active = np.any(signed_planes(x, 8) != 0, axis=2, keepdims=True)
+    d = signed_planes_msb(x, 8) @ hadamard(16)
+    active = np.any(signed_planes_msb(x, 8) != 0, axis=2, keepdims=True)
     far = (np.abs(d) >= 2) & active
     assert np.array_equal(q[far], np.sign(d[far]))

@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 
 from charz import pdk as pdkmod
-from charz.characterize.wht import (
-    bracket, cell_sigma_fit, characterize_wht, measure_cycles, predicted_wrong, probit_fit,
-)
+from charz.behavior.wht import predicted_wrong
+from charz.characterize.wht import bracket, cell_sigma_fit, characterize_wht, measure_cycles, probit_fit
 from charz.errors import ParameterError, PDKError
+from charz.hadamard import hadamard
 from charz.lut import LUT
 from charz.netlist.wht_column import (
-    WhtParams, golden_netlists, hadamard, pair_plane, pairs_netlist, planes_netlist, reachable_pairs, timeline,
+    WhtParams, golden_netlists, pair_plane, pairs_netlist, planes_netlist, reachable_pairs, timeline,
     wht_devices,
 )
 from charz.sim.executor import InlineExecutor

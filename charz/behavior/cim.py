@@ -19,12 +19,12 @@ voltage at the sense instant ``V(k)`` (table ``vbl``), the energy of one evaluat
   mean minus nominal (the systematic shift mismatch causes) and ``d`` the drawn zero-mean deviation;
   ``s = mismatch_scale``. s = 1 reproduces the LUT's Monte Carlo population (made with the A_VT recorded
   in the LUT provenance) in mean and covariance; s = 0 gives the nominal column; other s stand for
-  A_VT' = s x A_VT by *linear* scaling. Measured on ptm16hp (16 rows, 0.7 V, 100 ps, 30 samples, same
-  seed re-run at 2x and 4x A_VT): sigma(k) grew 1.9-2.2x and 3.6-4.4x for k >= 3 (up to 7x at k = 1,
-  where the leakage-like tail is exponential in Vth), and the mean shift grew 3.0-3.4x and 7-11x (it
-  is second order). So scales above 1 *underestimate* the damage (digits MLP, 16 chips: 88.9 % vs
-  75.6 % measured at 2x, 65.6 % vs 11.7 % at 4x); for a real A_VT study re-characterize the column at
-  that A_VT (``charz.pdk.get(name, avt_mv_um=...)``) and use scale 1, e.g. with
+  A_VT' = s x A_VT by *linear* scaling. A column re-characterized at a larger A_VT shows sigma(k)
+  growing about linearly with A_VT for k >= 3 (faster at k = 1, where the leakage-like tail is
+  exponential in Vth) and the mean shift growing much faster (it is second order), so scales above 1
+  *underestimate* the damage (the measured figures: README, 'Technology and mismatch'); for a real
+  A_VT study re-characterize the column at that A_VT (``charz.pdk.get(name, avt_mv_um=...)``) and use
+  scale 1, e.g. with
   :func:`charz.network.evaluate.accuracy_vs_avt`;
 - the read-out: by default an **ideal quantizer** of ``adc_bits`` bits (uniform, noiseless, zero
   energy) spanning the nominal range ``[V(N), V(0)]``; every report then says "ideal quantizer". Any
@@ -77,50 +77,14 @@ import numpy as np
 
 from ..errors import CharzError, LUTError, ParameterError
 from ..validate import finite
-from ..lut import LUT, Axis
+from ..lut import LUT, Axis, Kind
+from .digitizer import IdealDigitizer  # the ideal quantizer behind the digitizer interface
+from .mismatch import draw_instances, lut_mismatch
+from .readout import MAX_ADC_BITS, QUANTIZER_LABEL, IdealQuantizer
 
-BLOCK = "cim_column"
-MAX_ADC_BITS = 16
+BLOCK = Kind.CIM_COLUMN
 DENSE_FRACTION = 0.25
 """Above this fraction of possibly misread evaluations, k_hat is gathered for every evaluation."""
-QUANTIZER_LABEL = "ideal quantizer"
-"""How the read-out is named in every report: it is not a circuit, and it costs 0 J."""
-
-
-# ---- ideal quantizer ----------------------------------------------------------------------------
-@dataclasses.dataclass(frozen=True)
-class IdealQuantizer:
-    """Uniform, noiseless ``bits``-bit quantizer over ``[v_lo, v_hi]`` (values outside are clipped).
-
-    Labelled "ideal quantizer" in every report; it stands in for the digitizers of a later issue and
-    is counted as 0 J by the energy ledger.
-    """
-
-    bits: int
-    v_lo: float
-    v_hi: float
-
-    def __post_init__(self):
-        if not (self.v_hi > self.v_lo):
-            raise ParameterError(
-                f"ideal quantizer range [{self.v_lo:g}, {self.v_hi:g}] V is empty: the nominal column curve "
-                f"does not fall with k at this operating point; pick another vdd / t_pulse"
-            )
-
-    @property
-    def levels(self) -> int:
-        return 1 << self.bits
-
-    @property
-    def lsb(self) -> float:
-        return (self.v_hi - self.v_lo) / self.levels
-
-    def codes(self, v: np.ndarray) -> np.ndarray:
-        c = np.floor((np.asarray(v, dtype=float) - self.v_lo) / self.lsb)
-        return np.clip(c, 0, self.levels - 1).astype(np.int64)
-
-    def centers(self) -> np.ndarray:
-        return self.v_lo + (np.arange(self.levels) + 0.5) * self.lsb
 
 
 # ---- the column model ---------------------------------------------------------------------------
@@ -250,8 +214,6 @@ class ColumnModel:
                 adc_bits = max(1, math.ceil(math.log2(n + 1)))
         else:
             choices["adc_bits"] = "given"
-        from .digitizer import IdealDigitizer  # the ideal quantizer behind the digitizer interface
-
         q = IdealDigitizer(int(adc_bits), float(v_nom[-1]), float(v_nom[0]))
         return cls(
             n_rows=n, coords=point, v_nom=v_nom, e_nom=e_nom, quantizer=q, mismatch_scale=ms,
@@ -263,6 +225,7 @@ class ColumnModel:
     # -- derived ---------------------------------------------------------------------------------
     @property
     def adc_bits(self) -> int:
+        """Resolution of the read-out (bits)."""
         return self.quantizer.bits
 
     @property
@@ -283,6 +246,7 @@ class ColumnModel:
         return np.argmin(np.abs(c[:, None] - self.v_nom[None, :]), axis=1).astype(np.int64)
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
+        """Active-cell counts k (int64) of read-out *codes*, through :meth:`decode_table`."""
         return self.decode_table()[np.asarray(codes)]
 
     def is_exact(self) -> bool:
@@ -457,14 +421,17 @@ class CiMLayer:
 
     @property
     def n_tiles(self) -> int:
+        """Number of N-row tiles the weight matrix's input dimension is split over."""
         return self.wplanes.shape[0]
 
     @property
     def n_slices(self) -> int:
+        """Weight magnitude bits per sign: ``w_bits - 1`` (one physical column each)."""
         return self.w_bits - 1
 
     @property
     def columns_per_tile(self) -> int:
+        """Physical columns per tile: 2 x (w_bits - 1) x outputs (sign, slice, output)."""
         return self.wplanes.shape[2]
 
     @property
@@ -622,50 +589,6 @@ def cim_matmul(
 def bitserial_matmul(x_int, w_int, n_rows: int, *, x_bits: int = 4, w_bits: int = 4):
     """Bare bit-serial integer arithmetic of the same mapping (planes, slices, tiles), no LUT."""
     return map_weights(w_int, n_rows, w_bits, x_bits)(x_int, return_hist=False)
-
-
-# ---- Monte Carlo instance model (shared with charz.behavior.digitizer) -------------------------
-def mc_deviation_stats(samples: np.ndarray, nominal: np.ndarray):
-    """Statistics of Monte Carlo instances about the nominal vector.
-
-    *samples* is (S, K): one row per simulated physical instance (a column's V(k) curve, a converter's
-    transition voltages). Rows with a NaN (failed runs) are dropped. Returns ``(n_usable, dev_mean,
-    dev_factor, dev_samples)``: ``dev_mean`` (K,) = sample mean minus nominal (the systematic shift
-    mismatch causes), ``dev_factor`` (K, r) with ``F @ F.T`` = the sample covariance (full, across K),
-    ``dev_samples`` (S', K) = usable rows minus nominal; the last three are None with fewer than 2 rows.
-    """
-    s = np.asarray(samples, dtype=float)
-    s = s[np.all(np.isfinite(s), axis=1)]
-    n = s.shape[0]
-    if n < 2:
-        return n, None, None, None
-    d = s - s.mean(axis=0)
-    cov = d.T @ d / (n - 1)
-    lam, vec = np.linalg.eigh(cov)
-    keep = lam > lam.max() * 1e-12 if lam.max() > 0 else np.zeros_like(lam, dtype=bool)
-    return n, s.mean(axis=0) - nominal, vec[:, keep] * np.sqrt(lam[keep]), s - nominal
-
-
-def draw_instances(nominal, n: int, rng: np.random.Generator, scale: float, source: str,
-                   factor, mean, samples) -> np.ndarray:
-    """(n, K) instance vectors ``nominal + scale * (mean + d)``, d drawn with covariance ``F @ F.T``
-    (``source="mvn"``) or picked among the Monte Carlo rows (``"resample"``; *samples* = rows minus
-    nominal, mean shift included). The random numbers drawn do not depend on *scale* (common random
-    numbers); with no mismatch the stream still advances by one (n, K) normal draw."""
-    nominal = np.asarray(nominal, dtype=float)
-    k = nominal.size
-    base = np.broadcast_to(nominal, (n, k))
-    if scale == 0 or factor is None:
-        rng.standard_normal((n, k))  # keep the stream aligned across scales
-        return base.copy()
-    if source == "resample":
-        dev = samples[rng.integers(0, samples.shape[0], size=n)]
-    else:
-        z = rng.standard_normal((n, k))
-        dev = z[:, : factor.shape[1]] @ factor.T
-        if mean is not None:
-            dev = dev + mean
-    return base + scale * dev
 
 
 # ---- synthetic LUT (tests only) -----------------------------------------------------------------
@@ -871,43 +794,3 @@ def _check_x(x_int, x_bits: int, n_in: int) -> np.ndarray:
     if x.size and (x.min() < 0 or x.max() >= (1 << x_bits)):
         raise ParameterError(f"activations must be unsigned {x_bits}-bit integers in [0, {(1 << x_bits) - 1}], got [{x.min()}, {x.max()}]")
     return x.astype(np.uint8)
-
-
-def lut_mismatch(lut: LUT, name: str, point: dict, nominal: np.ndarray, ms: float, mismatch_source: str,
-                 things: str, across: str, none_info: str):
-    """Mismatch statistics of quantity *name* of a LUT at *point*, shared by every LUT-fed model.
-
-    From the Monte Carlo samples (mean shift + full covariance across *across*, see
-    :func:`mc_deviation_stats`), else from the ``<name>_sigma`` / ``<name>_mean`` tables (independent per
-    entry). Returns ``(n_samples, dev_mean, dev_factor, dev_samples, mismatch_source, info)``; a LUTError when
-    mismatch is asked for (``ms > 0``) and the LUT cannot provide it."""
-    block = lut.block
-    dev_factor = dev_samples = dev_mean = None
-    mc_n, info = 0, none_info
-    if name in lut.samples:
-        smp = np.asarray(lut.sample_slice(name, **point), dtype=float).T  # (S, entries)
-        mc_n, dev_mean, dev_factor, dev_samples = mc_deviation_stats(smp, nominal)
-        if dev_factor is not None:
-            info = f"{mismatch_source}: {mc_n} Monte Carlo {things}, full covariance across {across}"
-        elif ms > 0:
-            raise LUTError(
-                f"{block} LUT has only {mc_n} usable Monte Carlo {things} at {point} (failed runs are NaN): "
-                f"re-characterize that point, or use mismatch_scale=0"
-            )
-    if dev_factor is None and f"{name}_sigma" in lut.tables:
-        sig = np.asarray(lut.slice(f"{name}_sigma", **point), dtype=float)
-        if np.all(np.isfinite(sig)) and np.any(sig > 0):
-            dev_factor = np.diag(sig)
-            if f"{name}_mean" in lut.tables:
-                mu = np.asarray(lut.slice(f"{name}_mean", **point), dtype=float)
-                dev_mean = mu - nominal if np.all(np.isfinite(mu)) else None
-            mismatch_source = "mvn"
-            info = f"{name}_sigma table only: independent per {across} (no samples, correlation unknown)"
-    if dev_factor is None and ms > 0:
-        raise LUTError(
-            f"{block} LUT holds no Monte Carlo data at {point}: use mismatch_scale=0 (nominal values) "
-            f"or re-characterize with Monte Carlo samples"
-        )
-    if mismatch_source == "resample" and dev_samples is None and ms > 0:
-        raise LUTError(f"mismatch_source='resample' needs Monte Carlo samples in the {block} LUT")
-    return mc_n, dev_mean, dev_factor, dev_samples, mismatch_source, info

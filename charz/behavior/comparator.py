@@ -32,10 +32,10 @@ import dataclasses
 import numpy as np
 
 from ..errors import LUTError, ParameterError
-from ..lut import LUT
+from ..lut import LUT, Kind
 from ..validate import finite
 
-BLOCK = "comparator"
+BLOCK = Kind.COMPARATOR
 SOURCES = ("resample", "normal", "instances")
 
 
@@ -149,6 +149,7 @@ class ComparatorBank:
 
     @property
     def n(self) -> int:
+        """Number of comparator instances in the bank."""
         return int(self.offsets.size)
 
     def decide(self, v_p, v_n=0.0) -> np.ndarray:

@@ -35,7 +35,7 @@ Per-instance transfer curves
 multivariate normal with the Monte Carlo sample covariance across edges (``mismatch_source="mvn"``)
 or picked among the real instances (``"resample"``); ``s = mismatch_scale``. These are the same
 helpers :class:`charz.behavior.cim.ColumnModel` uses for its column curves
-(:func:`charz.behavior.cim.mc_deviation_stats`, :func:`charz.behavior.cim.draw_instances`).
+(:func:`charz.behavior.mismatch.mc_deviation_stats`, :func:`charz.behavior.mismatch.draw_instances`).
 
 Drawn edge levels need not be increasing. What a crossing means depends on the decision procedure,
 which is modelled explicitly (vectorized over instances and inputs; the only Python loop is over the
@@ -101,16 +101,17 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import LUTError, ParameterError
-from ..lut import LUT, Axis
+from ..lut import ADC_KINDS, LUT, Axis, Kind
 from ..validate import finite
-from .cim import MAX_ADC_BITS, QUANTIZER_LABEL, IdealQuantizer, draw_instances, lut_mismatch
+from .mismatch import draw_instances, lut_mismatch
+from .readout import MAX_ADC_BITS, QUANTIZER_LABEL, IdealQuantizer
 
-BLOCKS = ("adc_sar", "adc_mi_sar", "adc_flash", "adc_hybrid")
+BLOCKS = ADC_KINDS
 DESCRIPTION = {
-    "adc_sar": "SA ADC, conventional capacitive DAC",
-    "adc_mi_sar": "memory-immersed SA ADC, DAC = neighbour array's bitlines",
-    "adc_flash": "flash ADC",
-    "adc_hybrid": "hybrid ADC, flash MSBs + SA LSBs",
+    Kind.ADC_SAR: "SA ADC, conventional capacitive DAC",
+    Kind.ADC_MI_SAR: "memory-immersed SA ADC, DAC = neighbour array's bitlines",
+    Kind.ADC_FLASH: "flash ADC",
+    Kind.ADC_HYBRID: "hybrid ADC, flash MSBs + SA LSBs",
     "ideal": QUANTIZER_LABEL,
 }
 MIN_BITS, MAX_BITS = 2, 6
@@ -151,7 +152,7 @@ def check_lut(lut) -> LUT:
 
 
 def _flash_bits(block: str, bits: int, fb) -> int | None:
-    if block != "adc_hybrid":
+    if block != Kind.ADC_HYBRID:
         return None
     if fb is None:
         raise LUTError("adc_hybrid LUT has no 'flash_bits' condition: regenerate it (flash MSBs of the hybrid)")
@@ -184,11 +185,11 @@ def decide(v, t, block: str, bits: int, flash_bits: int | None = None) -> np.nda
     lead = np.broadcast_shapes(v.shape[:-1], t.shape[:-1])
     v = np.broadcast_to(v, lead + v.shape[-1:])
     t = np.broadcast_to(t, lead + t.shape[-1:])
-    if block == "adc_flash":
+    if block == Kind.ADC_FLASH:
         return _count_le(v, t)
-    if block in ("adc_sar", "adc_mi_sar"):
+    if block in (Kind.ADC_SAR, Kind.ADC_MI_SAR):
         return _sa_search(v, t, bits, np.zeros(v.shape, dtype=np.int64))
-    if block == "adc_hybrid":
+    if block == Kind.ADC_HYBRID:
         step = 1 << (bits - flash_bits)
         coarse = _count_le(v, t[..., step - 1 :: step])  # the 2^m - 1 flash comparators
         return _sa_search(v, t, bits - flash_bits, coarse * step)
@@ -308,6 +309,7 @@ class ConverterBank:
 
     @property
     def levels(self) -> int:
+        """Number of codes: 2^bits."""
         return 1 << self.bits
 
     def convert(self, v, instance_index=None) -> np.ndarray:
@@ -344,6 +346,8 @@ class ConverterBank:
         return inl_dnl(self.transitions, (self.v_lo, self.v_hi))["missing"]
 
     def inl_dnl(self, method: str = "endpoint") -> dict:
+        """INL / DNL and missing codes of every instance's transitions (see :func:`inl_dnl`; *method*: one of
+        :data:`INL_METHODS`)."""
         return inl_dnl(self.transitions, (self.v_lo, self.v_hi), method)
 
     def summary(self) -> dict:
@@ -381,30 +385,42 @@ class IdealDigitizer(IdealQuantizer):
 
     @property
     def label(self) -> str:
+        """Report label: resolution, range [V], and 0 J / 0 s."""
         return f"{QUANTIZER_LABEL}, {self.bits} bits over [{self.v_lo:.4g}, {self.v_hi:.4g}] V (0 J, 0 s)"
 
     @property
     def short_label(self) -> str:
+        """Short label for tables and plot legends (``ideal quantizer N-bit``)."""
         return f"{QUANTIZER_LABEL} {self.bits}-bit"
 
     def nominal_transitions(self) -> np.ndarray:
+        """The 2^bits - 1 ideal transitions v_lo + k LSB (k = 1 .. 2^bits - 1) [V]."""
         return self.v_lo + np.arange(1, self.levels) * self.lsb
 
     def instances(self, n: int, rng: np.random.Generator | None = None) -> ConverterBank:
+        """*n* identical ideal converters as a :class:`ConverterBank` (no random numbers drawn; *rng* is
+        ignored)."""
         t = np.broadcast_to(self.nominal_transitions(), (int(n), self.levels - 1)).copy()
         return ConverterBank(t, t.copy(), self.bits, self.v_lo, self.v_hi, self.label, ideal=self)
 
     def convert(self, v, instance_index=None, bank: ConverterBank | None = None) -> np.ndarray:
+        """Codes of *v* [V]: :meth:`IdealQuantizer.codes` (*instance_index* and *bank* are ignored: every
+        instance is ideal)."""
         return self.codes(v)
 
     def for_range(self, v_lo: float, v_hi: float) -> "IdealDigitizer":
+        """The same resolution over the full scale [v_lo, v_hi] [V]."""
         return IdealDigitizer(self.bits, float(v_lo), float(v_hi))
 
     def inl_dnl(self, transitions=None, method: str = "endpoint") -> dict:
+        """INL / DNL of *transitions* (default: the ideal ones, all 0) over this range (see
+        :func:`inl_dnl`)."""
         t = self.nominal_transitions() if transitions is None else transitions
         return inl_dnl(t, (self.v_lo, self.v_hi), method)
 
     def describe(self) -> dict:
+        """What a report needs to say about the read-out: block ``ideal``, label, bits, range [V], 0 J, 0 s,
+        no mismatch."""
         return {"block": "ideal", "label": self.label, "bits": self.bits, "v_lo": self.v_lo, "v_hi": self.v_hi,
                 "energy_J": 0.0, "t_conv_s": 0.0, "mismatch": "none"}
 
@@ -543,6 +559,7 @@ class DigitizerModel:
     # -- derived ---------------------------------------------------------------------------------
     @property
     def levels(self) -> int:
+        """Number of codes: 2^bits."""
         return 1 << self.bits
 
     @property
@@ -552,10 +569,13 @@ class DigitizerModel:
 
     @property
     def synthetic(self) -> bool:
+        """True when the LUT was made by a synthetic generator (tests), not by SPICE."""
         return bool(self.provenance.get("synthetic"))
 
     @property
     def label(self) -> str:
+        """Report label: block, resolution, description, LUT source, energy (fJ) and time (ns) per conversion,
+        range [V], whether per-instance transfer curves are drawn, and offset trimming."""
         src = "SYNTHETIC LUT" if self.synthetic else f"{self.provenance.get('pdk', '?')} LUT"
         fb = f", {self.flash_bits} flash MSBs" if self.flash_bits else ""
         mm = (f"per-instance transfer curves ({self.mc_samples} MC instances, scale {self.mismatch_scale:g})"
@@ -567,6 +587,7 @@ class DigitizerModel:
 
     @property
     def short_label(self) -> str:
+        """Short label for tables and plot legends (block, resolution, trimming, synthetic)."""
         return (f"{self.block} {self.bits}-bit" + (" offset-trimmed" if self.calibration == "offset" else "")
                 + (" (synthetic LUT)" if self.synthetic else ""))
 
@@ -703,7 +724,7 @@ def load(lut_or_path) -> tuple[LUT, str | None]:
 
 # ---- synthetic LUT (tests only) -----------------------------------------------------------------
 def synthetic_adc_lut(
-    kind: str = "adc_sar",
+    kind: str = Kind.ADC_SAR,
     bits: int = 5,
     vref: Sequence[float] = (0.0, 0.6),
     vdd: Sequence[float] = (0.6, 0.7, 0.8),
@@ -738,7 +759,7 @@ def synthetic_adc_lut(
     block = block_name(kind)
     bits = check_bits(bits)
     fb = None
-    if block == "adc_hybrid":
+    if block == Kind.ADC_HYBRID:
         fb = _flash_bits(block, bits, max(1, bits // 2) if flash_bits is None else flash_bits)
     lo, hi = (finite(x, "vref") for x in vref)
     vdd_v = np.asarray(sorted(float(x) for x in vdd), dtype=float)
@@ -809,10 +830,10 @@ def _synthetic_instances(block, bits, fb, lo, hi, s_off, s_dnl, n, rng) -> np.nd
         r = 1.0 + s_dnl * rng.standard_normal((n_inst, 1 << nb))
         return np.cumsum(r, axis=1)[:, :-1] / r.sum(1, keepdims=True)  # (S, 2^nb - 1) tap fractions
 
-    if block in ("adc_sar", "adc_mi_sar"):
+    if block in (Kind.ADC_SAR, Kind.ADC_MI_SAR):
         frac = sa_fraction(bits, n)[:, codes]
         return lo + span * frac + s_off * rng.standard_normal((n, 1))
-    if block == "adc_flash":
+    if block == Kind.ADC_FLASH:
         return lo + span * ladder(bits, n) + s_off * rng.standard_normal((n, e))
     # hybrid
     sb = bits - fb

@@ -75,6 +75,7 @@ class Fp8Format:
 
     @property
     def min_normal(self) -> float:
+        """Smallest positive normal value: 2^(1 - bias)."""
         return 2.0 ** (1 - self.bias)
 
     @property

@@ -86,7 +86,7 @@ and one converter. All instances are drawn **once**, at construction, and kept f
 - line curves: ``delay_mean + exp_mismatch * (m + dev)`` per line instance, with ``dev`` drawn from a
   multivariate normal with the covariance (across codes) of the circuit's Monte Carlo rows
   ``delay_mean + delay_dev`` and ``m`` their mean minus ``delay_mean`` (the systematic shift), exactly
-  as :mod:`charz.behavior.cim` draws column curves (:func:`charz.behavior.cim.draw_instances`). The
+  as :mod:`charz.behavior.cim` draws column curves (:func:`charz.behavior.mismatch.draw_instances`). The
   rows carry each instance's *absolute* delay deviation (its code-0 intercept included), so the
   reference edge and every element edge have their own offsets;
 - element TDC thresholds (``tdc_thr[:W]`` + scaled deviations, one instance per element slot) and
@@ -143,9 +143,9 @@ import numpy as np
 from ..errors import ParameterError
 from ..validate import finite, posint
 from . import fp8
-from .cim import draw_instances, mc_deviation_stats
+from .mismatch import draw_instances, mc_deviation_stats
+from .readout import MAX_ADC_BITS
 
-MAX_ADC_BITS = 16
 MAX_LENGTH = 1 << 14
 CAP_TABLE_MAX = 1 << 22
 """Largest per-chip table of cap-array errors (engines x L x 2^nb entries) built for the gather path."""
@@ -239,6 +239,8 @@ class TdMacCircuit:
 
     @property
     def synthetic(self) -> bool:
+        """True when the circuit facts are synthetic (tests, :func:`synthetic_circuit`), not from SPICE
+        LUTs."""
         return bool(self.source.get("synthetic"))
 
     @classmethod
@@ -263,6 +265,9 @@ class TdMacCircuit:
         return circuit_from_luts(delay, tdc, acc, adc, vdd=vdd, temp=temp, fmt=fmt, pdk=pdk)
 
     def describe(self) -> dict:
+        """A JSON-ready summary: label, number of codes and thresholds, Monte Carlo instances per part, jitter
+        and capacitor sigma, whether a measured accumulation transfer is used, energies (J), source and
+        notes."""
         def mc(d):
             return 0 if d is None else int(d.shape[0])
 
@@ -1002,11 +1007,12 @@ def circuit_from_luts(delay=None, tdc=None, acc=None, adc=None, vdd: float | Non
       switched; read-out = the converter LUT's energy per conversion.
     """
     from ..errors import LUTError
+    from ..lut import Kind
 
     f = fp8.get_format(fmt)
-    dl, dsrc = _lut(delay, "td_delay", pdk, "delay")
-    tl, tsrc = _lut(tdc, "td_tdc", pdk, "tdc")
-    al, asrc = _lut(acc, "td_acc", pdk, "acc")
+    dl, dsrc = _lut(delay, Kind.TD_DELAY, pdk, "delay")
+    tl, tsrc = _lut(tdc, Kind.TD_TDC, pdk, "tdc")
+    al, asrc = _lut(acc, Kind.TD_ACC, pdk, "acc")
     bits = int(dl.conditions.get("bits", -1))
     if bits != f.ebits:
         raise LUTError(f"the delay LUT has {bits}-bit lines; {f.name} needs {f.ebits}-bit lines: characterize "
@@ -1158,6 +1164,8 @@ def compare_paths(circuit: TdMacCircuit, scales=(0.0, 0.25, 0.5, 1.0, 2.0), adc=
 
 
 def format_paths(res: dict) -> str:
+    """The result of :func:`compare_paths` as text: relative RMS error per mismatch scale on the exponent and
+    on the mantissa path, and the verdict."""
     e, m = res["exponent"], res["mantissa"]
     lines = [f"dot-product error vs mismatch on one path ({e['n_vectors']} random {e['length']}-element vectors, "
              f"{e['distribution']}; relative RMS error vs the exact FP8 result)",

@@ -3,7 +3,7 @@
 What is computed
 ----------------
 A crossbar of R rows and R columns (R = the LUT's ``n_rows``) is hard-wired with the +-1 Hadamard
-matrix H (:func:`charz.netlist.wht_column.hadamard`); it computes ``y = H^T x`` for one block of R
+matrix H (:func:`charz.hadamard.hadamard`); it computes ``y = H^T x`` for one block of R
 inputs, i.e. ``y_j = sum_r H[r, j] x_r``. A vector of n = m R inputs is split into m blocks, each on
 its own crossbar (a block WHT, "tile" t = 0..m-1).
 
@@ -85,11 +85,11 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import CharzError, LUTError, ParameterError
-from ..lut import LUT, Axis
-from ..netlist.wht_column import ORDERS, hadamard
+from ..hadamard import ORDERS, hadamard
+from ..lut import LUT, Axis, Kind
 from ..validate import finite
 
-BLOCK = "wht_column"
+BLOCK = Kind.WHT_COLUMN
 MODES = ("sign", "ternary")
 DEFAULT_BITS = 8
 MAX_BITS = 16
@@ -112,18 +112,23 @@ CONVENTIONS = {
 
 # ---- input checks and bit planes ------------------------------------------------------------------
 def check_bits(bits) -> int:
+    """*bits* (sign + magnitude) as an int when it is an integer from 2 to :data:`MAX_BITS`; else
+    ``ParameterError``."""
     if isinstance(bits, bool) or not isinstance(bits, numbers.Integral) or not (2 <= bits <= MAX_BITS):
         raise ParameterError(f"bits must be an integer from 2 to {MAX_BITS} (sign + magnitude bits), got {bits!r}")
     return int(bits)
 
 
 def check_mode(mode) -> str:
+    """*mode* when it is ``"sign"`` or ``"ternary"``; else ``ParameterError``."""
     if mode not in MODES:
         raise ParameterError(f"unknown WHT latch mode {mode!r}: choose 'sign' or 'ternary'")
     return mode
 
 
 def check_rows(n_rows) -> int:
+    """*n_rows* (the crossbar size R) as an int when it is a positive power of two; else
+    ``ParameterError``."""
     if isinstance(n_rows, bool) or not isinstance(n_rows, numbers.Integral) or n_rows < 1 or (n_rows & (n_rows - 1)):
         raise ParameterError(f"the crossbar size R must be a power of two (rows = columns), got {n_rows!r}")
     return int(n_rows)
@@ -257,11 +262,16 @@ class WhtStats:
 
     @property
     def energy_skipped_fraction(self) -> float | None:
+        """Fraction of the energy early termination saved: 1 - energy / energy_no_et (None without
+        energies)."""
         if self.energy is None or not self.energy_no_et:
             return None
         return 1.0 - self.energy / self.energy_no_et
 
     def summary(self) -> dict:
+        """The counts as a JSON-ready dict: fractions of zero, skipped and ternary-zero planes, energies (J)
+        with and without early termination, TOPS/W of each, output sparsity and the histogram of planes
+        evaluated."""
         e, e0 = self.energy, self.energy_no_et
         return {
             "vectors": self.vectors, "transforms": self.transforms, "ops": self.ops,
@@ -394,6 +404,7 @@ class WhtModel:
                    provenance=dict(lut.provenance), conditions=dict(lut.conditions), energy_parts=parts)
 
     def with_scale(self, mismatch_scale: float) -> "WhtModel":
+        """A copy at mismatch scale *mismatch_scale* (>= 0; ``ParameterError`` otherwise)."""
         ms = finite(mismatch_scale, "mismatch_scale")
         if ms < 0:
             raise ParameterError(f"mismatch_scale must be >= 0, got {ms:g}")
@@ -416,6 +427,9 @@ class WhtModel:
         return [self.scalars[n] for n in names]
 
     def check_mode(self, mode: str) -> None:
+        """Check that this LUT supports latch *mode* at this mismatch scale; raises ``ParameterError`` for an
+        unknown mode and ``LUTError`` naming what the LUT lacks (Monte Carlo data, the ternary pair or the
+        sign latch, the sigmas mismatch needs)."""
         check_mode(mode)
         if self.mismatch_scale > 0 and self.dv_mc is None:
             raise LUTError(f"this {BLOCK} LUT holds no Monte Carlo data (no dv_mean): use mismatch_scale=0 (the "
@@ -450,6 +464,9 @@ class WhtModel:
         return q
 
     def describe(self) -> dict:
+        """What a report needs to say about the model: size, order, operating point, mismatch scale, the dV
+        table used, the per-corner scalars in mV, the range of energy per column-plane (fJ), latch kind, Monte
+        Carlo samples and choices."""
         return {
             "n_rows": self.n_rows, "order": self.order, **self.coords,
             "mismatch_scale": self.mismatch_scale,
@@ -773,6 +790,14 @@ def signed_planes(x_int: np.ndarray, bits: int) -> np.ndarray:
     return out
 
 
+def signed_planes_msb(x: np.ndarray, bits: int) -> np.ndarray:
+    """(n, planes, length) signed bits, MSB plane first: sign(x) * bit_p(|x|), p = bits-2 .. 0.
+
+    The layout of the SPICE check (:mod:`charz.characterize.wht_check`): :func:`signed_planes` with the
+    planes reversed and moved after the first axis, as int64."""
+    return np.moveaxis(signed_planes(x, bits)[::-1], 0, 1).astype(np.int64)
+
+
 # ---- convenience functions --------------------------------------------------------------------------
 def wht_ideal(x_int, n_rows: int = 16, *, bits: int = DEFAULT_BITS, mode: str = "ternary",
               order: str = "sylvester") -> np.ndarray:
@@ -950,6 +975,25 @@ def p_wrong_ternary(mu, sd, thr_pos_mean, thr_pos_sigma, thr_neg_mean, thr_neg_s
     p_minus = (1 - p_plus) * (1 - cdf(v, tn, tns))
     want = np.where(d > 0, p_plus, np.where(d < 0, p_minus, 1 - p_plus - p_minus))
     return 1 - np.sum(want * w, axis=-1)
+
+
+def predicted_wrong(dv_mean: np.ndarray, kp: np.ndarray, kn: np.ndarray, fit: dict, ternary: bool) -> np.ndarray:
+    """Wrong-decision probability per pair of the fitted Gaussian model (what the behavioural layer
+    draws): dv ~ N(dv_mean, m cell_sigma^2 + dv_sigma0^2) with m = k+ + k-; sign mode: offset ~
+    N(offset_mean, offset_sigma); ternary: upper / lower thresholds ~ N(thr_*_mean, thr_*_sigma)
+    (the two latches' thresholds independent; dv shared, treated as independent here)."""
+    from scipy.special import ndtr
+
+    m = kp + kn
+    s_dv2 = m * fit["cell_sigma"] ** 2 + fit["dv_sigma0"] ** 2
+    d = np.sign(kp - kn)
+    if not ternary:
+        p_pos = ndtr((dv_mean - fit["offset_mean"]) / np.sqrt(s_dv2 + fit["offset_sigma"] ** 2))
+        return np.where(d > 0, 1 - p_pos, np.where(d < 0, p_pos, np.nan))
+    p_plus = ndtr((dv_mean - fit["thr_pos_mean"]) / np.sqrt(s_dv2 + fit["thr_pos_sigma"] ** 2))
+    p_minus = (1 - p_plus) * ndtr((fit["thr_neg_mean"] - dv_mean) / np.sqrt(s_dv2 + fit["thr_neg_sigma"] ** 2))
+    p_zero = 1 - p_plus - p_minus
+    return np.where(d > 0, 1 - p_plus, np.where(d < 0, 1 - p_minus, 1 - p_zero))
 
 
 # ---- helpers ----------------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import ParameterError
-from ..lut import LUT, Axis, fit_quality_entry, provenance
+from ..lut import LUT, Axis, Kind, fit_quality_entry, provenance
 from ..mc import Mismatch, draw
 from ..netlist.cells import CellSizes
 from ..netlist.cim_column import BLOCK, PATTERNS, CimColumnParams, column_devices, column_netlist, timeline
@@ -278,7 +278,7 @@ def characterize_column(
         "cycle_s": tl.end,
     }
 
-    lut = LUT(block=BLOCK, axes=axes, tables=out_tables, units=units, samples=samples, conditions=conditions,
+    lut = LUT(block=Kind.CIM_COLUMN, axes=axes, tables=out_tables, units=units, samples=samples, conditions=conditions,
               provenance=prov, arrays=arrays)
 
     # ---- fit quality -------------------------------------------------------------------------------

@@ -37,11 +37,15 @@ def corner_values(values: Sequence[float] | float | None, default: Sequence[floa
 
 
 def vdd_values(pdk: PDK, vdd: Sequence[float] | float | None) -> list[float]:
+    """The VDD axis of a sweep [V]: *vdd* (one value or several; None = the PDK's nominal) sorted and
+    de-duplicated, each checked against the node (``ParameterError`` outside (0, 1.5 x nominal])."""
     vals = corner_values(vdd, [pdk.vdd_nom], "VDD", "V")
     return [pdk.check_vdd(v) for v in vals]
 
 
 def temp_values(temp: Sequence[float] | float | None) -> list[float]:
+    """The temperature axis of a sweep [degC]: *temp* (None = 27) sorted and de-duplicated; ``ParameterError``
+    for a value outside [-55, 150] degC."""
     vals = corner_values(temp, [27.0], "temperature", "degC")
     for t in vals:
         if not (-55.0 <= t <= 150.0):
@@ -50,6 +54,7 @@ def temp_values(temp: Sequence[float] | float | None) -> list[float]:
 
 
 def midpoints(values: Sequence[float]) -> list[float]:
+    """The midpoints between consecutive *values* (empty for fewer than two)."""
     v = np.asarray(values, dtype=float)
     return ((v[:-1] + v[1:]) / 2).tolist() if v.size > 1 else []
 
@@ -65,6 +70,7 @@ class PointResults:
 
     @property
     def failures(self) -> list[JobFailure]:
+        """Every failed job of these sweeps (each with its saved netlist path)."""
         return [f for s in self.sweep for f in s.failures]
 
     @property
@@ -88,6 +94,7 @@ class PointResults:
         return ident
 
     def analysis_seconds(self) -> float:
+        """Summed ngspice run time of the jobs simulated in these sweeps (s); cached results count 0."""
         return sum(r.analysis_seconds for s in self.sweep for r in s.results if r is not None and not r.cached)
 
 
@@ -157,8 +164,8 @@ def integral(t, y, a: float, b: float) -> float:
 
     Integrate the *net* current over a window rather than its positive part: ngspice's integration makes
     the current of an ideal source ring between time points, and the positive part of that ringing
-    grows as the time step shrinks (measured on the CiM column: 0.49 fJ of wordline energy at a 20 ps
-    step, 2.2 fJ at 2 ps, while the net charge of the rising edge was 0.39 fJ at both)."""
+    grows as the time step shrinks, while the net charge does not (the figures are in
+    docs/ARCHITECTURE.md, 'Key decisions')."""
     t = np.asarray(t, dtype=float)
     y = np.asarray(y, dtype=float)
     cum = np.concatenate(([0.0], np.cumsum(np.diff(t) * (y[1:] + y[:-1]) / 2)))

@@ -30,8 +30,8 @@ Measurements (NumPy on the saved vectors; no ``.meas``):
 - **output-latch toggle energy** ``energy_toggle`` [J]: the first decision of a step deck starts from
   the same reset state for +dv and -dv, but only +dv flips the SR latch (it starts holding 0); the
   difference of the two first-cycle energies, averaged over the +-dv pairs of the grid, is the extra
-  energy of a decision that changes the latch (0.46 fJ on ptm16hp at 0.7 V, 9 % of a decision; 6.5 fJ
-  on ptm65bulk at 1.1 V). A converter's comparator energy is ``energy + p_toggle x energy_toggle``;
+  energy of a decision that changes the latch (a small fraction of a decision's energy; the measured
+  figures are in lut/README.md). A converter's comparator energy is ``energy + p_toggle x energy_toggle``;
 - **input-referred offset** of one instance (from one ramp transient): the staircase levels are
   ``v_k = -R + (k + 1/2) r``; with ``n0`` cycles deciding 0 (-1) and ``nu`` unresolved,
   ``offset = -R + r (n0 + nu / 2)``. For a monotonic decision sequence (every one we have seen) this
@@ -66,10 +66,8 @@ Carlo, ``offset_mean``, ``offset_sigma`` [V] and samples ``offset`` (per instanc
 failed or the offset was out of range); arrays ``mc_delvto``, ``mc_devices`` (and ``mc_mulu0``).
 Failures never stop the sweep: they are NaN and listed in ``lut.provenance["failed_points"]``.
 
-Measured with the defaults (27 degC, 50 instances at the manifest A_VT, seed 0): ptm16hp at 0.6 / 0.7 /
-0.8 V: offset sigma 20.4 / 20.6 / 20.9 mV (a linear sensitivity estimate from the per-device weights
-above gives 20.75 mV at 0.7 V), tau 15.6 / 6.8 / 4.1 ps, decision time at 10 mV 56.8 / 32.3 / 22.8 ps,
-5.1 fJ per decision at 0.7 V; ptm65bulk at 1.1 V: sigma 10.1 mV, tau 5.6 ps, 38.8 ps, 62 fJ.
+Figures measured with the defaults (offset sigma, tau, decision time, energy per decision on ptm16hp and
+ptm65bulk) are in lut/README.md, 'Comparator'.
 """
 
 from __future__ import annotations
@@ -84,7 +82,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import ParameterError
-from ..lut import LUT, Axis, fit_quality_entry, provenance
+from ..lut import LUT, Axis, Kind, fit_quality_entry, provenance
 from ..mc import Mismatch, draw
 from ..netlist.comparator import (
     BLOCK, ComparatorParams, ComparatorSizes, comparator_devices, ramp_levels, ramp_netlist, step_netlist, timeline,
@@ -512,7 +510,7 @@ def characterize_comparator(
         "per_corner_note": "these tables do not depend on dv: they are constant along the dv axis",
     }
 
-    lut = LUT(block=BLOCK, axes=axes, tables=out_tables, units=units, samples=samples, conditions=conditions,
+    lut = LUT(block=Kind.COMPARATOR, axes=axes, tables=out_tables, units=units, samples=samples, conditions=conditions,
               provenance=prov, arrays=arrays)
 
     # ---- fit quality -----------------------------------------------------------------------------------

@@ -94,9 +94,12 @@ class SarDraws:
 
     @property
     def n(self) -> int:
+        """Number of Monte Carlo samples."""
         return self.devices.n
 
     def samples(self, start: int = 0, stop: int | None = None):
+        """Alter triples for samples [start, stop): each sample's device triples followed by one ``(capacitor,
+        "capacitance", value in F)`` per explicit capacitor."""
         dev = self.devices.samples(start, stop)
         stop = self.n if stop is None else stop
         out = []
@@ -105,6 +108,8 @@ class SarDraws:
         return tuple(out)
 
     def arrays(self) -> dict[str, np.ndarray]:
+        """The draws as LUT arrays: the device draws (:meth:`charz.mc.Draws.arrays`) plus ``mc_cap``
+        (capacitances, F) and ``mc_caps`` (their names) when capacitors were drawn."""
         out = self.devices.arrays()
         if self.caps:
             out["mc_cap"] = self.cap_values
@@ -142,6 +147,8 @@ def margin_levels(params: SarParams, step: float, margin: float, rail: float) ->
 
 
 def input_levels(params: SarParams, step: float) -> np.ndarray:
+    """The input staircase of a transition sweep [V]: levels *step* apart, centred in each step, from
+    ``vref_lo`` to ``vref_hi`` (rounded to 12 decimals)."""
     n = int(math.ceil((params.vref_hi - params.vref_lo) / step - 1e-9))
     return np.round(params.vref_lo + (np.arange(n) + 0.5) * step, 12)
 

@@ -62,7 +62,7 @@ import numpy as np
 from ..behavior.digitizer import effective_transitions, inl_dnl, thermometer_to_binary
 from ..digitizer_area import area as digitizer_area
 from ..errors import CharzError, ParameterError
-from ..lut import LUT, Axis, provenance
+from ..lut import LUT, Axis, Kind, provenance
 from ..mc import Mismatch, draw
 from ..netlist.comparator import timeline
 from ..netlist.flash import (
@@ -110,6 +110,7 @@ class FlashMeasurement:
 
     @property
     def energy(self) -> float:
+        """Energy per conversion [J]: comparators plus ladder."""
         return self.energy_comparators + self.energy_ladder
 
     @property
@@ -402,7 +403,7 @@ def characterize_flash(
         "per_corner": ["energy", "t_conv", "energy_comparators", "energy_ladder"],
         "per_corner_note": "these tables do not depend on edge: the per-conversion value is replicated along it",
     }
-    return LUT(block=BLOCK, axes=axes, tables=tables, units=units, samples=samples, conditions=conditions,
+    return LUT(block=Kind.ADC_FLASH, axes=axes, tables=tables, units=units, samples=samples, conditions=conditions,
                provenance=prov, arrays=arrays)
 
 

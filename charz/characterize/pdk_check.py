@@ -36,6 +36,8 @@ def vth_constant_current(vgs: np.ndarray, id_abs: np.ndarray, w: float, l: float
 
 
 def measure_inverter(run: dict, vdd: float) -> dict:
+    """Propagation delays of an inverter run at *vdd*, at the VDD / 2 crossings [s]: ``tphl`` (input rising to
+    output falling), ``tplh`` (input falling to output rising) and their mean ``tpd``."""
     t, vin, vout = run["time"], run["v(in)"], run["v(out)"]
     t_in_r = crossing(t, vin, vdd / 2, True)
     t_out_f = crossing(t, vout, vdd / 2, False, after=t_in_r - 1e-12)
@@ -46,6 +48,9 @@ def measure_inverter(run: dict, vdd: float) -> dict:
 
 
 def verify(pdks: list[PDK], executor=None, use_cache: bool = True, progress: bool = True) -> list[dict]:
+    """``charz pdk verify``: for every PDK simulate an inverter and NMOS / PMOS Id-Vgs sweeps (W = 1 um) at
+    nominal VDD; return (one row per PDK, failures). A row holds ``ok`` and, for the runs that succeeded, the
+    inverter delays (s), on / off currents per um of width (A) and constant-current thresholds (V)."""
     points = []
     for p in pdks:
         points += [({"pdk": p.name, "tb": "inv"}, inverter_netlist(p)),

@@ -32,9 +32,9 @@ import numpy as np
 
 from ..errors import ParameterError
 from ..validate import finite
-from ..lut import LUT, Axis, fit_quality_entry, provenance
+from ..lut import LUT, Axis, Kind, fit_quality_entry, provenance
 from ..mc import Mismatch, draw
-from ..netlist.td_mac import BLOCK, DelayLineParams, delay_devices, delay_netlist, timeline
+from ..netlist.td_mac import DelayLineParams, delay_devices, delay_netlist, timeline
 from ..pdk import PDK, get
 from ..sim.executor import Executor, owned
 from .common import check_mc, integral, midpoints, mismatch_record, netlist_set, run_points, sample_stats, temp_values, vdd_values
@@ -169,7 +169,7 @@ def characterize_delay(
                   "energy_dynamic": "energy minus leakage x cycle_s (leakage: supply power in a quiet window)",
                   "cycle_s": timeline(base, 1).period,
                   "inl": "deviation from the straight-line fit of delay vs code, in units of its slope tau"}
-    lut = LUT(block=BLOCK, axes=axes, tables=tables, units=units, samples=samples, conditions=conditions,
+    lut = LUT(block=Kind.TD_DELAY, axes=axes, tables=tables, units=units, samples=samples, conditions=conditions,
               provenance=prov, arrays=draws.arrays() if draws is not None else {})
     if fres is not None:
         pred, sim, where = [], [], []
@@ -571,7 +571,7 @@ def characterize_tdc(
                   "stop_delay": f"latest-of-{length} detector + clock driver loaded by {length * window + 2 * ((1 << ebits) - 1)} "
                                 "flip-flops: STOP 50 % minus the last arrival's 50 % (nominal)",
                   "vbn_t": "TDC starve bias at which the mean tap delay equals the line's tau (PMOS bias VDD - vbn_t)"}
-    lut = LUT(block="td_tdc", axes=axes, tables=tables, units=units, samples=samples, conditions=conditions,
+    lut = LUT(block=Kind.TD_TDC, axes=axes, tables=tables, units=units, samples=samples, conditions=conditions,
               provenance=prov, arrays={**(draws.arrays() if draws is not None else {}), "sweep_dt": sweep_dt,
                                        "sweep_code": sweep_code, "scale_threshold": scale_thr,
                                        "scale_threshold_mc": scale_mc})
@@ -701,7 +701,7 @@ def characterize_acc(
                   "cap_sigma": f"assumption, not simulated: sigma(dC/C) = {CAP_MATCH_PCT_SQRT_FF} % x sqrt(1 fF / C); "
                                f"unit {base.c_unit * 1e15:g} fF -> {sigma_unit * 100:.2f} %",
                   "values": values.tolist()}
-    lut = LUT(block="td_acc", axes=axes, tables=tables, units=units, conditions=conditions, provenance=prov)
+    lut = LUT(block=Kind.TD_ACC, axes=axes, tables=tables, units=units, conditions=conditions, provenance=prov)
     ok = np.isfinite(tables["inl"])
     if ok.any():
         lut.fit_quality = {"linearity": {"points": int(ok.sum()), "max_abs_err": float(np.nanmax(np.abs(tables["inl"]))),
@@ -800,5 +800,5 @@ def characterize_arbiter(
                   "offset": "per instance: midpoint between the largest dt b still won and the smallest a won "
                             "(resolution limited by the dt grid)",
                   "metastability": "t_dec = t0 - tau_m ln|dt| fitted over the nonzero dt"}
-    return LUT(block="td_arbiter", axes=axes, tables=tables, units=units, samples=samples, conditions=conditions,
+    return LUT(block=Kind.TD_ARBITER, axes=axes, tables=tables, units=units, samples=samples, conditions=conditions,
                provenance=prov, arrays=draws.arrays() if draws is not None else {})

@@ -86,9 +86,9 @@ def check_td_mac(delay=None, tdc=None, acc=None, adc=None, pdk: str = "ptm16hp",
                             fullscale=fullscale, exp_mismatch=0.0, man_mismatch=0.0, units=1, seed=seed)
     src = model.circuit.source
     v, tc = float(src["vdd"]), float(src["temp"])
-    from ..lut import LUT
+    from ..lut import LUT, Kind
 
-    tl = LUT.load(src["tdc"], block="td_tdc") if src.get("tdc") else None
+    tl = LUT.load(src["tdc"], block=Kind.TD_TDC) if src.get("tdc") else None
     if tl is None:
         raise ParameterError("the check needs the TDC LUT on disk (its calibrated bias)")
     vbn_t = float(tl.value("vbn_t", vdd=v, temp=tc, tap=1))
@@ -171,6 +171,9 @@ def check_td_mac(delay=None, tdc=None, acc=None, adc=None, pdk: str = "ptm16hp",
 
 
 def format_check(r: dict) -> str:
+    """The result of :func:`check_td_mac` as text: conditions, agreement of exponent differences and shared
+    scale, errors against exact FP8 (SPICE and model), energy per scalar product, one line per vector, and any
+    mismatches or failures."""
     ex, ys, ym = (np.asarray(r[k], dtype=float) for k in ("exact", "y_spice", "y_model"))
     es, em = np.asarray(r["energy_spice"], dtype=float), np.asarray(r["energy_model"], dtype=float)
     lines = [f"TD-MAC SPICE check: {r['pdk']} {r['vdd']:g} V {r['temp']:g} degC, {r['format']}, L = {r['length']}, "

@@ -31,7 +31,7 @@ each corner:
 
 A nominal-only LUT (no Monte Carlo) stores the offset and thresholds as the midpoint of the interval the
 nominal decisions bracket, and zero sigmas. The fit quality entry ``decision_model`` compares the wrong
-rates the fitted model predicts (Gaussian in dv, see :func:`predicted_wrong`) with the measured ones.
+rates the fitted model predicts (Gaussian in dv, see :func:`charz.behavior.wht.predicted_wrong`) with the measured ones.
 
 LUT contract (read by :mod:`charz.behavior.wht`): block ``wht_column``; axes ``vdd`` [V], ``temp``
 [degC], ``t_pulse`` [s] (continuous), ``kp``, ``kn`` [cells] (discrete 0..R); tables above on the
@@ -49,10 +49,11 @@ from typing import Sequence
 
 import numpy as np
 from scipy.optimize import minimize
-from scipy.special import log_ndtr, ndtr
+from scipy.special import log_ndtr
 
+from ..behavior.wht import predicted_wrong
 from ..errors import ParameterError
-from ..lut import LUT, Axis, fit_quality_entry, provenance
+from ..lut import LUT, Axis, Kind, fit_quality_entry, provenance
 from ..mc import Mismatch, draw
 from ..netlist.wht_column import BLOCK, WhtParams, pairs_netlist, reachable_pairs, timeline, wht_devices
 from ..pdk import PDK, get
@@ -172,23 +173,6 @@ def cell_sigma_fit(m: np.ndarray, var: np.ndarray) -> tuple[float, float]:
     a = np.stack([m[ok], np.ones(ok.sum())], axis=1)
     coef, _ = nnls(a, var[ok])
     return float(math.sqrt(coef[0])), float(math.sqrt(coef[1]))
-
-
-def predicted_wrong(dv_mean: np.ndarray, kp: np.ndarray, kn: np.ndarray, fit: dict, ternary: bool) -> np.ndarray:
-    """Wrong-decision probability per pair of the fitted Gaussian model (what the behavioural layer
-    draws): dv ~ N(dv_mean, m cell_sigma^2 + dv_sigma0^2) with m = k+ + k-; sign mode: offset ~
-    N(offset_mean, offset_sigma); ternary: upper / lower thresholds ~ N(thr_*_mean, thr_*_sigma)
-    (the two latches' thresholds independent; dv shared, treated as independent here)."""
-    m = kp + kn
-    s_dv2 = m * fit["cell_sigma"] ** 2 + fit["dv_sigma0"] ** 2
-    d = np.sign(kp - kn)
-    if not ternary:
-        p_pos = ndtr((dv_mean - fit["offset_mean"]) / np.sqrt(s_dv2 + fit["offset_sigma"] ** 2))
-        return np.where(d > 0, 1 - p_pos, np.where(d < 0, p_pos, np.nan))
-    p_plus = ndtr((dv_mean - fit["thr_pos_mean"]) / np.sqrt(s_dv2 + fit["thr_pos_sigma"] ** 2))
-    p_minus = (1 - p_plus) * ndtr((fit["thr_neg_mean"] - dv_mean) / np.sqrt(s_dv2 + fit["thr_neg_sigma"] ** 2))
-    p_zero = 1 - p_plus - p_minus
-    return np.where(d > 0, 1 - p_plus, np.where(d < 0, 1 - p_minus, 1 - p_zero))
 
 
 def _cells(dv: np.ndarray, m: np.ndarray) -> dict:
@@ -446,7 +430,7 @@ def characterize_wht(
         "t_restore": base.t_restore, "v_trim": base.v_trim, "w_cell": base.w_cell, "l_cell": base.l_cell,
         "c_wire": base.c_wire, "c_bitline_wire": base.c_bitline_wire, "c_row": base.c_row,
     }
-    lut = LUT(block=BLOCK, axes=axes, tables=out_tables, units=units, samples=samples, conditions=conditions,
+    lut = LUT(block=Kind.WHT_COLUMN, axes=axes, tables=out_tables, units=units, samples=samples, conditions=conditions,
               provenance=prov, arrays=arrays)
 
     # ---- fit quality -----------------------------------------------------------------------------
@@ -498,4 +482,4 @@ def _wrong(samples: dict, mode: str, i: int, j: int, m: int, reach, kp_v, kn_v) 
     return wrong
 
 
-__all__ = ["characterize_wht", "measure_cycles", "probit_fit", "predicted_wrong", "RECIPE"]
+__all__ = ["characterize_wht", "measure_cycles", "probit_fit", "RECIPE"]

@@ -24,8 +24,9 @@ import time
 
 import numpy as np
 
+from ..behavior.wht import signed_planes_msb
 from ..errors import LUTError, ParameterError
-from ..lut import LUT
+from ..lut import LUT, Kind
 from ..mc import Mismatch, draw
 from ..netlist.comparator import ComparatorSizes
 from ..netlist.wht_column import SIZES, WhtParams, planes_netlist, wht_devices
@@ -60,7 +61,7 @@ def lut_rows(lut: LUT) -> int:
 def circuit_parameters(lut: LUT) -> tuple[dict, ComparatorSizes]:
     """The circuit parameters (FIELDS) and latch sizes recorded in the LUT's provenance, checked field
     by field; a LUTError naming the field when one is missing, of the wrong type or out of range."""
-    if lut.block != "wht_column":
+    if lut.block != Kind.WHT_COLUMN:
         raise LUTError(f"the SPICE check needs a wht_column LUT, got '{lut.block}'")
     gp = lut.provenance.get("parameters")
     if gp is None:
@@ -122,12 +123,6 @@ def random_vectors(n: int, length: int, bits: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).integers(-top, top + 1, size=(n, length))
 
 
-def signed_planes(x: np.ndarray, bits: int) -> np.ndarray:
-    """(n, planes, length) signed bits, MSB plane first: sign(x) * bit_p(|x|), p = bits-2 .. 0."""
-    mag, sgn = np.abs(x), np.sign(x)
-    return np.stack([sgn * ((mag >> p) & 1) for p in range(bits - 2, -1, -1)], axis=1).astype(np.int64)
-
-
 @dataclasses.dataclass
 class SpiceCrossbar:
     """SPICE decisions of every column for every evaluated plane."""
@@ -156,7 +151,7 @@ def simulate_crossbar(params: WhtParams, vectors: np.ndarray, bits: int, pdk: PD
     x = np.asarray(vectors)
     if x.ndim != 2 or x.shape[1] != params.n_rows:
         raise ParameterError(f"vectors must be (n, {params.n_rows}) signed integers, got shape {x.shape}")
-    planes = signed_planes(x, bits)
+    planes = signed_planes_msb(x, bits)
     nz = np.any(planes != 0, axis=2)
     cyc = [(v, p) for v in range(x.shape[0]) for p in range(planes.shape[1]) if nz[v, p]]
     decks = [cyc[a:a + cycles_per_deck] for a in range(0, len(cyc), cycles_per_deck)]
@@ -280,6 +275,9 @@ def check_against_spice(lut: LUT, vectors: int = 8, bits: int = 8, seed: int = 0
 
 
 def format_check(r: dict) -> str:
+    """The result of :func:`check_against_spice` as text: conditions, nominal agreement of SPICE, behavioral
+    model and exact arithmetic, energy per column-plane, the first disagreements, the Monte Carlo comparison
+    when run, and failures."""
     L = r["lut"]
     n = r["nominal"]
     lines = [

@@ -155,6 +155,7 @@ class BitcellParams:
 
     @property
     def block(self) -> str:
+        """Block name of the decks: ``bitcell6t`` or ``bitcell8t``."""
         return f"bitcell{self.cell}"
 
     def replace(self, **kw) -> "BitcellParams":

@@ -105,6 +105,8 @@ class CellSizes:
         return cls(w_pu=2 * L, w_pd=5 * L, w_ax=3 * L, w_rd=4 * L, w_ra=4 * L, l=L, l_read=2 * L)
 
     def replace(self, **kw) -> "CellSizes":
+        """A copy with the given sizes (m) changed; None values keep the current size. Unknown names raise
+        ``ParameterError``; the sizes are not range-checked here (see :meth:`check`)."""
         unknown = set(kw) - {f.name for f in dataclasses.fields(self)}
         if unknown:
             raise ParameterError(f"unknown cell size(s) {sorted(unknown)}: use {[f.name for f in dataclasses.fields(self)]}")
@@ -157,6 +159,8 @@ def read_port(i: int | str, q: str, rwl: str, rbl: str, s: CellSizes, pdk: PDK):
 
 
 def cell_8t(i, q, qb, bl, blb, wl, rwl, rbl, vdd, s: CellSizes, pdk: PDK):
+    """Element lines and devices of one 8T cell *i*: the 6T core (:func:`cell_6t`) plus the decoupled read
+    port (:func:`read_port`) onto *rbl*."""
     l6, d6 = cell_6t(i, q, qb, bl, blb, wl, vdd, s, pdk)
     lr, dr = read_port(i, q, rwl, rbl, s, pdk)
     return l6 + lr, d6 + dr

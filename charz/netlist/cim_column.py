@@ -74,6 +74,7 @@ import dataclasses
 import numbers
 
 from .. import pdk as pdkmod
+from ..cim_cycle import T_GAP, T_RELEASE
 from ..errors import ParameterError
 from ..validate import bounded as _pos, finite, round12 as _r12
 from ..pdk import PDK
@@ -85,10 +86,6 @@ N_MIN, N_MAX = 8, 64
 PATTERNS: dict[str, tuple[int, int]] = {"x1w0": (1, 0), "x0w1": (0, 1), "x0w0": (0, 0)}
 """Pattern of the N-k rows that do not compute a 1: (input bit, weight bit)."""
 EDGE_SEGMENTS = 4
-T_RELEASE = 10e-12
-"""When the precharge clock starts to rise (release)."""
-T_GAP = 10e-12
-"""Gap between the end of the release edge and the start of the wordline edge."""
 C_WIRE_16NM = 1.5e-15
 SAVE = ("time", "v(rbl)", "i(vpre)", "i(vrwl)", "i(vpch)")
 
@@ -167,6 +164,7 @@ class CimColumnParams:
             object.__setattr__(self, name, value)
 
     def replace(self, **kw) -> "CimColumnParams":
+        """A copy with the given fields changed, validated again (``ParameterError`` on a bad value)."""
         return dataclasses.replace(self, **kw)
 
     def as_dict(self) -> dict:
@@ -195,6 +193,9 @@ class Timeline:
 
 
 def timeline(params: CimColumnParams) -> Timeline:
+    """The instants of one evaluation for *params* (s): precharge release at :data:`T_RELEASE`, the wordline
+    pulse ``t_pulse`` (50 % to 50 %) after a gap :data:`T_GAP`, the sense instant ``sense_delay`` after the
+    falling edge completes, and the end after ``t_restore``."""
     e = params.t_edge
     release = T_RELEASE
     rise = release + e + T_GAP
@@ -280,6 +281,8 @@ def column_netlist(params: CimColumnParams, k: int, pdk: PDK | None = None) -> N
 
 
 def golden_file_name(params: CimColumnParams, k: int) -> str:
+    """File name of the golden netlist of *params* with *k* active rows:
+    ``cim_column{n_rows}_{pdk}_k{k}.cir``."""
     return f"cim_column{params.n_rows}_{params.pdk}_k{k}.cir"
 
 

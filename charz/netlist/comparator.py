@@ -155,6 +155,8 @@ class ComparatorSizes:
                    w_rst=_r12(12 * L), w_buf_n=_r12(4 * L), w_buf_p=_r12(8 * L), l=_r12(L))
 
     def replace(self, **kw) -> "ComparatorSizes":
+        """A copy with the given sizes (m) changed, validated again; unknown names raise
+        ``ParameterError``."""
         unknown = set(kw) - {f.name for f in dataclasses.fields(self)}
         if unknown:
             raise ParameterError(
@@ -242,6 +244,8 @@ class ComparatorParams:
         return d
 
     def pairs(self) -> tuple[tuple[str, object], ...]:
+        """(name, value) pairs with numbers formatted by num(), for netlist headers (sizes as
+        ``sizes.NAME``)."""
         d = self.as_dict()
         sizes = d.pop("sizes")
         out = [(k, num(v) if isinstance(v, float) else v) for k, v in d.items()]
@@ -333,6 +337,9 @@ class Timeline:
 
 
 def timeline(params: ComparatorParams, n_cycles: int) -> Timeline:
+    """The instants of an *n_cycles*-cycle deck of *params* (s): the clock starts at ``t_clk / 2``; each
+    cycle's input changes in the middle of the reset half before its rising edge (times rounded to 12
+    digits)."""
     T, e = params.t_clk, params.t_edge
     start = T / 2
     rise = tuple(_r12(start + k * T) for k in range(n_cycles))

@@ -269,6 +269,8 @@ class SarParams:
     # -- derived -------------------------------------------------------------------------------------
     @property
     def block(self) -> str:
+        """Block name of the decks and LUTs: ``adc_hybrid`` when ``flash_bits`` > 0, else ``adc_sar`` or
+        ``adc_mi_sar`` by ``kind``."""
         return HYBRID_BLOCK if self.flash_bits else BLOCKS[self.kind]
 
     @property
@@ -281,14 +283,17 @@ class SarParams:
 
     @property
     def n_cycles(self) -> int:
+        """Decision cycles per conversion (``len(cycle_bits)``: n for SA, n - m + 1 for the hybrid)."""
         return len(self.cycle_bits)
 
     @property
     def lsb(self) -> float:
+        """Ideal LSB: (vref_hi - vref_lo) / 2^bits [V]."""
         return (self.vref_hi - self.vref_lo) / (1 << self.bits)
 
     @property
     def vcm(self) -> float:
+        """Sampling common mode ``vcm_ratio`` x VDD [V] (rounded to 12 significant digits)."""
         return _r12(self.vcm_ratio * self.vdd)
 
     @property
@@ -297,11 +302,15 @@ class SarParams:
         return _r12(self.t_sample + self.n_cycles * self.t_clk + 4 * self.t_edge)
 
     def replace(self, **kw) -> "SarParams":
+        """A copy with the given fields changed, validated again. Changing ``pdk`` raises ``ParameterError``:
+        make new params instead (sizes and timing are per-PDK defaults)."""
         if "pdk" in kw and kw["pdk"] != self.pdk:
             raise ParameterError("make a new SarParams for another PDK (its sizes and timing are per-PDK defaults)")
         return dataclasses.replace(self, **kw)
 
     def as_dict(self) -> dict:
+        """The fields as a plain dict (sizes as nested dicts); the hybrid-only fields (``flash_bits``,
+        ``r_ladder``, ``c_tap``, ``c_fs``) only when ``flash_bits`` > 0."""
         hybrid_only = () if self.flash_bits else ("flash_bits", "r_ladder", "c_tap", "c_fs")
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
              if f.name not in ("cell_sizes", "comparator_sizes") + hybrid_only}
@@ -310,6 +319,8 @@ class SarParams:
         return d
 
     def pairs(self) -> tuple[tuple[str, object], ...]:
+        """(name, value) pairs with numbers formatted by num(), for netlist headers
+        (``comparator_sizes.NAME``, and ``cell_sizes.NAME`` for the memory-immersed kind)."""
         d = self.as_dict()
         cs, ks = d.pop("cell_sizes"), d.pop("comparator_sizes")
         out = [(k, num(v) if isinstance(v, float) else v) for k, v in d.items()]
@@ -377,6 +388,9 @@ class Timeline:
 
 
 def timeline(params: SarParams, n_conv: int) -> Timeline:
+    """The instants of a deck of *n_conv* conversions of *params* [s]: conversion m starts at m x ``t_conv``,
+    its cycles follow the sample phase every ``t_clk``, each decision is captured 2 ``t_edge`` into the next
+    cycle (times rounded to 12 digits)."""
     e, T, n = params.t_edge, params.t_clk, params.n_cycles
     starts, cycles, caps = [], [], []
     for m in range(n_conv):
@@ -463,6 +477,9 @@ def _waves(params: SarParams, tl: Timeline, levels: Sequence[float]) -> dict[str
 # ---- the deck ---------------------------------------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
 class SarCircuit:
+    """What :func:`circuit` returns: the converter's element lines, its MOSFETs (for Monte Carlo) and its
+    explicit capacitors."""
+
     lines: tuple[str, ...]
     devices: tuple[Device, ...]
     caps: tuple[tuple[str, float], ...]
@@ -618,6 +635,9 @@ def sar_caps(params: SarParams, pdk: PDK | None = None) -> tuple[tuple[str, floa
 
 
 def save_list(params: SarParams) -> tuple[str, ...]:
+    """The vectors a converter deck of *params* saves: time, the output register ``v(q)``, the supply /
+    reference / clock / input source currents (``i(vcm)`` for the binary CDAC) and, for the hybrid, the coarse
+    clock current and the coarse comparators' outputs ``v(qfC)``."""
     src = ("i(vdd)", "i(vhi)", "i(vlo)", "i(vclk)", "i(vin)") + (("i(vcm)",) if params.kind == "sar" else ())
     if params.flash_bits:
         src += ("i(vclkf)",) + tuple(f"v(qf{c})" for c in range(1, 1 << params.flash_bits))
@@ -634,6 +654,8 @@ def _pdk_for(params: SarParams, pdk: PDK | None) -> PDK:
 
 
 def check_levels(params: SarParams, levels) -> tuple[float, ...]:
+    """Validate the input staircase of one deck: 1 to :data:`MAX_CONVERSIONS` finite voltages within [0, VDD];
+    returns them rounded to 12 digits. Raises ``ParameterError`` otherwise."""
     try:
         vals = tuple(finite(v, "input level") for v in levels)
     except TypeError as exc:

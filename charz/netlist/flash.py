@@ -83,6 +83,8 @@ COMPARATOR_FIELDS = ("c_load", "t_clk", "t_edge", "t_step")
 
 
 def check_flash_bits(bits) -> int:
+    """*bits* as an int when it is an integer from :data:`MIN_BITS` to :data:`MAX_BITS`; else
+    ``ParameterError``."""
     if isinstance(bits, bool) or not isinstance(bits, numbers.Integral) or not (MIN_BITS <= bits <= MAX_BITS):
         raise ParameterError(f"flash resolution must be an integer from {MIN_BITS} to {MAX_BITS} bits, got {bits!r}")
     return int(bits)
@@ -172,10 +174,12 @@ class FlashParams:
 
     @property
     def n_comparators(self) -> int:
+        """Comparators of the converter: 2^bits - 1."""
         return (1 << self.bits) - 1
 
     @property
     def lsb(self) -> float:
+        """Ideal LSB: (vref_hi - vref_lo) / 2^bits [V]."""
         return (self.vref_hi - self.vref_lo) / (1 << self.bits)
 
     def taps(self) -> tuple[float, ...]:
@@ -193,14 +197,18 @@ class FlashParams:
         return tuple(_r12(a + (k + 0.5) * self.resolution) for k in range(n))
 
     def replace(self, **kw) -> "FlashParams":
+        """A copy with the given fields changed, validated again (``ParameterError`` on a bad value)."""
         return dataclasses.replace(self, **kw)
 
     def as_dict(self) -> dict:
+        """The fields as a plain dict (the comparator sizes as a nested dict)."""
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "sizes"}
         d["sizes"] = dataclasses.asdict(self.sizes)
         return d
 
     def pairs(self) -> tuple[tuple[str, object], ...]:
+        """(name, value) pairs with numbers formatted by num(), for netlist headers (sizes as
+        ``sizes.NAME``)."""
         d = self.as_dict()
         sizes = d.pop("sizes")
         out = [(k, num(v) if isinstance(v, float) else v) for k, v in d.items()]
@@ -209,6 +217,8 @@ class FlashParams:
 
 
 def save_list(bits: int) -> tuple[str, ...]:
+    """The vectors a *bits*-bit flash deck saves: time, every comparator's ``dp_C`` / ``dn_C`` outputs, and
+    the supply, clock and top-reference source currents."""
     n = (1 << bits) - 1
     out = ["time"]
     for c in range(1, n + 1):

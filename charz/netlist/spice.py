@@ -105,10 +105,13 @@ class Netlist:
         return "\n".join(lines) + "\n"
 
     def canonical(self) -> str:
+        """The deck text with the card include replaced by ``<sha256:...>`` of the card: independent of where
+        the card lives (what cache keys and golden comparisons use)."""
         return self.text(card=f"<sha256:{self.card_sha256}>")
 
     @property
     def sha256(self) -> str:
+        """sha256 (hex) of :meth:`canonical`."""
         return hashlib.sha256(self.canonical().encode()).hexdigest()
 
     def golden(self) -> str:

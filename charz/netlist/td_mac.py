@@ -138,15 +138,20 @@ class DelayLineParams:
 
     @property
     def max_code(self) -> int:
+        """Largest code of one line: 2^bits - 1."""
         return (1 << self.bits) - 1
 
     def replace(self, **kw) -> "DelayLineParams":
+        """A copy with the given fields changed, validated again (``ParameterError`` on a bad value)."""
         return dataclasses.replace(self, **kw)
 
     def as_dict(self) -> dict:
+        """The fields as a plain dict (defaults already resolved by validation)."""
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
     def pairs(self) -> tuple[tuple[str, object], ...]:
+        """(name, value) pairs with numbers formatted by num() (``auto`` for a None field), for netlist
+        headers."""
         return tuple((k, num(v) if isinstance(v, float) else ("auto" if v is None else v)) for k, v in self.as_dict().items())
 
 
@@ -211,6 +216,7 @@ def _circuit(prm: DelayLineParams, p: PDK, prefix: str = "", inp: str = "in", ou
 
 
 def delay_devices(prm: DelayLineParams, pdk: PDK | None = None) -> tuple[Device, ...]:
+    """The MOSFETs of the delay line described by *prm* (the Monte Carlo devices of its decks)."""
     return tuple(_circuit(prm, pdk or pdkmod.describe(prm.pdk))[1])
 
 
@@ -230,6 +236,9 @@ def check_codes(prm: DelayLineParams, codes) -> np.ndarray:
 
 @dataclasses.dataclass(frozen=True)
 class Timeline:
+    """Instants of an n-cycle delay-line deck (s): the cycle period, each cycle's input rising and falling
+    edge starts, when each cycle's codes are applied, and the end of the deck."""
+
     period: float
     rise: tuple[float, ...]
     """Start of each cycle's rising input edge."""
@@ -250,6 +259,9 @@ def default_t_high(prm: DelayLineParams, p: PDK) -> float:
 
 
 def timeline(prm: DelayLineParams, n: int, p: PDK | None = None) -> Timeline:
+    """The instants of an *n*-cycle deck of *prm* (s): period = 2 ``t_high`` (default :func:`default_t_high`);
+    cycle c's input rises at t_high / 2 + c x period and falls t_high later; its codes change t_high / 4
+    before the rise (times rounded to 12 digits)."""
     th = prm.t_high if prm.t_high is not None else default_t_high(prm, p or pdkmod.describe(prm.pdk))
     period = _r12(2 * th)
     rise = tuple(_r12(th / 2 + c * period) for c in range(n))
@@ -371,6 +383,7 @@ class TimeCmpParams:
             object.__setattr__(self, name, value)
 
     def pairs(self) -> tuple[tuple[str, object], ...]:
+        """(name, value) pairs with numbers formatted by num(), for netlist headers."""
         return tuple((f.name, num(getattr(self, f.name)) if isinstance(getattr(self, f.name), float)
                       else getattr(self, f.name)) for f in dataclasses.fields(self))
 
@@ -576,6 +589,8 @@ def tdc_chain(prefix: str, start: str, taps: int, prm: DelayLineParams, p: PDK, 
 
 
 def tdc_period(prm: DelayLineParams, taps: int, p: PDK | None = None) -> float:
+    """Cycle period (s) of a TDC chain deck of *taps* taps: 2 ``t_high``, where ``t_high`` is *prm*'s, else
+    2.5 x taps x 40 ps x Lmin / 16 nm rounded to 10 ps and at least 1 ns."""
     p = p or pdkmod.describe(prm.pdk)
     t_high = prm.t_high if prm.t_high is not None else max(1e-9, _r12(round(2.5 * taps * 40e-12 * p.lmin / 16e-9 / 1e-11) * 1e-11))
     return 2 * t_high
@@ -692,10 +707,14 @@ class MacTimeParams:
         object.__setattr__(self, "start_vbn", vs)
 
     def line(self) -> DelayLineParams:
+        """The delay-line parameters of one element: two lines of ``ebits`` bits in series (the exponent
+        fields of a_i and b_i), at this scalar product's PDK, VDD, temperature, high time and step."""
         return DelayLineParams(pdk=self.pdk, bits=self.ebits, lines=2, vdd=self.vdd, temp=self.temp,
                                t_high=self.t_high, t_step=self.t_step)
 
     def pairs(self) -> tuple[tuple[str, object], ...]:
+        """(name, value) pairs with numbers formatted by num() (``auto`` for a None field), for netlist
+        headers."""
         return tuple((f.name, num(getattr(self, f.name)) if isinstance(getattr(self, f.name), float)
                       else ("auto" if getattr(self, f.name) is None else getattr(self, f.name)))
                      for f in dataclasses.fields(self))
@@ -738,6 +757,8 @@ def mac_time_circuit(prm: MacTimeParams, p: PDK) -> tuple[list[str], list[Device
 
 
 def mac_time_timeline(prm: MacTimeParams, n: int, p: PDK | None = None) -> Timeline:
+    """The instants of an *n*-cycle time-path deck of *prm*: :func:`timeline` of its element line pair
+    (:meth:`MacTimeParams.line`)."""
     return timeline(prm.line(), n, p)
 
 
@@ -906,6 +927,7 @@ class AccParams:
             object.__setattr__(self, name, value)
 
     def pairs(self) -> tuple[tuple[str, object], ...]:
+        """(name, value) pairs with numbers formatted by num(), for netlist headers."""
         return tuple((f.name, num(getattr(self, f.name)) if isinstance(getattr(self, f.name), float)
                       else getattr(self, f.name)) for f in dataclasses.fields(self))
 

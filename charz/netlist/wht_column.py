@@ -65,6 +65,7 @@ import numpy as np
 
 from .. import pdk as pdkmod
 from ..errors import ParameterError
+from ..hadamard import ORDERS, hadamard
 from ..pdk import PDK
 from ..validate import bounded as _pos, finite, round12 as _r12
 from .comparator import ComparatorSizes, _pwl, comparator_cell
@@ -72,29 +73,12 @@ from .spice import Device, Netlist, edge_points, ident, mos, num
 
 BLOCK = "wht_column"
 SIZES = (4, 8, 16, 32, 64)
-ORDERS = ("sylvester", "sequency")
 EDGE_SEGMENTS = 4
 C_WIRE_16NM = 1.0e-15
 C_ROW_16NM = 0.1e-15
 C_STITCH_16NM = 2.0e-15
 CYCLES_MAX = 400
 """At most this many planes (cycles) in one deck."""
-
-
-def hadamard(n: int, order: str = "sylvester") -> np.ndarray:
-    """The n x n +-1 Hadamard matrix (n a power of two), Sylvester (natural) or sequency (Walsh) order:
-    sequency order sorts the Sylvester rows by their number of sign changes (0, 1, ..., n-1)."""
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1 or (n & (n - 1)):
-        raise ParameterError(f"a Hadamard matrix needs a power-of-two size, got {n!r}")
-    if order not in ORDERS:
-        raise ParameterError(f"unknown Hadamard ordering {order!r}: choose one of {', '.join(ORDERS)}")
-    h = np.ones((1, 1), dtype=np.int64)
-    while h.shape[0] < n:
-        h = np.block([[h, h], [h, -h]])
-    if order == "sequency":
-        changes = np.sum(h[:, 1:] != h[:, :-1], axis=1)
-        h = h[np.argsort(changes, kind="stable")]
-    return h
 
 
 def _int(value, what: str, choices: Sequence[int]) -> int:
@@ -221,6 +205,8 @@ class WhtParams:
             object.__setattr__(self, name, value)
 
     def replace(self, **kw) -> "WhtParams":
+        """A copy with the given fields changed, validated again. Changing ``pdk`` raises ``ParameterError``:
+        make new params instead (sizes are per-PDK defaults)."""
         if "pdk" in kw and kw["pdk"] != self.pdk:
             raise ParameterError("make a new WhtParams for another PDK (sizes are per-PDK defaults)")
         return dataclasses.replace(self, **kw)
@@ -234,10 +220,12 @@ class WhtParams:
 
     @property
     def bitline_junctions(self) -> int:
+        """Tile junctions along each bitline: ``n_rows // tile_rows - 1`` (0 for one tile)."""
         return max(0, self.n_rows // self.tile_rows - 1)
 
     @property
     def row_junctions(self) -> int:
+        """Tile junctions along each row line: ``n_cols // tile_cols - 1`` (0 for one tile)."""
         return max(0, self.n_cols // self.tile_cols - 1)
 
     @property
@@ -246,12 +234,15 @@ class WhtParams:
         return _r12(self.n_rows * self.c_wire + self.bitline_junctions * self.c_stitch)
 
     def as_dict(self) -> dict:
+        """The fields as a plain dict (``columns`` as a list, the latch sizes as a nested dict)."""
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "latch"}
         d["columns"] = list(self.columns)
         d["latch"] = dataclasses.asdict(self.latch)
         return d
 
     def pairs(self) -> tuple[tuple[str, object], ...]:
+        """(name, value) pairs with numbers formatted by num(), for netlist headers: a None field as ``vdd``,
+        ``columns`` as ``all`` or the simulated indices joined by ``-``, latch sizes as ``latch.NAME``."""
         d = self.as_dict()
         latch = d.pop("latch")
         cols = d.pop("columns")
@@ -279,10 +270,14 @@ class Timeline:
     end: float
 
     def at(self, c: int, rel: float) -> float:
+        """Absolute time (s) of the instant *rel* (relative to a cycle start) in cycle *c*."""
         return self.start[c] + rel
 
 
 def timeline(params: WhtParams, n_cycles: int) -> Timeline:
+    """The instants of an *n_cycles*-cycle deck of *params* (s): precharge release 10 ps into the cycle, the
+    row pulse ``t_pulse`` after one edge and 10 ps, the latch clock one edge after the row pulse falls, held
+    ``t_eval``, then ``t_restore`` before the next cycle (times rounded to 12 digits)."""
     e = params.t_edge
     release = 10e-12
     row_rise = release + e + 10e-12
@@ -341,6 +336,9 @@ def _cycle_pulse(tl: Timeline, n: int, rise: float, fall: float, vdd: float) -> 
 
 @dataclasses.dataclass(frozen=True)
 class Circuit:
+    """Element lines and MOSFETs of a crossbar deck (without the analysis): what the deck generator
+    assembles."""
+
     lines: tuple[str, ...]
     devices: tuple[Device, ...]
 
@@ -404,6 +402,9 @@ def _circuit(params: WhtParams, planes: np.ndarray, p: PDK) -> Circuit:
 
 
 def save_list(params: WhtParams, bitlines: bool = True) -> tuple[str, ...]:
+    """The vectors a crossbar deck of *params* saves: time; the precharge, latch-supply, precharge-clock and
+    latch-clock source currents; every row line's + / - source current; per simulated column the latch outputs
+    (and the second latch's for a ternary pair) and, with *bitlines*, both bitline voltages."""
     out = ["time", "i(vpre)", "i(vlat)", "i(vpch)", "i(vclk1)"]
     for r in range(params.n_rows):
         out += [f"i(vrp_{r})", f"i(vrn_{r})"]

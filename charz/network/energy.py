@@ -40,6 +40,9 @@ CONVENTIONS = {
 
 @dataclasses.dataclass
 class LayerEnergy:
+    """One layer's entry in the :class:`EnergyLedger`: logical MACs per image, and the column evaluations, k
+    histogram, conversions and energies (J) booked for it, all images added."""
+
     name: str
     macs_per_image: int
     evaluations: int = 0
@@ -57,10 +60,12 @@ class LayerEnergy:
 
     @property
     def energy_per_image(self) -> float:
+        """Energy per image [J] (array + conversions); 0 before any image is booked."""
         return self.energy / self.images if self.images else 0.0
 
     @property
     def evaluations_per_image(self) -> float:
+        """Column evaluations per image; 0 before any image is booked."""
         return self.evaluations / self.images if self.images else 0.0
 
 
@@ -96,29 +101,37 @@ class EnergyLedger:
 
     @property
     def macs_per_image(self) -> int:
+        """Logical MACs per image, all layers."""
         return sum(le.macs_per_image for le in self.layers.values())
 
     @property
     def ops_per_image(self) -> int:
+        """Ops per image: 2 per MAC."""
         return 2 * self.macs_per_image
 
     @property
     def energy_per_image(self) -> float:
+        """Energy per image (inference) [J], all layers: array plus conversions."""
         return sum(le.energy_per_image for le in self.layers.values())
 
     @property
     def array_energy_per_image(self) -> float:
+        """Energy of the column evaluations per image [J], all layers."""
         return sum(le.array_energy / le.images for le in self.layers.values() if le.images)
 
     @property
     def adc_energy_per_image(self) -> float:
+        """Energy of the conversions per image [J], all layers."""
         return sum(le.adc_energy / le.images for le in self.layers.values() if le.images)
 
     @property
     def conversions_per_image(self) -> float:
+        """Conversions per image, all layers (one per column evaluation)."""
         return sum(le.conversions / le.images for le in self.layers.values() if le.images)
 
     def conventions(self) -> dict:
+        """The counting conventions of :data:`CONVENTIONS`, with the read-out's energy per conversion (J)
+        added when a converter is counted."""
         c = dict(CONVENTIONS)
         if self.e_conv > 0 or self.readout is not None:
             c["quantizer"] = (f"{self.readout or 'digitizer'}: {self.e_conv:.6g} J per conversion (LUT energy "
@@ -128,10 +141,13 @@ class EnergyLedger:
 
     @property
     def tops_per_watt(self) -> float:
+        """TOPS/W = ops per image / energy per image / 1e12 (inf when the energy is 0)."""
         e = self.energy_per_image
         return self.ops_per_image / e / 1e12 if e > 0 else float("inf")
 
     def report(self) -> dict:
+        """A JSON-ready summary: energy per inference (total, array, conversions; J), conversions, MACs, ops,
+        TOPS/W, per layer the same plus the k histogram as fractions, and the conventions."""
         return {
             "energy_per_inference_J": self.energy_per_image,
             "array_energy_per_inference_J": self.array_energy_per_image,

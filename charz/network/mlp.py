@@ -39,6 +39,10 @@ class WeightsError(CharzError):
 
 @dataclasses.dataclass
 class QuantizedMLP:
+    """The digits MLP: float weights and biases, and the ``w_bits``-bit signed integer weights with one scale
+    per layer and the activation scales that map it onto ``x_bits``-bit inputs. :meth:`save` / :meth:`load`
+    use an ``.npz`` without pickles."""
+
     sizes: tuple[int, ...]
     w_float: list[np.ndarray]
     """(in, out) float weights per layer (the float network)."""
@@ -55,6 +59,7 @@ class QuantizedMLP:
 
     @property
     def n_layers(self) -> int:
+        """Number of weight layers."""
         return len(self.w_int)
 
     @property
@@ -64,6 +69,8 @@ class QuantizedMLP:
 
     # -- inference ---------------------------------------------------------------------------------
     def forward_float(self, pixels: np.ndarray) -> np.ndarray:
+        """Logits (images, 10) of the float network for raw *pixels* (0..16): pixels / 16 through every layer,
+        ReLU between layers."""
         a = np.asarray(pixels, dtype=float) / digits.PIXEL_MAX
         for i, (w, b) in enumerate(zip(self.w_float, self.biases)):
             a = a @ w + b
@@ -72,6 +79,8 @@ class QuantizedMLP:
         return a
 
     def input_ints(self, pixels: np.ndarray) -> np.ndarray:
+        """The *pixels* (0..16) as the ``x_bits``-bit unsigned integers the first layer takes
+        (:func:`charz.network.digits.quantize_pixels`)."""
         return digits.quantize_pixels(pixels, self.x_bits)
 
     def forward_int(
@@ -96,6 +105,8 @@ class QuantizedMLP:
 
     # -- persistence -------------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
+        """Write the network to *path* (``.npz``, folders created; float weights as float32, integer weights
+        as int8) and return the path."""
         p = Path(path)
         p.parent.mkdir(parents=True, exist_ok=True)
         arrays = {
@@ -114,6 +125,8 @@ class QuantizedMLP:
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> "QuantizedMLP":
+        """Read a network written by :meth:`save` (None = the shipped weights). Raises ``WeightsError`` for a
+        missing or corrupt file, another format version, or layer shapes that disagree with the sizes."""
         p = Path(path) if path is not None else DATA
         try:
             with np.load(p, allow_pickle=False) as z:
@@ -281,4 +294,5 @@ def train_digits_mlp(
 
 
 def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
+    """Fraction of rows of *logits* whose arg-max equals the label."""
     return float(np.mean(np.argmax(logits, axis=1) == labels))

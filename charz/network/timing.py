@@ -40,10 +40,10 @@ from __future__ import annotations
 import dataclasses
 import math
 
+from ..cim_cycle import T_GAP, T_RELEASE
 from ..errors import ParameterError
+from ..lut import LUT, Kind
 from ..validate import posint
-from ..lut import LUT
-from ..netlist.cim_column import T_GAP, T_RELEASE
 
 SCHEMES = ("ideal", "dedicated", "immersed")
 DEFAULT_ARRAY_COLUMNS = 64
@@ -61,6 +61,9 @@ FORMULAS = {
 
 @dataclasses.dataclass(frozen=True)
 class ColumnTiming:
+    """Timing of one column evaluation [s]: up to the sense instant, and the restore after it; ``source`` says
+    whether it came from the LUT's conditions or from assumed generator defaults."""
+
     t_sense: float
     """From the start of a column evaluation to the sense instant [s]."""
     t_restore: float
@@ -69,6 +72,7 @@ class ColumnTiming:
 
     @property
     def t_column(self) -> float:
+        """Duration of one column evaluation: t_sense + t_restore [s]."""
         return self.t_sense + self.t_restore
 
 
@@ -79,7 +83,9 @@ def column_timing(lut: LUT, t_pulse: float) -> ColumnTiming:
     e = float(c.get("t_edge", FALLBACK["t_edge"]))
     tr = float(c.get("t_restore", FALLBACK["t_restore"]))
     sd = float(c.get("sense_delay", FALLBACK["sense_delay"]))
-    t_sense = T_RELEASE + e + T_GAP + float(t_pulse) + e + sd
+    t_release = float(c.get("t_release", T_RELEASE))  # LUTs so far record neither: the generator's constants
+    t_gap = float(c.get("t_gap", T_GAP))
+    t_sense = t_release + e + t_gap + float(t_pulse) + e + sd
     src = ("cim_column LUT conditions (t_edge, t_restore, sense_delay)" if have else
            "assumed: the LUT records no column timing; column generator defaults t_edge 20 ps, t_restore 400 ps")
     return ColumnTiming(t_sense, e + tr, src)
@@ -90,10 +96,10 @@ def scheme_for(digitizer) -> tuple[str, int | None]:
     block = getattr(digitizer, "block", "ideal")
     if block == "ideal":
         return "ideal", None
-    if block == "adc_mi_sar":
+    if block == Kind.ADC_MI_SAR:
         return "immersed", int(digitizer.bits)
     cond = getattr(digitizer, "conditions", {}) or {}
-    if block == "adc_hybrid" and str(cond.get("cdac", "bitline")) == "bitline":
+    if block == Kind.ADC_HYBRID and str(cond.get("cdac", "bitline")) == "bitline":
         # bitlines borrowed: 2^dac_bits (the SPICE hybrid drives a full n-bit bitline DAC; the generic model an (n-m)-bit one)
         return "immersed", int(cond.get("dac_bits", int(digitizer.bits) - int(digitizer.flash_bits)))
     return "dedicated", None

@@ -45,18 +45,14 @@ latches' offsets and the cells' deviations. An L1 penalty ``sparsity * mean |u|`
 coefficients grows the soft thresholds: sparse outputs, and early termination of the forward
 transforms (:mod:`charz.behavior.wht`).
 
-Results (``bench/wht_network_study.py``; 0.8 V, 5 chips drawn by :func:`evaluate_wht` seed 0, digits
-test split; CiM = mean over chips; ptm16hp LUTs of 2026-11-22, 16 Monte Carlo columns). Hardware-aware
-training gains 2.5-5 points of CiM accuracy (3 training seeds, L1 = 0): ternary latch pair (wht16) 86.7 %
-ideal-trained -> 89.4 % hardware-aware, sign latch (wht16_sign) 82.9 % -> 87.8 %; ideal-quantized
-accuracy 93-94 % (ternary) and 90-92 % (sign). Early termination only pays where thresholds are large,
-and large thresholds cost accuracy: with the L1 weight swept over 0 .. 3 (ternary, hardware-aware) the
-energy skipped grows from 0 to 35 % (TOPS/W with ET 223 -> 385; output sparsity 1 -> 68 %) while the CiM
-accuracy falls from 89.4 to 81.7 % (3 seeds); the inverse transform, which has no threshold and thus no
-early termination, is about half of the energy. :data:`DEFAULT_SPARSITY` = 0.3 is the largest weight
-within ~2 points of the best CiM accuracy (87.9 %, about 11 % of the energy skipped). The shipped
-weights: ternary, hardware-aware on ``lut/ptm16hp/wht16`` at 0.8 V, L1 0.3, seed 0 (92.8 % ideal,
-88.9 % CiM [85.0 .. 90.6], 257 TOPS/W with early termination, 230 without).
+Results of the training study (``bench/wht_network_study.py``; the figures, with their conditions, are
+in README, 'Signed-bit Walsh-Hadamard crossbars', "Training study"): hardware-aware training gains CiM
+accuracy over weights trained on the ideal crossbar, for both latch kinds. Early termination only pays
+where thresholds are large, and large thresholds cost accuracy: a larger L1 weight skips more energy and
+raises output sparsity while the CiM accuracy falls; the inverse transform, which has no threshold and
+thus no early termination, is about half of the energy. :data:`DEFAULT_SPARSITY` = 0.3 is the largest
+weight within ~2 points of the best CiM accuracy. The shipped weights: ternary, hardware-aware on
+``lut/ptm16hp/wht16`` at 0.8 V, L1 0.3, seed 0.
 
 The soft threshold is computed in the integer domain of the crossbar output: with
 ``T = tau / (|v| k_f)``, ``u = v k_f sign(y) max(|y| - T, 0)`` (= ST(v k_f y, tau)), so an output is 0
@@ -80,8 +76,8 @@ import numpy as np
 
 from ..behavior import wht as bw
 from ..errors import ParameterError
+from ..hadamard import ORDERS
 from ..validate import posint
-from ..netlist.wht_column import ORDERS
 from . import digits
 from .mlp import WeightsError, accuracy, resolve_weights
 
@@ -191,6 +187,7 @@ class WhtNet:
 
     @property
     def n_blocks(self) -> int:
+        """Number of WHT blocks (forward transforms) L."""
         return int(self.v.shape[0])
 
     @property
@@ -211,9 +208,11 @@ class WhtNet:
         return np.minimum(t, T_MAX)
 
     def gain(self, l: int) -> np.ndarray | float:
+        """Per-feature input gains of forward transform *l* (64,), or 1.0 when the network has none."""
         return 1.0 if self.g is None else self.g[l]
 
     def hmat(self) -> np.ndarray:
+        """The 64 x 64 block-diagonal Hadamard matrix of this network's crossbar size and order (float)."""
         return bw.block_hadamard(N_FEATURES, self.n_rows, self.order).astype(float)
 
     def features(self, pixels) -> np.ndarray:
@@ -273,6 +272,8 @@ class WhtNet:
 
     # -- persistence -----------------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
+        """Write the network to *path* (``.npz``, folders created; configuration and meta as JSON) and return
+        the path."""
         p = Path(path)
         p.parent.mkdir(parents=True, exist_ok=True)
         arrays = {
@@ -294,6 +295,9 @@ class WhtNet:
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> "WhtNet":
+        """Read a network written by :meth:`save` (None = the shipped weights). Raises ``WeightsError`` for a
+        missing or corrupt file, another format version, inconsistent array shapes, a wiring that is not a
+        permutation or an invalid configuration."""
         p = Path(path) if path is not None else DATA
         try:
             with np.load(p, allow_pickle=False) as z:

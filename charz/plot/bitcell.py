@@ -11,7 +11,7 @@ from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 
 from ..errors import LUTError
-from ..lut import LUT
+from ..lut import LUT, Kind
 
 
 def _index(lut: LUT, axis: str, value: float | None, default: float) -> int:
@@ -27,7 +27,7 @@ def _index(lut: LUT, axis: str, value: float | None, default: float) -> int:
 
 
 def _point(lut: LUT, vdd: float | None, temp: float | None) -> tuple[int, int]:
-    if not lut.block.startswith("bitcell"):
+    if lut.block not in (Kind.BITCELL6T, Kind.BITCELL8T):
         raise LUTError(f"this is a '{lut.block}' LUT; bitcell plots need a bitcell6t or bitcell8t LUT")
     vnom = float(lut.provenance.get("vdd_nom", np.median(lut.axis("vdd").values)))
     return _index(lut, "vdd", vdd, vnom), _index(lut, "temp", temp, 27.0)

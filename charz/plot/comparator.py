@@ -17,9 +17,9 @@ import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from ..errors import LUTError  # noqa: E402
-from ..lut import LUT  # noqa: E402
+from ..lut import LUT, Kind  # noqa: E402
 
-BLOCK = "comparator"
+BLOCK = Kind.COMPARATOR
 
 
 def _check(lut: LUT) -> None:

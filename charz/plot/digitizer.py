@@ -18,10 +18,12 @@ import numpy as np  # noqa: E402
 from .. import digitizer_area as area_model  # noqa: E402
 from ..behavior.digitizer import BLOCKS, DESCRIPTION, DigitizerModel, check_lut, inl_dnl  # noqa: E402
 from ..errors import LUTError  # noqa: E402
+from ..lut import Kind  # noqa: E402
 
-SHORT = {"adc_sar": "SAR\n(conventional)", "adc_mi_sar": "SAR\n(memory-immersed)", "adc_flash": "flash",
-         "adc_hybrid": "hybrid\n(flash + MI-SA)"}
-COLORS = {"adc_sar": "tab:blue", "adc_mi_sar": "tab:green", "adc_flash": "tab:red", "adc_hybrid": "tab:purple"}
+SHORT = {Kind.ADC_SAR: "SAR\n(conventional)", Kind.ADC_MI_SAR: "SAR\n(memory-immersed)", Kind.ADC_FLASH: "flash",
+         Kind.ADC_HYBRID: "hybrid\n(flash + MI-SA)"}
+COLORS = {Kind.ADC_SAR: "tab:blue", Kind.ADC_MI_SAR: "tab:green", Kind.ADC_FLASH: "tab:red",
+          Kind.ADC_HYBRID: "tab:purple"}
 CATEGORY = [  # area breakdown part name (substring) -> category, first match wins
     ("capacitor", "CDAC capacitors"),
     ("ladder", "reference ladder"),

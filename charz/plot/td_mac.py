@@ -15,6 +15,7 @@ import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ..errors import ParameterError  # noqa: E402
+from ..lut import Kind  # noqa: E402
 from .network import _save  # noqa: E402
 
 COLORS = {"lines": "tab:blue", "tdcs": "tab:orange", "shared": "tab:purple", "caps": "tab:green", "readout": "tab:red"}
@@ -264,8 +265,8 @@ def plot_arbiter(lut, path) -> Path:
 
 def plot_lut(lut, out: Path, stem: str) -> list[Path]:
     """Every figure of a td_* LUT."""
-    fn = {"td_delay": ("delay_vs_code", plot_delay), "td_tdc": ("transfer", plot_tdc), "td_acc": ("linearity", plot_acc),
-          "td_arbiter": ("metastability", plot_arbiter)}.get(lut.block)
+    fn = {Kind.TD_DELAY: ("delay_vs_code", plot_delay), Kind.TD_TDC: ("transfer", plot_tdc),
+          Kind.TD_ACC: ("linearity", plot_acc), Kind.TD_ARBITER: ("metastability", plot_arbiter)}.get(lut.block)
     if fn is None:
         raise ParameterError(f"no time-domain MAC plots for a {lut.block} LUT")
     return [Path(fn[1](lut, Path(out) / f"{stem}_{fn[0]}.png"))]

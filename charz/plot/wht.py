@@ -18,10 +18,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ..errors import LUTError  # noqa: E402
-from ..lut import LUT  # noqa: E402
+from ..lut import LUT, Kind  # noqa: E402
 from .cim import _pick, _save  # noqa: E402
 
-BLOCK = "wht_column"
+BLOCK = Kind.WHT_COLUMN
 PARTS = (("energy_precharge", "bitline precharge", "tab:blue"), ("energy_latch", "latches (supply + clocks)", "tab:red"),
          ("energy_clock", "precharge clock", "tab:gray"), ("energy_rows", "row lines (column share)", "tab:green"))
 
@@ -84,7 +84,7 @@ def plot_error_probability(lut: LUT, path, vdd=None, temp=None, t_pulse=None) ->
     _check(lut)
     if "p_wrong_sign" not in lut.tables and "p_wrong_ternary" not in lut.tables:
         raise LUTError("this LUT has no Monte Carlo decision statistics: characterize with --mc N (N > 1)")
-    from ..characterize.wht import predicted_wrong
+    from ..behavior.wht import predicted_wrong
 
     op = _op(lut, vdd, temp, t_pulse)
     n = lut.conditions["n_rows"]
@@ -151,6 +151,8 @@ def plot_energy_breakdown(lut: LUT, path, vdd=None, temp=None, t_pulse=None) -> 
 
 
 def plot_all(lut: LUT, out, stem: str = "wht") -> list[Path]:
+    """Write the WHT column LUT's figures to folder *out* (dV map, energy breakdown, and the wrong-decision
+    probabilities when the LUT has them) as ``STEM_*.png``; returns the paths written."""
     out = Path(out)
     written = [plot_dv_map(lut, out / f"{stem}_dv_map.png"), plot_energy_breakdown(lut, out / f"{stem}_energy.png")]
     if "p_wrong_sign" in lut.tables or "p_wrong_ternary" in lut.tables:

@@ -30,6 +30,8 @@ _FAILED = re.compile(r"^([0-9a-f]{64})\.cir$")
 
 
 def default_dir() -> Path:
+    """The cache folder: ``CHARZ_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/charz``, else
+    ``~/.cache/charz``."""
     env = os.environ.get("CHARZ_CACHE_DIR")
     if env:
         return Path(env).expanduser()

@@ -51,6 +51,10 @@ PARENT_POLL_S = 0.25
 
 @dataclasses.dataclass
 class SweepResult:
+    """What :func:`run_jobs` returns: per job (in the order given) its ``JobResult`` or None where it failed,
+    the failures (each with its saved netlist path), how many came from the cache (``hits``), this machine's
+    ngspice identity, and what worker deaths cost (``pool_restarts``, ``resubmitted``)."""
+
     jobs: list[SimJob]
     results: list[JobResult | None]
     failures: list[JobFailure]
@@ -62,9 +66,12 @@ class SweepResult:
     """Jobs run again because the worker holding them died (their results are the same: jobs are pure)."""
 
     def ok(self) -> bool:
+        """True when no job failed."""
         return not self.failures
 
     def report(self) -> str:
+        """The failures as text: one header line and up to 10 failure messages (then a count of the rest);
+        empty when nothing failed."""
         if not self.failures:
             return ""
         lines = [f"{len(self.failures)} of {len(self.jobs)} simulations failed (the rest are kept):"]
@@ -134,25 +141,37 @@ def _identity_in_worker() -> dict:
 
 
 def local_identity() -> dict:
+    """This process's ngspice identity (version, build, ...; :func:`charz.sim.engine.identity`), part of every
+    cache key."""
     from .engine import identity
 
     return identity()
 
 
 class Executor:
+    """Base of the ways a sweep's jobs are run (inline, local process pool, Dask): :meth:`map` yields results,
+    :meth:`close` releases what the executor holds."""
+
     name = "base"
 
     def map(self, jobs: Sequence[SimJob]) -> Iterable[tuple[int, JobResult | JobFailure]]:
+        """Run *jobs*; yield ``(index into jobs, JobResult or JobFailure)`` for every job, in the order they
+        finish. A simulation problem is a ``JobFailure``, never an exception."""
         raise NotImplementedError
 
     def close(self) -> None:
+        """Release workers / connections (nothing to release here)."""
         pass
 
 
 class InlineExecutor(Executor):
+    """Runs every job in this process, one after the other (``workers=0``): no pool, no pickling; for tests
+    and debugging."""
+
     name = "inline"
 
     def map(self, jobs):
+        """Run *jobs* here in order; yield ``(index, JobResult or JobFailure)`` as each finishes."""
         for i, job in enumerate(jobs):
             yield i, execute(job)
 
@@ -266,6 +285,9 @@ class LocalPoolExecutor(Executor):
         return running
 
     def map(self, jobs):
+        """Run *jobs* on the pool; yield ``(index, JobResult or JobFailure)`` as each finishes (any order). A
+        broken pool is replaced and its unfinished jobs resubmitted; a job running at more than
+        :data:`MAX_RESUBMITS` worker deaths comes back as a ``JobFailure`` of kind ``"worker"``."""
         jobs = list(jobs)
         queue = collections.deque(range(len(jobs)))
         suspects: collections.deque[int] = collections.deque()  # running when a worker died: re-run alone
@@ -342,12 +364,17 @@ class LocalPoolExecutor(Executor):
                 yield i, JobFailure(jobs[i], msg, [], None, "worker")
 
     def close(self):
+        """Shut the pool down (waiting for its workers; pending jobs are cancelled)."""
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
 
 class DaskExecutor(Executor):
+    """Runs jobs on a Dask cluster (``--scheduler`` / ``CHARZ_SCHEDULER``), one task per job with 2 retries.
+    Raises ``CharzError`` when Dask is missing, the scheduler cannot be reached, or a worker runs a different
+    ngspice version or build than this machine."""
+
     name = "dask"
     run_job = staticmethod(execute)
 
@@ -393,6 +420,9 @@ class DaskExecutor(Executor):
             return set(), 0
 
     def map(self, jobs):
+        """Submit *jobs* to the cluster; yield ``(index, JobResult or JobFailure)`` as each finishes. A task
+        that fails (a ``KilledWorker`` after its retries, a cancelled task) becomes a ``JobFailure``; workers
+        lost and tasks re-run by the scheduler are added to ``pool_restarts`` / ``resubmitted``."""
         from dask.distributed import as_completed
 
         jobs = list(jobs)
@@ -422,6 +452,7 @@ class DaskExecutor(Executor):
                       f"that were running on a worker that died")
 
     def close(self):
+        """Close the client if this executor opened it (a client given by the caller is left open)."""
         if self._own:
             self.client.close()
 
@@ -457,6 +488,10 @@ def run_jobs(
     progress: bool = True,
     desc: str = "simulating",
 ) -> SweepResult:
+    """Run a sweep: look every job up in *cache* (unless ``use_cache`` is False), run the rest on *executor*
+    (default: a new local pool, closed afterwards) with a tqdm bar after 2 s, write each result to the cache
+    as it arrives and each failed job's deck next to the cache, and update :data:`TALLY`. Never raises for a
+    simulation problem: failures are in the returned :class:`SweepResult`."""
     jobs = list(jobs)
     cache = cache or Cache()
     ident = local_identity()

@@ -78,6 +78,10 @@ RETRY_TIERS: tuple[tuple[tuple[str, str], ...], ...] = (
 
 @dataclasses.dataclass(frozen=True)
 class SimJob:
+    """One unit of simulation work: a deck (``Netlist``), the Monte Carlo alter sets to run it with (one run
+    per sample, or one nominal run) and the recipe that asked for it. Picklable; its :meth:`key` addresses the
+    cache."""
+
     netlist: Netlist
     samples: Sequence[Sequence[tuple[str, str, float]]] = ()
     """Each sample: ((instance, parameter, value), ...) (a tuple, or ``mc.SampleRows`` made lazily from the
@@ -89,6 +93,8 @@ class SimJob:
     label: str = ""
 
     def alter_commands(self) -> list[list[str]] | None:
+        """The ngspice ``alter`` commands of every sample (one list per run), or None for one nominal run.
+        Names and values are checked (``ident`` / ``num``): a bad one raises ``ParameterError``."""
         if not self.samples:
             return None
         return [
@@ -97,6 +103,9 @@ class SimJob:
         ]
 
     def key(self, ngspice: dict) -> str:
+        """The cache key (sha256 hex) of this job under the ngspice identity *ngspice*: engine version,
+        canonical deck, alter values, ngspice version and build, pre-load commands and the recipe. The time
+        limit and label are not part of it."""
         payload = {
             "engine": ENGINE_VERSION,
             "netlist": self.netlist.canonical(),
@@ -108,12 +117,18 @@ class SimJob:
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
     def describe(self) -> str:
+        """Short text naming the job: the block and its label (the sweep coordinates), else every netlist
+        parameter."""
         params = ", ".join(f"{k}={v}" for k, v in self.netlist.params)
         return f"{self.netlist.block} [{self.label or params}]"
 
 
 @dataclasses.dataclass
 class JobResult:
+    """A finished job: the saved vectors of every run (name -> array; one per sample, or the one nominal run),
+    the summed time of its ngspice runs (s), the wall time in the worker (s), the option tier that converged
+    (0 = none needed), the ngspice identity, and whether it came from the cache."""
+
     runs: list[dict[str, np.ndarray]]
     analysis_seconds: float
     wall_seconds: float
@@ -126,6 +141,10 @@ class JobResult:
 
 @dataclasses.dataclass
 class JobFailure:
+    """A job that did not produce results: the error, the tail of ngspice's log, where the deck was saved (set
+    by :func:`charz.sim.executor.run_jobs`) and the kind (``"error"``, ``"deck"``, ``"timeout"``,
+    ``"nonconvergence"``, ``"worker"``)."""
+
     job: SimJob
     error: str
     log_tail: list[str]
