@@ -49,3 +49,11 @@ def posint(x, name: str, hi: int | None = None) -> int:
         rng = f"from 1 to {hi}" if hi is not None else ">= 1"
         raise ParameterError(f"{name} must be an integer {rng}, got {x!r}")
     return int(x)
+
+
+def num(value: float, what: str = "value") -> str:
+    """A finite number formatted for SPICE, the same bytes for the same float (shortest round-trip repr)."""
+    v = finite(value, what)
+    if v == 0.0:
+        return "0"
+    return format(v, ".12g")  # 12 significant digits: deterministic and readable (4.8e-08, not 4.8000000000000006e-08)

@@ -34,11 +34,8 @@ def one_line_error(stderr: str, code: int, rc: int) -> str:
 
 
 def cli_field_doc(name: str) -> str:
-    """The attribute docstring of a CellSizes field, as written in the source."""
-    import inspect
-
-    src = inspect.getsource(CellSizes)
-    return src.split(f"    {name}: float\n", 1)[1].split("\n", 1)[0]
+    """The description of a CellSizes field (its ``param(..., desc)``, shown by ``CellSizes.describe()``)."""
+    return {row[0]: row[3] for row in CellSizes.describe()}[name]
 
 
 def run_main(argv, capsys) -> tuple[int, str, str]:

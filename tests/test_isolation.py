@@ -307,3 +307,28 @@ def test_private_folders_of_killed_processes_are_removed(tmp_path):
     finally:
         shutil.rmtree(alive, ignore_errors=True)
         shutil.rmtree(stale, ignore_errors=True)
+
+
+def test_runs_after_halted_ones_are_whole_or_failed():
+    """Found with `--timeout 1e-4`: a late "stopped" callback of a halted run ended the next run at once,
+    which then returned truncated vectors as a success. Now every run is complete or a failure."""
+    from charz.sim.runner import _ended_early
+
+    nl = inverter(analysis=".tran 0.1p 120p")
+    ref = execute(SimJob(nl))
+    for _ in range(12):
+        res = execute(SimJob(nl, timeout=1e-4))
+        if isinstance(res, JobFailure):
+            assert res.kind == "timeout", res.error
+        else:
+            np.testing.assert_array_equal(res.runs[0]["v(out)"], ref.runs[0]["v(out)"])
+    again = execute(SimJob(nl))
+    np.testing.assert_array_equal(again.runs[0]["v(out)"], ref.runs[0]["v(out)"])
+
+    class Out:
+        def __init__(self, t):
+            self.vectors = {"time": np.asarray(t)}
+
+    assert _ended_early(".tran 1p 120p", [Out([0, 60e-12])]).startswith("the transient ended at 6e-11 s")
+    assert _ended_early(".tran 1e-12 1.2e-10", [Out([0, 1.2e-10])]) == ""
+    assert _ended_early(".dc v1 0 1 0.1", [Out([0])]) == ""

@@ -53,66 +53,48 @@ import dataclasses
 import math
 
 from ..errors import ParameterError
+from ..params import Choice, Instance, Params, param, positive
 from ..pdk import PDK, describe, get
 from .cells import CellSizes, cell_6t, cell_8t
-from .spice import Device, Netlist, mos, num, positive
+from .spice import PDK_NAME, TEMP, VDD, Device, Netlist, mos, num, pdk_of
 
 CELLS = ("6t", "8t")
 TESTBENCHES = ("hold", "read", "write", "iread", "leak", "energy")
 
 
 @dataclasses.dataclass(frozen=True)
-class BitcellParams:
+class BitcellParams(Params):
     """Everything a bitcell testbench depends on. ``None`` fields are resolved to per-PDK defaults
     when the object is made, so a params object always holds explicit values."""
 
-    cell: str = "6t"
-    """Cell kind: "6t" or "8t" (6T core plus a decoupled 2-transistor read port)."""
-    pdk: str = "ptm16hp"
-    """PDK name from the manifest (`charz pdk list`)."""
-    vdd: float | None = None
-    """Supply voltage in V (cell supply, bit-line precharge and word-line high level). Default: the
-    PDK's nominal VDD; at most 1.5x nominal."""
-    temp: float = 27.0
-    """Temperature in degC, in [-55, 150]."""
-    sizes: CellSizes | None = None
-    """Transistor widths and lengths in metres; default :meth:`CellSizes.default` of the PDK."""
-    c_bl: float | None = None
+    PDK_BOUND = True
+
+    cell: str = param("6t", Choice(CELLS, noun="bitcell"), 'cell kind: "6t" or "8t" (6T core plus a decoupled 2-transistor read port)')
+    pdk: str = param("ptm16hp", PDK_NAME, "PDK name from the manifest (`charz pdk list`)")
+    vdd: float | None = param(None, VDD, "supply (cell, bit-line precharge, word-line high); None = the PDK's nominal VDD; at most 1.5x nominal")
+    temp: float = param(27.0, TEMP, "temperature")
+    sizes: CellSizes | None = param(None, Instance(CellSizes), "transistor widths and lengths; None = CellSizes.default of the PDK")
+    c_bl: float | None = param(None, positive(10e-12, "F"), "bit-line load of the read-energy testbench (per bit line); None = 128 rows x 0.125 fF x node / 16 nm")
     """Bit-line load capacitance in F for the read-energy testbench (per bit line: BL and BLB of the
     6T, RBL of the 8T). Default: 128 rows x 0.125 fF x (node / 16 nm), i.e. 16 fF at 16 nm and 65 fF
     at 65 nm (a 128-row sub-array whose bit-line capacitance per cell scales with the cell pitch)."""
-    t_wl: float | None = None
-    """Word-line (8T: read word-line) pulse width in s, 50 % to 50 %, for the read-energy testbench.
-    Default 100 ps."""
-    t_edge: float | None = None
-    """Rise and fall time in s of the word-line and precharge pulses. Default 10 ps."""
-    t_pre: float | None = None
+    t_wl: float | None = param(None, positive(100e-9, "s"), "word-line (8T: read word-line) pulse width, 50 % to 50 %; None = 100 ps")
+    t_edge: float | None = param(None, positive(10e-9, "s"), "rise and fall time of the word-line and precharge pulses; None = 10 ps")
+    t_pre: float | None = param(None, positive(100e-9, "s"), "precharge (restore) time after the word-line pulse; None = 0.5 ns")
     """Precharge (restore) time in s after the word-line pulse, included in the read cycle.
     Default 0.5 ns: with the default c_bl and w_pre the bit line is back within 0.2 mV of VDD at the
     end of the cycle (16 to 130 nm)."""
-    w_pre: float | None = None
-    """Width in m of each PMOS precharge device (length = Lmin). Default 16 x Lmin."""
-    dc_step: float = 2e-3
+    w_pre: float | None = param(None, positive(100e-6, "m"), "width of each PMOS precharge device (length Lmin); None = 16 x Lmin")
+    dc_step: float = param(2e-3, positive(None, "V"), "step of the DC sweeps (butterflies, write margin), 0.1 mV .. 0.02 VDD")
     """Step in V of the DC sweeps (butterflies, write margin). SNM and write margin are resolved to
     well below / about one step; 2 mV is a good trade-off between accuracy and speed."""
-    t_step: float | None = None
-    """Transient print/maximum step in s of the read-energy run. Default t_edge / 5 (2 ps)."""
+    t_step: float | None = param(None, positive(None, "s"), "transient print/maximum step of the read-energy run; None = t_edge / 5")
 
-    def __post_init__(self):
-        if self.cell not in CELLS:
-            raise ParameterError(f"unknown bitcell '{self.cell}': use cell='6t' or cell='8t'")
-        pdk = describe(self.pdk)  # unknown PDK -> PDKError with the list of names
+    def check(self):
+        """Per-PDK defaults; VDD against the card; t_edge < t_wl; dc_step in 0.1 mV .. 0.02 VDD; t_step <= t_edge."""
+        pdk = pdk_of(self)
         vdd = pdk.vdd_nom if self.vdd is None else pdk.check_vdd(self.vdd)
-        try:
-            temp = float(self.temp)
-        except (TypeError, ValueError) as exc:
-            raise ParameterError(f"temperature must be a number in degC, got {self.temp!r}") from exc
-        if not math.isfinite(temp) or not (-55.0 <= temp <= 150.0):
-            raise ParameterError(
-                f"temperature {self.temp!r} degC is outside [-55, 150] degC: choose a value in that range")
         sizes = self.sizes if self.sizes is not None else CellSizes.default(pdk)
-        if not isinstance(sizes, CellSizes):
-            raise ParameterError("sizes must be a charz.netlist.cells.CellSizes (or None for the PDK default)")
         sizes.check(pdk)  # ranges relative to Lmin (CellSizes docstring)
         defaults = {
             "c_bl": 128 * 0.125e-15 * pdk.node_nm / 16.0,
@@ -121,62 +103,32 @@ class BitcellParams:
             "t_pre": 0.5e-9,
             "w_pre": 16 * pdk.lmin,
         }
-        units = {"c_bl": "F (e.g. 10e-15)", "t_wl": "s (e.g. 100e-12)", "t_edge": "s (e.g. 10e-12)",
-                 "t_pre": "s (e.g. 1e-9)", "w_pre": "m (e.g. 256e-9)"}
-        vals = {}
-        for k, d in defaults.items():
-            v = getattr(self, k)
-            vals[k] = d if v is None else positive(v, f"{k} in {units[k]}")
-        if vals["c_bl"] > 10e-12:
-            raise ParameterError(
-                f"c_bl = {vals['c_bl']:g} F is larger than 10 pF: give the capacitance in farads (e.g. 10e-15)")
-        if vals["t_wl"] > 100e-9 or vals["t_pre"] > 100e-9 or vals["t_edge"] > 10e-9:
-            raise ParameterError(
-                "t_wl, t_pre and t_edge are in seconds (e.g. t_wl=100e-12): the values given are too long")
+        vals = {k: float(d if getattr(self, k) is None else getattr(self, k)) for k, d in defaults.items()}
         if vals["t_edge"] >= vals["t_wl"]:
             raise ParameterError(
                 f"t_edge ({vals['t_edge']:g} s) must be shorter than the word-line pulse t_wl ({vals['t_wl']:g} s)")
-        if vals["w_pre"] > 100e-6:
-            raise ParameterError("w_pre is in metres (e.g. 256e-9): the value given is too large")
-        step = positive(self.dc_step, "dc_step in V")
+        step = self.dc_step
         if not (1e-4 <= step <= 0.02 * vdd):
             raise ParameterError(
                 f"dc_step = {step:g} V is out of range: use 0.1 mV .. {0.02 * vdd * 1e3:g} mV (default 2 mV)")
-        t_step = vals["t_edge"] / 5 if self.t_step is None else positive(self.t_step, "t_step in s")
+        t_step = vals["t_edge"] / 5 if self.t_step is None else self.t_step
         if t_step > vals["t_edge"]:
             raise ParameterError(f"t_step ({t_step:g} s) must not exceed t_edge ({vals['t_edge']:g} s)")
-        object.__setattr__(self, "vdd", float(vdd))
-        object.__setattr__(self, "temp", temp)
-        object.__setattr__(self, "sizes", sizes)
-        object.__setattr__(self, "dc_step", float(step))
-        object.__setattr__(self, "t_step", float(t_step))
-        for k, v in vals.items():
-            object.__setattr__(self, k, float(v))
+        self._set(vdd=float(vdd), sizes=sizes, t_step=float(t_step), **vals)
 
     @property
     def block(self) -> str:
         """Block name of the decks: ``bitcell6t`` or ``bitcell8t``."""
         return f"bitcell{self.cell}"
 
-    def replace(self, **kw) -> "BitcellParams":
-        """A copy with some fields changed (validated again). Defaults resolved for this PDK (sizes,
-        c_bl, w_pre) are kept, so the PDK itself cannot be replaced: make a new BitcellParams."""
-        if "pdk" in kw and kw["pdk"] != self.pdk:
-            raise ParameterError("make a new BitcellParams for another PDK (its sizes and loads are per-PDK defaults)")
-        return dataclasses.replace(self, **kw)
-
-    def as_dict(self) -> dict:
-        """Plain JSON-able form (for LUT provenance)."""
-        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "sizes"}
-        d["sizes"] = dataclasses.asdict(self.sizes)
-        return d
-
     def pairs(self) -> tuple[tuple[str, str], ...]:
-        """(name, value) pairs with numbers formatted by num(), for netlist headers."""
-        out = [("cell", self.cell), ("pdk", self.pdk), ("vdd", num(self.vdd)), ("temp", num(self.temp))]
-        out += [(f.name, num(getattr(self.sizes, f.name))) for f in dataclasses.fields(self.sizes)]
-        out += [(k, num(getattr(self, k))) for k in ("c_bl", "t_wl", "t_edge", "t_pre", "w_pre", "dc_step", "t_step")]
-        return tuple(out)
+        """(name, value) pairs with numbers formatted by num(), for netlist headers; the cell sizes by
+        their bare names, after ``temp``."""
+        base = super().pairs()
+        flat = [kv for kv in base if not kv[0].startswith("sizes.")]
+        sizes = [(k[len("sizes."):], v) for k, v in base if k.startswith("sizes.")]
+        i = [k for k, _ in flat].index("temp") + 1
+        return tuple(flat[:i] + sizes + flat[i:])
 
 
 # ---------------------------------------------------------------------------------------------------

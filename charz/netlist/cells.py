@@ -12,10 +12,12 @@ discharges rbl exactly when the weight and the read-wordline (input) bit are bot
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import MISSING
 
 from ..errors import ParameterError
 from ..pdk import PDK
-from ..validate import finite, round12
+from ..params import Params, Size, param
+from ..validate import finite
 from .spice import Device, mos
 
 
@@ -28,20 +30,22 @@ WIDTH_MAX_LMIN = 200
 WIDTH_MAX_ABS = 100e-6
 """Widest transistor allowed on any node (m)."""
 _LENGTHS = ("l", "l_read")
-_REL_TOL = 1e-6  # 22n given as 2.2e-08 equals Lmin = 22 x 1e-9 = 2.2000000000000002e-08
 
 
 def size_range(name: str, pdk: PDK) -> tuple[float, float]:
     """Allowed (lowest, highest) value in metres of the CellSizes field *name* on *pdk*: lengths
     Lmin .. min(20 x Lmin, 10 um), widths Lmin .. min(200 x Lmin, 100 um)."""
-    L = round12(pdk.lmin)
-    if name in _LENGTHS:
-        return L, min(round12(LENGTH_MAX_LMIN * L), LENGTH_MAX_ABS)
-    return L, min(round12(WIDTH_MAX_LMIN * L), WIDTH_MAX_ABS)
+    return _constraint(name).bounds(pdk.lmin)
+
+
+WIDTH = Size("width", WIDTH_MAX_LMIN, WIDTH_MAX_ABS)
+"""Constraint of the cell widths: Lmin .. min(200 x Lmin, 100 um)."""
+LENGTH = Size("length", LENGTH_MAX_LMIN, LENGTH_MAX_ABS)
+"""Constraint of the cell lengths: Lmin .. min(20 x Lmin, 10 um)."""
 
 
 @dataclasses.dataclass(frozen=True)
-class CellSizes:
+class CellSizes(Params):
     """Widths and lengths in metres. Defaults come from :meth:`default` (multiples of the node's Lmin).
 
     Allowed ranges (checked by :meth:`check` against the PDK, which every generator taking a
@@ -50,47 +54,29 @@ class CellSizes:
     Creating a CellSizes checks only what needs no PDK: positive finite numbers, widths <= 100 um,
     lengths <= 10 um, nothing below 1 nm."""
 
-    w_pu: float
-    """Pull-up PMOS width (pu1, pu2). Range Lmin .. min(200 x Lmin, 100 um)."""
-    w_pd: float
-    """Pull-down NMOS width (pd1, pd2). Range Lmin .. min(200 x Lmin, 100 um)."""
-    w_ax: float
-    """Access NMOS width (ax1, ax2). Range Lmin .. min(200 x Lmin, 100 um)."""
-    w_rd: float
-    """8T read-port driver NMOS width (rd, gate q). Range Lmin .. min(200 x Lmin, 100 um)."""
-    w_ra: float
-    """8T read-port access NMOS width (ra, gate rwl). Range Lmin .. min(200 x Lmin, 100 um)."""
-    l: float
-    """Channel length of the 6T core devices. Range Lmin .. min(20 x Lmin, 10 um)."""
-    l_read: float
-    """Channel length of the 8T read-port devices. Range Lmin .. min(20 x Lmin, 10 um)."""
+    NOUN = "cell size"
 
-    def __post_init__(self):
-        for f in dataclasses.fields(self):
-            v = finite(getattr(self, f.name), f"cell size {f.name} (m)")
-            if v <= 0:
-                raise ParameterError(f"cell size {f.name} must be a positive number of metres, got {v:g}")
-            hi = LENGTH_MAX_ABS if f.name in _LENGTHS else WIDTH_MAX_ABS
-            if not (1e-9 <= v <= hi):
-                raise ParameterError(
-                    f"cell size {f.name} = {v:g} m is outside 1e-09 .. {hi:g} m: sizes are in metres (e.g. 9.6e-08)")
-            object.__setattr__(self, f.name, v)
+    w_pu: float = param(MISSING, WIDTH, "pull-up PMOS width (pu1, pu2) (m). Range Lmin .. min(200 x Lmin, 100 um)")
+    w_pd: float = param(MISSING, WIDTH, "pull-down NMOS width (pd1, pd2) (m). Range Lmin .. min(200 x Lmin, 100 um)")
+    w_ax: float = param(MISSING, WIDTH, "access NMOS width (ax1, ax2) (m). Range Lmin .. min(200 x Lmin, 100 um)")
+    w_rd: float = param(MISSING, WIDTH, "8T read-port driver NMOS width (rd, gate q) (m). Range Lmin .. min(200 x Lmin, 100 um)")
+    w_ra: float = param(MISSING, WIDTH, "8T read-port access NMOS width (ra, gate rwl) (m). Range Lmin .. min(200 x Lmin, 100 um)")
+    l: float = param(MISSING, LENGTH, "channel length of the 6T core devices (m). Range Lmin .. min(20 x Lmin, 10 um)")
+    l_read: float = param(MISSING, LENGTH, "channel length of the 8T read-port devices (m). Range Lmin .. min(20 x Lmin, 10 um)")
 
-    def check(self, pdk: PDK) -> "CellSizes":
+    def check(self, pdk: PDK | None = None) -> "CellSizes":
         """This object if every size is inside :func:`size_range` for *pdk*; else a ParameterError that
-        names the field and its range."""
-        for f in dataclasses.fields(self):
-            _check_size(f.name, getattr(self, f.name), pdk)
+        names the field and its range. Without a PDK (on creation) nothing more is checked."""
+        if pdk is not None:
+            for f in dataclasses.fields(self):
+                _check_size(f.name, getattr(self, f.name), pdk)
         return self
 
     @classmethod
     def for_pdk(cls, pdk: PDK, **overrides) -> "CellSizes":
         """The PDK's :meth:`default` sizes with *overrides* (metres; None keeps the default), each checked
         against :func:`size_range` for *pdk* (the error names the field and its range)."""
-        names = [f.name for f in dataclasses.fields(cls)]
-        unknown = set(overrides) - set(names)
-        if unknown:
-            raise ParameterError(f"unknown cell size(s) {sorted(unknown)}: use {names}")
+        cls.check_names(overrides)
         for name, v in overrides.items():
             if v is not None:
                 _check_size(name, finite(v, f"cell size {name} (m)"), pdk)
@@ -106,21 +92,22 @@ class CellSizes:
 
     def replace(self, **kw) -> "CellSizes":
         """A copy with the given sizes (m) changed; None values keep the current size. Unknown names raise
-        ``ParameterError``; the sizes are not range-checked here (see :meth:`check`)."""
-        unknown = set(kw) - {f.name for f in dataclasses.fields(self)}
-        if unknown:
-            raise ParameterError(f"unknown cell size(s) {sorted(unknown)}: use {[f.name for f in dataclasses.fields(self)]}")
-        return dataclasses.replace(self, **{k: v for k, v in kw.items() if v is not None})
+        ``ParameterError``; the sizes are not range-checked against a PDK here (see :meth:`check`)."""
+        self.check_names(kw)
+        return super().replace(**{k: v for k, v in kw.items() if v is not None})
+
+
+def _constraint(name: str) -> Size:
+    return LENGTH if name in _LENGTHS else WIDTH
 
 
 def _check_size(name: str, v: float, pdk: PDK) -> None:
-    lo, hi = size_range(name, pdk)
-    if not (lo * (1 - _REL_TOL) <= v <= hi * (1 + _REL_TOL)):
-        rule = (f"Lmin .. {LENGTH_MAX_LMIN} x Lmin, at most {LENGTH_MAX_ABS * 1e6:g} um" if name in _LENGTHS
-                else f"Lmin .. {WIDTH_MAX_LMIN} x Lmin, at most {WIDTH_MAX_ABS * 1e6:g} um")
+    c = _constraint(name)
+    if not c.inside(v, pdk.lmin):
+        lo, hi = c.bounds(pdk.lmin)
         raise ParameterError(
             f"cell size {name} = {v:g} m is outside {lo:g} .. {hi:g} m for {pdk.name} "
-            f"({'lengths' if name in _LENGTHS else 'widths'}: {rule}; Lmin = {pdk.lmin:g} m): "
+            f"({c.kind}s: {c.rule()}; Lmin = {pdk.lmin:g} m): "
             f"give a size in that range, in metres (e.g. {_example(name, pdk)})")
 
 

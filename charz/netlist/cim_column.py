@@ -76,10 +76,11 @@ import numbers
 from .. import pdk as pdkmod
 from ..cim_cycle import T_GAP, T_RELEASE
 from ..errors import ParameterError
-from ..validate import bounded as _pos, finite, round12 as _r12
+from ..params import Choice, Instance, Int, Params, Real, param, positive
+from ..validate import round12 as _r12
 from ..pdk import PDK
 from .cells import CellSizes, cell_8t
-from .spice import edge_points, Device, Netlist, ident, mos, num
+from .spice import PDK_NAME, TEMP, VDD, edge_points, Device, Netlist, ident, mos, num, pdk_of
 
 BLOCK = "cim_column"
 N_MIN, N_MAX = 8, 64
@@ -91,89 +92,41 @@ SAVE = ("time", "v(rbl)", "i(vpre)", "i(vrwl)", "i(vpch)")
 
 
 @dataclasses.dataclass(frozen=True)
-class CimColumnParams:
+class CimColumnParams(Params):
     """Parameters of one column deck. ``None`` fields are resolved to the PDK's defaults on creation,
     so two parameter objects that print the same make the same deck."""
 
-    pdk: str = "ptm16hp"
-    """PDK name (see ``charz pdk list``)."""
-    n_rows: int = 16
-    """Number of 8T cells N on the read bitline (8..64)."""
-    vdd: float | None = None
-    """Supply (V) of cells, precharge and wordline drivers; None = the PDK's nominal VDD."""
-    temp: float = 27.0
-    """Temperature (degC)."""
-    t_pulse: float = 100e-12
-    """Read-wordline pulse width T (s), from the 50 % point of the rising edge to that of the falling edge."""
-    c_wire: float | None = None
-    """Wire capacitance per cell (F) on the read bitline; None = 1.5 fF x Lmin / 16 nm."""
-    sizes: CellSizes | None = None
-    """Cell transistor sizes; None = :meth:`CellSizes.default` of the PDK."""
-    w_pre: float | None = None
-    """Width of the precharge PMOS (m), length Lmin; None = 24 x Lmin."""
-    sense_delay: float = 0.0
-    """Sense instant after the wordline falling edge is complete (s); 0 = the end of the pulse."""
-    pattern: str = "x1w0"
-    """Input/weight bits of the N-k rows that do not compute a 1 (see the module docstring)."""
-    t_edge: float = 20e-12
-    """Duration of every wordline and precharge-clock edge (0-100 %, raised cosine) (s)."""
-    t_restore: float = 400e-12
-    """Precharge (restore) time after the sense instant; the deck ends after it (s)."""
-    t_step: float = 20e-12
-    """Maximum transient time step (s)."""
+    pdk: str = param("ptm16hp", PDK_NAME, "PDK name (see `charz pdk list`)")
+    n_rows: int = param(16, Int(N_MIN, N_MAX), "number of 8T cells N on the read bitline")
+    vdd: float | None = param(None, VDD, "supply of cells, precharge and wordline drivers; None = the PDK's nominal VDD")
+    temp: float = param(27.0, TEMP, "temperature")
+    t_pulse: float = param(100e-12, positive(100e-9, "s"), "read-wordline pulse width T, 50 % to 50 % of its edges")
+    c_wire: float | None = param(None, Real(0.0, 1e-12, unit="F"), "wire capacitance per cell on the read bitline; None = 1.5 fF x Lmin / 16 nm")
+    sizes: CellSizes | None = param(None, Instance(CellSizes), "cell transistor sizes; None = CellSizes.default of the PDK")
+    w_pre: float | None = param(None, positive(100e-6, "m"), "width of the precharge PMOS (length Lmin); None = 24 x Lmin")
+    sense_delay: float = param(0.0, Real(0.0, 10e-9, unit="s"), "sense instant after the wordline falling edge is complete; 0 = end of the pulse")
+    pattern: str = param("x1w0", Choice(tuple(PATTERNS), noun="pattern"), "input/weight bits of the N-k rows that do not compute a 1 (module doc)")
+    t_edge: float = param(20e-12, positive(1e-9, "s"), "duration of every wordline and precharge-clock edge (0-100 %, raised cosine)")
+    t_restore: float = param(400e-12, positive(100e-9, "s"), "precharge (restore) time after the sense instant; the deck ends after it")
+    t_step: float = param(20e-12, positive(1e-9, "s"), "maximum transient time step")
 
-    def __post_init__(self):
-        p = pdkmod.describe(self.pdk) if isinstance(self.pdk, str) else None
-        if p is None:
-            raise ParameterError(f"pdk must be a PDK name such as 'ptm16hp', got {self.pdk!r}")
-        n = self.n_rows
-        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or not (N_MIN <= n <= N_MAX):
+    def check(self):
+        """Per-PDK defaults; VDD against the card; t_pulse > t_edge; t_step <= t_pulse; sizes against Lmin."""
+        p = pdk_of(self)
+        vdd = p.vdd_nom if self.vdd is None else p.check_vdd(self.vdd)
+        if self.t_pulse <= self.t_edge:
             raise ParameterError(
-                f"n_rows = {n!r} is out of range: a CiM column has {N_MIN} to {N_MAX} cells (an integer)")
-        vdd = p.vdd_nom if self.vdd is None else p.check_vdd(finite(self.vdd, "VDD"))
-        temp = finite(self.temp, "temperature")
-        if not (-55.0 <= temp <= 150.0):
-            raise ParameterError(f"temperature {temp:g} degC is outside [-55, 150] degC: choose a value in that range")
-        t_edge = _pos(self.t_edge, "t_edge (edge duration, s)", 1e-9)
-        t_pulse = _pos(self.t_pulse, "t_pulse (wordline pulse width T, s)", 100e-9)
-        if t_pulse <= t_edge:
-            raise ParameterError(
-                f"t_pulse = {t_pulse:g} s is not longer than the edge t_edge = {t_edge:g} s: "
+                f"t_pulse = {self.t_pulse:g} s is not longer than the edge t_edge = {self.t_edge:g} s: "
                 f"give a pulse longer than its edge (T is measured 50 % to 50 %)"
             )
-        c_wire = _r12(C_WIRE_16NM * p.lmin / 16e-9) if self.c_wire is None else finite(self.c_wire, "c_wire")
-        if not (0.0 <= c_wire <= 1e-12):
-            raise ParameterError(f"c_wire = {c_wire:g} F per cell is out of range: give 0 to 1e-12 F (e.g. 1.5e-15)")
+        c_wire = _r12(C_WIRE_16NM * p.lmin / 16e-9) if self.c_wire is None else self.c_wire
         sizes = CellSizes.default(p) if self.sizes is None else self.sizes
-        if not isinstance(sizes, CellSizes):
-            raise ParameterError(f"sizes must be a CellSizes (or None for the defaults), got {type(sizes).__name__}")
         sizes.check(p)  # ranges relative to Lmin (CellSizes docstring)
-        w_pre = _r12(24 * p.lmin) if self.w_pre is None else _pos(self.w_pre, "w_pre (precharge PMOS width, m)", 100e-6)
-        sense_delay = finite(self.sense_delay, "sense_delay")
-        if not (0.0 <= sense_delay <= 10e-9):
-            raise ParameterError(f"sense_delay = {sense_delay:g} s is out of range: give 0 to 1e-8 s")
-        if self.pattern not in PATTERNS:
-            raise ParameterError(f"unknown pattern {self.pattern!r}: choose one of {', '.join(PATTERNS)}")
-        t_restore = _pos(self.t_restore, "t_restore (s)", 100e-9)
-        t_step = _pos(self.t_step, "t_step (maximum time step, s)", 1e-9)
-        if t_step > t_pulse:
-            raise ParameterError(f"t_step = {t_step:g} s is longer than the pulse ({t_pulse:g} s): give a smaller step")
-        for name, value in (("n_rows", int(n)), ("vdd", vdd), ("temp", temp), ("t_pulse", t_pulse), ("c_wire", c_wire),
-                            ("sizes", sizes), ("w_pre", w_pre), ("sense_delay", sense_delay), ("t_edge", t_edge),
-                            ("t_restore", t_restore), ("t_step", t_step)):
-            object.__setattr__(self, name, value)
-
-    def replace(self, **kw) -> "CimColumnParams":
-        """A copy with the given fields changed, validated again (``ParameterError`` on a bad value)."""
-        return dataclasses.replace(self, **kw)
-
-    def as_dict(self) -> dict:
-        """Plain JSON-able parameters (sizes flattened), as recorded in netlists and LUT provenance."""
-        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "sizes"}
-        d["sizes"] = dataclasses.asdict(self.sizes)
-        return d
-
-
+        w_pre = _r12(24 * p.lmin) if self.w_pre is None else self.w_pre
+        if self.t_step > self.t_pulse:
+            raise ParameterError(
+                f"t_step = {self.t_step:g} s is longer than the pulse ({self.t_pulse:g} s): give a smaller step")
+        self._set(vdd=vdd, c_wire=c_wire, sizes=sizes, w_pre=w_pre)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -90,14 +90,16 @@ Defaults (per PDK, in multiples of Lmin; chosen on ptm16hp at 0.6-0.8 V and chec
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import MISSING
 import math
 import numbers
 
 from .. import pdk as pdkmod
 from ..errors import ParameterError
 from ..pdk import PDK
-from ..validate import bounded as _pos, finite, round12 as _r12
-from .spice import edge_points, Device, Netlist, ident, mos, num
+from ..params import Bool, Instance, Params, Real, param, positive
+from ..validate import finite, round12 as _r12
+from .spice import PDK_NAME, TEMP, VDD, edge_points, Device, Netlist, ident, mos, num, pdk_of
 
 BLOCK = "comparator"
 EDGE_SEGMENTS = 4
@@ -111,40 +113,27 @@ C_LOAD_16NM = 0.5e-15
 VCM_RATIO = 0.7
 
 
+_W = positive(100e-6, "m")
+"""Comparator widths are checked only for the unit (positive, at most 100 um), not against Lmin."""
+_L = Real(1e-9, 100e-6, unit="m")
+"""Comparator lengths: 1 nm .. 100 um."""
+
+
 @dataclasses.dataclass(frozen=True)
-class ComparatorSizes:
+class ComparatorSizes(Params):
     """Transistor widths and lengths in metres. Defaults from :meth:`default` (multiples of Lmin)."""
 
-    w_in: float
-    """Input pair (min_p, min_n) width."""
-    l_in: float
-    """Input pair length."""
-    w_tail: float
-    """Clocked tail (mtail) width."""
-    w_nl: float
-    """Cross-coupled NMOS (mnl_p, mnl_n) width."""
-    w_pl: float
-    """Cross-coupled PMOS (mpl_p, mpl_n) width."""
-    w_rst: float
-    """Reset/precharge PMOS (mro_p, mro_n on the outputs, mrx_p, mrx_n on the internal nodes) width."""
-    w_buf_n: float
-    """Output inverter (and SR-latch) NMOS width."""
-    w_buf_p: float
-    """Output inverter PMOS width (the SR latch's series PMOS are twice as wide)."""
-    l: float
-    """Length of every device but the input pair."""
+    NOUN = "comparator size"
 
-    def __post_init__(self):
-        for f in dataclasses.fields(self):
-            v = finite(getattr(self, f.name), f"comparator size {f.name}")
-            if v <= 0:
-                raise ParameterError(f"comparator size {f.name} must be a positive number, got {v!r}")
-            if v > 100e-6:
-                raise ParameterError(
-                    f"comparator size {f.name} = {v:g} m is implausibly large: sizes are in metres (e.g. 512e-9)")
-            object.__setattr__(self, f.name, v)
-        if self.l < 1e-9 or self.l_in < 1e-9:
-            raise ParameterError("comparator lengths look wrong: lengths are in metres (e.g. 16e-9)")
+    w_in: float = param(MISSING, _W, "input pair (min_p, min_n) width, m")
+    l_in: float = param(MISSING, _L, "input pair length, m")
+    w_tail: float = param(MISSING, _W, "clocked tail (mtail) width, m")
+    w_nl: float = param(MISSING, _W, "cross-coupled NMOS (mnl_p, mnl_n) width, m")
+    w_pl: float = param(MISSING, _W, "cross-coupled PMOS (mpl_p, mpl_n) width, m")
+    w_rst: float = param(MISSING, _W, "reset PMOS (mro_p/n on the outputs, mrx_p/n on the internal nodes) width, m")
+    w_buf_n: float = param(MISSING, _W, "output inverter (and SR-latch) NMOS width, m")
+    w_buf_p: float = param(MISSING, _W, "output inverter PMOS width (the SR latch's series PMOS: twice), m")
+    l: float = param(MISSING, _L, "length of every device but the input pair, m")
 
     @classmethod
     def default(cls, pdk: PDK) -> "ComparatorSizes":
@@ -154,103 +143,45 @@ class ComparatorSizes:
         return cls(w_in=_r12(64 * L), l_in=_r12(L), w_tail=_r12(48 * L), w_nl=_r12(32 * L), w_pl=_r12(16 * L),
                    w_rst=_r12(12 * L), w_buf_n=_r12(4 * L), w_buf_p=_r12(8 * L), l=_r12(L))
 
-    def replace(self, **kw) -> "ComparatorSizes":
-        """A copy with the given sizes (m) changed, validated again; unknown names raise
-        ``ParameterError``."""
-        unknown = set(kw) - {f.name for f in dataclasses.fields(self)}
-        if unknown:
-            raise ParameterError(
-                f"unknown comparator size(s) {sorted(unknown)}: use {[f.name for f in dataclasses.fields(self)]}")
-        return dataclasses.replace(self, **kw)
-
 
 @dataclasses.dataclass(frozen=True)
-class ComparatorParams:
+class ComparatorParams(Params):
     """Parameters of one comparator testbench. ``None`` fields are resolved to the PDK's defaults on
     creation, so two parameter objects that print the same make the same deck."""
 
-    pdk: str = "ptm16hp"
-    """PDK name (see ``charz pdk list``)."""
-    vdd: float | None = None
-    """Supply (V) of the comparator, its output stage and the clock; None = the PDK's nominal VDD."""
-    temp: float = 27.0
-    """Temperature (degC)."""
-    sizes: ComparatorSizes | None = None
-    """Transistor sizes; None = :meth:`ComparatorSizes.default` of the PDK."""
-    c_load: float | None = None
-    """Load capacitance (F) on each output dp, dn; None = 0.5 fF x Lmin / 16 nm."""
-    t_clk: float | None = None
-    """Clock period (s), 50 % duty (evaluate half, then reset half); None = 200 ps x Lmin / 16 nm."""
-    t_edge: float | None = None
-    """Duration of every clock and input edge (0-100 %, raised cosine) (s); None = t_clk / 20."""
-    vcm_ratio: float = VCM_RATIO
-    """Input common mode as a fraction of VDD (0.2..0.95; default 0.7, see the module docstring)."""
-    sr_latch: bool = True
-    """Add the NOR SR output latch (q, qb) that holds the decision through reset."""
-    t_step: float | None = None
-    """Maximum transient time step (s); None = t_clk / 200."""
+    PDK_BOUND = True
 
-    def __post_init__(self):
-        p = pdkmod.describe(self.pdk) if isinstance(self.pdk, str) else None
-        if p is None:
-            raise ParameterError(f"pdk must be a PDK name such as 'ptm16hp', got {self.pdk!r}")
-        vdd = p.vdd_nom if self.vdd is None else p.check_vdd(finite(self.vdd, "VDD"))
-        temp = finite(self.temp, "temperature")
-        if not (-55.0 <= temp <= 150.0):
-            raise ParameterError(f"temperature {temp:g} degC is outside [-55, 150] degC: choose a value in that range")
+    pdk: str = param("ptm16hp", PDK_NAME, "PDK name (see `charz pdk list`)")
+    vdd: float | None = param(None, VDD, "supply of the comparator, its output stage and the clock; None = the PDK's nominal VDD")
+    temp: float = param(27.0, TEMP, "temperature")
+    sizes: ComparatorSizes | None = param(None, Instance(ComparatorSizes), "transistor sizes; None = ComparatorSizes.default of the PDK")
+    c_load: float | None = param(None, Real(0, 1e-12, unit="F"), "load on each output dp, dn; None = 0.5 fF x Lmin / 16 nm")
+    t_clk: float | None = param(None, positive(1e-6, "s"), "clock period, 50 % duty; None = 400 ps on ptm16hp, scaled (module doc)")
+    t_edge: float | None = param(None, positive(1e-7, "s"), "every clock and input edge (0-100 %, raised cosine); None = t_clk / 20")
+    vcm_ratio: float = param(VCM_RATIO, Real(0.2, 0.95), "input common mode as a fraction of VDD")
+    sr_latch: bool = param(True, Bool(), "add the NOR SR output latch (q, qb) that holds the decision through reset")
+    t_step: float | None = param(None, positive(1e-8, "s"), "maximum transient time step; None = t_clk / 200")
+
+    def check(self):
+        """Per-PDK defaults, VDD against the card, t_edge <= t_clk / 8, t_step <= t_edge."""
+        p = pdk_of(self)
+        vdd = p.vdd_nom if self.vdd is None else p.check_vdd(self.vdd)
         sizes = ComparatorSizes.default(p) if self.sizes is None else self.sizes
-        if not isinstance(sizes, ComparatorSizes):
-            raise ParameterError(
-                f"sizes must be a ComparatorSizes (or None for the defaults), got {type(sizes).__name__}")
-        scale = p.lmin / 16e-9
-        c_load = _r12(C_LOAD_16NM * scale) if self.c_load is None else finite(self.c_load, "c_load")
-        if not (0.0 <= c_load <= 1e-12):
-            raise ParameterError(f"c_load = {c_load:g} F is out of range: give 0 to 1e-12 F (e.g. 0.5e-15)")
-        t_clk = default_t_clk(p) if self.t_clk is None else _pos(self.t_clk, "t_clk (clock period, s)", 1e-6)
-        t_edge = _r12(t_clk / 20) if self.t_edge is None else _pos(self.t_edge, "t_edge (edge duration, s)", 1e-7)
+        c_load = _r12(C_LOAD_16NM * p.lmin / 16e-9) if self.c_load is None else self.c_load
+        t_clk = default_t_clk(p) if self.t_clk is None else self.t_clk
+        t_edge = _r12(t_clk / 20) if self.t_edge is None else self.t_edge
         if t_edge > t_clk / 8:
             raise ParameterError(
                 f"t_edge = {t_edge:g} s is too long for the clock period t_clk = {t_clk:g} s: give at most t_clk / 8")
-        vcm_ratio = finite(self.vcm_ratio, "vcm_ratio")
-        if not (0.2 <= vcm_ratio <= 0.95):
-            raise ParameterError(
-                f"vcm_ratio = {vcm_ratio:g} is out of range: the input common mode is 0.2 to 0.95 x VDD")
-        if not isinstance(self.sr_latch, bool):
-            raise ParameterError(f"sr_latch must be True or False, got {self.sr_latch!r}")
-        t_step = _r12(t_clk / 200) if self.t_step is None else _pos(self.t_step, "t_step (maximum time step, s)", 1e-8)
+        t_step = _r12(t_clk / 200) if self.t_step is None else self.t_step
         if t_step > t_edge:
             raise ParameterError(f"t_step = {t_step:g} s is longer than the edge ({t_edge:g} s): give a smaller step")
-        for name, value in (("vdd", float(vdd)), ("temp", temp), ("sizes", sizes), ("c_load", c_load),
-                            ("t_clk", t_clk), ("t_edge", t_edge), ("vcm_ratio", vcm_ratio), ("t_step", t_step)):
-            object.__setattr__(self, name, value)
+        self._set(vdd=float(vdd), sizes=sizes, c_load=c_load, t_clk=t_clk, t_edge=t_edge, t_step=t_step)
 
     @property
     def vcm(self) -> float:
         """Input common mode (V)."""
         return _r12(self.vcm_ratio * self.vdd)
-
-    def replace(self, **kw) -> "ComparatorParams":
-        """A copy with some fields changed (validated again). Resolved per-PDK defaults (sizes, c_load,
-        t_clk, ...) are kept, so the PDK cannot be replaced: make a new ComparatorParams."""
-        if "pdk" in kw and kw["pdk"] != self.pdk:
-            raise ParameterError(
-                "make a new ComparatorParams for another PDK (its sizes and timing are per-PDK defaults)")
-        return dataclasses.replace(self, **kw)
-
-    def as_dict(self) -> dict:
-        """Plain JSON-able parameters (sizes flattened), as recorded in netlists and LUT provenance."""
-        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "sizes"}
-        d["sizes"] = dataclasses.asdict(self.sizes)
-        return d
-
-    def pairs(self) -> tuple[tuple[str, object], ...]:
-        """(name, value) pairs with numbers formatted by num(), for netlist headers (sizes as
-        ``sizes.NAME``)."""
-        d = self.as_dict()
-        sizes = d.pop("sizes")
-        out = [(k, num(v) if isinstance(v, float) else v) for k, v in d.items()]
-        out += [(f"sizes.{k}", num(v)) for k, v in sizes.items()]
-        return tuple(out)
 
 
 def default_t_clk(p: PDK) -> float:

@@ -104,17 +104,17 @@ swept transfer curve; with 800 ps they agree within the sweep's step); ``t_edge`
 from __future__ import annotations
 
 import dataclasses
-import numbers
 from typing import Sequence
 
 from .. import pdk as pdkmod
 from ..errors import ParameterError
 from ..pdk import PDK
-from ..validate import bounded as _pos, finite, round12 as _r12
+from ..params import Bool, Choice, Instance, Int, Params, Real, param, positive
+from ..validate import finite, round12 as _r12
 from .cells import CellSizes
 from .cim_column import C_WIRE_16NM
 from .comparator import ComparatorSizes, _edge, _pwl, comparator_cell, default_t_clk
-from .spice import Device, Netlist, ident, mos, num
+from .spice import PDK_NAME, TEMP, VDD, Device, Netlist, ident, mos, num, pdk_of
 
 KINDS = ("sar", "mi_sar")
 BLOCKS = {"sar": "adc_sar", "mi_sar": "adc_mi_sar"}
@@ -136,135 +136,85 @@ DRIVE_RATIO = 4
 
 
 
-def _int(value, what: str, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not (lo <= value <= hi):
-        raise ParameterError(f"{what} must be an integer from {lo} to {hi}, got {value!r}")
-    return int(value)
-
-
 @dataclasses.dataclass(frozen=True)
-class SarParams:
+class SarParams(Params):
     """Parameters of one SA converter deck. ``None`` fields resolve to per-PDK defaults on creation."""
 
-    pdk: str = "ptm16hp"
-    bits: int = 5
-    """Resolution n, 3..6."""
-    kind: str = "sar"
-    """``"sar"`` (conventional binary CDAC) or ``"mi_sar"`` (memory-immersed, bitline DAC)."""
-    vdd: float | None = None
-    temp: float = 27.0
-    vref_lo: float | None = None
-    """Lower reference = bottom of the input range [V]; None = 0.35 VDD."""
-    vref_hi: float | None = None
-    """Upper reference = top of the input range [V]; None = VDD."""
-    c_unit: float = 1e-15
-    """Unit capacitor of the conventional CDAC [F]."""
-    n_rows: int = 16
-    """Cells per borrowed bitline (mi_sar), 8..64."""
-    n_bitlines: int = 64
-    """Bitlines (columns) of the neighbour array (mi_sar needs 2^bits of them)."""
-    c_wire: float | None = None
-    """Wire capacitance per cell [F] (mi_sar); None = the CiM column's default (1.5 fF x Lmin / 16 nm)."""
-    cell_sizes: CellSizes | None = None
-    comparator_sizes: ComparatorSizes | None = None
-    c_load: float | None = None
-    """Comparator output load on dp/dn [F]; None = 0.5 fF x Lmin / 16 nm."""
-    t_clk: float | None = None
-    """Bit-cycle period [s] (comparator reset half, evaluate half)."""
-    t_sample: float | None = None
-    t_edge: float | None = None
-    vcm_ratio: float = 0.7
-    """Top-plate / comparator common mode of the conventional SAR, fraction of VDD."""
-    w_switch: float | None = None
-    """Unit switch width [m] (conventional: scaled by each capacitor's units; mi_sar: sampling/share gates)."""
-    w_drive: float | None = None
-    """Bitline driver PMOS width per bitline [m] (mi_sar; the NMOS is twice as wide); None = 32 Lmin."""
-    lumped_cells: bool = True
-    t_step: float | None = None
-    flash_bits: int = 0
+    PDK_BOUND = True
+    HYBRID_ONLY = ("flash_bits", "r_ladder", "c_tap", "c_fs")
+    """Fields recorded by :meth:`as_dict` only when ``flash_bits`` > 0."""
+
+    pdk: str = param("ptm16hp", PDK_NAME, "PDK name (see `charz pdk list`)")
+    bits: int = param(5, Int(MIN_BITS, MAX_BITS, unit="bits"), "SA converter resolution n (bits)")
+    kind: str = param("sar", Choice(KINDS, noun="SA kind"), '"sar" (conventional binary CDAC) or "mi_sar" (memory-immersed, bitline DAC)')
+    vdd: float | None = param(None, VDD, "supply; None = the PDK's nominal VDD")
+    temp: float = param(27.0, TEMP, "temperature")
+    vref_lo: float | None = param(None, Real(unit="V"), "lower reference = bottom of the input range, inside the rails; None = 0.35 VDD")
+    vref_hi: float | None = param(None, Real(unit="V"), "upper reference = top of the input range, inside the rails; None = VDD")
+    c_unit: float = param(1e-15, positive(1e-12, "F"), "unit capacitor of the conventional CDAC")
+    n_rows: int = param(16, Int(8, 64), "cells per borrowed bitline (mi_sar)")
+    n_bitlines: int = param(64, Int(1, 4096), "bitlines (columns) of the neighbour array (mi_sar needs 2^bits of them)")
+    c_wire: float | None = param(None, Real(0.0, 1e-12, unit="F"), "wire capacitance per cell (mi_sar); None = the CiM column's default")
+    cell_sizes: CellSizes | None = param(None, Instance(CellSizes), "8T cell sizes of the borrowed bitlines; None = CellSizes.default")
+    comparator_sizes: ComparatorSizes | None = param(None, Instance(ComparatorSizes), "comparator sizes; None = ComparatorSizes.default")
+    c_load: float | None = param(None, Real(0.0, 1e-12, unit="F"), "comparator output load on dp/dn; None = 0.5 fF x Lmin / 16 nm")
+    t_clk: float | None = param(None, positive(1e-6, "s"), "bit-cycle period (comparator reset half, evaluate half); None = comparator default (x2 for mi_sar)")
+    t_sample: float | None = param(None, positive(1e-6, "s"), "sample phase; None = max(t_clk, 2 x the comparator's t_clk)")
+    t_edge: float | None = param(None, positive(1e-7, "s"), "edge duration (raised cosine); None = comparator t_clk / 20")
+    vcm_ratio: float = param(0.7, Real(0.2, 0.95), "top-plate / comparator common mode of the conventional SAR, fraction of VDD")
+    w_switch: float | None = param(None, positive(100e-6, "m"), "unit switch width (sar: x capacitor units; mi_sar: sampling/share gates); None = 4 Lmin")
+    w_drive: float | None = param(None, positive(100e-6, "m"), "bitline driver PMOS width per bitline (mi_sar; NMOS twice); None = 32 Lmin")
+    lumped_cells: bool = param(True, Bool(), "write the N read ports of a borrowed bitline as one device pair with m = N")
+    t_step: float | None = param(None, positive(1e-8, "s"), "maximum transient time step; None = t_edge / 5")
+    flash_bits: int = param(0, Int(0, MAX_FLASH_BITS), "hybrid flash MSBs (0 = plain SA; at most bits - 1)")
     """Hybrid: m MSBs decided in one cycle by 2^m - 1 coarse comparators on a reference ladder, the
     other n - m bits by SA (0 = a plain SA converter; 1 .. min(3, n - 1))."""
-    r_ladder: float = R_LADDER
-    """Hybrid: total resistance of the coarse ladder from vref_lo to vref_hi [ohm] (ideal resistors)."""
-    c_tap: float = C_TAP
-    """Hybrid: decoupling capacitor on every coarse ladder tap [F] (ideal)."""
-    c_fs: float = C_FS
-    """Hybrid: each coarse comparator samples its input and its tap on two capacitors of this value [F]
-    through transmission gates that open with the input sampling gate (0 = inputs wired directly)."""
+    r_ladder: float = param(R_LADDER, positive(1e8, "ohm"), "hybrid: total resistance of the coarse ladder (ideal resistors)")
+    c_tap: float = param(C_TAP, Real(0.0, 1e-10, unit="F"), "hybrid: decoupling capacitor on every coarse ladder tap (ideal)")
+    c_fs: float = param(C_FS, Real(0.0, 1e-12, unit="F"), "hybrid: each coarse comparator's input and tap sampling capacitors (0 = wired directly)")
 
-    def __post_init__(self):
-        p = pdkmod.describe(self.pdk) if isinstance(self.pdk, str) else None
-        if p is None:
-            raise ParameterError(f"pdk must be a PDK name such as 'ptm16hp', got {self.pdk!r}")
-        if self.kind not in KINDS:
-            raise ParameterError(f"SA kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
-        bits = _int(self.bits, "SA converter resolution (bits)", MIN_BITS, MAX_BITS)
-        vdd = p.vdd_nom if self.vdd is None else p.check_vdd(finite(self.vdd, "VDD"))
-        vdd = float(vdd)
-        temp = finite(self.temp, "temperature")
-        if not (-55.0 <= temp <= 150.0):
-            raise ParameterError(f"temperature {temp:g} degC is outside [-55, 150] degC: choose a value in that range")
-        lo = _r12(0.35 * vdd) if self.vref_lo is None else finite(self.vref_lo, "vref_lo")
-        hi = vdd if self.vref_hi is None else finite(self.vref_hi, "vref_hi")
+    def check(self):
+        """Per-PDK defaults; references inside the rails and >= 5 % VDD apart; 2^bits bitlines for mi_sar;
+        t_clk >= 12 t_edge; t_sample >= 6 t_edge; t_step <= t_edge; flash_bits <= bits - 1."""
+        p = pdk_of(self)
+        bits = self.bits
+        vdd = float(p.vdd_nom if self.vdd is None else p.check_vdd(self.vdd))
+        lo = _r12(0.35 * vdd) if self.vref_lo is None else self.vref_lo
+        hi = vdd if self.vref_hi is None else self.vref_hi
         for name, v in (("vref_lo", lo), ("vref_hi", hi)):
             if not (-1e-12 <= v <= vdd + 1e-12):
                 raise ParameterError(f"{name} = {v:g} V is outside the rails [0, {vdd:g}] V: give a reference between 0 and VDD")
         if not hi - lo >= 0.05 * vdd:
             raise ParameterError(f"input range [{lo:g}, {hi:g}] V is too small or reversed: give vref_hi - vref_lo >= {0.05 * vdd:g} V")
-        c_unit = _pos(self.c_unit, "c_unit (unit capacitor, F)", 1e-12)
-        n_rows = _int(self.n_rows, "n_rows (cells per borrowed bitline)", 8, 64)
-        n_bl = _int(self.n_bitlines, "n_bitlines (bitlines of the neighbour array)", 1, 4096)
+        n_bl = self.n_bitlines
         if self.kind == "mi_sar" and (1 << bits) > n_bl:
             raise ParameterError(
                 f"a {bits}-bit memory-immersed SA needs {1 << bits} bitlines (groups 1, 1, 2, ... {1 << (bits - 1)}) "
                 f"but the neighbour array has {n_bl}: use fewer bits or a wider array")
-        c_wire = _r12(C_WIRE_16NM * p.lmin / 16e-9) if self.c_wire is None else finite(self.c_wire, "c_wire")
-        if not (0.0 <= c_wire <= 1e-12):
-            raise ParameterError(f"c_wire = {c_wire:g} F per cell is out of range: give 0 to 1e-12 F")
+        c_wire = _r12(C_WIRE_16NM * p.lmin / 16e-9) if self.c_wire is None else self.c_wire
         cs = CellSizes.default(p) if self.cell_sizes is None else self.cell_sizes
-        if not isinstance(cs, CellSizes):
-            raise ParameterError(f"cell_sizes must be a CellSizes or None, got {type(cs).__name__}")
         cs.check(p)  # ranges relative to Lmin (CellSizes docstring)
         ks = ComparatorSizes.default(p) if self.comparator_sizes is None else self.comparator_sizes
-        if not isinstance(ks, ComparatorSizes):
-            raise ParameterError(f"comparator_sizes must be a ComparatorSizes or None, got {type(ks).__name__}")
-        c_load = _r12(C_LOAD_16NM * p.lmin / 16e-9) if self.c_load is None else finite(self.c_load, "c_load")
-        if not (0.0 <= c_load <= 1e-12):
-            raise ParameterError(f"c_load = {c_load:g} F is out of range: give 0 to 1e-12 F")
+        c_load = _r12(C_LOAD_16NM * p.lmin / 16e-9) if self.c_load is None else self.c_load
         t_ref = default_t_clk(p)
-        t_clk = (t_ref * (2 if self.kind == "mi_sar" else 1)) if self.t_clk is None else _pos(self.t_clk, "t_clk (s)", 1e-6)
-        t_clk = _r12(t_clk)
-        t_edge = _r12(t_ref / 20) if self.t_edge is None else _pos(self.t_edge, "t_edge (s)", 1e-7)
+        t_clk = _r12(t_ref * (2 if self.kind == "mi_sar" else 1) if self.t_clk is None else self.t_clk)
+        t_edge = _r12(t_ref / 20) if self.t_edge is None else self.t_edge
         if 12 * t_edge > t_clk:
             raise ParameterError(f"t_clk = {t_clk:g} s is too short for edges of {t_edge:g} s: give t_clk >= 12 t_edge")
-        t_sample = max(t_clk, 2 * t_ref) if self.t_sample is None else _pos(self.t_sample, "t_sample (s)", 1e-6)
+        t_sample = max(t_clk, 2 * t_ref) if self.t_sample is None else self.t_sample
         if t_sample < 6 * t_edge:
             raise ParameterError(f"t_sample = {t_sample:g} s is too short: give at least 6 t_edge = {6 * t_edge:g} s")
-        vcm_ratio = finite(self.vcm_ratio, "vcm_ratio")
-        if not (0.2 <= vcm_ratio <= 0.95):
-            raise ParameterError(f"vcm_ratio = {vcm_ratio:g} is out of range: 0.2 to 0.95 x VDD")
-        w_switch = _r12(4 * p.lmin) if self.w_switch is None else _pos(self.w_switch, "w_switch (m)", 100e-6)
-        w_drive = _r12(32 * p.lmin) if self.w_drive is None else _pos(self.w_drive, "w_drive (m)", 100e-6)
-        if not isinstance(self.lumped_cells, bool):
-            raise ParameterError(f"lumped_cells must be True or False, got {self.lumped_cells!r}")
-        fb = _int(self.flash_bits, "flash_bits (hybrid flash MSBs; 0 = plain SA)", 0, min(MAX_FLASH_BITS, bits - 1))
-        r_ladder = _pos(self.r_ladder, "r_ladder (coarse ladder, ohm)", 1e8)
-        c_tap = finite(self.c_tap, "c_tap (F)")
-        if not (0.0 <= c_tap <= 1e-10):
-            raise ParameterError(f"c_tap = {c_tap:g} F is out of range: give 0 to 1e-10 F")
-        c_fs = finite(self.c_fs, "c_fs (F)")
-        if not (0.0 <= c_fs <= 1e-12):
-            raise ParameterError(f"c_fs = {c_fs:g} F is out of range: give 0 to 1e-12 F")
-        t_step = _r12(t_edge / 5) if self.t_step is None else _pos(self.t_step, "t_step (s)", 1e-8)
+        w_switch = _r12(4 * p.lmin) if self.w_switch is None else self.w_switch
+        w_drive = _r12(32 * p.lmin) if self.w_drive is None else self.w_drive
+        if self.flash_bits > bits - 1:
+            raise ParameterError(f"flash_bits = {self.flash_bits} is out of range: a {bits}-bit converter takes "
+                                 f"0 to {min(MAX_FLASH_BITS, bits - 1)} flash MSBs (0 = plain SA)")
+        t_step = _r12(t_edge / 5) if self.t_step is None else self.t_step
         if t_step > t_edge:
             raise ParameterError(f"t_step = {t_step:g} s is longer than an edge ({t_edge:g} s): give a smaller step")
-        for name, value in (("bits", bits), ("vdd", vdd), ("temp", temp), ("vref_lo", float(lo)), ("vref_hi", float(hi)),
-                            ("c_unit", c_unit), ("n_rows", n_rows), ("n_bitlines", n_bl), ("c_wire", c_wire),
-                            ("cell_sizes", cs), ("comparator_sizes", ks), ("c_load", c_load), ("t_clk", t_clk),
-                            ("t_edge", t_edge), ("t_sample", _r12(t_sample)), ("vcm_ratio", vcm_ratio),
-                            ("w_switch", w_switch), ("w_drive", w_drive), ("t_step", t_step), ("flash_bits", fb),
-                            ("r_ladder", r_ladder), ("c_tap", c_tap), ("c_fs", c_fs)):
-            object.__setattr__(self, name, value)
+        self._set(vdd=vdd, vref_lo=float(lo), vref_hi=float(hi), c_wire=c_wire, cell_sizes=cs, comparator_sizes=ks,
+                  c_load=c_load, t_clk=t_clk, t_edge=t_edge, t_sample=_r12(t_sample), w_switch=w_switch,
+                  w_drive=w_drive, t_step=t_step)
 
     # -- derived -------------------------------------------------------------------------------------
     @property
@@ -301,33 +251,18 @@ class SarParams:
         """Conversion time (one sample phase + n bit cycles + the capture tail) [s]."""
         return _r12(self.t_sample + self.n_cycles * self.t_clk + 4 * self.t_edge)
 
-    def replace(self, **kw) -> "SarParams":
-        """A copy with the given fields changed, validated again. Changing ``pdk`` raises ``ParameterError``:
-        make new params instead (sizes and timing are per-PDK defaults)."""
-        if "pdk" in kw and kw["pdk"] != self.pdk:
-            raise ParameterError("make a new SarParams for another PDK (its sizes and timing are per-PDK defaults)")
-        return dataclasses.replace(self, **kw)
-
     def as_dict(self) -> dict:
         """The fields as a plain dict (sizes as nested dicts); the hybrid-only fields (``flash_bits``,
         ``r_ladder``, ``c_tap``, ``c_fs``) only when ``flash_bits`` > 0."""
-        hybrid_only = () if self.flash_bits else ("flash_bits", "r_ladder", "c_tap", "c_fs")
-        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-             if f.name not in ("cell_sizes", "comparator_sizes") + hybrid_only}
-        d["cell_sizes"] = dataclasses.asdict(self.cell_sizes)
-        d["comparator_sizes"] = dataclasses.asdict(self.comparator_sizes)
+        d = super().as_dict()
+        for k in () if self.flash_bits else self.HYBRID_ONLY:
+            del d[k]
         return d
 
     def pairs(self) -> tuple[tuple[str, object], ...]:
         """(name, value) pairs with numbers formatted by num(), for netlist headers
         (``comparator_sizes.NAME``, and ``cell_sizes.NAME`` for the memory-immersed kind)."""
-        d = self.as_dict()
-        cs, ks = d.pop("cell_sizes"), d.pop("comparator_sizes")
-        out = [(k, num(v) if isinstance(v, float) else v) for k, v in d.items()]
-        if self.kind == "mi_sar":
-            out += [(f"cell_sizes.{k}", num(v)) for k, v in cs.items()]
-        out += [(f"comparator_sizes.{k}", num(v)) for k, v in ks.items()]
-        return tuple(out)
+        return tuple(kv for kv in super().pairs() if self.kind == "mi_sar" or not kv[0].startswith("cell_sizes."))
 
 
 # ---- building blocks --------------------------------------------------------------------------------

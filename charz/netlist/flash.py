@@ -65,11 +65,11 @@ from .. import pdk as pdkmod
 from ..errors import ParameterError
 from ..mc import Mismatch
 from ..pdk import PDK
-from ..validate import finite
+from ..params import Instance, Int, Params, Real, param, positive
 from .comparator import (
     ComparatorParams, ComparatorSizes, _clock, _edge, _pwl, _r12, comparator_cell, timeline,
 )
-from .spice import Device, Netlist, ident, num
+from .spice import PDK_NAME, TEMP, VDD, Device, Netlist, ident, num, pdk_of
 
 BLOCK = "adc_flash"
 MIN_BITS, MAX_BITS = 2, 5
@@ -91,59 +91,42 @@ def check_flash_bits(bits) -> int:
 
 
 @dataclasses.dataclass(frozen=True)
-class FlashParams:
+class FlashParams(Params):
     """Parameters of one flash converter deck. ``None`` fields resolve to defaults on creation (module doc)."""
 
-    pdk: str = "ptm16hp"
-    bits: int = 5
-    """Resolution n (2..5): 2^n - 1 comparators, 2^n ladder resistors."""
-    vdd: float | None = None
-    """Supply of comparators and clock (V); None = the PDK's nominal VDD."""
-    temp: float = 27.0
-    vref_lo: float | None = None
-    """Bottom of the ladder (V); None = 0.5 VDD. Must lie inside the rails [0, VDD]."""
-    vref_hi: float | None = None
-    """Top of the ladder (V); None = 0.9 VDD. Must lie inside the rails, above vref_lo."""
-    r_unit: float = R_UNIT
-    """Unit resistor of the ladder (ohm; ideal resistor)."""
-    c_tap: float = C_TAP
-    """Decoupling capacitor from every ladder tap to ground (F; ideal; 0 = none). Default 100 fF (module doc)."""
-    sizes: ComparatorSizes | None = None
-    """Comparator transistor sizes; None = :meth:`ComparatorSizes.default`."""
-    c_load: float | None = None
-    """Load on every comparator output dp_c / dn_c (F); None = the comparator's default."""
-    t_clk: float | None = None
-    """Clock period = conversion time (s); None = the comparator's default (400 ps on ptm16hp)."""
-    t_edge: float | None = None
-    t_step: float | None = None
-    resolution: float | None = None
-    """Staircase step (V per clock cycle); None = LSB / 8."""
-    margin: float | None = None
-    """Staircase overhang beyond [vref_lo, vref_hi] (V); None = max(LSB, 4 sigma_pair) (module doc)."""
+    pdk: str = param("ptm16hp", PDK_NAME, "PDK name (see `charz pdk list`)")
+    bits: int = param(5, Int(MIN_BITS, MAX_BITS, unit="bits"), "flash resolution n: 2^n - 1 comparators, 2^n ladder resistors")
+    vdd: float | None = param(None, VDD, "supply of comparators and clock; None = the PDK's nominal VDD")
+    temp: float = param(27.0, TEMP, "temperature")
+    vref_lo: float | None = param(None, Real(unit="V"), "bottom of the ladder, inside the rails [0, VDD]; None = 0.5 VDD")
+    vref_hi: float | None = param(None, Real(unit="V"), "top of the ladder, inside the rails, above vref_lo; None = 0.9 VDD")
+    r_unit: float = param(R_UNIT, Real(1.0, 1e7, unit="ohm"), "unit resistor of the ladder (ideal resistor)")
+    c_tap: float = param(C_TAP, Real(0.0, 1e-10, unit="F"), "decoupling capacitor from every ladder tap to ground (ideal; 0 = none)")
+    sizes: ComparatorSizes | None = param(None, Instance(ComparatorSizes), "comparator transistor sizes; None = ComparatorSizes.default")
+    c_load: float | None = param(None, Real(0.0, 1e-12, unit="F"), "load on every comparator output dp_c / dn_c; None = the comparator's default")
+    t_clk: float | None = param(None, positive(1e-6, "s"), "clock period = conversion time; None = the comparator's default (400 ps on ptm16hp)")
+    t_edge: float | None = param(None, positive(1e-7, "s"), "clock and input edges; None = t_clk / 20")
+    t_step: float | None = param(None, positive(1e-8, "s"), "maximum transient time step; None = t_clk / 200")
+    resolution: float | None = param(None, Real(unit="V"), "staircase resolution, V per clock cycle, 1e-5 V .. LSB / 2; None = LSB / 8")
+    margin: float | None = param(None, Real(0.0, None, unit="V"), "staircase overhang beyond [vref_lo, vref_hi]; None = max(LSB, 4 sigma_pair)")
 
-    def __post_init__(self):
-        p = pdkmod.describe(self.pdk) if isinstance(self.pdk, str) else None
-        if p is None:
-            raise ParameterError(f"pdk must be a PDK name such as 'ptm16hp', got {self.pdk!r}")
-        bits = check_flash_bits(self.bits)
+    def check(self):
+        """The comparator's defaults and rules (:class:`ComparatorParams`); references inside the rails,
+        vref_lo < vref_hi; resolution 1e-5 V .. LSB / 2; at most :data:`N_CYCLES_MAX` staircase cycles."""
+        p = pdk_of(self)
+        bits = self.bits
         cp = ComparatorParams(pdk=self.pdk, vdd=self.vdd, temp=self.temp, sizes=self.sizes, c_load=self.c_load,
                               t_clk=self.t_clk, t_edge=self.t_edge, sr_latch=False, t_step=self.t_step)
         vdd = cp.vdd
-        lo = _r12(VREF_LO_RATIO * vdd) if self.vref_lo is None else finite(self.vref_lo, "vref_lo (V)")
-        hi = _r12(VREF_HI_RATIO * vdd) if self.vref_hi is None else finite(self.vref_hi, "vref_hi (V)")
+        lo = _r12(VREF_LO_RATIO * vdd) if self.vref_lo is None else self.vref_lo
+        hi = _r12(VREF_HI_RATIO * vdd) if self.vref_hi is None else self.vref_hi
         if not (0.0 <= lo <= vdd + 1e-12 and 0.0 <= hi <= vdd + 1e-12):
             raise ParameterError(
                 f"reference outside the rails: vref_lo = {lo:g} V, vref_hi = {hi:g} V must lie in [0, {vdd:g}] V (VDD)")
         if not hi > lo:
             raise ParameterError(f"reference range [{lo:g}, {hi:g}] V is empty: give vref_lo < vref_hi")
-        r = finite(self.r_unit, "r_unit (ohm)")
-        if not (1.0 <= r <= 1e7):
-            raise ParameterError(f"r_unit = {r:g} ohm is out of range: give 1 to 1e7 ohm")
-        c_tap = finite(self.c_tap, "c_tap (F)")
-        if not (0.0 <= c_tap <= 1e-10):
-            raise ParameterError(f"c_tap = {c_tap:g} F is out of range: give 0 to 1e-10 F")
         lsb = (hi - lo) / (1 << bits)
-        res = _r12(lsb * RESOLUTION_LSB) if self.resolution is None else finite(self.resolution, "resolution (V)")
+        res = _r12(lsb * RESOLUTION_LSB) if self.resolution is None else self.resolution
         if not (1e-5 <= res <= lsb / 2 + 1e-15):
             raise ParameterError(
                 f"staircase resolution = {res:g} V per cycle is out of range: give 1e-5 V to half an LSB ({lsb / 2:g} V)")
@@ -152,13 +135,9 @@ class FlashParams:
             sig_pair = math.sqrt(2) * Mismatch(p.avt_mv_um).sigma_vth(s.w_in, s.l_in)
             margin = _r12(max(lsb, 4 * sig_pair))
         else:
-            margin = finite(self.margin, "margin (V)")
-            if margin < 0:
-                raise ParameterError(f"margin = {margin:g} V must be >= 0")
-        for name, value in (("bits", bits), ("vdd", vdd), ("temp", cp.temp), ("vref_lo", lo), ("vref_hi", hi),
-                            ("r_unit", r), ("c_tap", c_tap), ("sizes", cp.sizes), ("c_load", cp.c_load), ("t_clk", cp.t_clk),
-                            ("t_edge", cp.t_edge), ("t_step", cp.t_step), ("resolution", res), ("margin", margin)):
-            object.__setattr__(self, name, value)
+            margin = self.margin
+        self._set(vdd=vdd, temp=cp.temp, vref_lo=lo, vref_hi=hi, sizes=cp.sizes, c_load=cp.c_load, t_clk=cp.t_clk,
+                  t_edge=cp.t_edge, t_step=cp.t_step, resolution=res, margin=margin)
         n = len(self.levels())
         if n > N_CYCLES_MAX:
             raise ParameterError(
@@ -195,25 +174,6 @@ class FlashParams:
         a, b = self.span()
         n = max(2, math.ceil((b - a) / self.resolution - 1e-9))
         return tuple(_r12(a + (k + 0.5) * self.resolution) for k in range(n))
-
-    def replace(self, **kw) -> "FlashParams":
-        """A copy with the given fields changed, validated again (``ParameterError`` on a bad value)."""
-        return dataclasses.replace(self, **kw)
-
-    def as_dict(self) -> dict:
-        """The fields as a plain dict (the comparator sizes as a nested dict)."""
-        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "sizes"}
-        d["sizes"] = dataclasses.asdict(self.sizes)
-        return d
-
-    def pairs(self) -> tuple[tuple[str, object], ...]:
-        """(name, value) pairs with numbers formatted by num(), for netlist headers (sizes as
-        ``sizes.NAME``)."""
-        d = self.as_dict()
-        sizes = d.pop("sizes")
-        out = [(k, num(v) if isinstance(v, float) else v) for k, v in d.items()]
-        out += [(f"sizes.{k}", num(v)) for k, v in sizes.items()]
-        return tuple(out)
 
 
 def save_list(bits: int) -> tuple[str, ...]:

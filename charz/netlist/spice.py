@@ -12,8 +12,10 @@ import math
 import re
 from pathlib import Path
 
+from .. import pdk as pdkmod
 from ..errors import ParameterError
-from ..validate import finite, positive  # noqa: F401  (positive is re-exported for generators)
+from ..params import Real, Text
+from ..validate import num, positive  # noqa: F401  (num and positive are re-exported for generators)
 
 _IDENT = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _DECK_PATH = re.compile(r"^/[A-Za-z0-9_./+-]{1,1000}$")
@@ -39,12 +41,29 @@ def deck_path(path) -> str:
     return text
 
 
-def num(value: float, what: str = "value") -> str:
-    """A finite number formatted for SPICE, the same bytes for the same float (shortest round-trip repr)."""
-    v = finite(value, what)
-    if v == 0.0:
-        return "0"
-    return format(v, ".12g")  # 12 significant digits: deterministic and readable (4.8e-08, not 4.8000000000000006e-08)
+class PdkName(Text):
+    """A PDK name from the manifest: a non-string is a ParameterError, an unknown name a PDKError that
+    lists the names (``charz pdk list``)."""
+
+    def check(self, value, where: str, desc: str = ""):
+        """*value* when it names a PDK of the manifest."""
+        if not isinstance(value, str):
+            raise ParameterError(f"pdk must be a PDK name such as 'ptm16hp', got {value!r} ({where})")
+        pdkmod.describe(value)
+        return value
+
+
+PDK_NAME = PdkName("a PDK name such as 'ptm16hp' (charz pdk list)")
+"""Constraint of every generator's ``pdk`` field."""
+VDD = Real(unit="V")
+"""Constraint of a ``vdd`` field (finite; the card's own range is checked by ``PDK.check_vdd``)."""
+TEMP = Real(-55.0, 150.0, unit="degC")
+"""Constraint of a temperature field."""
+
+
+def pdk_of(params):
+    """The PDK description named by *params*.pdk (validated when *params* was made)."""
+    return pdkmod.describe(params.pdk)
 
 
 def ident(name: str) -> str:

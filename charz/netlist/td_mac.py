@@ -41,118 +41,73 @@ import numpy as np
 from .. import pdk as pdkmod
 from ..errors import ParameterError
 from ..pdk import PDK
-from ..validate import bounded as _pos, finite, round12 as _r12
+from ..params import Int, Params, PowerOfTwo, Real, param, positive
+from ..validate import finite, round12 as _r12
 from .comparator import _pwl
-from .spice import Device, Netlist, edge_points, ident, mos, num
+from .spice import PDK_NAME, TEMP, VDD, Device, Netlist, edge_points, ident, mos, num, pdk_of
 
 BLOCK = "td_delay"
 CYCLES_MAX = 256
 EDGE_SEGMENTS = 4
 
 
-def _pdk(name) -> PDK:
-    """The PDK description of a params class's ``pdk`` field (a name), or a one-line error."""
-    p = pdkmod.describe(name) if isinstance(name, str) else None
-    if p is None:
-        raise ParameterError(f"pdk must be a PDK name such as 'ptm16hp', got {name!r}")
-    return p
+def _vdd(p: PDK, vdd) -> float:
+    """VDD (None = the PDK's nominal; checked against the card's limits) as a float."""
+    return float(p.vdd_nom if vdd is None else p.check_vdd(vdd))
 
 
-def _vdd_temp(p: PDK, vdd, temp) -> tuple[float, float]:
-    """VDD (None = the PDK's nominal; checked against the card's limits) and temperature (-55..150 degC)."""
-    v = p.vdd_nom if vdd is None else p.check_vdd(finite(vdd, "VDD"))
-    t = finite(temp, "temperature")
-    if not (-55.0 <= t <= 150.0):
-        raise ParameterError(f"temperature {t:g} degC is outside [-55, 150] degC: choose a value in that range")
-    return float(v), t
-
-
-def _int_fields(obj, specs) -> None:
-    """Check integer fields ``(name, lo, hi)`` of a params object."""
-    for name, lo, hi in specs:
-        v = getattr(obj, name)
-        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or not lo <= v <= hi:
-            raise ParameterError(f"{name} = {v!r} is out of range: give an integer {lo} to {hi}")
+_RAIL = Real(unit="V")
+_W = positive(10e-6, "m")
 
 
 @dataclasses.dataclass(frozen=True)
-class DelayLineParams:
+class DelayLineParams(Params):
     """Parameters of a delay-line testbench. ``None`` fields resolve to per-PDK defaults."""
 
-    pdk: str = "ptm16hp"
-    bits: int = 4
-    """Exponent bits per line (1..5): stages with 1, 2, 4, ... unit cells."""
-    lines: int = 1
-    """Delay lines in series (2 = exponent addition of two operands)."""
-    vdd: float | None = None
-    temp: float = 27.0
-    vbn: float | None = None
-    """NMOS starve bias (V); None = 0.85 x VDD."""
-    vbp: float | None = None
-    """PMOS starve bias (V); None = 0.15 x VDD (|Vgs| = 0.85 VDD)."""
-    w_n: float | None = None
-    """Width of the unit cell's NMOS (switch and starve) (m); None = 2 Lmin."""
-    w_p: float | None = None
-    """Width of the unit cell's PMOS (switch and starve) (m); None = 4 Lmin."""
-    l_starve: float | None = None
-    """Length of the starve devices (m); None = 2 Lmin (less mismatch, less sensitivity to Vds)."""
-    w_tg: float | None = None
-    """Mux transmission-gate width (both devices) (m); None = 4 Lmin."""
-    c_load: float | None = None
-    """Load on the line's output (F); None = 0.5 fF x Lmin / 16 nm."""
-    t_edge: float = 20e-12
-    t_high: float | None = None
-    """Input high time per cycle (s); None = :func:`default_t_high`."""
-    t_step: float = 1e-12
+    pdk: str = param("ptm16hp", PDK_NAME, "PDK name (see `charz pdk list`)")
+    bits: int = param(4, Int(1, 5), "exponent bits per line: stages with 1, 2, 4, ... unit cells")
+    lines: int = param(1, Int(1, 4), "delay lines in series (2 = exponent addition of two operands)")
+    vdd: float | None = param(None, VDD, "supply; None = the PDK's nominal VDD")
+    temp: float = param(27.0, TEMP, "temperature")
+    vbn: float | None = param(None, _RAIL, "NMOS starve bias, inside the rails; None = 0.85 x VDD")
+    vbp: float | None = param(None, _RAIL, "PMOS starve bias, inside the rails; None = 0.15 x VDD (|Vgs| = 0.85 VDD)")
+    w_n: float | None = param(None, _W, "width of the unit cell's NMOS (switch and starve), at least Lmin / 2; None = 2 Lmin")
+    w_p: float | None = param(None, _W, "width of the unit cell's PMOS (switch and starve), at least Lmin / 2; None = 4 Lmin")
+    l_starve: float | None = param(None, _W, "length of the starve devices, at least Lmin / 2; None = 2 Lmin")
+    w_tg: float | None = param(None, _W, "mux transmission-gate width (both devices), at least Lmin / 2; None = 4 Lmin")
+    c_load: float | None = param(None, Real(0.0, 1e-12, unit="F"), "load on the line's output; None = 0.5 fF x Lmin / 16 nm")
+    t_edge: float = param(20e-12, positive(1e-9, "s"), "input and select edges")
+    t_high: float | None = param(None, positive(1e-6, "s"), "input high time per cycle; None = default_t_high")
+    t_step: float = param(1e-12, positive(1e-10, "s"), "maximum time step (1 ps resolves delays to well under a unit delay)")
     """Maximum time step (s); 1 ps resolves delays to well under a unit delay (at 2 ps a 3-bit deck hit
     ngspice's "timestep too small" at a select edge)."""
 
-    def __post_init__(self):
-        p = _pdk(self.pdk)
+    def check(self):
+        """Per-PDK defaults; VDD against the card; biases inside the rails; sizes >= Lmin / 2; t_step <= t_edge."""
+        p = pdk_of(self)
         L = p.lmin
-        _int_fields(self, (("bits", 1, 5), ("lines", 1, 4)))
-        vdd, temp = _vdd_temp(p, self.vdd, self.temp)
-        vbn = _r12(0.85 * vdd) if self.vbn is None else finite(self.vbn, "vbn (V)")
-        vbp = _r12(0.15 * vdd) if self.vbp is None else finite(self.vbp, "vbp (V)")
+        vdd = _vdd(p, self.vdd)
+        vbn = _r12(0.85 * vdd) if self.vbn is None else self.vbn
+        vbp = _r12(0.15 * vdd) if self.vbp is None else self.vbp
         for v, what in ((vbn, "vbn"), (vbp, "vbp")):
             if not 0.0 <= v <= vdd:
                 raise ParameterError(f"{what} = {v:g} V is outside the rails [0, {vdd:g}] V")
         size = {}
         for name, default in (("w_n", 2 * L), ("w_p", 4 * L), ("l_starve", 2 * L), ("w_tg", 4 * L)):
-            v = getattr(self, name)
-            v = _r12(default) if v is None else _pos(v, f"{name} (m)", 10e-6)
+            v = _r12(default) if getattr(self, name) is None else getattr(self, name)
             if v < 0.5 * L:
                 raise ParameterError(f"{name} = {v:g} m is below half the node's Lmin ({L:g} m): sizes are in metres")
             size[name] = v
-        c_load = _r12(0.5e-15 * L / 16e-9) if self.c_load is None else finite(self.c_load, "c_load")
-        if not 0.0 <= c_load <= 1e-12:
-            raise ParameterError(f"c_load = {c_load:g} F is out of range: give 0 to 1e-12 F")
-        t_edge = _pos(self.t_edge, "t_edge (s)", 1e-9)
-        t_step = _pos(self.t_step, "t_step (s)", 1e-10)
-        if t_step > t_edge:
-            raise ParameterError(f"t_step = {t_step:g} s is longer than the edge ({t_edge:g} s): give a smaller step")
-        t_high = None if self.t_high is None else _pos(self.t_high, "t_high (s)", 1e-6)
-        for name, value in (("vdd", float(vdd)), ("temp", temp), ("vbn", vbn), ("vbp", vbp), ("c_load", c_load),
-                            ("t_edge", t_edge), ("t_step", t_step), ("t_high", t_high), *size.items()):
-            object.__setattr__(self, name, value)
+        c_load = _r12(0.5e-15 * L / 16e-9) if self.c_load is None else self.c_load
+        if self.t_step > self.t_edge:
+            raise ParameterError(
+                f"t_step = {self.t_step:g} s is longer than the edge ({self.t_edge:g} s): give a smaller step")
+        self._set(vdd=vdd, vbn=vbn, vbp=vbp, c_load=c_load, **size)
 
     @property
     def max_code(self) -> int:
         """Largest code of one line: 2^bits - 1."""
         return (1 << self.bits) - 1
-
-    def replace(self, **kw) -> "DelayLineParams":
-        """A copy with the given fields changed, validated again (``ParameterError`` on a bad value)."""
-        return dataclasses.replace(self, **kw)
-
-    def as_dict(self) -> dict:
-        """The fields as a plain dict (defaults already resolved by validation)."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-
-    def pairs(self) -> tuple[tuple[str, object], ...]:
-        """(name, value) pairs with numbers formatted by num() (``auto`` for a None field), for netlist
-        headers."""
-        return tuple((k, num(v) if isinstance(v, float) else ("auto" if v is None else v)) for k, v in self.as_dict().items())
 
 
 def _inv(name: str, a: str, y: str, p: PDK, prm: DelayLineParams, starved: bool, bias: str = "") -> tuple[list[str], list[Device]]:
@@ -347,45 +302,29 @@ def golden_netlists(pdk: PDK | str = "ptm16hp") -> dict[str, str]:
 
 # ---- time comparison: a two-input arbiter and the latest-of-L detector ---------------------------------
 @dataclasses.dataclass(frozen=True)
-class TimeCmpParams:
+class TimeCmpParams(Params):
     """Arbiter and latest-arrival detector testbenches (static CMOS, minimum-ish sizes)."""
 
-    pdk: str = "ptm16hp"
-    vdd: float | None = None
-    temp: float = 27.0
-    w_n: float | None = None
-    """NMOS width of every gate (m); None = 2 Lmin (series stacks double it)."""
-    w_p: float | None = None
-    """PMOS width (m); None = 4 Lmin."""
-    n_inputs: int = 16
-    """Inputs of the latest-arrival detector (2..64, a power of two): the L products of a vector."""
-    t_edge: float = 20e-12
-    t_cycle: float = 1e-9
-    """One decision per cycle: inputs rise in the first half, fall in the second."""
-    t_step: float = 0.5e-12
+    pdk: str = param("ptm16hp", PDK_NAME, "PDK name (see `charz pdk list`)")
+    vdd: float | None = param(None, VDD, "supply; None = the PDK's nominal VDD")
+    temp: float = param(27.0, TEMP, "temperature")
+    w_n: float | None = param(None, _W, "NMOS width of every gate (series stacks double it); None = 2 Lmin")
+    w_p: float | None = param(None, _W, "PMOS width; None = 4 Lmin")
+    n_inputs: int = param(16, PowerOfTwo(2, 64), "inputs of the latest-arrival detector (the L products of a vector)")
+    t_edge: float = param(20e-12, positive(1e-9, "s"), "input edges")
+    t_cycle: float = param(1e-9, positive(1e-6, "s"), "one decision per cycle: inputs rise in the first half, fall in the second")
+    t_step: float = param(0.5e-12, positive(1e-10, "s"), "maximum time step")
 
-    def __post_init__(self):
-        p = _pdk(self.pdk)
+    def check(self):
+        """Per-PDK defaults; VDD against the card; t_step <= t_edge and t_cycle >= 8 t_edge."""
+        p = pdk_of(self)
         L = p.lmin
-        vdd, temp = _vdd_temp(p, self.vdd, self.temp)
-        w_n = _r12(2 * L) if self.w_n is None else _pos(self.w_n, "w_n (m)", 10e-6)
-        w_p = _r12(4 * L) if self.w_p is None else _pos(self.w_p, "w_p (m)", 10e-6)
-        n = self.n_inputs
-        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n not in (2, 4, 8, 16, 32, 64):
-            raise ParameterError(f"n_inputs = {n!r}: give a power of two 2..64")
-        t_edge = _pos(self.t_edge, "t_edge (s)", 1e-9)
-        t_cycle = _pos(self.t_cycle, "t_cycle (s)", 1e-6)
-        t_step = _pos(self.t_step, "t_step (s)", 1e-10)
-        if t_step > t_edge or 8 * t_edge > t_cycle:
+        vdd = _vdd(p, self.vdd)
+        w_n = _r12(2 * L) if self.w_n is None else self.w_n
+        w_p = _r12(4 * L) if self.w_p is None else self.w_p
+        if self.t_step > self.t_edge or 8 * self.t_edge > self.t_cycle:
             raise ParameterError("give t_step <= t_edge and t_cycle >= 8 t_edge")
-        for name, value in (("vdd", float(vdd)), ("temp", temp), ("w_n", w_n), ("w_p", w_p), ("t_edge", t_edge),
-                            ("t_cycle", t_cycle), ("t_step", t_step)):
-            object.__setattr__(self, name, value)
-
-    def pairs(self) -> tuple[tuple[str, object], ...]:
-        """(name, value) pairs with numbers formatted by num(), for netlist headers."""
-        return tuple((f.name, num(getattr(self, f.name)) if isinstance(getattr(self, f.name), float)
-                      else getattr(self, f.name)) for f in dataclasses.fields(self))
+        self._set(vdd=vdd, w_n=w_n, w_p=w_p)
 
 
 def _gate(kind: str, name: str, ins: Sequence[str], y: str, p: PDK, prm: TimeCmpParams) -> tuple[list[str], list[Device]]:
@@ -652,7 +591,7 @@ def clock_driver(a: str, load_gates: int, prm, p: PDK, fanout: float = 4.0) -> t
 
 
 @dataclasses.dataclass(frozen=True)
-class MacTimeParams:
+class MacTimeParams(Params):
     """The time path of one L-element scalar product: per element two delay lines in series (the
     exponent fields of a_i and b_i), a latest-of-L detector whose output, buffered, is the STOP clock, and
     per element a ``window``-tap TDC started by the element's own edge (its exponent difference to the
@@ -660,64 +599,46 @@ class MacTimeParams:
     that reads the largest exponent sum. ``start_cells`` unit cells between an edge and its TDC set the
     offset of the thresholds (see :mod:`charz.characterize.td_mac`)."""
 
-    pdk: str = "ptm16hp"
-    ebits: int = 4
-    """Exponent bits (4 = E4M3, 5 = E5M2): each line has 2^ebits codes."""
-    length: int = 16
-    window: int = 8
-    scale_taps: int | None = None
-    """Taps of the shared-scale TDC; None = 2 (2^ebits - 1) (every exponent sum)."""
-    start_cells: int = 1
+    pdk: str = param("ptm16hp", PDK_NAME, "PDK name (see `charz pdk list`)")
+    ebits: int = param(4, Int(1, 5), "exponent bits (4 = E4M3, 5 = E5M2): each line has 2^ebits codes")
+    length: int = param(16, PowerOfTwo(1, 64), "elements L of the scalar product (the detector is a binary tree)")
+    window: int = param(8, Int(1, 32), "taps of each element's TDC")
+    scale_taps: int | None = param(None, Int(1, 64), "taps of the shared-scale TDC; None = 2 (2^ebits - 1) (every exponent sum)")
+    start_cells: int = param(1, Int(0, 8), "unit cells between an element's edge and its TDC (at the start_vbn bias)")
     """Unit cells between an element's edge and its TDC (at the ``start_vbn`` bias): they move the TDC
     thresholds so that, with the STOP path's delay, tap k flips about (k + 1/2) tau after the shared scale."""
-    start_vbn: float | None = None
-    """NMOS starve bias of the start cells (V; PMOS: VDD - start_vbn); None = VDD (fully on: the cell is a
-    plain two-inverter delay of about 0.7 tau at 0.8 V)."""
-    tdc_vbn: float | None = None
+    start_vbn: float | None = param(None, _RAIL, "NMOS starve bias of the start cells (PMOS: VDD - start_vbn), inside the rails; None = VDD")
+    tdc_vbn: float | None = param(None, _RAIL, "NMOS starve bias of the TDC cells (PMOS: VDD - tdc_vbn), inside the rails; None = 0.96 VDD")
     """NMOS starve bias of the TDC cells (V); the PMOS bias is VDD - tdc_vbn. None = 0.96 VDD. The TDC's
     cells carry a tap buffer, so at the line's bias a tap is slower than the line's unit delay; a
     delay-locked loop (not simulated) would set this bias so that one tap = tau: the TDC recipe finds
     that bias by simulation (``vbn_t`` in its LUT)."""
-    vdd: float | None = None
-    temp: float = 27.0
-    t_high: float | None = None
-    """High time of the launch edge (s); None = the delay line's default for two lines."""
-    t_step: float = 1e-12
+    vdd: float | None = param(None, VDD, "supply; None = the PDK's nominal VDD")
+    temp: float = param(27.0, TEMP, "temperature")
+    t_high: float | None = param(None, positive(1e-6, "s"), "high time of the launch edge; None = the delay line's default for two lines")
+    t_step: float = param(1e-12, positive(1e-10, "s"), "maximum time step")
 
-    def __post_init__(self):
-        _pdk(self.pdk)
-        _int_fields(self, (("ebits", 1, 5), ("window", 1, 32), ("start_cells", 0, 8)))
-        n = self.length
-        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n not in (1, 2, 4, 8, 16, 32, 64):
-            raise ParameterError(f"length = {n!r}: give a power of two 1..64 (the detector is a binary tree)")
+    def check(self):
+        """scale_taps default; the delay line's rules (:meth:`line`: VDD, t_step); biases inside the rails."""
         ks = 2 * ((1 << self.ebits) - 1) if self.scale_taps is None else self.scale_taps
-        if isinstance(ks, bool) or not isinstance(ks, numbers.Integral) or not 1 <= ks <= 64:
+        if not 1 <= ks <= 64:
             raise ParameterError(f"scale_taps = {ks!r}: give an integer 1..64")
-        object.__setattr__(self, "scale_taps", int(ks))
+        self._set(scale_taps=int(ks))
         line = self.line()  # validates vdd, temp, t_high, t_step
-        object.__setattr__(self, "vdd", line.vdd)
-        object.__setattr__(self, "temp", line.temp)
-        vt = _r12(0.96 * line.vdd) if self.tdc_vbn is None else finite(self.tdc_vbn, "tdc_vbn (V)")
+        self._set(vdd=line.vdd, temp=line.temp)
+        vt = _r12(0.96 * line.vdd) if self.tdc_vbn is None else self.tdc_vbn
         if not 0.0 <= vt <= line.vdd:
             raise ParameterError(f"tdc_vbn = {vt:g} V is outside the rails [0, {line.vdd:g}] V")
-        object.__setattr__(self, "tdc_vbn", vt)
-        vs = line.vdd if self.start_vbn is None else finite(self.start_vbn, "start_vbn (V)")
+        vs = line.vdd if self.start_vbn is None else self.start_vbn
         if not 0.0 <= vs <= line.vdd:
             raise ParameterError(f"start_vbn = {vs:g} V is outside the rails [0, {line.vdd:g}] V")
-        object.__setattr__(self, "start_vbn", vs)
+        self._set(tdc_vbn=vt, start_vbn=vs)
 
     def line(self) -> DelayLineParams:
         """The delay-line parameters of one element: two lines of ``ebits`` bits in series (the exponent
         fields of a_i and b_i), at this scalar product's PDK, VDD, temperature, high time and step."""
         return DelayLineParams(pdk=self.pdk, bits=self.ebits, lines=2, vdd=self.vdd, temp=self.temp,
                                t_high=self.t_high, t_step=self.t_step)
-
-    def pairs(self) -> tuple[tuple[str, object], ...]:
-        """(name, value) pairs with numbers formatted by num() (``auto`` for a None field), for netlist
-        headers."""
-        return tuple((f.name, num(getattr(self, f.name)) if isinstance(getattr(self, f.name), float)
-                      else ("auto" if getattr(self, f.name) is None else getattr(self, f.name)))
-                     for f in dataclasses.fields(self))
 
 
 def mac_time_circuit(prm: MacTimeParams, p: PDK) -> tuple[list[str], list[Device], int]:
@@ -886,7 +807,7 @@ C_UNIT = 0.1e-15
 
 
 @dataclasses.dataclass(frozen=True)
-class AccParams:
+class AccParams(Params):
     """Charge-domain accumulation line pair: every element has two binary-weighted capacitor arrays
     (``bits`` bits, bit k = 2^k unit capacitors as one capacitor of 2^k c_unit), one on line P and one on
     line N; the digital alignment (shifter) and sign logic drive the bottom plates of the array on P when the
@@ -894,42 +815,26 @@ class AccParams:
     Cycle: reset (lines and bottom plates at 0), release, drive: V_P - V_N = VDD c_unit (S_P - S_N) / C_line.
     """
 
-    pdk: str = "ptm16hp"
-    length: int = 16
-    bits: int = 10
-    """Bits of an aligned magnitude: 2 (m + 1) + guard (E4M3 with 2 guard bits: 10)."""
-    c_unit: float = C_UNIT
-    c_wire: float | None = None
-    """Wire capacitance of each line (F); None = 0.2 fF per element."""
-    vdd: float | None = None
-    temp: float = 27.0
-    t_cycle: float = 1e-9
-    t_edge: float = 40e-12
+    pdk: str = param("ptm16hp", PDK_NAME, "PDK name (see `charz pdk list`)")
+    length: int = param(16, Int(1, 64), "elements on the line pair")
+    bits: int = param(10, Int(1, 14), "bits of an aligned magnitude: 2 (m + 1) + guard (E4M3 with 2 guard bits: 10)")
+    c_unit: float = param(C_UNIT, positive(1e-12, "F"), "unit capacitor")
+    c_wire: float | None = param(None, Real(0.0, 1e-11, unit="F"), "wire capacitance of each line; None = 0.2 fF per element")
+    vdd: float | None = param(None, VDD, "supply; None = the PDK's nominal VDD")
+    temp: float = param(27.0, TEMP, "temperature")
+    t_cycle: float = param(1e-9, positive(1e-6, "s"), "one accumulation cycle (reset, release, drive)")
+    t_edge: float = param(40e-12, positive(1e-9, "s"), "driver and reset edges")
     """Driver and reset edges (s); with 20 ps edges and a 2 ps step ngspice stalled ("timestep too small")
     in long decks."""
-    t_step: float = 2e-12
+    t_step: float = param(2e-12, positive(1e-10, "s"), "maximum time step")
 
-    def __post_init__(self):
-        p = _pdk(self.pdk)
-        _int_fields(self, (("length", 1, 64), ("bits", 1, 14)))
-        vdd, temp = _vdd_temp(p, self.vdd, self.temp)
-        c_unit = _pos(self.c_unit, "c_unit (F)", 1e-12)
-        c_wire = _r12(0.2e-15 * self.length) if self.c_wire is None else finite(self.c_wire, "c_wire (F)")
-        if not 0.0 <= c_wire <= 1e-11:
-            raise ParameterError(f"c_wire = {c_wire:g} F is out of range: give 0 to 1e-11 F")
-        t_cycle = _pos(self.t_cycle, "t_cycle (s)", 1e-6)
-        t_edge = _pos(self.t_edge, "t_edge (s)", 1e-9)
-        t_step = _pos(self.t_step, "t_step (s)", 1e-10)
-        if 10 * t_edge > t_cycle or t_step > t_edge:
+    def check(self):
+        """VDD against the card; c_wire default; t_cycle >= 10 t_edge and t_step <= t_edge."""
+        vdd = _vdd(pdk_of(self), self.vdd)
+        c_wire = _r12(0.2e-15 * self.length) if self.c_wire is None else self.c_wire
+        if 10 * self.t_edge > self.t_cycle or self.t_step > self.t_edge:
             raise ParameterError("give t_cycle >= 10 t_edge and t_step <= t_edge")
-        for name, value in (("vdd", float(vdd)), ("temp", temp), ("c_unit", c_unit), ("c_wire", c_wire),
-                            ("t_cycle", t_cycle), ("t_edge", t_edge), ("t_step", t_step)):
-            object.__setattr__(self, name, value)
-
-    def pairs(self) -> tuple[tuple[str, object], ...]:
-        """(name, value) pairs with numbers formatted by num(), for netlist headers."""
-        return tuple((f.name, num(getattr(self, f.name)) if isinstance(getattr(self, f.name), float)
-                      else getattr(self, f.name)) for f in dataclasses.fields(self))
+        self._set(vdd=vdd, c_wire=c_wire)
 
 
 def acc_times(prm: AccParams, c: int) -> tuple[float, float, float]:

@@ -67,9 +67,10 @@ from .. import pdk as pdkmod
 from ..errors import ParameterError
 from ..hadamard import ORDERS, hadamard
 from ..pdk import PDK
-from ..validate import bounded as _pos, finite, round12 as _r12
+from ..params import Bool, Choice, Constraint, Instance, Params, Real, param, positive
+from ..validate import round12 as _r12
 from .comparator import ComparatorSizes, _pwl, comparator_cell
-from .spice import Device, Netlist, edge_points, ident, mos, num
+from .spice import PDK_NAME, TEMP, VDD, Device, Netlist, edge_points, ident, mos, num, pdk_of
 
 BLOCK = "wht_column"
 SIZES = (4, 8, 16, 32, 64)
@@ -81,135 +82,90 @@ CYCLES_MAX = 400
 """At most this many planes (cycles) in one deck."""
 
 
-def _int(value, what: str, choices: Sequence[int]) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) not in choices:
-        raise ParameterError(f"{what} = {value!r} is not allowed: choose one of {', '.join(map(str, choices))}")
-    return int(value)
+class Columns(Constraint):
+    """Column indices simulated in a deck: a sequence of distinct integers (checked against ``n_cols``
+    by :meth:`WhtParams.check`), converted to a tuple."""
+
+    def allowed(self) -> str:
+        """What is allowed."""
+        return "distinct column indices 0 .. n_cols - 1"
+
+    def check(self, value, where: str, desc: str = ""):
+        """*value* as a tuple of ints."""
+        try:
+            cols = tuple(int(c) for c in value if not isinstance(c, bool) and int(c) == c)
+            ok = len(cols) == len(tuple(value))
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            self.fail(where, repr(value), desc, f"is not allowed: give {self.allowed()}")
+        return cols
+
+
+_CAP = Real(0.0, 1e-12, unit="F")
+_SIZES = Choice(SIZES)
 
 
 @dataclasses.dataclass(frozen=True)
-class WhtParams:
+class WhtParams(Params):
     """Parameters of a WHT crossbar deck. ``None`` fields resolve to per-PDK defaults on creation."""
 
-    pdk: str = "ptm16hp"
-    n_rows: int = 16
-    """Rows R (cells per column): 4, 8, 16, 32 or 64; above ``tile_rows`` the column is stitched."""
-    n_cols: int = 16
-    """Columns C of the transform (4..64, a power of two); a deck may simulate a subset (``columns``)."""
-    order: str = "sylvester"
-    """Hadamard ordering of the columns: ``sylvester`` or ``sequency``."""
-    vdd: float | None = None
-    """Supply (V) of precharge, row drivers and latches; None = the PDK's nominal VDD."""
-    temp: float = 27.0
-    t_pulse: float = 60e-12
-    """Row-line pulse width T (s), 50 % to 50 %."""
-    w_cell: float | None = None
-    """Cell transistor width (m); None = 4 Lmin."""
-    l_cell: float | None = None
-    """Cell transistor length (m); None = 4 Lmin."""
-    c_wire: float | None = None
-    """Bitline wire capacitance per cell (F); None = 1 fF x Lmin / 16 nm."""
-    c_row: float | None = None
-    """Row-line wire capacitance per cell (F); None = 0.1 fF x Lmin / 16 nm."""
-    c_stitch: float | None = None
-    """Extra capacitance per tile junction on a stitched bitline or row line (F); None = 2 fF x Lmin / 16 nm."""
-    tile_rows: int = 16
-    tile_cols: int = 16
-    w_pre: float | None = None
-    """Precharge and equaliser PMOS width (m); None = 16 Lmin."""
-    latch: ComparatorSizes | None = None
-    """Latch sizes; None = :meth:`ComparatorSizes.default`."""
-    ternary: bool = False
-    """Ternary output: upper and lower latches with programmable thresholds +-V_th instead of the sign latch."""
-    v_trim: float | None = None
-    """Gate bias of the ternary latches' trim devices (V); None = tied to VDD (follows the supply)."""
-    w_trim: float | None = None
-    """Ternary trim devices' width (m); None = 4 Lmin."""
-    c_load: float | None = None
-    """Load on each latch output (F); None = 0.5 fF x Lmin / 16 nm."""
-    columns: tuple[int, ...] | None = None
-    """Columns simulated in the deck (indices into the C columns); None = all."""
-    t_edge: float = 20e-12
-    t_eval: float = 200e-12
-    """Latch evaluate window (clock high) (s)."""
-    t_restore: float = 200e-12
-    """Precharge restore after the latch clocks fall (s)."""
-    t_step: float = 5e-12
-    """Maximum transient time step (s)."""
+    PDK_BOUND = True
+    NONE_LABEL = "vdd"  # v_trim = None: tied to VDD
 
-    def __post_init__(self):
-        p = pdkmod.describe(self.pdk) if isinstance(self.pdk, str) else None
-        if p is None:
-            raise ParameterError(f"pdk must be a PDK name such as 'ptm16hp', got {self.pdk!r}")
+    pdk: str = param("ptm16hp", PDK_NAME, "PDK name (see `charz pdk list`)")
+    n_rows: int = param(16, _SIZES, "rows R (cells per column); above tile_rows the column is stitched")
+    n_cols: int = param(16, _SIZES, "columns C of the transform; a deck may simulate a subset (columns)")
+    order: str = param("sylvester", Choice(tuple(ORDERS), noun="Hadamard ordering"), "Hadamard ordering of the columns")
+    vdd: float | None = param(None, VDD, "supply of precharge, row drivers and latches; None = the PDK's nominal VDD")
+    temp: float = param(27.0, TEMP, "temperature")
+    t_pulse: float = param(60e-12, positive(100e-9, "s"), "row-line pulse width T, 50 % to 50 %")
+    w_cell: float | None = param(None, positive(10e-6, "m"), "cell transistor width, at least Lmin / 2; None = 4 Lmin")
+    l_cell: float | None = param(None, positive(10e-6, "m"), "cell transistor length, at least Lmin / 2; None = 4 Lmin")
+    c_wire: float | None = param(None, _CAP, "bitline wire capacitance per cell; None = 1 fF x Lmin / 16 nm")
+    c_row: float | None = param(None, _CAP, "row-line wire capacitance per cell; None = 0.1 fF x Lmin / 16 nm")
+    c_stitch: float | None = param(None, _CAP, "extra capacitance per tile junction on a stitched line; None = 2 fF x Lmin / 16 nm")
+    tile_rows: int = param(16, _SIZES, "rows of one tile")
+    tile_cols: int = param(16, _SIZES, "columns of one tile")
+    w_pre: float | None = param(None, positive(100e-6, "m"), "precharge and equaliser PMOS width, at least Lmin / 2; None = 16 Lmin")
+    latch: ComparatorSizes | None = param(None, Instance(ComparatorSizes), "latch sizes; None = ComparatorSizes.default")
+    ternary: bool = param(False, Bool(), "ternary output: upper and lower latches with thresholds +-V_th")
+    v_trim: float | None = param(None, Real(unit="V"), "gate bias of the ternary trim devices, inside the rails; None = tied to VDD")
+    w_trim: float | None = param(None, positive(100e-6, "m"), "ternary trim devices' width, at least Lmin / 2; None = 4 Lmin")
+    c_load: float | None = param(None, _CAP, "load on each latch output; None = 0.5 fF x Lmin / 16 nm")
+    columns: tuple[int, ...] | None = param(None, Columns(), "columns simulated in the deck (indices); None = all")
+    t_edge: float = param(20e-12, positive(1e-9, "s"), "row-line, precharge and clock edges")
+    t_eval: float = param(200e-12, positive(100e-9, "s"), "latch evaluate window (clock high)")
+    t_restore: float = param(200e-12, positive(100e-9, "s"), "precharge restore after the latch clocks fall")
+    t_step: float = param(5e-12, positive(1e-9, "s"), "maximum transient time step")
+
+    def check(self):
+        """Per-PDK defaults; VDD against the card; t_pulse > t_edge; sizes >= Lmin / 2; v_trim inside the
+        rails; columns < n_cols; t_step <= t_edge."""
+        p = pdk_of(self)
         L, sc = p.lmin, p.lmin / 16e-9
-        n_rows = _int(self.n_rows, "n_rows (rows per column)", SIZES)
-        n_cols = _int(self.n_cols, "n_cols (columns)", SIZES)
-        if self.order not in ORDERS:
-            raise ParameterError(f"unknown Hadamard ordering {self.order!r}: choose one of {', '.join(ORDERS)}")
-        tile_rows = _int(self.tile_rows, "tile_rows", SIZES)
-        tile_cols = _int(self.tile_cols, "tile_cols", SIZES)
-        vdd = p.vdd_nom if self.vdd is None else p.check_vdd(finite(self.vdd, "VDD"))
-        temp = finite(self.temp, "temperature")
-        if not (-55.0 <= temp <= 150.0):
-            raise ParameterError(f"temperature {temp:g} degC is outside [-55, 150] degC: choose a value in that range")
-        t_edge = _pos(self.t_edge, "t_edge (edge duration, s)", 1e-9)
-        t_pulse = _pos(self.t_pulse, "t_pulse (row pulse width T, s)", 100e-9)
-        if t_pulse <= t_edge:
-            raise ParameterError(f"t_pulse = {t_pulse:g} s is not longer than the edge t_edge = {t_edge:g} s: "
+        vdd = p.vdd_nom if self.vdd is None else p.check_vdd(self.vdd)
+        if self.t_pulse <= self.t_edge:
+            raise ParameterError(f"t_pulse = {self.t_pulse:g} s is not longer than the edge t_edge = {self.t_edge:g} s: "
                                  f"give a pulse longer than its edge (T is measured 50 % to 50 %)")
-
-        def cap(v, default, what):
-            c = _r12(default * sc) if v is None else finite(v, what)
-            if not (0.0 <= c <= 1e-12):
-                raise ParameterError(f"{what} = {c:g} F is out of range: give 0 to 1e-12 F")
-            return c
-
-        c_wire = cap(self.c_wire, C_WIRE_16NM, "c_wire (bitline wire per cell)")
-        c_row = cap(self.c_row, C_ROW_16NM, "c_row (row-line wire per cell)")
-        c_stitch = cap(self.c_stitch, C_STITCH_16NM, "c_stitch (per tile junction)")
-        c_load = cap(self.c_load, 0.5e-15, "c_load (latch output load)")
-        w_cell = _r12(4 * L) if self.w_cell is None else _pos(self.w_cell, "w_cell (m)", 10e-6)
-        l_cell = _r12(4 * L) if self.l_cell is None else _pos(self.l_cell, "l_cell (m)", 10e-6)
-        w_pre = _r12(16 * L) if self.w_pre is None else _pos(self.w_pre, "w_pre (m)", 100e-6)
-        w_trim = _r12(4 * L) if self.w_trim is None else _pos(self.w_trim, "w_trim (m)", 100e-6)
-        for w, what in ((w_cell, "w_cell"), (l_cell, "l_cell"), (w_pre, "w_pre"), (w_trim, "w_trim")):
+        v = {}
+        for name, default in (("c_wire", C_WIRE_16NM), ("c_row", C_ROW_16NM), ("c_stitch", C_STITCH_16NM),
+                              ("c_load", 0.5e-15)):
+            v[name] = _r12(default * sc) if getattr(self, name) is None else getattr(self, name)
+        for name, k in (("w_cell", 4), ("l_cell", 4), ("w_pre", 16), ("w_trim", 4)):
+            w = v[name] = _r12(k * L) if getattr(self, name) is None else getattr(self, name)
             if w < 0.5 * L:
-                raise ParameterError(f"{what} = {w:g} m is below half the node's Lmin ({L:g} m): sizes are in metres")
+                raise ParameterError(f"{name} = {w:g} m is below half the node's Lmin ({L:g} m): sizes are in metres")
         latch = ComparatorSizes.default(p) if self.latch is None else self.latch
-        if not isinstance(latch, ComparatorSizes):
-            raise ParameterError(f"latch must be a ComparatorSizes (or None), got {type(latch).__name__}")
-        if not isinstance(self.ternary, bool):
-            raise ParameterError(f"ternary must be True or False, got {self.ternary!r}")
-        v_trim = None if self.v_trim is None else finite(self.v_trim, "v_trim (V)")  # None: tied to VDD
-        if v_trim is not None and not (0.0 <= v_trim <= vdd):
-            raise ParameterError(f"v_trim = {v_trim:g} V is outside the rails [0, {vdd:g}] V")
-        cols = tuple(range(n_cols)) if self.columns is None else self.columns
-        try:
-            cols = tuple(int(c) for c in cols if not isinstance(c, bool) and int(c) == c)
-        except (TypeError, ValueError) as exc:
-            raise ParameterError(f"columns must be a list of column indices, got {self.columns!r}") from exc
-        if (self.columns is not None and len(cols) != len(tuple(self.columns))) or not cols \
-                or len(set(cols)) != len(cols) or min(cols) < 0 or max(cols) >= n_cols:
-            raise ParameterError(f"columns = {self.columns!r}: give distinct column indices 0..{n_cols - 1}")
-        t_eval = _pos(self.t_eval, "t_eval (latch evaluate window, s)", 100e-9)
-        t_restore = _pos(self.t_restore, "t_restore (s)", 100e-9)
-        t_step = _pos(self.t_step, "t_step (maximum time step, s)", 1e-9)
-        if t_step > t_edge:
-            raise ParameterError(f"t_step = {t_step:g} s is longer than the edge ({t_edge:g} s): give a smaller step")
-        for name, value in (("n_rows", n_rows), ("n_cols", n_cols), ("tile_rows", tile_rows),
-                            ("tile_cols", tile_cols), ("vdd", float(vdd)), ("temp", temp), ("t_pulse", t_pulse),
-                            ("w_cell", w_cell), ("l_cell", l_cell), ("c_wire", c_wire), ("c_row", c_row),
-                            ("c_stitch", c_stitch), ("w_pre", w_pre), ("latch", latch), ("v_trim", v_trim),
-                            ("w_trim", w_trim), ("c_load", c_load), ("columns", cols), ("t_edge", t_edge),
-                            ("t_eval", t_eval), ("t_restore", t_restore), ("t_step", t_step)):
-            object.__setattr__(self, name, value)
-
-    def replace(self, **kw) -> "WhtParams":
-        """A copy with the given fields changed, validated again. Changing ``pdk`` raises ``ParameterError``:
-        make new params instead (sizes are per-PDK defaults)."""
-        if "pdk" in kw and kw["pdk"] != self.pdk:
-            raise ParameterError("make a new WhtParams for another PDK (sizes are per-PDK defaults)")
-        return dataclasses.replace(self, **kw)
+        if self.v_trim is not None and not (0.0 <= self.v_trim <= vdd):
+            raise ParameterError(f"v_trim = {self.v_trim:g} V is outside the rails [0, {vdd:g}] V")
+        cols = tuple(range(self.n_cols)) if self.columns is None else self.columns
+        if not cols or len(set(cols)) != len(cols) or min(cols) < 0 or max(cols) >= self.n_cols:
+            raise ParameterError(f"columns = {self.columns!r}: give distinct column indices 0..{self.n_cols - 1}")
+        if self.t_step > self.t_edge:
+            raise ParameterError(
+                f"t_step = {self.t_step:g} s is longer than the edge ({self.t_edge:g} s): give a smaller step")
+        self._set(vdd=float(vdd), latch=latch, columns=cols, **v)
 
     @property
     def matrix(self) -> np.ndarray:
@@ -233,23 +189,15 @@ class WhtParams:
         """Explicit capacitance on each bitline (F): wire of every cell plus the stitch junctions."""
         return _r12(self.n_rows * self.c_wire + self.bitline_junctions * self.c_stitch)
 
-    def as_dict(self) -> dict:
-        """The fields as a plain dict (``columns`` as a list, the latch sizes as a nested dict)."""
-        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "latch"}
-        d["columns"] = list(self.columns)
-        d["latch"] = dataclasses.asdict(self.latch)
-        return d
-
     def pairs(self) -> tuple[tuple[str, object], ...]:
         """(name, value) pairs with numbers formatted by num(), for netlist headers: a None field as ``vdd``,
-        ``columns`` as ``all`` or the simulated indices joined by ``-``, latch sizes as ``latch.NAME``."""
-        d = self.as_dict()
-        latch = d.pop("latch")
-        cols = d.pop("columns")
-        out = [(k, num(v) if isinstance(v, float) else ("vdd" if v is None else v)) for k, v in d.items()]
-        out.append(("columns", "all" if len(cols) == self.n_cols else "-".join(map(str, cols))))
-        out += [(f"latch.{k}", num(v)) for k, v in latch.items()]
-        return tuple(out)
+        ``columns`` as ``all`` or the simulated indices joined by ``-`` (after the other fields), latch
+        sizes as ``latch.NAME``."""
+        base = super().pairs()
+        cols = self.columns
+        head = [kv for kv in base if kv[0] != "columns" and not kv[0].startswith("latch.")]
+        head.append(("columns", "all" if len(cols) == self.n_cols else "-".join(map(str, cols))))
+        return tuple(head + [kv for kv in base if kv[0].startswith("latch.")])
 
 
 @dataclasses.dataclass(frozen=True)

@@ -203,6 +203,9 @@ def _make_shared_class():
             self.lines: list[str] = []
             self.done = threading.Event()
             self.done.set()
+            self.cond = threading.Condition()
+            self.starts = 0
+            self.stops = 0
             super().__init__(ngspice_id=0, send_data=False, verbose=False)
 
         @staticmethod
@@ -215,13 +218,18 @@ def _make_shared_class():
 
         @staticmethod
         def _background_thread_running(is_running, ngspice_id, user_data):
-            # ngspice calls this with is_running == False when bg_run starts? No: the flag is
-            # "no longer running" in ngspice's API (true = thread stopped).
+            # ngspice's flag means "no longer running": true = the background thread stopped. Starts and
+            # stops are counted, so a late "stopped" call of an earlier (halted) run is never taken for
+            # the end of the current one.
             self = ffi.from_handle(user_data)
-            if is_running:
-                self.done.set()
-            else:
-                self.done.clear()
+            with self.cond:
+                if is_running:
+                    self.stops += 1
+                    self.done.set()
+                else:
+                    self.starts += 1
+                    self.done.clear()
+                self.cond.notify_all()
             return 0
 
         def command(self, cmd: str) -> None:
@@ -299,6 +307,8 @@ class Engine:
 
     def __init__(self) -> None:
         self.sh = _shared()
+        self.stuck = False
+        """True when ngspice did not stop after a halt: later runs are refused, never mixed with it."""
         self.runs = 0
         self.last_ngspice_seconds = float("nan")
 
@@ -328,20 +338,40 @@ class Engine:
 
     def _run_once(self, save: tuple[str, ...], timeout: float) -> RunOutput:
         sh = self.sh
+        if self.stuck:
+            raise SimulationError("ngspice did not stop after an earlier time-out in this process: rerun the command "
+                                  "(finished simulations are cached)")
         sh.lines.clear()
         t0 = time.perf_counter()
+        with sh.cond:
+            first = sh.starts
         sh.done.clear()
         sh.command("bg_run")
-        # wait for the background thread; the callback sets `done` when it stops
-        if not sh.done.wait(timeout):
+
+        # done: this run's thread has started (a late "stopped" call of a halted run cannot count) and the
+        # latest call says stopped, and ngspice agrees (its flag can lag the callback by a moment)
+        deadline = t0 + timeout
+        finished = False
+        while True:
+            remaining = deadline - time.perf_counter()
+            with sh.cond:
+                signalled = sh.starts > first and sh.done.is_set()
+                if not signalled:
+                    if remaining <= 0:
+                        break
+                    sh.cond.wait(remaining)  # woken by the start / stop callbacks
+                    continue
+            if not sh.running():
+                finished = True
+                break
+            if remaining <= 0:
+                break
+            time.sleep(0.0002)
+        if not finished:
             sh.command("bg_halt")
-            deadline = time.perf_counter() + 5.0
-            while sh.running() and time.perf_counter() < deadline:
-                time.sleep(0.01)
+            self._settle(5.0)
             raise SimulationTimeout(f"run exceeded its {timeout:g} s time limit and was halted (raise it with "
                                     f"--timeout or CHARZ_TIMEOUT)")
-        while sh.running():  # the flag can lag the callback by a moment
-            time.sleep(0.0002)
         dt = time.perf_counter() - t0
         self.runs += 1
         logl = list(sh.lines)
@@ -356,6 +386,20 @@ class Engine:
             raise SimulationError(f"ngspice run failed: {why}", logl)
         sh.command("destroy all")
         return RunOutput(vecs, logl, dt)
+
+    def _settle(self, limit: float) -> None:
+        """After ``bg_halt``: wait until every background thread has reported its stop and none runs, then a
+        moment for ngspice's last output lines (they arrive from its own printing thread), so nothing of
+        the halted run reaches the next one. An ngspice that does not stop marks this engine stuck."""
+        sh = self.sh
+        with sh.cond:
+            ok = sh.cond.wait_for(lambda: sh.stops >= sh.starts, limit)
+        deadline = time.perf_counter() + limit
+        while sh.running() and time.perf_counter() < deadline:
+            time.sleep(0.01)
+        self.stuck = not ok or sh.running()
+        time.sleep(0.05)
+        sh.lines.clear()
 
     def _ngspice_analysis_time(self) -> float:
         """ngspice's own account of analysis time for the loaded circuit (all its runs; ms resolution)."""

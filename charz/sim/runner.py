@@ -20,6 +20,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import DeckError, ParameterError, SimulationError, SimulationTimeout
+from ..grid import number
 from ..netlist.spice import Netlist, ident, num
 from .engine import STARTUP_COMMANDS
 
@@ -174,6 +175,23 @@ def _relaxed_analysis(analysis: str) -> str:
     return analysis
 
 
+def _ended_early(analysis: str, outs) -> str:
+    """A message when a ``.tran`` run's saved ``time`` vector stops short of the analysis end time, else "".
+    ngspice ends a completed transient at its stop time; a shorter one was cut off and must not be used."""
+    f = analysis.split()
+    if len(f) < 3 or f[0].lower() != ".tran":
+        return ""
+    try:
+        stop = number(f[2], "tstop")  # SPICE suffixes too (120p)
+    except ParameterError:
+        return ""
+    for o in outs:
+        t = o.vectors.get("time")
+        if t is not None and len(t) and float(t[-1]) < stop * (1 - 1e-9):
+            return f"the transient ended at {float(t[-1]):.4g} s, before its stop time {stop:.4g} s"
+    return ""
+
+
 def resolve_card(netlist: Netlist) -> Netlist:
     """The deck with its card replaced by this process's private, content-addressed copy of the verified
     card (``engine.private_card``): the user's path never reaches the deck. The job names its card by
@@ -238,6 +256,10 @@ def execute(job: SimJob) -> JobResult | JobFailure:
             last_err = str(exc.args[0])
             last_log = list(exc.args[1]) if len(exc.args) > 1 else []
             kind = "nonconvergence"
+            continue
+        short = _ended_early(deck.analysis, outs)
+        if short:  # never keep (or cache) a transient that stopped before its end time
+            last_err, last_log, kind = short, [], "nonconvergence"
             continue
         return JobResult(
             runs=[o.vectors for o in outs],
