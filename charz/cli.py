@@ -133,7 +133,7 @@ def cmd_doctor(args) -> int:
     n_ok = 0
     for name in pdk.names():
         d = pdk.describe(name)
-        path, _ = pdk.find_card(d)
+        path, refused = pdk.find_card(d)
         if path:
             n_ok += 1
             print(f"  {name:<11} ok       {path}")
@@ -142,7 +142,7 @@ def cmd_doctor(args) -> int:
             if name == DEFAULT_PDK:
                 card_problems.append(f"the default PDK's card {d.file} ({name}) is missing: put a verified copy (sha256 "
                                      f"in pdk_models/manifest.toml) on the search path or point CHARZ_PDK_PATH at one")
-        for cand, why in _altered_cards(pdk, d):
+        for cand, why in refused:
             print(f"  {'':<11} ALTERED  {cand}: {why}")
             card_problems.append(f"{cand} is not the manifest's {d.file} ({why}): charz refuses it; delete it or "
                                  f"replace it with a verified copy")
@@ -169,25 +169,6 @@ def cmd_doctor(args) -> int:
         return 3 if problems else 2
     print("\nall good")
     return 0
-
-
-def _altered_cards(pdk, d) -> list[tuple[Path, str]]:
-    """Every copy of *d*'s card file on the search path whose sha256 differs from the manifest (or that
-    cannot be read), with why; each file once."""
-    out, seen = [], set()
-    for folder in pdk.search_path():
-        cand = folder / d.file
-        try:
-            if not cand.is_file() or cand.resolve() in seen:
-                continue
-            seen.add(cand.resolve())
-            digest = pdk.sha256_file(cand.resolve())
-        except OSError as exc:
-            out.append((cand, f"cannot be read: {exc.strerror or exc}"))
-            continue
-        if digest != d.sha256:
-            out.append((cand, f"sha256 {digest[:12]}... differs from the manifest's {d.sha256[:12]}..."))
-    return out
 
 
 def cmd_pdk(args) -> int:

@@ -36,11 +36,11 @@ import collections.abc
 import dataclasses
 import hashlib
 import math
-import os
 
 import numpy as np
 
 from .errors import ParameterError
+from .validate import setting
 from .netlist.spice import Device
 
 MC_LIMIT = 10_000
@@ -70,12 +70,8 @@ def _check_limit(value, what: str) -> int:
 def mc_limit() -> int:
     """The largest Monte Carlo sample count per grid point accepted: ``--mc-limit``, else
     ``CHARZ_MC_LIMIT``, else :data:`MC_LIMIT`."""
-    if _LIMIT is not None:
-        return _LIMIT
-    env = os.environ.get(MC_LIMIT_ENV)
-    if env:
-        return _check_limit(env, MC_LIMIT_ENV)
-    return MC_LIMIT
+    limit = setting(_LIMIT, MC_LIMIT_ENV, _check_limit)
+    return MC_LIMIT if limit is None else limit
 
 
 def check_limit(n: int, what: str | None = None) -> int:

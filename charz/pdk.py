@@ -138,18 +138,32 @@ def describe(name: str) -> PDK:
     return PDK(name=name, **{k: v for k, v in entries[name].items() if k in fields})
 
 
-def find_card(pdk: PDK) -> tuple[Path | None, list[tuple[Path, str]]]:
-    """Look for the card on the search path. Returns (path or None, [(candidate, why rejected)])."""
-    rejected: list[tuple[Path, str]] = []
+def card_copies(pdk: PDK) -> list[tuple[Path, str | None]]:
+    """Every copy of *pdk*'s card file on the search path, in order, each file once: (path, None) when its
+    sha256 is the manifest's, else (path, why it is refused)."""
+    out: list[tuple[Path, str | None]] = []
+    seen: set[Path] = set()
     for d in search_path():
         cand = d / pdk.file
-        if not cand.is_file():
+        try:
+            if not cand.is_file() or cand.resolve() in seen:
+                continue
+            seen.add(cand.resolve())
+            digest = sha256_file(cand.resolve())
+        except OSError as exc:
+            out.append((cand, f"cannot be read: {exc.strerror or exc}"))
             continue
-        digest = sha256_file(cand.resolve())
-        if digest == pdk.sha256:
-            return cand.resolve(), rejected
-        rejected.append((cand, f"sha256 {digest[:12]}... differs from manifest {pdk.sha256[:12]}..."))
-    return None, rejected
+        ok = digest == pdk.sha256
+        out.append((cand.resolve() if ok else cand,
+                    None if ok else f"sha256 {digest[:12]}... differs from the manifest's {pdk.sha256[:12]}..."))
+    return out
+
+
+def find_card(pdk: PDK) -> tuple[Path | None, list[tuple[Path, str]]]:
+    """The first verified copy of the card on the search path (or None), and every refused copy with why."""
+    copies = card_copies(pdk)
+    good = next((p for p, why in copies if why is None), None)
+    return good, [(p, why) for p, why in copies if why is not None]
 
 
 def get(name: str, avt_mv_um: float | None = None) -> PDK:

@@ -57,3 +57,14 @@ def num(value: float, what: str = "value") -> str:
     if v == 0.0:
         return "0"
     return format(v, ".12g")  # 12 significant digits: deterministic and readable (4.8e-08, not 4.8000000000000006e-08)
+
+
+def setting(override, env: str, check):
+    """A process-wide setting: *override* (set from the command line, already checked) when not None, else
+    the environment variable *env* passed through ``check(text, env)`` when it is set, else None."""
+    import os
+
+    if override is not None:
+        return override
+    text = os.environ.get(env)
+    return check(text, env) if text else None

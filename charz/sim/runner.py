@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import time
 from pathlib import Path
 from typing import Sequence
@@ -21,6 +20,7 @@ import numpy as np
 
 from ..errors import DeckError, ParameterError, SimulationError, SimulationTimeout
 from ..grid import number
+from ..validate import finite, setting
 from ..netlist.spice import Netlist, ident, num
 from .engine import STARTUP_COMMANDS
 
@@ -43,8 +43,6 @@ def set_timeout(seconds: float | None) -> None:
 
 
 def _check_timeout(value, what: str) -> float:
-    from ..validate import finite
-
     v = finite(value, what)
     if not 0 < v <= TIMEOUT_MAX:
         raise ParameterError(f"{what} = {value!r}: the time limit of one ngspice run must be in (0, {TIMEOUT_MAX:g}] s")
@@ -53,12 +51,7 @@ def _check_timeout(value, what: str) -> float:
 
 def timeout_override() -> float | None:
     """The user's per-run time limit (``--timeout`` or ``CHARZ_TIMEOUT``, seconds), or None."""
-    if _TIMEOUT is not None:
-        return _TIMEOUT
-    env = os.environ.get(TIMEOUT_ENV)
-    if env:
-        return _check_timeout(env, TIMEOUT_ENV)
-    return None
+    return setting(_TIMEOUT, TIMEOUT_ENV, _check_timeout)
 
 
 def run_timeout(default: float) -> float:
