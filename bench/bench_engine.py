@@ -24,9 +24,9 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(__file__))
 from common import machine  # noqa: E402
 
-from charz import pdk as P  # noqa: E402
-from charz.mc import Mismatch, draw  # noqa: E402
-from charz.netlist.bitcell import BitcellParams, netlists as testbenches  # noqa: E402
+from charz.core import pdk as P  # noqa: E402
+from charz.core.mc import Mismatch, draw  # noqa: E402
+from charz.blocks.bitcell.netlist import BitcellParams, netlists as testbenches  # noqa: E402
 from charz.sim.executor import LocalPoolExecutor, run_jobs  # noqa: E402
 from charz.sim.runner import SimJob  # noqa: E402
 

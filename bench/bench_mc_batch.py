@@ -20,9 +20,9 @@ import time
 sys.path.insert(0, os.path.dirname(__file__))
 from common import machine  # noqa: E402
 
-from charz import pdk as P  # noqa: E402
-from charz.mc import Mismatch, draw  # noqa: E402
-from charz.netlist.bitcell import BitcellParams, netlists as testbenches  # noqa: E402
+from charz.core import pdk as P  # noqa: E402
+from charz.core.mc import Mismatch, draw  # noqa: E402
+from charz.blocks.bitcell.netlist import BitcellParams, netlists as testbenches  # noqa: E402
 from charz.netlist.spice import num  # noqa: E402
 from charz.sim.engine import batch_environment  # noqa: E402
 from charz.sim.runner import SimJob, execute, resolve_card  # noqa: E402
@@ -43,7 +43,7 @@ def decks(pdk_name: str):
     yield "6T hold butterfly (.dc)", testbenches(BitcellParams(cell="6t", pdk=pdk_name))["hold"]
     yield "6T read energy (.tran)", testbenches(BitcellParams(cell="6t", pdk=pdk_name))["energy"]
     try:
-        from charz.netlist.cim_column import CimColumnParams, column_netlist
+        from charz.blocks.cim_column.netlist import CimColumnParams, column_netlist
 
         yield "16x8T CiM column k=8 (.tran)", column_netlist(CimColumnParams(pdk=pdk_name), 8)
     except ImportError:

@@ -7,7 +7,7 @@ for the energy ledger. The ratio CiM / bare is the cost of the behavioral model 
 
     .venv/bin/python bench/bench_network.py [--lut PATH] [--images 1797] [--repeat 15]
 
-Without --lut a synthetic Monte Carlo column LUT (charz.behavior.cim.synthetic_column_lut) is used.
+Without --lut a synthetic Monte Carlo column LUT (charz.blocks.cim_column.model.synthetic_column_lut) is used.
 The images are all 1797 digits (train + test, distinct). BLAS runs single-threaded. The paths are
 timed interleaved (one pass of each per round) and the best round of each is kept, in process CPU
 time (robust against other jobs on a shared machine) and in wall time. A plain script, not a timed test.
@@ -30,7 +30,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, os.path.dirname(__file__))
 from common import timed_rounds  # noqa: E402
 
-from charz.behavior.cim import ColumnModel, map_layer, map_weights, synthetic_column_lut
+from charz.blocks.cim_column.model import ColumnModel, map_layer, map_weights, synthetic_column_lut
 from charz.network import digits
 from charz.network.energy import EnergyLedger
 from charz.network.evaluate import evaluate, load_lut

@@ -3,12 +3,12 @@
 Reference: what an FP8 dot product costs in plain NumPy: both operands rounded to the format
 (:func:`charz.behavior.fp8.quantize`, round to nearest even, saturating) and the float64 products
 summed along L (exact for E4M3; :func:`charz.behavior.fp8.exact_dot` is this plus a fixed-point sum
-for E5M2). The behavioral paths (:class:`charz.behavior.td_mac.TdMacModel.dot`) round the operands
+for E5M2). The behavioral paths (:class:`charz.blocks.td_mac.model.TdMacModel.dot`) round the operands
 to codes, split them into fields, run the time-domain exponent path, the alignment, the charge
 accumulation and the read-out, and count clipping, dropping and energy:
 
 - ideal circuit, 6-bit ideal mid-tread read-out (the exact fast time path);
-- the SPICE circuit (:func:`charz.behavior.td_mac.model_from_luts`: the shipped ``lut/ptm16hp/td_*`` LUTs
+- the SPICE circuit (:func:`charz.blocks.td_mac.model.model_from_luts`: the shipped ``lut/ptm16hp/td_*`` LUTs
   at the PDK's nominal VDD, Monte Carlo line curves and TDC thresholds, capacitor matching, 16 engines
   round robin, the 6-bit SAR converter LUT's instances): the general path (E4M3 only; for E5M2, which
   has no 5-bit line LUT, a SYNTHETIC mismatched circuit takes its place);
@@ -36,7 +36,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from common import timed_rounds  # noqa: E402
 
 from charz.behavior import fp8  # noqa: E402
-from charz.behavior import td_mac as tm  # noqa: E402
+from charz.blocks.td_mac import model as tm  # noqa: E402
 
 
 def main() -> None:

@@ -3,7 +3,7 @@
 Reference: the exact integer arithmetic of the same bit planes, in plain numpy: sign-magnitude planes
 (P = bits - 1 of them, int64), ``planes @ H`` per plane (integer matmul, one block of R per crossbar),
 accumulated with weights 2^p (= the exact block WHT x @ H, no latch). The behavioral paths
-(:class:`charz.behavior.wht.WhtLayer`) do the same plane products and add the latch (ideal: sign /
+(:class:`charz.blocks.wht.model.WhtLayer`) do the same plane products and add the latch (ideal: sign /
 ternary of d; CiM: dV from the LUT table + per-cell mismatch matmuls, offset and thresholds), the
 zero-plane skip, early termination (soft thresholds drawn uniformly in [0, --tmax]) and the full
 accounting (k+/k- energy lookups, histograms, sparsity). The ratio behavioral / reference is measured
@@ -11,7 +11,7 @@ in the same run.
 
     .venv/bin/python bench/bench_wht.py [--lut PATH] [--vectors 2000] [--n 64] [--repeat 10]
 
-Without --lut a SYNTHETIC wht_column LUT (charz.behavior.wht.synthetic_wht_lut) is used. BLAS runs
+Without --lut a SYNTHETIC wht_column LUT (charz.blocks.wht.model.synthetic_wht_lut) is used. BLAS runs
 single-threaded. The paths are timed interleaved (one pass of each per round) and the best round of
 each is kept, in process CPU time and in wall time. A plain script, not a timed test.
 """
@@ -31,8 +31,8 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, os.path.dirname(__file__))
 from common import timed_rounds  # noqa: E402
 
-from charz.behavior import wht as bw  # noqa: E402
-from charz.hadamard import hadamard  # noqa: E402
+from charz.blocks.wht import model as bw  # noqa: E402
+from charz.core.hadamard import hadamard  # noqa: E402
 
 
 def main() -> None:

@@ -25,7 +25,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from charz.lut import LUT  # noqa: E402
+from charz.core.lut import LUT  # noqa: E402
 from charz.network.wht import DATA, evaluate_wht, format_wht, train_digits_wht  # noqa: E402
 
 LUTS = {"ternary": "lut/ptm16hp/wht16", "sign": "lut/ptm16hp/wht16_sign"}

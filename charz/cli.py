@@ -10,10 +10,11 @@ import time
 from pathlib import Path
 
 from . import __version__
-from .blocks import BLOCKS, characterize, make_plots
-from .errors import CharzError, ParameterError
-from .grid import grid, number
-from .lut import Kind
+from .blocks import REGISTRY
+from .blocks.base import applies, given
+from .core.errors import CharzError, ParameterError
+from .core.grid import grid, number
+from .core.lut import Kind
 
 DEFAULT_PDK = "ptm16hp"
 ON_LUT_PATH = "on the LUT search path"
@@ -79,7 +80,7 @@ def _executor(args):
 
 
 def _pdk(args):
-    from . import pdk
+    from .core import pdk
 
     return pdk.get(args.pdk, getattr(args, "avt", None))
 
@@ -98,7 +99,7 @@ def cmd_doctor(args) -> int:
     PTM card on the search path with its sha256 checked, the cache, the ngspice start-up, Dask). Returns 0
     when all is well, 3 when ngspice, libngspice or PySpice is missing, 2 when the default card or every card
     is missing or a card differs from the manifest."""
-    from . import pdk
+    from .core import pdk
     from .sim.cache import Cache
 
     problems = []  # ngspice, libngspice, PySpice: exit 3
@@ -175,7 +176,7 @@ def cmd_pdk(args) -> int:
     """``charz pdk list`` (the manifest's PDKs, their cards and A_VT) or ``charz pdk verify`` (inverter delay,
     on / off currents and thresholds against the reference figures). Returns 0, or 4 when a run failed or a
     figure deviates more than 2 % from its reference."""
-    from . import pdk
+    from .core import pdk
 
     if args.pdk_cmd == "list":
         print(f"{'name':<11} {'node':>5} {'flavour':<10} {'VDD':>5} {'A_VT':>7}  card")
@@ -237,12 +238,7 @@ def cmd_cache(args) -> int:
 
 def golden_netlists(pdk) -> dict[str, str]:
     """Every block's golden netlists for *pdk*: file name -> deck text."""
-    from .netlist import bitcell, cim_column, comparator, digitizer, flash, td_mac, wht_column
-
-    out = {}
-    for mod in (bitcell, cim_column, comparator, digitizer, flash, td_mac, wht_column):
-        out.update(mod.golden_netlists(pdk))
-    return out
+    return REGISTRY.golden_netlists(pdk)
 
 
 def cmd_netlist(args) -> int:
@@ -271,7 +267,7 @@ def cmd_netlist(args) -> int:
 
 
 def _char_common(args):
-    from . import mc as mcmod
+    from .core import mc as mcmod
 
     if args.mc < 0:
         raise CharzError(f"--mc {args.mc}: the Monte Carlo sample count must be 0 (nominal only) or more")
@@ -287,29 +283,6 @@ def _char_common(args):
     )
 
 
-def _sizes(pdk, items: list[str] | None):
-    """--size NAME=VALUE overrides of the PDK's default cell sizes (metres, SPICE suffixes allowed)."""
-    if not items:
-        return None
-    import dataclasses
-
-    from .netlist.cells import CellSizes
-
-    names = [f.name for f in dataclasses.fields(CellSizes)]
-    kw = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep:
-            raise ParameterError(f"--size {item!r}: write NAME=VALUE, e.g. --size w_pd=80n")
-        name = name.strip()
-        if name not in names:
-            raise ParameterError(f"--size {item!r}: unknown cell size {name!r}: use one of {', '.join(names)}")
-        if name in kw:
-            raise ParameterError(f"--size {name} is given twice: give each cell size once")
-        kw[name] = number(value, f"--size {name}")
-    return CellSizes.for_pdk(pdk, **kw)  # checked against the PDK's ranges (CellSizes docstring) before any run
-
-
 def default_lut_output(pdk_name: str, block: str) -> Path:
     """Where `charz characterize` writes without -o: out/lut/<pdk>/<block>, outside the committed lut/."""
     return Path("out") / "lut" / pdk_name / block
@@ -321,32 +294,20 @@ def cmd_characterize(args) -> int:
     to ``NAME.1``). Returns 0, or 4 when points failed (NaN in the LUT); raises ``CharzError`` for options
     that do not apply to the block."""
     pdk = _pdk(args)
+    block = REGISTRY.for_kind(args.block)
+    opts = REGISTRY.options()
+    values = {decls[0][1].key: getattr(args, decls[0][1].key) for decls in opts.values()}
+    applies(opts, lambda fam, o: fam is block and fam.accepts(o, args.block), values, args.block,
+            lambda fam, o: ", ".join(k for k in fam.kinds if fam.accepts(o, k)), block.hints)
     kw = _char_common(args)
-    kw.update(length=args.length, window=args.window)
-    kw.update(sizes=_sizes(pdk, args.size), mismatch_beta=args.beta_mismatch, bits=args.bits,
-              steps_per_lsb=args.steps_per_lsb, flash_bits=args.flash_bits, hybrid_dac=args.hybrid_dac,
-              n_bitlines=args.bitlines)
-    if args.vref is not None:
-        vr = grid(args.vref, "--vref")
-        if len(vr) != 2:
-            raise CharzError(f"--vref {args.vref!r}: give the input range as LO,HI in volts, e.g. --vref 0.3,0.65")
-        kw.update(vref_lo=vr[0], vref_hi=vr[1])
-    if args.block in (Kind.CIM_COLUMN, Kind.WHT_COLUMN):
-        kw.update(n_rows=args.rows if args.rows is not None or args.block == Kind.CIM_COLUMN else 16,
-                  t_pulse=grid(args.t_pulse, "--t-pulse"))
-    elif args.rows is not None or args.t_pulse is not None:
-        raise CharzError("--rows and --t-pulse apply to cim_column and wht_column only")
-    if args.block == Kind.WHT_COLUMN:
-        kw["ternary"] = not args.sign_only
-    elif args.sign_only:
-        raise CharzError("--sign-only applies to wht_column only")
-    from .lut import lut_base, lut_exists, lut_files
+    kw.update({o.key: values[o.key] for o in block.options if block.accepts(o, args.block) and given(values[o.key], o)})
+    from .core.lut import lut_base, lut_exists, lut_files
 
     out = lut_base(args.output or default_lut_output(pdk.name, args.block))
     if lut_exists(out) and not args.force:  # before any simulation
         raise CharzError(f"LUT {lut_files(out)[0]} already exists: give --force to replace it or choose another -o")
     t0 = time.time()
-    lut = characterize(args.block, pdk, **kw)
+    lut = REGISTRY.characterize(args.block, pdk, **kw)
     path = lut.save(out, if_exists="replace" if args.force else "next")
     print(lut.summary())
     jpath, npath = lut_files(path)
@@ -364,7 +325,7 @@ def cmd_characterize(args) -> int:
 
 
 def _load_any(path):
-    from .lut import LUT
+    from .core.lut import LUT
 
     return LUT.load(path)
 
@@ -373,7 +334,7 @@ def cmd_lut(args) -> int:
     """``charz lut show PATH`` (print the LUT's summary) or ``charz lut seal PATH...`` (write each JSON's
     checksum). Returns 0."""
     if args.lut_cmd == "seal":
-        from .lut import seal
+        from .core.lut import seal
 
         for path in args.paths:
             jpath, changed = seal(path)
@@ -387,9 +348,9 @@ def cmd_lut(args) -> int:
 def cmd_plot(args) -> int:
     """``charz plot PATH``: write the LUT's figures into ``--out`` and print their paths. Returns 0."""
     lut = _load_any(args.path)
-    from .lut import lut_base
+    from .core.lut import lut_base
 
-    for p in make_plots(lut, Path(args.out), lut_base(args.path).name):
+    for p in REGISTRY.make_plots(lut, Path(args.out), lut_base(args.path).name):
         print(f"wrote {p}")
     return 0
 
@@ -424,7 +385,7 @@ def cmd_eval_wht(args) -> int:
     """``charz eval --network wht``: the frequency-domain digits network on a ``wht_column`` LUT (default
     ``wht16`` on the LUT search path); with ``--out`` also the mismatch (and VDD) sweeps, their PNGs and
     ``wht_eval.json``. Raises ``CharzError`` for converter options (the WHT has none). Returns 0."""
-    from .lut import LUT, find_default
+    from .core.lut import LUT, find_default
     from .network import wht as nw
 
     path = args.lut or find_default(DEFAULT_PDK, "wht16")
@@ -444,7 +405,7 @@ def cmd_eval_wht(args) -> int:
     if args.out:
         import json
 
-        from .plot import wht as pw
+        from .blocks.wht import plots as pw
 
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
@@ -463,7 +424,7 @@ def cmd_eval_wht(args) -> int:
 
 
 def _td_luts(args) -> dict:
-    """The TD-MAC LUT paths of eval / check / train (None = the <pdk>/ defaults of charz.behavior.td_mac on the
+    """The TD-MAC LUT paths of eval / check / train (None = the <pdk>/ defaults of charz.blocks.td_mac.model on the
     LUT search path)."""
     pdk = _pdk(args).name if getattr(args, "pdk", None) else DEFAULT_PDK
     return {"delay": args.delay_lut, "tdc": args.tdc_lut, "acc": args.acc_lut, "adc": args.adc_lut, "pdk": pdk}
@@ -479,9 +440,9 @@ def cmd_eval_td(args) -> int:
     """``charz eval --network td_mac``: the digits MLP on the time-domain FP8 MAC composed from the td_* and
     converter LUTs; with ``--out`` also the mismatch sweep, the exponent- vs mantissa-path comparison, their
     PNGs and ``td_eval.json``. Raises ``CharzError`` for options that do not apply. Returns 0."""
-    from .behavior.digitizer import DigitizerModel
-    from .behavior.td_mac import adc_corner, circuit_from_luts, default_lut
-    from .lut import LUT
+    from .blocks.adc.model import DigitizerModel
+    from .blocks.td_mac.model import adc_corner, circuit_from_luts, default_lut
+    from .core.lut import LUT
     from .network import td_mac as nt
 
     if args.columns_per_adc is not None:
@@ -508,14 +469,14 @@ def cmd_eval_td(args) -> int:
     if args.out:
         import json
 
-        from .plot import td_mac as pt
+        from .blocks.td_mac import plots as pt
 
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         scales = _sweep_scales(args.sweep_mismatch)
         sweep = nt.accuracy_vs_mismatch_td(circ, scales=scales, chips=args.chips, seed=args.seed, **kw)
         print(nt.format_mismatch_td(sweep))
-        from .behavior.td_mac import compare_paths, format_paths
+        from .blocks.td_mac.model import compare_paths, format_paths
 
         paths = compare_paths(circ, scales=[0.0] + [x for x in scales if x > 0], adc=conv, length=args.length,
                               seed=args.seed)
@@ -532,7 +493,7 @@ def cmd_eval_td(args) -> int:
 def cmd_check_td(args) -> int:
     """``charz check td_mac``: whole scalar products in ngspice against the composed TD-MAC model (nominal
     only), printed and optionally written as JSON. Returns 4 when decks failed, else 0."""
-    from .characterize.td_mac_check import check_td_mac, format_check
+    from .blocks.td_mac.check import check_td_mac, format_check
 
     if args.mc:
         raise CharzError("check td_mac is nominal only (--mc applies to check wht)")
@@ -555,8 +516,8 @@ def cmd_check_td(args) -> int:
 def cmd_check(args) -> int:
     """``charz check wht`` (a whole crossbar in ngspice against the behavioral layer fed by the LUT,
     optionally with Monte Carlo instances) or ``charz check td_mac``. Returns 4 when decks failed, else 0."""
-    from .characterize.wht_check import check_against_spice, format_check
-    from .lut import LUT, find_default
+    from .blocks.wht.check import check_against_spice, format_check
+    from .core.lut import LUT, find_default
 
     if args.what == "td_mac":
         return cmd_check_td(args)
@@ -582,7 +543,7 @@ def cmd_eval(args) -> int:
     read out by the ideal quantizer or a converter LUT; ``--network wht`` / ``td_mac`` go to their own
     commands. With ``--out`` also the mismatch sweep and the energy breakdown as PNGs. Raises ``CharzError``
     for a LUT of another block or options that do not apply. Returns 0."""
-    from .lut import LUT, find_default
+    from .core.lut import LUT, find_default
     from .network import evaluate as ev
 
     _sweep_scales(args.sweep_mismatch)  # a bad value fails now, not after the evaluation
@@ -650,9 +611,9 @@ def cmd_train_td(args) -> int:
     ``td_training.json`` to ``--out`` (default ``out/td_train``). Returns 0."""
     import json
 
-    from .behavior.td_mac import model_from_luts
+    from .blocks.td_mac.model import model_from_luts
     from .network import td_mac as nt
-    from .plot import td_mac as pt
+    from .blocks.td_mac import plots as pt
 
     luts = _td_luts(args)
     model = "fp8" if args.ideal else model_from_luts(luts["delay"], luts["tdc"], luts["acc"], luts["adc"],
@@ -682,7 +643,7 @@ def cmd_train(args) -> int:
         raise CharzError("--epochs and --out apply to --network td_mac only")
 
     if args.network == "wht":
-        from .lut import LUT, find_default
+        from .core.lut import LUT, find_default
         from .network import wht as nw
 
         recipe = dict(nw.load_shipped_wht().meta.get("recipe") or {})
@@ -716,6 +677,17 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str):  # noqa: D401
         self.exit(2, f"charz: error: {message} (see `{self.prog} --help`)\n")
+
+
+def _block_options(p: argparse.ArgumentParser) -> None:
+    """The options the block families declare (each flag once; its help says which blocks take it)."""
+    g = p.add_argument_group("block options (each applies to the blocks named in its help)")
+    for flag, decls in REGISTRY.options().items():
+        texts: dict[str, list[str]] = {}
+        for fam, o in decls:
+            texts.setdefault(o.help, []).extend(k for k in fam.kinds if fam.accepts(o, k))
+        help_text = "; ".join(f"{', '.join(kinds)}: {h}" for h, kinds in texts.items())
+        g.add_argument(flag, help=help_text.replace("%", "%%"), **decls[0][1].argparse_kwargs())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -771,47 +743,17 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Characterize a block over VDD and temperature (and pulse width for the column), "
                                    "nominal and Monte Carlo, and save the LUT (.json + .npz). Grids: start:stop:count, "
                                    "a,b,c or one number; numbers take SPICE suffixes (50p).")
-    p.add_argument("block", choices=BLOCKS, help="block to characterize")
+    p.add_argument("block", choices=REGISTRY.kinds, help="block to characterize")
     p.add_argument("--pdk", default=DEFAULT_PDK, help=f"PDK name (default {DEFAULT_PDK})")
     p.add_argument("--vdd", help="VDD grid in V (default: the PDK's nominal VDD)")
     p.add_argument("--temp", help="temperature grid in degC (default 27)")
-    p.add_argument("--t-pulse", help="cim_column / wht_column: wordline (row) pulse width grid in s (e.g. 40p,60p)")
-    p.add_argument("--rows", type=int, default=None,
-                   help="cim_column: cells on the bitline, 8..64; wht_column: rows per column 4..64, a power of two "
-                        "(above 16 the column is stitched from 16-row tiles) (default 16)")
-    p.add_argument("--sign-only", action="store_true",
-                   help="wht_column: only the sign latch (no ternary latch with its dead zone)")
-    p.add_argument("--bits", type=int, default=None,
-                   help="converters: resolution in bits (default 5); td_delay / td_tdc: exponent bits per line "
-                        "(default 4 = E4M3)")
-    p.add_argument("--length", type=int, default=None,
-                   help="td_tdc / td_acc: FP8 pairs per scalar product (default 16)")
-    p.add_argument("--window", type=int, default=None,
-                   help="td_tdc: element-TDC taps = the largest exponent difference aligned (default 8)")
-    p.add_argument("--flash-bits", type=int, default=None,
-                   help="adc_hybrid: MSBs decided by the coarse flash, 1..min(3, bits-1) (default bits // 2)")
-    p.add_argument("--hybrid-dac", choices=("bitline", "mom"), default=None,
-                   help="adc_hybrid: DAC of the SA part, borrowed bitlines (default) or MOM capacitors")
-    p.add_argument("--vref", default=None, metavar="LO,HI",
-                   help="converters: input range in V (default: per kind, e.g. 0.35..1.0 VDD for the SA kinds)")
-    p.add_argument("--bitlines", type=int, default=None,
-                   help="adc_mi_sar / adc_hybrid: bitlines of the neighbour array the DAC may borrow (default 64)")
-    p.add_argument("--steps-per-lsb", type=int, default=None,
-                   help="converters: input sweep steps per LSB, 2..64 (default 8; transitions are found within "
-                        "+-LSB/(2 x steps))")
+    _block_options(p)
     p.add_argument("--mc", type=int, default=0, help="Monte Carlo samples per grid point (default 0; at most "
                                                        "10000 unless --mc-limit or CHARZ_MC_LIMIT raises it)")
     p.add_argument("--mc-limit", type=int, default=None, metavar="N",
                    help="accept up to N Monte Carlo samples per grid point (default 10000, or CHARZ_MC_LIMIT)")
     p.add_argument("--seed", type=int, default=1, help="Monte Carlo seed (default 1)")
     p.add_argument("--avt", type=float, default=None, help="override A_VT in mV*um (default: the manifest's assumption)")
-    p.add_argument("--beta-mismatch", action="store_true",
-                   help="Monte Carlo also draws current-factor mismatch (mulu0, A_beta of the manifest)")
-    p.add_argument("--size", action="append", metavar="NAME=VALUE",
-                   help="override a cell size in metres (repeatable): w_pu, w_pd, w_ax, w_rd, w_ra, l, l_read; "
-                        "e.g. --size w_pd=96n --size l_read=16n (default: multiples of the PDK's Lmin). Ranges: "
-                        "widths Lmin..200 x Lmin and at most 100u, lengths Lmin..20 x Lmin and at most 10u "
-                        "(ptm16hp: widths 16n..3.2u, lengths 16n..320n)")
     p.add_argument("--no-fit-check", action="store_true", help="skip the SPICE re-runs at off-grid points")
     p.add_argument("-o", "--output",
                    help="LUT path without suffix (default out/lut/<pdk>/<block>); an existing LUT there is "

@@ -9,7 +9,7 @@
 Everything goes to the demo's own scratch folder (``--out``, default ``out/demo``: LUTs in ``lut/``, PNGs in
 ``plots/``); each run replaces the previous run's files there (no ``--force`` needed), and never touches the
 committed ``lut/``. The closing sections read the default LUTs (converters, WHT crossbar, TD-MAC) from the LUT
-search path (:func:`charz.lut.find_default`) and are left out when a LUT is not found.
+search path (:func:`charz.core.lut.find_default`) and are left out when a LUT is not found.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import pdk as pdkmod
-from .errors import LUTError
-from .lut import ADC_KINDS, find_default
+from .core import pdk as pdkmod
+from .core.errors import LUTError
+from .core.lut import ADC_KINDS, find_default
 from .sim.executor import make_executor
 
 
@@ -40,7 +40,7 @@ def run_demo(args) -> int:
     evaluate the digits MLP on the column LUT, print the summary and the closing sections, write LUTs and PNGs
     under ``--out``. Returns the exit code: 0, or 4 when simulation points failed (they are NaN in the
     LUTs)."""
-    from .blocks import characterize, make_plots
+    from .blocks import REGISTRY
     from .network import evaluate as ev
     from .plot import network as pn
 
@@ -61,11 +61,11 @@ def run_demo(args) -> int:
             kw = dict(common, vdd=vdds, temp=extra.get("temp", temps))
             print(f"[{block}] characterizing on {pdk.name}: VDD {vdds} V, T {kw['temp']} degC, "
                   f"{args.mc} Monte Carlo samples per point ...", flush=True)
-            lut = characterize(block, pdk, **kw)
+            lut = REGISTRY.characterize(block, pdk, **kw)
             lut.save(lut_dir / block)
             luts[block] = lut
             failed += lut.provenance.get("failed_points") or []
-            pngs += make_plots(lut, png_dir, block)
+            pngs += REGISTRY.make_plots(lut, png_dir, block)
             print(f"[{block}] done in {time.time() - t0:.0f} s -> {lut_dir / block}.json", flush=True)
         # the same column re-characterized at 2x and 4x A_VT: measured accuracy-vs-variation points
         avt_luts = [luts["cim_column"]]
@@ -75,7 +75,7 @@ def run_demo(args) -> int:
             p2 = pdkmod.get(args.pdk, factor * pdk.avt_mv_um)
             print(f"[cim_column x{factor} A_VT] {p2.avt_mv_um:g} mV*um at {pdk.vdd_nom:g} V, 27 degC, "
                   f"{mc_avt} samples ...", flush=True)
-            lut = characterize("cim_column", p2, **dict(common, mc=mc_avt, vdd=[pdk.vdd_nom], temp=[27.0],
+            lut = REGISTRY.characterize("cim_column", p2, **dict(common, mc=mc_avt, vdd=[pdk.vdd_nom], temp=[27.0],
                                                         fit_check=False))
             lut.save(lut_dir / f"cim_column_avt{factor}x")
             failed += lut.provenance.get("failed_points") or []
@@ -210,7 +210,7 @@ def summary_table(pdk, luts: dict, res: dict) -> str:
 def _td_readout(pdk, seed: int) -> str:
     """The digits MLP with every product on the time-domain FP8 MAC from the committed td_* LUTs of this PDK
     (LUTs only, no simulation; `make luts-td` makes them), at the PDK's nominal VDD."""
-    from .behavior.td_mac import DEFAULT_LUTS, model_from_luts
+    from .blocks.td_mac.model import DEFAULT_LUTS, model_from_luts
     from .network import td_mac as nt
 
     paths = {k: _default(pdk, n) for k, n in DEFAULT_LUTS.items()}

@@ -6,7 +6,7 @@ Converter LUTs ``<lut_dir>/<pdk>/<kind><bits>.json`` for kind in ``adc_sar``, ``
 ``adc_flash``, ``adc_hybrid`` (as written by ``charz characterize <kind> --bits <bits> -o ...``; the
 ``make luts-adc`` target writes the default set), the comparator LUT ``<lut_dir>/<pdk>/comparator`` and
 the column LUT ``<lut_dir>/<pdk>/cim_column`` (network evaluation); without a ``lut_dir``, the first folder of
-the LUT search path (:func:`charz.lut.lut_search_path`) that holds a converter LUT of that PDK and
+the LUT search path (:func:`charz.core.lut.lut_search_path`) that holds a converter LUT of that PDK and
 resolution (:func:`default_lut_dir`). Nothing is simulated here: every
 figure comes from a LUT that a SPICE run wrote (a synthetic LUT is refused). A LUT that is missing is
 listed with the command that makes it.
@@ -35,10 +35,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import digitizer_area as area_model
-from .behavior.digitizer import DESCRIPTION, DigitizerModel, inl_dnl
-from .errors import LUTError, ParameterError
-from .lut import ADC_KINDS, LUT, Kind, lut_files, lut_search_path
+from .blocks.adc import model_area as area_model
+from .blocks.adc.model import DESCRIPTION, DigitizerModel, inl_dnl
+from .core.errors import LUTError, ParameterError
+from .core.lut import ADC_KINDS, LUT, Kind, lut_files, lut_search_path
 
 KINDS = ADC_KINDS
 IDEAL = "ideal quantizer (0 J, 0 s)"
@@ -167,7 +167,7 @@ def reasons(summ: dict, luts: dict, pdk: str) -> list[str]:
                "switches, DAC and comparator(s) in SPICE; the SA logic / encoder is ideal and not counted (same rule "
                "for every kind), the published figures are measured chip power")
     out.append("our area: transistor count x a per-device area from the node's published 6T cell and MOM density "
-               "for capacitors (charz.digitizer_area), not a layout; the bitline DAC costs 0 capacitor area")
+               "for capacitors (charz.blocks.adc.model_area), not a layout; the bitline DAC costs 0 capacitor area")
     if summ.get("adc_flash"):
         out.append("flash: our flash ladder is 32 x 1 kOhm with 100 fF tap capacitors (static ladder current counted), "
                    "31 comparators of the same size as the SA comparator")
@@ -209,7 +209,7 @@ def digitizers(pdk: str = "ptm16hp", bits: int = 5, lut_dir=None, out="out/repor
                network: bool = True, chips: int = 3, n_images: int | None = None, progress=print) -> dict:
     """Write the digitizer report (module doc; ``lut_dir`` None = :func:`default_lut_dir`); returns its JSON
     content."""
-    from .plot.digitizer import plot_converter_comparison, plot_transfer
+    from .blocks.adc.plots import plot_converter_comparison, plot_transfer
 
     if not (isinstance(bits, int) and 2 <= bits <= 6):
         raise ParameterError(f"--bits must be an integer from 2 to 6, got {bits!r}")
@@ -259,7 +259,7 @@ def plot_offsets(comp: LUT | None, summ: dict, path, pdk: str):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .plot.digitizer import COLORS, _save
+    from .blocks.adc.plots import COLORS, _save
 
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11.5, 4.4))
     if comp is not None and "offset" in comp.samples:
@@ -364,7 +364,7 @@ def plot_network(rows: list[dict], path, pdk: str):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .plot.digitizer import COLORS, _save
+    from .blocks.adc.plots import COLORS, _save
 
     fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
     ideal = rows[0]

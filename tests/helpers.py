@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from charz import pdk as P
+from charz.core import pdk as P
 from charz.netlist.spice import Device, Netlist, mos, num
 
 

@@ -1,20 +1,15 @@
-"""Behavioral bit-plane CiM model (charz.behavior.cim) on synthetic column LUTs."""
+"""Behavioral bit-plane CiM model (charz.blocks.cim_column.model) on synthetic column LUTs."""
 
 import numpy as np
 import pytest
 
-from charz.behavior import cim
-from charz.behavior.cim import (
-    ColumnModel,
-    bitserial_matmul,
-    cim_matmul,
-    map_layer,
-    map_weights,
-    synthetic_column_lut,
+from charz.blocks.cim_column import model as cim
+from charz.blocks.cim_column.model import (
+    ColumnModel, bitserial_matmul, cim_matmul, map_layer, map_weights, synthetic_column_lut,
 )
 from charz.behavior.readout import IdealQuantizer
-from charz.errors import LUTError, ParameterError
-from charz.lut import LUT, Axis
+from charz.core.errors import LUTError, ParameterError
+from charz.core.lut import LUT, Axis
 
 
 @pytest.fixture(scope="module")

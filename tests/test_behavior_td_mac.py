@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from charz.behavior import fp8
-from charz.behavior import td_mac as tm
-from charz.behavior.digitizer import DigitizerModel, IdealDigitizer, synthetic_adc_lut
-from charz.errors import ParameterError
+from charz.blocks.td_mac import model as tm
+from charz.blocks.adc.model import DigitizerModel, IdealDigitizer, synthetic_adc_lut
+from charz.core.errors import ParameterError
 
 FMTS = ["e4m3", "e5m2"]
 
@@ -359,7 +359,7 @@ def test_circuit_from_shipped_luts_is_trimmed_and_reads_out_consistently():
     positive energies; the nominal
     engine reads the exact exponent differences and shared scale for almost every vector, and
     :meth:`TdMacModel.read_out` on its own line voltages reproduces its outputs."""
-    from charz.behavior.td_mac import circuit_from_luts, model_from_luts, random_vectors
+    from charz.blocks.td_mac.model import circuit_from_luts, model_from_luts, random_vectors
 
     c = circuit_from_luts(vdd=0.8)
     w = c.tdc_thr.size

@@ -7,10 +7,10 @@ import pytest
 from scipy import integrate
 from scipy.stats import norm
 
-from charz.behavior import wht as bw
-from charz.behavior.cim import synthetic_column_lut
-from charz.errors import LUTError, ParameterError
-from charz.hadamard import hadamard
+from charz.blocks.wht import model as bw
+from charz.blocks.cim_column.model import synthetic_column_lut
+from charz.core.errors import LUTError, ParameterError
+from charz.core.hadamard import hadamard
 
 
 def signed_ints(rng, shape, bits=8, p_zero=0.3):

@@ -5,14 +5,14 @@ import math
 import numpy as np
 import pytest
 
-from charz import pdk as P
-from charz.characterize.bitcell import (
+from charz.core import pdk as P
+from charz.blocks.bitcell.recipe import (
     METRICS, butterfly_snm, characterize_bitcell, draws_for, read_cycle_energy, write_trip,
 )
-from charz.errors import CharzError, ParameterError, PDKError
-from charz.lut import LUT
-from charz.mc import Mismatch, draw
-from charz.netlist.bitcell import BitcellParams, cell_devices, golden_netlists, netlists
+from charz.core.errors import CharzError, ParameterError, PDKError
+from charz.core.lut import LUT
+from charz.core.mc import Mismatch, draw
+from charz.blocks.bitcell.netlist import BitcellParams, cell_devices, golden_netlists, netlists
 from charz.netlist.cells import CellSizes
 from charz.sim.executor import InlineExecutor, make_executor
 from charz.sim.runner import JobFailure, execute
@@ -264,7 +264,7 @@ def test_8t_read_port_decouples_the_read(lut8, lut6):
 
 
 def test_plots_from_a_saved_lut(lut6, tmp_path):
-    from charz.plot.bitcell import plot_butterfly, plot_mc_histograms
+    from charz.blocks.bitcell.plots import plot_butterfly, plot_mc_histograms
 
     lut6.save(tmp_path / "b6")
     back = LUT.load(tmp_path / "b6", block="bitcell6t")

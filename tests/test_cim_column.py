@@ -9,14 +9,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from charz import pdk as pdkmod
-from charz.characterize.cim_column import characterize_column, measure
-from charz.errors import ParameterError, PDKError
-from charz.lut import LUT
+from charz.core import pdk as pdkmod
+from charz.blocks.cim_column.recipe import characterize_column, measure
+from charz.core.errors import ParameterError, PDKError
+from charz.core.lut import LUT
 from charz.netlist.cells import CellSizes
-from charz.netlist.cim_column import (
-    CimColumnParams, column_devices, column_netlist, golden_netlists, timeline,
-)
+from charz.blocks.cim_column.netlist import CimColumnParams, column_devices, column_netlist, golden_netlists, timeline
 from charz.sim.executor import InlineExecutor
 from charz.sim.runner import JobFailure, SimJob, execute
 
@@ -283,7 +281,7 @@ def test_failed_points_are_nan_and_reported(pdk):
 
 
 def test_plots(nominal_lut, mc_lut, tmp_path):
-    from charz.plot import cim
+    from charz.blocks.cim_column import plots as cim
 
     paths = [
         cim.plot_vbl_vs_k(nominal_lut, tmp_path / "nom_vbl.png"),
@@ -294,7 +292,7 @@ def test_plots(nominal_lut, mc_lut, tmp_path):
     ]
     for p in paths:
         assert p.is_file() and p.stat().st_size > 10_000
-    from charz.errors import LUTError
+    from charz.core.errors import LUTError
 
     with pytest.raises(LUTError, match="Monte Carlo"):
         cim.plot_vbl_histograms(nominal_lut, tmp_path / "x.png")

@@ -82,7 +82,7 @@ def test_bad_input_is_one_line(args, needle, tmp_path):
 
 
 def test_corrupt_lut_and_wrong_pdk(tmp_path):
-    from charz.behavior.cim import synthetic_column_lut
+    from charz.blocks.cim_column.model import synthetic_column_lut
 
     lut = synthetic_column_lut(n_rows=8)
     lut.provenance["card_sha256"] = "00" * 32
@@ -104,7 +104,7 @@ def test_no_user_string_reaches_spice(tmp_path):
     """A shell escape given where a number is expected never gets into a deck."""
     r = charz("characterize", "bitcell6t", "--vdd", "0.7; shell touch /tmp/pwned", "--workers", "0")
     one_line_error(r)
-    from charz.errors import ParameterError
+    from charz.core.errors import ParameterError
     from charz.netlist.spice import ident, num
 
     with pytest.raises(ParameterError):
@@ -120,7 +120,7 @@ def test_size_override_reaches_the_netlist(tmp_path):
     r = charz("characterize", "bitcell6t", "--size", "w_pd=96n", "--workers", "0", "--no-fit-check", "--quiet",
               "-o", str(out))
     assert r.returncode == 0, r.stderr
-    from charz.lut import LUT
+    from charz.core.lut import LUT
 
     lut = LUT.load(out)
     assert lut.provenance["parameters"]["sizes"]["w_pd"] == 9.6e-08

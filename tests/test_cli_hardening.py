@@ -10,14 +10,15 @@ from pathlib import Path
 
 import pytest
 
+from charz.netlist.cells import parse_sizes
 from charz import cli
-from charz import pdk as pdkmod
-from charz.errors import LUTError, ParameterError
-from charz.lut import LUT
-from charz.netlist.bitcell import BitcellParams
+from charz.core import pdk as pdkmod
+from charz.core.errors import LUTError, ParameterError
+from charz.core.lut import LUT
+from charz.blocks.bitcell.netlist import BitcellParams
 from charz.netlist.cells import CellSizes, size_range
-from charz.netlist.cim_column import CimColumnParams
-from charz.netlist.digitizer import SarParams
+from charz.blocks.cim_column.netlist import CimColumnParams
+from charz.blocks.adc.netlist import SarParams
 from tests.helpers import charz
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -109,7 +110,7 @@ def test_range_edges_and_suffix_rounding():
     Lmin is not exact in binary (22 x 1e-9 = 2.2000000000000002e-08 > 22n = 2.2e-08)."""
     p22 = pdkmod.describe("ptm22hp")
     pd = pdkmod.describe("ptm16hp")
-    s = cli._sizes(p22, ["l=22n", "w_pu=22n", "l_read=440n", "w_pd=4.4u"])
+    s = parse_sizes(p22, ["l=22n", "w_pu=22n", "l_read=440n", "w_pd=4.4u"])
     assert s.l == 2.2e-08 and s.w_pd == 4.4e-06
     CellSizes.for_pdk(pd, l=16e-9, l_read=320e-9, w_rd=3.2e-6, w_ra=16e-9)
     with pytest.raises(ParameterError):
@@ -213,7 +214,7 @@ def test_check_wht_validates_the_provenance(name, tmp_path, capsys, monkeypatch)
 
 
 def test_committed_wht_luts_pass_the_provenance_check():
-    from charz.characterize.wht_check import lut_rows, params_from_lut
+    from charz.blocks.wht.check import lut_rows, params_from_lut
 
     p = pdkmod.describe("ptm16hp")
     for name in ("wht16", "wht16_sign", "wht32", "wht64", "wht16_corners"):
@@ -303,7 +304,7 @@ def test_interrupt_broken_pipe_and_multiline_charz_errors(tmp_path):
     assert r.returncode == 130 and "interrupted" in r.stderr and "Traceback" not in r.stderr
     r = _run_boom("raise BrokenPipeError", env)
     assert r.returncode == 0 and r.stderr == ""
-    r = _run_boom("from charz.errors import SimulationError; raise SimulationError('deck refused:\\n  line 3\\n')",
+    r = _run_boom("from charz.core.errors import SimulationError; raise SimulationError('deck refused:\\n  line 3\\n')",
                   env)
     assert one_line_error(r.stderr, 4, r.returncode) == "charz: error: deck refused: line 3"
     assert not (tmp_path / "logs").exists()

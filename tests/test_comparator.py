@@ -10,14 +10,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from charz import pdk as pdkmod
-from charz.behavior.comparator import ComparatorBank
-from charz.characterize.comparator import (
+from charz.core import pdk as pdkmod
+from charz.blocks.comparator.model import ComparatorBank
+from charz.blocks.comparator.recipe import (
     characterize_comparator, cycle_decisions, default_ramp, fit_tau, measure_step, ramp_offset,
 )
-from charz.errors import LUTError, ParameterError, PDKError
-from charz.lut import LUT
-from charz.netlist.comparator import (
+from charz.core.errors import LUTError, ParameterError, PDKError
+from charz.core.lut import LUT
+from charz.blocks.comparator.netlist import (
     ComparatorParams, ComparatorSizes, comparator_cell, comparator_devices, golden_netlists, ramp_levels,
     ramp_netlist, step_netlist, timeline,
 )
@@ -439,9 +439,9 @@ def test_failed_points_are_nan_and_reported(pdk):
 
 
 def test_plots(nominal_lut, mc_lut, tmp_path):
-    from charz.plot import comparator as pc
+    from charz.blocks.comparator import plots as pc
 
-    paths = pc.plot_all(nominal_lut, tmp_path, "nom") + pc.plot_all(mc_lut, tmp_path, "mc")
+    paths = pc.plot_lut(nominal_lut, tmp_path, "nom") + pc.plot_lut(mc_lut, tmp_path, "mc")
     assert len(paths) == 5
     for p in paths:
         assert p.is_file() and p.stat().st_size > 10_000

@@ -1,24 +1,18 @@
-"""Behavioral digitizers (charz.behavior.digitizer), their use in the network evaluation, the timing
+"""Behavioral digitizers (charz.blocks.adc.model), their use in the network evaluation, the timing
 model and the digitizer area model — on synthetic LUTs."""
 
 import numpy as np
 import pytest
 
-from charz import digitizer_area as am
-from charz.behavior.cim import ColumnModel, cim_matmul, map_layer, synthetic_column_lut
-from charz.behavior.digitizer import (
-    BLOCKS,
-    DigitizerModel,
-    IdealDigitizer,
-    decide,
-    effective_transitions,
-    inl_dnl,
-    synthetic_adc_lut,
+from charz.blocks.adc import model_area as am
+from charz.blocks.cim_column.model import ColumnModel, cim_matmul, map_layer, synthetic_column_lut
+from charz.blocks.adc.model import (
+    BLOCKS, DigitizerModel, IdealDigitizer, decide, effective_transitions, inl_dnl, synthetic_adc_lut,
     thermometer_to_binary,
 )
 from charz.behavior.readout import IdealQuantizer
-from charz.errors import LUTError, ParameterError
-from charz.lut import LUT, Axis
+from charz.core.errors import LUTError, ParameterError
+from charz.core.lut import LUT, Axis
 from charz.network import timing
 from charz.network.energy import EnergyLedger
 from charz.network.evaluate import evaluate, format_result
@@ -352,7 +346,7 @@ def test_area_model_bad_input():
 
 # ---- figures ------------------------------------------------------------------------------------
 def test_plots(tmp_path, noisy_col):
-    from charz.plot.digitizer import plot_converter_comparison, plot_transfer
+    from charz.blocks.adc.plots import plot_converter_comparison, plot_transfer
     from charz.plot.network import plot_energy_breakdown
 
     p1 = plot_transfer(_mc("adc_sar", 5, sigma_dnl=0.15), tmp_path / "tc.png", n_instances=3)

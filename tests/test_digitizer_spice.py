@@ -1,14 +1,14 @@
-"""SPICE successive-approximation converters (charz.netlist.digitizer, charz.characterize.digitizer):
+"""SPICE successive-approximation converters (charz.blocks.adc.netlist, charz.blocks.adc.recipe):
 real ngspice runs on small 3-bit instances."""
 
 import numpy as np
 import pytest
 
-from charz import pdk as P
-from charz.behavior.digitizer import DigitizerModel, inl_dnl
-from charz.characterize.digitizer import characterize_sar, draw_caps, transitions_from_codes
-from charz.errors import ParameterError
-from charz.netlist.digitizer import SarParams, conversion_netlist, golden_netlists, ramp_netlist, sar_caps
+from charz.core import pdk as P
+from charz.blocks.adc.model import DigitizerModel, inl_dnl
+from charz.blocks.adc.recipe import characterize_sar, draw_caps, transitions_from_codes
+from charz.core.errors import ParameterError
+from charz.blocks.adc.netlist import SarParams, conversion_netlist, golden_netlists, ramp_netlist, sar_caps
 from charz.sim.engine import check_available
 from charz.sim.executor import InlineExecutor
 
@@ -115,7 +115,7 @@ def test_conventional_sar_is_monotonic_and_matches_behavior():
     p = SarParams(pdk="ptm16hp", bits=3)
     rng = np.random.default_rng(1)
     v = np.sort(rng.uniform(p.vref_lo, p.vref_hi, 16))
-    from charz.characterize.digitizer import measure
+    from charz.blocks.adc.recipe import measure
     from charz.sim.runner import SimJob, execute
 
     res = execute(SimJob(ramp_netlist(p, v), (), "test", 300))
@@ -170,7 +170,7 @@ def test_hybrid_converts_and_matches_behavior():
     assert np.allclose(lut.tables["t_conv"], p.t_conv)
     model = DigitizerModel.from_lut(lut, mismatch_scale=0, reference="lut")
     v = np.sort(np.random.default_rng(2).uniform(p.vref_lo, p.vref_hi, 16))
-    from charz.characterize.digitizer import measure
+    from charz.blocks.adc.recipe import measure
     from charz.sim.runner import SimJob, execute
 
     m = measure(execute(SimJob(ramp_netlist(p, v), (), "test", 300)).runs[0], p, v)
@@ -182,10 +182,10 @@ def test_hybrid_converts_and_matches_behavior():
 def test_behavior_matches_spice_for_the_same_monte_carlo_instance():
     """Instance s of the LUT (its own transitions) against SPICE runs of the same instance (same
     delvto draws) on random inputs: codes within +-1 LSB on >= 99 % of the points."""
-    from charz.behavior.digitizer import decide
-    from charz.characterize.digitizer import measure
-    from charz.mc import Mismatch, draw
-    from charz.netlist.digitizer import sar_devices
+    from charz.blocks.adc.model import decide
+    from charz.blocks.adc.recipe import measure
+    from charz.core.mc import Mismatch, draw
+    from charz.blocks.adc.netlist import sar_devices
     from charz.sim.runner import SimJob, execute
 
     lut = _lut("sar", mc=2, seed=7, executor=InlineExecutor(), input_step=2 * STEP)

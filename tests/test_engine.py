@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from charz.mc import Mismatch, draw
+from charz.core.mc import Mismatch, draw
 from charz.sim.cache import Cache
 from charz.sim.executor import InlineExecutor, LocalPoolExecutor, run_jobs
 from charz.sim.runner import JobFailure, SimJob, execute

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from charz import mc as mcmod
-from charz.errors import ParameterError
-from charz.mc import Mismatch, draw
+from charz.core import mc as mcmod
+from charz.core.errors import ParameterError
+from charz.core.mc import Mismatch, draw
 from charz.netlist.spice import Device
 from charz.sim.executor import InlineExecutor, LocalPoolExecutor, run_jobs
 from charz.sim.runner import JobFailure, SimJob, execute
@@ -89,7 +89,7 @@ COLUMN = dict(n_rows=8, vdd=0.7, mc=6, seed=2, fit_check=False, use_cache=False,
 @pytest.fixture(scope="module")
 def column_ref():
     """The 8-row column with Monte Carlo, run inline without faults (18 jobs)."""
-    from charz.characterize.cim_column import characterize_column
+    from charz.blocks.cim_column.recipe import characterize_column
 
     return characterize_column("ptm16hp", executor=InlineExecutor(), **COLUMN)
 
@@ -124,7 +124,7 @@ class KillOnce(LocalPoolExecutor):
 
 @linux_only
 def test_killed_worker_is_replaced_and_the_lut_is_unchanged(column_ref, capsys):
-    from charz.characterize.cim_column import characterize_column
+    from charz.blocks.cim_column.recipe import characterize_column
 
     ex = KillOnce(1)
     try:
@@ -145,7 +145,7 @@ def _cache_entries(root: Path) -> int:
 @linux_only
 def test_cli_probe_kill_worker_mid_sweep(tmp_path, column_ref):
     """The issue's probe scaled down: `charz characterize cim_column ... --workers 1`, worker kill -9'd."""
-    from charz.lut import LUT
+    from charz.core.lut import LUT
 
     env = dict(os.environ, CHARZ_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=str(ROOT))
     out = tmp_path / "col"
@@ -331,8 +331,8 @@ def test_library_enforces_the_limit_and_accepts_an_override(monkeypatch):
     assert time.monotonic() - t0 < 1
     assert check_mc(10_000) == 10_000
     # every recipe goes through check_mc or draw
-    from charz.characterize.bitcell import characterize_bitcell
-    from charz.characterize.cim_column import characterize_column
+    from charz.blocks.bitcell.recipe import characterize_bitcell
+    from charz.blocks.cim_column.recipe import characterize_column
 
     for recipe in (characterize_bitcell, characterize_column):
         with pytest.raises(ParameterError, match="--mc-limit"):
@@ -363,7 +363,7 @@ def test_library_enforces_the_limit_and_accepts_an_override(monkeypatch):
 
 
 def reference_draw(model: Mismatch, devices, n: int, seed: int):
-    """charz.mc.draw as it was before the draws became lazy (commit 5aabcac): (delvto, mulu0)."""
+    """charz.core.mc.draw as it was before the draws became lazy (commit 5aabcac): (delvto, mulu0)."""
     sig_v = np.array([model.sigma_vth(d.w, d.l) for d in devices])
     sig_b = np.array([model.sigma_beta(d.w, d.l) for d in devices])
     children = np.random.SeedSequence(int(seed)).spawn(n)

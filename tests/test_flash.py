@@ -6,13 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from charz import pdk as pdkmod
-from charz.behavior.digitizer import DigitizerModel, effective_transitions, inl_dnl
-from charz.characterize.flash import characterize_flash, measure_flash
-from charz.errors import ParameterError
-from charz.lut import LUT
-from charz.mc import Mismatch
-from charz.netlist.flash import FlashParams, flash_devices, flash_netlist, golden_netlists, save_list
+from charz.core import pdk as pdkmod
+from charz.blocks.adc.model import DigitizerModel, effective_transitions, inl_dnl
+from charz.blocks.adc.recipe_flash import characterize_flash, measure_flash
+from charz.core.errors import ParameterError
+from charz.core.lut import LUT
+from charz.core.mc import Mismatch
+from charz.blocks.adc.netlist_flash import FlashParams, flash_devices, flash_netlist, golden_netlists, save_list
 from charz.sim.executor import InlineExecutor
 
 RES = 4e-3  # nominal staircase step (V): transitions known to +-2 mV
@@ -172,8 +172,8 @@ def test_three_bit_fine(pdk):
 def test_default_2bit_deck_runs_to_its_end():
     """The default 2-bit staircase once ended exactly on a multiple of the time step, where ngspice 39's
     shared library aborted ("timestep too small, timestep = 0"): it must characterize cleanly."""
-    from charz import pdk as P
-    from charz.characterize.flash import characterize_flash
+    from charz.core import pdk as P
+    from charz.blocks.adc.recipe_flash import characterize_flash
     from charz.sim.executor import make_executor
 
     lut = characterize_flash(P.get("ptm16hp"), bits=2, executor=make_executor(0), use_cache=False, progress=False)

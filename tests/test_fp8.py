@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from charz.behavior import fp8
-from charz.errors import ParameterError
+from charz.core.errors import ParameterError
 
 FMTS = [fp8.E4M3, fp8.E5M2]
 

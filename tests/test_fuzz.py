@@ -22,11 +22,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from charz.netlist.cells import parse_sizes
 from charz import cli
-from charz import pdk as pdkmod
-from charz.errors import CharzError, LUTError, ParameterError
-from charz.grid import MAX_POINTS, grid, number
-from charz.lut import LUT, json_checksum, lut_files
+from charz.blocks import REGISTRY
+from charz.core import pdk as pdkmod
+from charz.core.errors import CharzError, LUTError, ParameterError
+from charz.core.grid import MAX_POINTS, grid, number
+from charz.core.lut import LUT, json_checksum, lut_files
 from charz.netlist.cells import CellSizes, size_range
 
 FUZZ = settings(max_examples=60, deadline=None, derandomize=True, database=None,
@@ -144,7 +146,7 @@ size_item = st.one_of(
 def test_size_parser_gives_sizes_in_range_or_exit_2(pdk_name, items):
     p = pdkmod.describe(pdk_name)
     try:
-        s = cli._sizes(p, items)
+        s = parse_sizes(p, items)
     except CharzError as exc:
         assert exc.exit_code == 2 and "\n" not in str(exc)
         return
@@ -160,7 +162,7 @@ def test_size_parser_gives_sizes_in_range_or_exit_2(pdk_name, items):
 # --- the LUT loader ---------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def valid_lut(tmp_path_factory):
-    from charz.behavior.cim import synthetic_column_lut
+    from charz.blocks.cim_column.model import synthetic_column_lut
 
     d = tmp_path_factory.mktemp("lut")
     path = synthetic_column_lut(n_rows=8).save(d / "col")
@@ -349,7 +351,7 @@ flags = st.lists(st.sampled_from(["--sign-only", "--beta-mismatch", "--no-fit-ch
 
 
 @settings(FUZZ, max_examples=100)
-@given(st.sampled_from(cli.BLOCKS), option_pairs, flags, POISON, st.randoms(use_true_random=False))
+@given(st.sampled_from(REGISTRY.kinds), option_pairs, flags, POISON, st.randoms(use_true_random=False))
 def test_characterize_with_malformed_options(tmp_path, block, pairs, flag_list, poison, rnd):
     parts = pairs + [[f] for f in flag_list]
     rnd.shuffle(parts)

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from charz import cli, resources
-from charz import lut as L
-from charz.errors import LUTError
+from charz import cli
+from charz.core import resources
+from charz.core import lut as L
+from charz.core.errors import LUTError
 
 from tests.helpers import ROOT, charz, one_line_error
 
@@ -199,7 +200,7 @@ def test_installed_copy_finds_its_luts_and_manifest_from_any_folder(installed, t
         assert r.returncode == 0, r.stderr
         return r.stdout
 
-    out = run("-c", "import charz, charz.lut as L, charz.pdk as P\n"
+    out = run("-c", "import charz, charz.core.lut as L, charz.core.pdk as P\n"
                     "print(charz.__file__); print(L.find_default('ptm16hp', 'cim_column')); print(P.MANIFEST)\n"
                     "print(len(P.names())); print(*L.lut_search_path(), sep='|')")
     init, col, manifest, n, search = out.splitlines()

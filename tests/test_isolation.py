@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from charz import pdk as P
-from charz.errors import DeckError, ParameterError
-from charz.lut import LUT
+from charz.core import pdk as P
+from charz.core.errors import DeckError, ParameterError
+from charz.core.lut import LUT
 from charz.netlist.spice import Netlist, deck_path, mos
 from charz.sim import engine
 from charz.sim.cache import Cache

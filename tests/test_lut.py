@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from charz.errors import LUTError
-from charz.lut import LUT, Axis
+from charz.core.errors import LUTError
+from charz.core.lut import LUT, Axis
 
 
 def _lut():
@@ -83,7 +83,7 @@ def test_summary_shows_code_fit_checks():
     """A converter's fit check has no relative error (codes); the summary prints what it has."""
     import dataclasses
 
-    from charz.behavior.digitizer import synthetic_adc_lut
+    from charz.blocks.adc.model import synthetic_adc_lut
 
     lut = synthetic_adc_lut("adc_sar", 3, vdd=[0.7], temp=[27.0])
     lut = dataclasses.replace(lut, fit_quality={"codes_random_order": {

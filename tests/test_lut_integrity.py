@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from charz import cli
-from charz.errors import LUTError
-from charz.lut import LUT, Axis, lut_base, lut_files, next_free, seal
+from charz.core.errors import LUTError
+from charz.core.lut import LUT, Axis, lut_base, lut_files, next_free, seal
 from tests.helpers import charz, one_line_error
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,7 +74,7 @@ def test_characterize_with_dotted_outputs_and_force(tmp_path):
 
 
 def test_plot_stem_keeps_dots(tmp_path, capsys):
-    from charz.behavior.cim import synthetic_column_lut
+    from charz.blocks.cim_column.model import synthetic_column_lut
 
     path = synthetic_column_lut(n_rows=8).save(tmp_path / "col_vdd0.7")
     rc, out, err = run_main(capsys, "plot", path, "--out", tmp_path / "png")
@@ -211,7 +211,7 @@ def test_seal_refuses_a_mismatched_npz(tmp_path, capsys):
 
 # ---- item 15 (part): card differs from the manifest's card of that name ------------------------------
 def test_card_mismatch_warns_once(tmp_path, capsys):
-    from charz import pdk
+    from charz.core import pdk
 
     good = pdk.describe("ptm16hp").sha256
     bad = _lut(provenance={"pdk": "ptm16hp", "card_sha256": "00" * 32}).save(tmp_path / "bad")

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from charz import pdk as P
+from charz.core import pdk as P
 from charz.characterize.pdk_check import vth_constant_current
-from charz.errors import ParameterError
-from charz.mc import Mismatch, draw
+from charz.core.errors import ParameterError
+from charz.core.mc import Mismatch, draw
 from charz.netlist.device import idvg_netlist
 from charz.netlist.spice import Device
 from charz.sim.runner import SimJob, execute

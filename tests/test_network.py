@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from charz.behavior.cim import ColumnModel, map_layer, synthetic_column_lut
-from charz.errors import LUTError, ParameterError
-from charz.lut import LUT, Axis
+from charz.blocks.cim_column.model import ColumnModel, map_layer, synthetic_column_lut
+from charz.core.errors import LUTError, ParameterError
+from charz.core.lut import LUT, Axis
 from charz.network import digits
 from charz.network.energy import CONVENTIONS, EnergyLedger
 from charz.network.evaluate import (

@@ -11,10 +11,10 @@ import pytest
 from charz.behavior import fp8 as f8
 import dataclasses
 
-from charz.behavior.td_mac import TdMacModel, synthetic_circuit
-from charz.errors import ParameterError
+from charz.blocks.td_mac.model import TdMacModel, synthetic_circuit
+from charz.core.errors import ParameterError
 from charz.network import td_mac as nt
-from charz.plot import td_mac as pt
+from charz.blocks.td_mac import plots as pt
 
 N_TRAIN = 256
 N_TEST = 120

@@ -6,8 +6,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from charz.behavior import wht as bw
-from charz.errors import LUTError, ParameterError
+from charz.blocks.wht import model as bw
+from charz.core.errors import LUTError, ParameterError
 from charz.network import digits
 from charz.network.mlp import WeightsError, accuracy
 from charz.network.wht import (
@@ -234,7 +234,7 @@ def test_evaluate_errors(lut, net):
     with pytest.raises(ParameterError, match="n_images"):
         evaluate_wht(lut, net, n_images=10_000)
     with pytest.raises(LUTError, match="needs a 'wht_column' LUT"):
-        from charz.behavior.cim import synthetic_column_lut
+        from charz.blocks.cim_column.model import synthetic_column_lut
         evaluate_wht(synthetic_column_lut(), net)
     with pytest.raises(ParameterError, match="latch mode"):
         evaluate_wht(lut, net, mode="binary")

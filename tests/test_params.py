@@ -1,4 +1,4 @@
-"""The Params base (charz/params.py): constraints, messages, replace / as_dict / pairs / describe, and that
+"""The Params base (charz/core/params.py): constraints, messages, replace / as_dict / pairs / describe, and that
 every parameter class of the netlist generators uses it."""
 
 from __future__ import annotations
@@ -9,9 +9,10 @@ import pkgutil
 
 import pytest
 
+import charz.blocks
 import charz.netlist
-from charz.errors import ParameterError
-from charz.params import (
+from charz.core.errors import ParameterError
+from charz.core.params import (
     Bool, Choice, Instance, Int, Params, PowerOfTwo, Real, Size, is_params_class, param, positive, spec,
 )
 
@@ -104,8 +105,11 @@ def test_size_constraint_keeps_the_cell_ranges():
 
 def _params_classes():
     out = {}
-    for m in pkgutil.iter_modules(charz.netlist.__path__):
-        mod = importlib.import_module(f"charz.netlist.{m.name}")
+    names = [f"charz.netlist.{m.name}" for m in pkgutil.iter_modules(charz.netlist.__path__)]
+    names += [m.name for m in pkgutil.walk_packages(charz.blocks.__path__, "charz.blocks.")
+              if m.name.rpartition(".")[2].startswith("netlist")]
+    for name in names:
+        mod = importlib.import_module(name)
         for name, obj in vars(mod).items():
             if isinstance(obj, type) and obj.__module__ == mod.__name__ and dataclasses.is_dataclass(obj):
                 out[f"{mod.__name__}.{name}"] = obj

@@ -4,8 +4,8 @@ import shutil
 
 import pytest
 
-from charz import pdk as P
-from charz.errors import ParameterError, PDKError
+from charz.core import pdk as P
+from charz.core.errors import ParameterError, PDKError
 
 
 def test_manifest_lists_the_eleven_cards():

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from charz import report
-from charz.behavior.digitizer import synthetic_adc_lut
-from charz.errors import LUTError
+from charz.blocks.adc.model import synthetic_adc_lut
+from charz.core.errors import LUTError
 
 ROOT = Path(__file__).resolve().parent.parent
 LUTS = ROOT / "lut"

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from charz import pdk as pdkmod
-from charz.characterize.td_mac import characterize_delay, line_fit, measure
-from charz.errors import ParameterError
-from charz.lut import LUT
-from charz.netlist.td_mac import DelayLineParams, delay_devices, delay_netlist, golden_netlists
+from charz.core import pdk as pdkmod
+from charz.blocks.td_mac.recipe import characterize_delay, line_fit, measure
+from charz.core.errors import ParameterError
+from charz.core.lut import LUT
+from charz.blocks.td_mac.netlist import DelayLineParams, delay_devices, delay_netlist, golden_netlists
 from charz.sim.executor import InlineExecutor
 from charz.sim.runner import JobResult, SimJob, execute
 
@@ -78,8 +78,8 @@ def test_recipe_lut_with_monte_carlo(pdk, tmp_path):
 
 
 def test_arbiter_picks_the_earlier_edge(pdk):
-    from charz.characterize.td_mac import arbiter_decisions
-    from charz.netlist.td_mac import TimeCmpParams, arbiter_netlist
+    from charz.blocks.td_mac.recipe import arbiter_decisions
+    from charz.blocks.td_mac.netlist import TimeCmpParams, arbiter_netlist
 
     prm = TimeCmpParams(vdd=0.8, t_cycle=0.5e-9)
     dts = [-20e-12, -5e-12, 0.5e-12, 5e-12, 50e-12]
@@ -92,8 +92,8 @@ def test_arbiter_picks_the_earlier_edge(pdk):
 
 
 def test_latest_of_sixteen_follows_the_last_edge(pdk):
-    from charz.characterize.td_mac import latest_delays
-    from charz.netlist.td_mac import TimeCmpParams, latest_netlist
+    from charz.blocks.td_mac.recipe import latest_delays
+    from charz.blocks.td_mac.netlist import TimeCmpParams, latest_netlist
 
     prm = TimeCmpParams(vdd=0.8, t_cycle=0.6e-9, n_inputs=16)
     rng = np.random.default_rng(0)
@@ -108,8 +108,8 @@ def test_latest_of_sixteen_follows_the_last_edge(pdk):
 def test_tdc_transfer_is_a_monotonic_staircase(pdk):
     """A 5-tap TDC of the delay line's unit cells (each tap buffered into a TG master-slave flip-flop):
     the code never decreases as STOP comes later, steps by at most 1 per 20 ps, and saturates at 5."""
-    from charz.characterize.td_mac import tdc_codes
-    from charz.netlist.td_mac import tdc_netlist
+    from charz.blocks.td_mac.recipe import tdc_codes
+    from charz.blocks.td_mac.netlist import tdc_netlist
 
     p = DelayLineParams(bits=3, vdd=0.8)
     dts = list(np.arange(0, 320e-12, 20e-12))
@@ -124,8 +124,8 @@ def test_tdc_transfer_is_a_monotonic_staircase(pdk):
 def test_accumulation_line_is_linear_and_signed(pdk):
     """Two elements' 4-bit capacitor arrays on the line pair: V_P - V_N = gain x (signed sum of the aligned
     magnitudes), gain = VDD c_unit / C_line, within a fraction of one unit capacitor."""
-    from charz.characterize.td_mac import acc_measure
-    from charz.netlist.td_mac import AccParams, acc_netlist
+    from charz.blocks.td_mac.recipe import acc_measure
+    from charz.blocks.td_mac.netlist import AccParams, acc_netlist
 
     prm = AccParams(length=2, bits=4, vdd=0.8, c_wire=0.0)
     vals = np.array([[0, 0], [1, 0], [15, 0], [15, 15], [-15, -15], [7, -3], [-1, 0]])
@@ -145,8 +145,8 @@ def test_time_path_measures_exponent_differences(pdk):
     counts one more tap per unit of exponent difference (the offset depends on the STOP path, here a
     two-input one; the characterization trims it for the engine's), the larger one reads the same code
     each time, and the shared-scale TDC reading follows the largest sum."""
-    from charz.characterize.td_mac_check import time_codes
-    from charz.netlist.td_mac import MacTimeParams, mac_time_netlist
+    from charz.blocks.td_mac.check import time_codes
+    from charz.blocks.td_mac.netlist import MacTimeParams, mac_time_netlist
 
     prm = MacTimeParams(length=2, ebits=2, window=5, vdd=0.8, t_high=0.6e-9, tdc_vbn=0.75)
     ea = np.array([[3, 2], [3, 1], [3, 0], [2, 0], [1, 0]])
@@ -172,7 +172,7 @@ def test_spice_check_of_a_complete_scalar_product():
     """`charz check td_mac` on one random 16-element E4M3 vector at 0.8 V (about 10 minutes of ngspice: the
     time path is ~10,700 transistors): the SPICE exponent differences equal the model's (nominal), the
     result is within a binade of the model's, the energy within 30 %."""
-    from charz.characterize.td_mac_check import check_td_mac
+    from charz.blocks.td_mac.check import check_td_mac
 
     r = check_td_mac(vdd=0.8, vectors=1, cycles_per_deck=1, seed=5, executor=InlineExecutor(), progress=False)
     assert r["simulated"] == 1 and not r["failures"]

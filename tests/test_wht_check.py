@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from charz.behavior.wht import WhtLayer, WhtModel, plane_decisions, signed_planes_msb
-from charz.characterize.wht_check import check_against_spice, params_from_lut, random_vectors
-from charz.errors import LUTError, ParameterError
-from charz.hadamard import hadamard
-from charz.lut import LUT
+from charz.blocks.wht.model import WhtLayer, WhtModel, plane_decisions, signed_planes_msb
+from charz.blocks.wht.check import check_against_spice, params_from_lut, random_vectors
+from charz.core.errors import LUTError, ParameterError
+from charz.core.hadamard import hadamard
+from charz.core.lut import LUT
 from charz.sim.executor import InlineExecutor
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,7 +45,7 @@ def test_layer_planes_are_exact_signs():
 
 
 def test_params_come_from_the_lut(sign_lut):
-    from charz import pdk as P
+    from charz.core import pdk as P
 
     p = params_from_lut(sign_lut, P.get("ptm16hp"), 0.8, 27.0, 60e-12)
     gp = sign_lut.provenance["parameters"]

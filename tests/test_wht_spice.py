@@ -10,15 +10,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from charz import pdk as pdkmod
-from charz.behavior.wht import predicted_wrong
-from charz.characterize.wht import bracket, cell_sigma_fit, characterize_wht, measure_cycles, probit_fit
-from charz.errors import ParameterError, PDKError
-from charz.hadamard import hadamard
-from charz.lut import LUT
-from charz.netlist.wht_column import (
-    WhtParams, golden_netlists, pair_plane, pairs_netlist, planes_netlist, reachable_pairs, timeline,
-    wht_devices,
+from charz.core import pdk as pdkmod
+from charz.blocks.wht.model import predicted_wrong
+from charz.blocks.wht.recipe import bracket, cell_sigma_fit, characterize_wht, measure_cycles, probit_fit
+from charz.core.errors import ParameterError, PDKError
+from charz.core.hadamard import hadamard
+from charz.core.lut import LUT
+from charz.blocks.wht.netlist import (
+    WhtParams, golden_netlists, pair_plane, pairs_netlist, planes_netlist, reachable_pairs, timeline, wht_devices,
 )
 from charz.sim.executor import InlineExecutor
 from charz.sim.runner import JobResult, SimJob, execute

@@ -8,7 +8,7 @@ A code is one byte ``S.E...E.M...M``: sign bit S, exponent field e (``ebits`` bi
 
 Both cases are one formula with the *time code* ``E = max(e, 1)`` and the integer significand
 ``M = f + 2^m [e >= 1]`` (hidden bit 0 for subnormals): value = (-1)^S * M * 2^(E - B - m). That is
-what :func:`fields` returns and what the time-domain MAC (:mod:`charz.behavior.td_mac`) uses: a
+what :func:`fields` returns and what the time-domain MAC (:mod:`charz.blocks.td_mac.model`) uses: a
 subnormal launches its edge with exponent code 1, not 0, because its significand is scaled like the
 smallest normal's.
 
@@ -52,7 +52,7 @@ import math
 
 import numpy as np
 
-from ..errors import ParameterError
+from ..core.errors import ParameterError
 
 __all__ = ["Fp8Format", "E4M3", "E5M2", "FORMATS", "get_format", "quantize", "encode", "decode", "fields",
            "exact_dot", "CANONICAL_NAN"]

@@ -1,6 +1,6 @@
 """Monte Carlo instance model shared by every LUT-fed behavioural model (column curves in
-:mod:`charz.behavior.cim`, converter transitions in :mod:`charz.behavior.digitizer`, delay-line curves
-in :mod:`charz.behavior.td_mac`): statistics of a LUT's Monte Carlo instances about the nominal
+:mod:`charz.blocks.cim_column.model`, converter transitions in :mod:`charz.blocks.adc.model`, delay-line curves
+in :mod:`charz.blocks.td_mac.model`): statistics of a LUT's Monte Carlo instances about the nominal
 (:func:`mc_deviation_stats`, :func:`lut_mismatch`) and per-chip instances drawn from them
 (:func:`draw_instances`). Reads LUTs only.
 """
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import LUTError
-from ..lut import LUT
+from ..core.errors import LUTError
+from ..core.lut import LUT
 
 
 def mc_deviation_stats(samples: np.ndarray, nominal: np.ndarray):

@@ -1,9 +1,9 @@
 """The ideal read-out shared by the column model and the digitizers: :class:`IdealQuantizer` (uniform,
 noiseless, 0 J), its report label and the largest resolution a read-out may have.
 
-:class:`charz.behavior.cim.ColumnModel` reads its columns out with it (through
-:class:`charz.behavior.digitizer.IdealDigitizer`, the same quantizer behind the digitizer interface), and
-:mod:`charz.behavior.digitizer` / :mod:`charz.behavior.td_mac` check resolutions against
+:class:`charz.blocks.cim_column.model.ColumnModel` reads its columns out with it (through
+:class:`charz.blocks.adc.model.IdealDigitizer`, the same quantizer behind the digitizer interface), and
+:mod:`charz.blocks.adc.model` / :mod:`charz.blocks.td_mac.model` check resolutions against
 :data:`MAX_ADC_BITS`. A module of its own so that cim.py and digitizer.py need not import each other
 (``tests/test_stages.py`` finds import cycles).
 """
@@ -14,7 +14,7 @@ import dataclasses
 
 import numpy as np
 
-from ..errors import ParameterError
+from ..core.errors import ParameterError
 
 MAX_ADC_BITS = 16
 QUANTIZER_LABEL = "ideal quantizer"

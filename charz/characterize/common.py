@@ -2,21 +2,23 @@
 the executor, and collecting the results per sweep point.
 
 A recipe (one module per block) builds a list of ``(coords, Netlist)`` points, calls
-:func:`run_points`, measures each run's vectors in NumPy, and assembles a :class:`charz.lut.LUT`.
+:func:`run_points`, measures each run's vectors in NumPy, and assembles a :class:`charz.core.lut.LUT`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as _dt
 import hashlib
 from typing import Sequence
 
 import numpy as np
 
-from ..errors import ParameterError
-from ..mc import Draws, check_limit
+from .. import __version__
+from ..core.errors import ParameterError
+from ..core.mc import Draws, check_limit
 from ..netlist.spice import Netlist
-from ..pdk import PDK
+from ..core.pdk import PDK
 from ..sim.executor import Executor, SweepResult, run_jobs
 from ..sim.runner import JobFailure, SimJob, run_timeout
 
@@ -183,7 +185,7 @@ def mismatch_record(pdk: PDK, draws: Draws | None, mismatch_beta: bool = False, 
 
 
 def check_mc(mc) -> int:
-    """The Monte Carlo sample count as an int from 0 to :func:`charz.mc.mc_limit` (10,000 per grid point
+    """The Monte Carlo sample count as an int from 0 to :func:`charz.core.mc.mc_limit` (10,000 per grid point
     unless ``--mc-limit`` / ``CHARZ_MC_LIMIT`` raise it), or a one-line ParameterError."""
     try:
         ok = not isinstance(mc, bool) and int(mc) == mc and mc >= 0
@@ -201,3 +203,32 @@ def steps_for(steps_per_lsb) -> int:
     if isinstance(steps_per_lsb, bool) or not isinstance(steps_per_lsb, (int, np.integer)) or not 2 <= steps_per_lsb <= 64:
         raise ParameterError(f"steps per LSB must be an integer from 2 to 64, got {steps_per_lsb!r}")
     return int(steps_per_lsb)
+
+
+def provenance(generator: str, params: dict, netlist_sha256: list[str] | str, pdk_prov: dict, ngspice: dict,
+               mc_samples: int = 0, seed: int | None = None, extra: dict | None = None) -> dict:
+    """The provenance record every LUT carries."""
+    out = dict(pdk_prov)
+    out.update({
+        "generator": generator,
+        "parameters": params,
+        "netlist_sha256": netlist_sha256,
+        "ngspice_version": ngspice.get("version"),
+        "ngspice_build": ngspice.get("build"),
+        "charz_version": __version__,
+        "mc_samples": mc_samples,
+        "mc_seed": seed,
+        "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "simulation": _simulation_record(),
+    })
+    if extra:
+        out.update(extra)
+    return out
+
+
+def _simulation_record() -> dict | None:
+    """ngspice's start-up settings and the run time limits (``charz.sim.executor.simulation_record``); the
+    import is local because only characterization recipes, which run the simulator, make provenance."""
+    from ..sim.executor import simulation_record
+
+    return simulation_record()

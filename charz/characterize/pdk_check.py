@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..netlist.device import idvg_netlist, inverter_netlist
-from ..pdk import PDK
+from ..core.pdk import PDK
 from .common import run_points
 
 

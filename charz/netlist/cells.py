@@ -14,10 +14,11 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import MISSING
 
-from ..errors import ParameterError
-from ..pdk import PDK
-from ..params import Params, Size, param
-from ..validate import finite
+from ..core.errors import ParameterError
+from ..core.grid import number
+from ..core.pdk import PDK
+from ..core.params import Params, Size, param
+from ..core.validate import finite
 from .spice import Device, mos
 
 
@@ -151,3 +152,24 @@ def cell_8t(i, q, qb, bl, blb, wl, rwl, rbl, vdd, s: CellSizes, pdk: PDK):
     l6, d6 = cell_6t(i, q, qb, bl, blb, wl, vdd, s, pdk)
     lr, dr = read_port(i, q, rwl, rbl, s, pdk)
     return l6 + lr, d6 + dr
+
+
+def parse_sizes(pdk, items: list[str] | None) -> CellSizes | None:
+    """``--size NAME=VALUE`` overrides (metres, SPICE suffixes allowed) of *pdk*'s default cell sizes, checked
+    against the PDK's ranges before any run; None when *items* is empty. A malformed, unknown or repeated
+    name is a one-line ``ParameterError``."""
+    if not items:
+        return None
+    names = [f.name for f in dataclasses.fields(CellSizes)]
+    kw = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise ParameterError(f"--size {item!r}: write NAME=VALUE, e.g. --size w_pd=80n")
+        name = name.strip()
+        if name not in names:
+            raise ParameterError(f"--size {item!r}: unknown cell size {name!r}: use one of {', '.join(names)}")
+        if name in kw:
+            raise ParameterError(f"--size {name} is given twice: give each cell size once")
+        kw[name] = number(value, f"--size {name}")
+    return CellSizes.for_pdk(pdk, **kw)

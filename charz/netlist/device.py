@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..pdk import PDK
+from ..core.pdk import PDK
 from .spice import Device, Netlist, mos, num, positive
 
 

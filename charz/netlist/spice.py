@@ -12,10 +12,10 @@ import math
 import re
 from pathlib import Path
 
-from .. import pdk as pdkmod
-from ..errors import ParameterError
-from ..params import Real, Text
-from ..validate import num, positive  # noqa: F401  (num and positive are re-exported for generators)
+from ..core import pdk as pdkmod
+from ..core.errors import ParameterError
+from ..core.params import Real, Text
+from ..core.validate import num, positive  # noqa: F401  (num and positive are re-exported for generators)
 
 _IDENT = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _DECK_PATH = re.compile(r"^/[A-Za-z0-9_./+-]{1,1000}$")

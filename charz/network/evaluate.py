@@ -4,10 +4,10 @@
 
 - float: the float network on pixels / 16;
 - ideal integer: the quantized network with exact integer products (what a perfect CiM would give);
-- CiM: every layer's integer product through :mod:`charz.behavior.cim` on ``chips`` simulated chips,
+- CiM: every layer's integer product through :mod:`charz.blocks.cim_column.model` on ``chips`` simulated chips,
   each with its own per-column mismatch drawn once (seeded) and kept for the whole test set; read out
   by an *ideal quantizer* (0 J) or, with ``adc_lut``, by a digitizer of
-  :mod:`charz.behavior.digitizer` (every physical column its own converter instance, drawn once per
+  :mod:`charz.blocks.adc.model` (every physical column its own converter instance, drawn once per
   chip after the column curves). Accuracy is reported as mean +- std over the chips.
 
 Energy comes from the same LUT via :class:`charz.network.energy.EnergyLedger`, plus the digitizer's
@@ -22,11 +22,11 @@ from typing import Sequence
 
 import numpy as np
 
-from ..behavior import digitizer as dz
-from ..behavior.cim import BLOCK, ColumnModel, map_layer
-from ..errors import LUTError, ParameterError
-from ..validate import posint
-from ..lut import LUT
+from ..blocks.adc import model as dz
+from ..blocks.cim_column.model import BLOCK, ColumnModel, map_layer
+from ..core.errors import LUTError, ParameterError
+from ..core.validate import posint
+from ..core.lut import LUT
 from . import digits, timing
 from .energy import EnergyLedger
 from .mlp import QuantizedMLP, accuracy, load_shipped, resolve_weights
@@ -105,9 +105,9 @@ def evaluate(
     floor(array_columns / 2^s) of them, each serving its share of the columns (columns_per_adc must be
     None). ``adc_mismatch_scale`` None = 1.0 when the LUT has Monte Carlo data, else 0 (nominal
     converters; the choice is reported). ``adc_calibration="offset"`` trims every converter instance's
-    offset once (see :class:`charz.behavior.digitizer.DigitizerModel`). ``array_columns`` is also the array width of the timing model
+    offset once (see :class:`charz.blocks.adc.model.DigitizerModel`). ``array_columns`` is also the array width of the timing model
     (:mod:`charz.network.timing`).
-    Raises :class:`charz.errors.LUTError` / :class:`charz.errors.ParameterError` with a one-line message.
+    Raises :class:`charz.core.errors.LUTError` / :class:`charz.core.errors.ParameterError` with a one-line message.
     """
     lut, source = load_lut(lut_path_or_lut)
     chips = posint(chips, "chips", 10_000)
@@ -324,7 +324,7 @@ def accuracy_vs_avt(
     **kwargs,
 ) -> dict:
     """Measured counterpart of :func:`accuracy_vs_mismatch`: one ``cim_column`` LUT per A_VT (the same
-    column re-characterized with ``charz.pdk.get(name, avt_mv_um=...)``), each evaluated at
+    column re-characterized with ``charz.core.pdk.get(name, avt_mv_um=...)``), each evaluated at
     ``mismatch_scale=1``. ``scales`` in the result are A_VT / A_VT of the first LUT, so both sweeps share
     a plot. Use it to check the linear extrapolation of a single LUT."""
     loaded = [load_lut(x) for x in luts]

@@ -26,7 +26,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..errors import CharzError, ParameterError
+from ..core.errors import CharzError, ParameterError
 from . import digits
 
 DATA = Path(__file__).resolve().parent / "data" / "digits_mlp.npz"

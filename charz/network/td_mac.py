@@ -1,7 +1,7 @@
 """Digits MLP inference and training-in-memory on the time-domain floating-point MAC (TimeFloats-style, FP8).
 
 Every matrix product of the 64-64-10 digits MLP (:mod:`charz.network.mlp`) runs on a
-:class:`charz.behavior.td_mac.TdMacModel`; biases, ReLU, softmax, argmax, the loss and the weight
+:class:`charz.blocks.td_mac.model.TdMacModel`; biases, ReLU, softmax, argmax, the loss and the weight
 update stay digital (FP32 arrays).
 
 FP8 matrix products (:class:`TdMatmul`)
@@ -42,7 +42,7 @@ image); TOPS/W = ops / energy / 1e12; beside it the published TimeFloats figure 
 call; the split by component (lines, element TDCs, detector + scale TDC, read-out, capacitors) is
 computed here from the circuit's energies and the operands' time codes exactly as the model counts
 them, the capacitors being the rest. :meth:`TdMacCircuit.ideal` has **0 J** everywhere: energy and
-TOPS/W need a circuit with energies (SPICE LUTs; :func:`charz.behavior.td_mac.synthetic_circuit` has
+TOPS/W need a circuit with energies (SPICE LUTs; :func:`charz.blocks.td_mac.model.synthetic_circuit` has
 made-up energies, for tests only).
 
 Exact mode (window None, guard None, no converter) reproduces exact FP8; the accuracies measured on the
@@ -72,9 +72,9 @@ from typing import Sequence
 import numpy as np
 
 from ..behavior import fp8 as f8
-from ..behavior.td_mac import TdMacModel
-from ..errors import ParameterError
-from ..validate import finite, posint, positive
+from ..blocks.td_mac.model import TdMacModel
+from ..core.errors import ParameterError
+from ..core.validate import finite, posint, positive
 from . import digits
 from .mlp import QuantizedMLP, accuracy, load_shipped, resolve_weights
 

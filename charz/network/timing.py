@@ -4,7 +4,7 @@ that take turns (memory-immersed digitization).
 Times
 -----
 - Column evaluation, from the ``cim_column`` LUT conditions (the cycle of
-  :func:`charz.netlist.cim_column.timeline`): ``t_sense = t_release + t_edge + t_gap + t_pulse + t_edge +
+  :func:`charz.blocks.cim_column.netlist.timeline`): ``t_sense = t_release + t_edge + t_gap + t_pulse + t_edge +
   sense_delay`` (precharge released, wordline pulse, falling edge complete, sense instant) and
   ``t_restore = t_edge + t_restore(condition)`` (precharge edge and bitline restore);
   ``t_column = t_sense + t_restore``. LUTs that record no timing (the synthetic ones) use the column
@@ -40,10 +40,10 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from ..cim_cycle import T_GAP, T_RELEASE
-from ..errors import ParameterError
-from ..lut import LUT, Kind
-from ..validate import posint
+from ..core.cim_cycle import T_GAP, T_RELEASE
+from ..core.errors import ParameterError
+from ..core.lut import LUT, Kind
+from ..core.validate import posint
 
 SCHEMES = ("ideal", "dedicated", "immersed")
 DEFAULT_ARRAY_COLUMNS = 64
@@ -136,7 +136,7 @@ def round_time(scheme: str, col: ColumnTiming, t_conv: float = 0.0, columns: int
 
 
 def layer_geometry(sizes, n_rows: int, x_bits: int, w_bits: int, names=None) -> list[dict]:
-    """Tiles and physical columns per tile of each layer of an MLP mapped as in charz.behavior.cim."""
+    """Tiles and physical columns per tile of each layer of an MLP mapped as in charz.blocks.cim_column.model."""
     out = []
     for i in range(len(sizes) - 1):
         n_in, n_out = int(sizes[i]), int(sizes[i + 1])

@@ -43,7 +43,7 @@ transform on its own simulated tiles, a new random chip (drawn from a seed strea
 chips :func:`evaluate_wht` draws) every ``chip_every`` batches, so the network learns to tolerate the
 latches' offsets and the cells' deviations. An L1 penalty ``sparsity * mean |u|`` on the thresholded
 coefficients grows the soft thresholds: sparse outputs, and early termination of the forward
-transforms (:mod:`charz.behavior.wht`).
+transforms (:mod:`charz.blocks.wht.model`).
 
 Results of the training study (``bench/wht_network_study.py``; the figures, with their conditions, are
 in README, 'Signed-bit Walsh-Hadamard crossbars', "Training study"): hardware-aware training gains CiM
@@ -74,10 +74,10 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..behavior import wht as bw
-from ..errors import ParameterError
-from ..hadamard import ORDERS
-from ..validate import posint
+from ..blocks.wht import model as bw
+from ..core.errors import ParameterError
+from ..core.hadamard import ORDERS
+from ..core.validate import posint
 from . import digits
 from .mlp import WeightsError, accuracy, resolve_weights
 
@@ -688,7 +688,7 @@ def evaluate_wht(
     Accuracy on the fixed digits test split: float (unquantized), ideal (quantized, noiseless crossbar)
     and CiM on ``chips`` simulated chips drawn from ``seed`` (every crossbar transform of the network
     has its own tiles and mismatch, fixed per chip), mean / min / max. Energy per inference = the
-    crossbar column evaluations only (see :data:`charz.behavior.wht.CONVENTIONS`), with and without
+    crossbar column evaluations only (see :data:`charz.blocks.wht.model.CONVENTIONS`), with and without
     early termination (the same run: early termination never changes a soft-thresholded output, so
     "without" is the energy of every active column-plane). ``vdd`` None = the published 0.8 V when it is
     on the LUT's VDD grid (:func:`default_vdd`), else the LUT's rule (:meth:`WhtModel.from_lut`);

@@ -36,9 +36,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DeckError, NgspiceMissingError, ParameterError, SimulationError, SimulationTimeout
+from ..core.errors import DeckError, NgspiceMissingError, ParameterError, SimulationError, SimulationTimeout
 from ..netlist.spice import is_deck_path
-from ..pdk import file_sha256
+from ..core.pdk import file_sha256
 
 log = logging.getLogger(__name__)
 

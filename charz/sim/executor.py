@@ -35,7 +35,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 from tqdm.auto import tqdm
 
-from ..errors import CharzError, SimulationError
+from ..core.errors import CharzError, SimulationError
 from .cache import Cache
 from .runner import JobFailure, JobResult, SimJob, execute
 

@@ -18,9 +18,9 @@ from typing import Sequence
 
 import numpy as np
 
-from ..errors import DeckError, ParameterError, SimulationError, SimulationTimeout
-from ..grid import number
-from ..validate import finite, setting
+from ..core.errors import DeckError, ParameterError, SimulationError, SimulationTimeout
+from ..core.grid import number
+from ..core.validate import finite, setting
 from ..netlist.spice import Netlist, ident, num
 from .engine import STARTUP_COMMANDS
 
@@ -190,7 +190,7 @@ def resolve_card(netlist: Netlist) -> Netlist:
     card (``engine.private_card``): the user's path never reaches the deck. The job names its card by
     path and sha256; on another machine (a Dask worker) the path may differ, so fall back to the PDK
     search path by content."""
-    from .. import pdk as pdkmod
+    from ..core import pdk as pdkmod
     from .engine import private_card
 
     p = Path(netlist.card)

@@ -1,0 +1,847 @@
+"""Behavioral digitizers (A/D converters) for the CiM column read-out, fed by ``adc_*`` LUTs.
+
+The LUT contract (what the SPICE recipes of ``charz.blocks.adc.recipe`` write)
+-------------------------------------------------------------------------------------
+- ``block``: ``"adc_sar"`` (conventional successive approximation, binary capacitive DAC),
+  ``"adc_mi_sar"`` (memory-immersed SA: the capacitive DAC is groups of bitlines, 1, 1, 2, 4, ... per
+  bit, borrowed from a neighbouring CiM array), ``"adc_flash"`` (2^n - 1 comparators on a reference
+  ladder, thermometer-to-binary encoder) or ``"adc_hybrid"`` (flash for the first ``flash_bits``
+  MSBs, SA for the rest).
+- ``conditions``: ``bits`` = n (2..6), ``kind`` (informational; the block decides the model),
+  ``vref_lo`` / ``vref_hi`` [V] = the input range the converter was characterized over, ``flash_bits``
+  = m (hybrid only, 1 <= m < n), ``area_model`` (a dict, see :mod:`charz.blocks.adc.model_area`); optional
+  ``cdac`` = ``"bitline"`` / ``"mom"`` for the hybrid's SA part (default ``"bitline"``).
+- axes: ``vdd`` [V] and ``temp`` [degC] (continuous, interpolated), ``edge`` [code] discrete
+  1 .. 2^n - 1 (other continuous axes are allowed and must be given as coordinates).
+- tables, all on the full grid:
+
+  - ``transition`` [V]: nominal input voltage of code transition edge c (code c-1 -> c);
+  - ``energy`` [J] per conversion and ``t_conv`` [s] conversion time. They do not depend on the edge:
+    **the writer stores the per-conversion value at every edge (replicated along the axis)**. The
+    reader uses the mean of the finite values along ``edge`` at the operating point, so a writer that
+    fills only edge 1 (NaN elsewhere) reads the same; when the finite values differ by more than
+    0.1 % the mean is used and a note says so (``model.notes``);
+  - with Monte Carlo: samples ``transition`` (trailing dimension = MC instance; each sample is one
+    physical converter instance with its full set of transition voltages, so INL/DNL per instance is
+    kept) and tables ``transition_mean``, ``transition_sigma``.
+
+:func:`synthetic_adc_lut` writes exactly this contract from a simple unit-element model. It is
+**synthetic** (no SPICE behind it), for tests and examples; never report circuit figures from it.
+
+Per-instance transfer curves
+----------------------------
+:meth:`DigitizerModel.instances` draws the converters of one simulated chip *once*:
+``t = t_nom + s * (m + d)`` with ``m`` the Monte Carlo mean minus nominal, ``d`` drawn from a
+multivariate normal with the Monte Carlo sample covariance across edges (``mismatch_source="mvn"``)
+or picked among the real instances (``"resample"``); ``s = mismatch_scale``. These are the same
+helpers :class:`charz.blocks.cim_column.model.ColumnModel` uses for its column curves
+(:func:`charz.behavior.mismatch.mc_deviation_stats`, :func:`charz.behavior.mismatch.draw_instances`).
+
+Drawn edge levels need not be increasing. What a crossing means depends on the decision procedure,
+which is modelled explicitly (vectorized over instances and inputs; the only Python loop is over the
+n bits):
+
+- SA (``adc_sar``, ``adc_mi_sar``): binary search, bit by bit from the MSB; the trial code c is
+  kept when ``v >= t[c]``. A crossing (``t[c] > t[c+1]``) gives **missing codes**: codes the search
+  can never return.
+- flash: comparator c fires when ``v >= t[c]``; the encoder counts the ones of the thermometer code
+  (a ones counter, bubble tolerant). A crossing swaps which comparator fires first; the code is
+  still monotonic in v. For a bubble-free thermometer code the ones count equals the position of the
+  1-to-0 step (the classic 1-of-n + ROM encoder): see :func:`thermometer_to_binary`.
+- hybrid: the flash decides the MSBs by counting the coarse comparators (edges at multiples of
+  2^(n-m)), then SA decides the n - m LSBs within that segment with the segment's fine edges. A coarse
+  comparator that fires early leaves the SA stuck at the segment's first code (missing codes).
+
+Every procedure gives a code that never decreases with v, so it is fully described by its
+**effective transitions** ``e[c] = min{v : code(v) >= c}``, found by running the procedure at every
+drawn edge level. ``e`` is non-decreasing; ``e[c] == e[c+1]`` means code c is missing; ``e[c] = +inf``
+means codes >= c are never reached. :meth:`ConverterBank.convert` is then
+``searchsorted(e_i, v, side="right")`` per instance i, vectorized over all instances and inputs.
+
+INL / DNL (:func:`inl_dnl`)
+---------------------------
+From effective transitions, in LSB. DNL of inner code c (1 .. 2^n - 2) = ``(e[c+1] - e[c]) / LSB - 1``
+(the two end codes are open-ended and have no width). INL at edge c = ``(e[c] - line(c)) / LSB``.
+``method="endpoint"`` (default): the line through the first and last transitions, LSB = their
+distance / (2^n - 2): offset and gain errors removed. ``"bestfit"``: least-squares line through all
+finite transitions, LSB = its slope. ``"absolute"``: ideal edges ``vref_lo + c * (vref_hi -
+vref_lo) / 2^n``: offset and gain errors included. A code is **missing** when its bin
+``[e[c], e[c+1])`` (with ``e[0] = -inf``, ``e[2^n] = +inf``) has no positive width inside
+``[vref_lo, vref_hi]``.
+
+Mapping onto the CiM column (what :meth:`ColumnModel.with_digitizer` does)
+--------------------------------------------------------------------------
+The converter's input is the bitline voltage V_BL. A designer sets the converter's full scale to the
+signal range with the reference generator: ``vref_lo = V(N)``, ``vref_hi = V(0)`` (the column's
+nominal swing), as the ideal quantizer does. ``reference="column"`` (default) models that: every
+transition, nominal and drawn, is mapped ratiometrically,
+``t' = V(N) + (t - vref_lo) * (V(0) - V(N)) / (vref_hi - vref_lo)``. Errors in LSB (INL, DNL, offset
+and gain in LSB) are kept; absolute offsets scale with the range, which is right for capacitor / ladder
+mismatch and an approximation for comparator offsets (they are absolute): the ratio is recorded in
+``choices["range"]`` so a large rescaling is visible. ``reference="lut"`` uses the converter as
+characterized (its own ``[vref_lo, vref_hi]``); bitline voltages outside clip to the end codes.
+
+The code is decoded to k_hat by the column model's calibrated decode: code -> the k whose nominal level
+V(k) is nearest to the centre of the code's bin *of the nominal converter* (one table for all
+columns; no per-instance calibration).
+
+Energy and time: ``energy`` [J] per conversion and ``t_conv`` [s] from the LUT at the operating point
+(as characterized at the LUT's reference range; not rescaled with the mapping). The network counts
+one conversion per column evaluation.
+
+:class:`IdealDigitizer` is the ideal quantizer of :mod:`charz.blocks.cim_column.model` behind the same interface
+(uniform, noiseless, 0 J, 0 s, every instance identical, no random numbers drawn).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Sequence
+
+import numpy as np
+
+from ...core.errors import LUTError, ParameterError
+from ...core.lut import ADC_KINDS, LUT, Axis, Kind
+from ...core.validate import finite
+from ...behavior.mismatch import draw_instances, lut_mismatch
+from ...behavior.readout import MAX_ADC_BITS, QUANTIZER_LABEL, IdealQuantizer
+
+BLOCKS = ADC_KINDS
+DESCRIPTION = {
+    Kind.ADC_SAR: "SA ADC, conventional capacitive DAC",
+    Kind.ADC_MI_SAR: "memory-immersed SA ADC, DAC = neighbour array's bitlines",
+    Kind.ADC_FLASH: "flash ADC",
+    Kind.ADC_HYBRID: "hybrid ADC, flash MSBs + SA LSBs",
+    "ideal": QUANTIZER_LABEL,
+}
+MIN_BITS, MAX_BITS = 2, 6
+INL_METHODS = ("endpoint", "bestfit", "absolute")
+REFERENCES = ("column", "lut")
+CALIBRATIONS = ("none", "offset")
+CHUNK = 1 << 21
+"""Input-times-edge comparisons per block in :meth:`ConverterBank.convert` (bounds the memory)."""
+
+
+# ---- validation ---------------------------------------------------------------------------------
+def check_bits(bits, what: str = "ADC resolution") -> int:
+    """*bits* as an int in MIN_BITS..MAX_BITS, else a one-line ParameterError."""
+    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or not (MIN_BITS <= bits <= MAX_BITS):
+        raise ParameterError(f"{what} must be an integer from {MIN_BITS} to {MAX_BITS} bits, got {bits!r}")
+    return int(bits)
+
+
+def block_name(kind: str) -> str:
+    """``"sar"`` / ``"adc_sar"`` / ``"mi_sar"`` ... -> the LUT block name."""
+    k = str(kind).lower().replace("-", "_")
+    b = k if k.startswith("adc_") else f"adc_{k}"
+    if b not in BLOCKS:
+        raise ParameterError(f"unknown converter kind {kind!r}: choose one of {', '.join(BLOCKS)}")
+    return b
+
+
+def check_lut(lut) -> LUT:
+    """*lut* if it is a digitizer LUT, else a one-line LUTError."""
+    if not isinstance(lut, LUT):
+        raise LUTError(f"a digitizer LUT ({', '.join(BLOCKS)}) is needed, got {type(lut).__name__}")
+    if lut.block not in BLOCKS:
+        raise LUTError(
+            f"this is a '{lut.block}' LUT; a digitizer LUT is one of {', '.join(BLOCKS)} "
+            f"(charz characterize adc_...)"
+        )
+    return lut
+
+
+def _flash_bits(block: str, bits: int, fb) -> int | None:
+    if block != Kind.ADC_HYBRID:
+        return None
+    if fb is None:
+        raise LUTError("adc_hybrid LUT has no 'flash_bits' condition: regenerate it (flash MSBs of the hybrid)")
+    if isinstance(fb, bool) or not isinstance(fb, (int, np.integer)) or not (1 <= fb < bits):
+        raise ParameterError(f"flash_bits of a {bits}-bit hybrid must be an integer from 1 to {bits - 1}, got {fb!r}")
+    return int(fb)
+
+
+# ---- decision procedures (vectorized; loops over bits only) -------------------------------------
+def _count_le(v: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Number of t along the last axis that are <= v: v (..., P), t (..., E) -> (..., P)."""
+    return np.count_nonzero(t[..., None, :] <= v[..., :, None], axis=-1).astype(np.int64)
+
+
+def _sa_search(v: np.ndarray, t: np.ndarray, nbits: int, c0: np.ndarray) -> np.ndarray:
+    c = c0.astype(np.int64, copy=True)
+    for i in reversed(range(nbits)):
+        trial = c + (1 << i)
+        level = np.take_along_axis(t, trial - 1, axis=-1)
+        c = np.where(v >= level, trial, c)
+    return c
+
+
+def decide(v, t, block: str, bits: int, flash_bits: int | None = None) -> np.ndarray:
+    """Codes the converter's decision procedure gives for inputs *v* (..., P) with edge levels *t*
+    (..., 2^bits - 1) (leading dimensions broadcast): SA binary search, flash ones count, or hybrid
+    flash-then-SA (see the module doc). Works for any (non-monotonic) edge levels."""
+    v = np.asarray(v, dtype=float)
+    t = np.asarray(t, dtype=float)
+    lead = np.broadcast_shapes(v.shape[:-1], t.shape[:-1])
+    v = np.broadcast_to(v, lead + v.shape[-1:])
+    t = np.broadcast_to(t, lead + t.shape[-1:])
+    if block == Kind.ADC_FLASH:
+        return _count_le(v, t)
+    if block in (Kind.ADC_SAR, Kind.ADC_MI_SAR):
+        return _sa_search(v, t, bits, np.zeros(v.shape, dtype=np.int64))
+    if block == Kind.ADC_HYBRID:
+        step = 1 << (bits - flash_bits)
+        coarse = _count_le(v, t[..., step - 1 :: step])  # the 2^m - 1 flash comparators
+        return _sa_search(v, t, bits - flash_bits, coarse * step)
+    raise ParameterError(f"unknown converter block {block!r}")
+
+
+def effective_transitions(raw, block: str, bits: int, flash_bits: int | None = None) -> np.ndarray:
+    """Effective transitions ``e[c] = min{v : code(v) >= c}`` of edge levels *raw* (..., 2^bits - 1).
+
+    Non-decreasing along the last axis; equal neighbours = a missing code; +inf = never reached.
+    The code of a converter is a non-decreasing step function of v that can only step at a drawn edge
+    level, so running the decision procedure at every edge level finds it exactly."""
+    raw = np.asarray(raw, dtype=float)
+    e = raw.shape[-1]
+    if e != (1 << bits) - 1:
+        raise ParameterError(f"{bits}-bit converter needs {(1 << bits) - 1} transition edges, got {e}")
+    r = raw.reshape(-1, e)
+    n = r.shape[0]
+    codes = decide(r, r, block, bits, flash_bits)  # code at input = each edge level
+    lowest = np.full((n, e + 1), np.inf)
+    np.minimum.at(lowest, (np.repeat(np.arange(n), e), codes.ravel()), r.ravel())
+    eff = np.minimum.accumulate(lowest[:, :0:-1], axis=1)[:, ::-1]  # min over codes >= c, c = 1..E
+    return eff.reshape(raw.shape)
+
+
+def thermometer_to_binary(thermometer) -> np.ndarray:
+    """1-of-n + ROM encoder of a flash thermometer code (..., 2^n - 1) of 0/1: the code is the
+    position of the highest comparator whose output is 1 and whose upper neighbour is 0 (0 if none).
+    Equals the ones count when the thermometer code has no bubbles."""
+    th = np.asarray(thermometer).astype(bool)
+    upper = np.concatenate([th[..., 1:], np.zeros(th.shape[:-1] + (1,), dtype=bool)], axis=-1)
+    one_hot = th & ~upper
+    pos = np.arange(1, th.shape[-1] + 1)
+    return np.max(np.where(one_hot, pos, 0), axis=-1).astype(np.int64)
+
+
+# ---- INL / DNL ----------------------------------------------------------------------------------
+def inl_dnl(transitions, vref: Sequence[float], method: str = "endpoint") -> dict:
+    """INL and DNL in LSB, and missing codes, of effective transitions (..., 2^n - 1).
+
+    Returns ``dnl`` (..., 2^n - 2) for inner codes 1..2^n - 2, ``inl`` (..., 2^n - 1) at edges
+    1..2^n - 1, ``lsb`` [V] (...), ``missing`` bool (..., 2^n) per code, ``n_missing`` (...),
+    ``max_abs_dnl`` / ``max_abs_inl`` (...), ``offset_lsb`` (first edge vs ideal, in ideal LSB) and
+    ``method``. Definitions in the module doc. Non-finite transitions (never-reached codes) give NaN
+    INL/DNL there."""
+    if method not in INL_METHODS:
+        raise ParameterError(f"INL method must be one of {', '.join(INL_METHODS)}, got {method!r}")
+    lo, hi = (float(x) for x in vref)
+    if not hi > lo:
+        raise ParameterError(f"vref must be (lo, hi) with hi > lo, got ({lo:g}, {hi:g})")
+    t = np.asarray(transitions, dtype=float)
+    e = t.shape[-1]
+    levels = e + 1
+    if levels < 4 or levels & (levels - 1):
+        raise ParameterError(f"transitions must have 2^n - 1 edges (n >= 2), got {e}")
+    c = np.arange(1, e + 1, dtype=float)
+    tf = np.where(np.isfinite(t), t, np.nan)
+    ideal_lsb = (hi - lo) / levels
+    if method == "absolute":
+        lsb = np.full(t.shape[:-1], ideal_lsb)
+        line = lo + c * ideal_lsb
+    elif method == "endpoint":
+        first, last = tf[..., 0], tf[..., -1]
+        lsb = (last - first) / (e - 1)
+        line = first[..., None] + (c - 1) * lsb[..., None]
+    else:
+        w = np.isfinite(tf)
+        nw = w.sum(-1)
+        cm = np.where(w, c, 0).sum(-1) / np.maximum(nw, 1)
+        tm = np.where(w, tf, 0).sum(-1) / np.maximum(nw, 1)
+        dc = np.where(w, c - cm[..., None], 0)
+        lsb = (dc * np.where(w, tf - tm[..., None], 0)).sum(-1) / np.maximum((dc**2).sum(-1), 1e-300)
+        line = tm[..., None] + (c - cm[..., None]) * lsb[..., None]
+    lsb_safe = np.where(np.abs(lsb) > 0, lsb, np.nan)
+    if np.ndim(lsb_safe) == 0:
+        lsb_safe = float(lsb_safe)
+    inl = (tf - line) / np.expand_dims(lsb_safe, -1)
+    dnl = np.diff(tf, axis=-1) / np.expand_dims(lsb_safe, -1) - 1.0
+    lower = np.concatenate([np.full(t.shape[:-1] + (1,), -np.inf), t], axis=-1)
+    upper = np.concatenate([t, np.full(t.shape[:-1] + (1,), np.inf)], axis=-1)
+    missing = ~((np.minimum(upper, hi) - np.maximum(lower, lo)) > 0)
+    with np.errstate(all="ignore"):
+        max_dnl = np.nanmax(np.abs(dnl), axis=-1) if dnl.shape[-1] else np.zeros(t.shape[:-1])
+        max_inl = np.nanmax(np.abs(inl), axis=-1)
+    return {
+        "method": method,
+        "dnl": dnl,
+        "inl": inl,
+        "lsb": lsb,
+        "missing": missing,
+        "n_missing": missing.sum(-1),
+        "max_abs_dnl": max_dnl,
+        "max_abs_inl": max_inl,
+        "offset_lsb": (tf[..., 0] - (lo + ideal_lsb)) / ideal_lsb,
+    }
+
+
+# ---- one chip's converters ----------------------------------------------------------------------
+@dataclasses.dataclass
+class ConverterBank:
+    """The converter instances of one simulated chip, fixed for the whole run.
+
+    ``transitions`` (n, 2^bits - 1): effective transitions of every instance (see the module doc);
+    ``raw``: the drawn edge levels before the decision procedure."""
+
+    transitions: np.ndarray
+    raw: np.ndarray
+    bits: int
+    v_lo: float
+    v_hi: float
+    label: str = ""
+    ideal: IdealQuantizer | None = None
+    """Set for the ideal quantizer: conversion uses its exact floor formula (bit-identical)."""
+
+    def __len__(self) -> int:
+        return int(self.transitions.shape[0])
+
+    @property
+    def levels(self) -> int:
+        """Number of codes: 2^bits."""
+        return 1 << self.bits
+
+    def convert(self, v, instance_index=None) -> np.ndarray:
+        """Codes (int64, the shape of *v*) of inputs *v* [V], each through its own instance.
+
+        ``instance_index`` (broadcastable to *v*) says which instance converts each input; None means
+        the first axis of *v* runs over the instances (``v.shape[0] == len(self)``). Equivalent to
+        ``np.searchsorted(transitions[i], v, side="right")`` per instance i, done for all at once."""
+        v = np.asarray(v, dtype=float)
+        if self.ideal is not None:
+            return self.ideal.codes(v)
+        n = len(self)
+        if instance_index is None:
+            if v.ndim == 0 or v.shape[0] != n:
+                raise ParameterError(f"give instance_index, or inputs whose first axis has one row per instance ({n})")
+            idx = np.arange(n).reshape((n,) + (1,) * (v.ndim - 1))
+        else:
+            idx = np.asarray(instance_index)
+            if idx.dtype.kind not in "iu":
+                raise ParameterError(f"instance_index must be integers, got dtype {idx.dtype}")
+            if idx.size and (idx.min() < 0 or idx.max() >= n):
+                raise ParameterError(f"instance_index must lie in 0..{n - 1}")
+        shape = np.broadcast_shapes(v.shape, idx.shape)
+        vf = np.broadcast_to(v, shape).ravel()
+        jf = np.broadcast_to(idx, shape).ravel()
+        out = np.empty(vf.size, dtype=np.int64)
+        step = max(1, CHUNK // self.transitions.shape[1])
+        for s in range(0, vf.size, step):  # blocks of inputs, bounded memory
+            out[s : s + step] = np.count_nonzero(self.transitions[jf[s : s + step]] <= vf[s : s + step, None], axis=1)
+        return out.reshape(shape)
+
+    def missing_codes(self) -> np.ndarray:
+        """(n, 2^bits) True where an instance can never output the code inside [v_lo, v_hi]."""
+        return inl_dnl(self.transitions, (self.v_lo, self.v_hi))["missing"]
+
+    def inl_dnl(self, method: str = "endpoint") -> dict:
+        """INL / DNL and missing codes of every instance's transitions (see :func:`inl_dnl`; *method*: one of
+        :data:`INL_METHODS`)."""
+        return inl_dnl(self.transitions, (self.v_lo, self.v_hi), method)
+
+    def summary(self) -> dict:
+        """Worst-case and typical static figures over the instances (for reports)."""
+        s = self.inl_dnl()
+        nm = np.asarray(s["n_missing"])
+        return {
+            "instances": len(self),
+            "instances_with_missing_codes": int(np.count_nonzero(nm)),
+            "max_abs_dnl_lsb": float(np.nanmax(s["max_abs_dnl"])) if len(self) else 0.0,
+            "max_abs_inl_lsb": float(np.nanmax(s["max_abs_inl"])) if len(self) else 0.0,
+            "median_max_abs_inl_lsb": float(np.nanmedian(s["max_abs_inl"])) if len(self) else 0.0,
+        }
+
+
+# ---- ideal digitizer ----------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class IdealDigitizer(IdealQuantizer):
+    """The ideal quantizer (uniform, noiseless, 0 J, 0 s) behind the digitizer interface.
+
+    Conversion is :meth:`IdealQuantizer.codes` (floor of (v - v_lo) / LSB, clipped), so a column model
+    read out by it is bit-identical to the ideal-quantizer model; instances are all the same and draw
+    no random numbers."""
+
+    block = "ideal"
+    has_instances = False
+    energy = 0.0
+    t_conv = 0.0
+    flash_bits = None
+
+    def __post_init__(self):
+        if isinstance(self.bits, bool) or not isinstance(self.bits, (int, np.integer)) or not (1 <= self.bits <= MAX_ADC_BITS):
+            raise ParameterError(f"ideal quantizer bits must be an integer from 1 to {MAX_ADC_BITS}, got {self.bits!r}")
+        super().__post_init__()
+
+    @property
+    def label(self) -> str:
+        """Report label: resolution, range [V], and 0 J / 0 s."""
+        return f"{QUANTIZER_LABEL}, {self.bits} bits over [{self.v_lo:.4g}, {self.v_hi:.4g}] V (0 J, 0 s)"
+
+    @property
+    def short_label(self) -> str:
+        """Short label for tables and plot legends (``ideal quantizer N-bit``)."""
+        return f"{QUANTIZER_LABEL} {self.bits}-bit"
+
+    def nominal_transitions(self) -> np.ndarray:
+        """The 2^bits - 1 ideal transitions v_lo + k LSB (k = 1 .. 2^bits - 1) [V]."""
+        return self.v_lo + np.arange(1, self.levels) * self.lsb
+
+    def instances(self, n: int, rng: np.random.Generator | None = None) -> ConverterBank:
+        """*n* identical ideal converters as a :class:`ConverterBank` (no random numbers drawn; *rng* is
+        ignored)."""
+        t = np.broadcast_to(self.nominal_transitions(), (int(n), self.levels - 1)).copy()
+        return ConverterBank(t, t.copy(), self.bits, self.v_lo, self.v_hi, self.label, ideal=self)
+
+    def convert(self, v, instance_index=None, bank: ConverterBank | None = None) -> np.ndarray:
+        """Codes of *v* [V]: :meth:`IdealQuantizer.codes` (*instance_index* and *bank* are ignored: every
+        instance is ideal)."""
+        return self.codes(v)
+
+    def for_range(self, v_lo: float, v_hi: float) -> "IdealDigitizer":
+        """The same resolution over the full scale [v_lo, v_hi] [V]."""
+        return IdealDigitizer(self.bits, float(v_lo), float(v_hi))
+
+    def inl_dnl(self, transitions=None, method: str = "endpoint") -> dict:
+        """INL / DNL of *transitions* (default: the ideal ones, all 0) over this range (see
+        :func:`inl_dnl`)."""
+        t = self.nominal_transitions() if transitions is None else transitions
+        return inl_dnl(t, (self.v_lo, self.v_hi), method)
+
+    def describe(self) -> dict:
+        """What a report needs to say about the read-out: block ``ideal``, label, bits, range [V], 0 J, 0 s,
+        no mismatch."""
+        return {"block": "ideal", "label": self.label, "bits": self.bits, "v_lo": self.v_lo, "v_hi": self.v_hi,
+                "energy_J": 0.0, "t_conv_s": 0.0, "mismatch": "none"}
+
+
+# ---- LUT-fed digitizer --------------------------------------------------------------------------
+@dataclasses.dataclass
+class DigitizerModel:
+    """A digitizer LUT at one operating point: nominal transitions, Monte Carlo instance model, energy
+    per conversion and conversion time. Build it with :meth:`from_lut`."""
+
+    block: str
+    bits: int
+    v_lo: float
+    """Lower end of the input range in use [V] (the LUT's vref_lo, or V(N) after :meth:`for_range`)."""
+    v_hi: float
+    t_nom: np.ndarray
+    """(2^bits - 1,) nominal edge levels in the range in use [V]."""
+    energy: float
+    """Energy per conversion [J]."""
+    t_conv: float
+    """Conversion time [s]."""
+    flash_bits: int | None = None
+    coords: dict = dataclasses.field(default_factory=dict)
+    lut_range: tuple = (0.0, 1.0)
+    """(vref_lo, vref_hi) the LUT was characterized over [V]."""
+    reference: str = "column"
+    mismatch_scale: float = 1.0
+    mismatch_source: str = "mvn"
+    dev_factor: np.ndarray | None = None
+    dev_mean: np.ndarray | None = None
+    dev_samples: np.ndarray | None = None
+    mc_samples: int = 0
+    mismatch_info: str = "none"
+    conditions: dict = dataclasses.field(default_factory=dict)
+    choices: dict = dataclasses.field(default_factory=dict)
+    provenance: dict = dataclasses.field(default_factory=dict)
+    notes: list = dataclasses.field(default_factory=list)
+    calibration: str = "none"
+    """``"none"``: instances as drawn. ``"offset"``: every instance's offset trimmed once (a foreground
+    calibration with an ideal trim): its transitions shifted by minus their mean deviation from nominal;
+    INL / DNL (and a flash's per-comparator spread) stay."""
+
+    has_instances = True
+
+    # -- construction ----------------------------------------------------------------------------
+    @classmethod
+    def from_lut(
+        cls,
+        lut: LUT,
+        vdd: float | None = None,
+        temp: float | None = None,
+        mismatch_scale: float = 1.0,
+        mismatch_source: str = "mvn",
+        reference: str = "column",
+        calibration: str = "none",
+        **coords,
+    ) -> "DigitizerModel":
+        """Read a digitizer LUT at (vdd, temp). None picks a default, recorded in ``choices``: vdd = the
+        provenance's nominal VDD if inside the grid, else the highest grid VDD; temp = 27 degC if inside
+        the grid, else the nearest grid value. ``mismatch_scale`` multiplies the Monte Carlo spread
+        (0 = nominal converters); ``reference`` is ``"column"`` or ``"lut"`` (module doc);
+        ``calibration`` ``"none"`` or ``"offset"`` (per-instance offset trim, see the field).
+        Raises a one-line :class:`LUTError` (wrong kind, inconsistent LUT) or :class:`ParameterError`
+        (resolution outside 2..6, bad options)."""
+        check_lut(lut)
+        block = lut.block
+        cond = dict(lut.conditions)
+        bits = check_bits(cond.get("bits"), f"{block} LUT resolution (condition 'bits')")
+        flash_bits = _flash_bits(block, bits, cond.get("flash_bits"))
+        if calibration not in CALIBRATIONS:
+            raise ParameterError(f"converter calibration must be one of {', '.join(CALIBRATIONS)}, got {calibration!r}")
+        if mismatch_source not in ("mvn", "resample"):
+            raise ParameterError(f"mismatch_source must be 'mvn' or 'resample', got {mismatch_source!r}")
+        if reference not in REFERENCES:
+            raise ParameterError(f"reference must be one of {', '.join(REFERENCES)}, got {reference!r}")
+        ms = finite(mismatch_scale, "ADC mismatch_scale")
+        if ms < 0:
+            raise ParameterError(f"ADC mismatch_scale must be >= 0 (1.0 = the LUT's Monte Carlo), got {ms:g}")
+        for t in ("transition", "energy", "t_conv"):
+            if t not in lut.tables:
+                raise LUTError(f"{block} LUT has no '{t}' table: regenerate it with `charz characterize {block}`")
+        eax = lut.axis("edge")
+        e = (1 << bits) - 1
+        if not np.array_equal(eax.values, np.arange(1, e + 1)):
+            raise LUTError(f"{block} LUT axis edge must be 1..{e} for {bits} bits, got {eax.values.tolist()}")
+
+        given = dict(coords)
+        if vdd is not None:
+            given["vdd"] = vdd
+        if temp is not None:
+            given["temp"] = temp
+        names = [a.name for a in lut.axes if a.name != "edge"]
+        unknown = set(given) - set(names)
+        if unknown:
+            raise ParameterError(f"the {block} LUT has no axis {sorted(unknown)} (axes: {names})")
+        point, choices = {}, {}
+        for name in names:
+            ax = lut.axis(name)
+            if name in given:
+                point[name] = finite(given[name], name)
+                choices[name] = "given"
+            elif (dflt := lut.default_coord(name)) is not None:
+                point[name], choices[name] = dflt
+            else:
+                raise ParameterError(f"give a value for the {block} LUT axis '{name}' (grid {ax.values.tolist()} {ax.unit})")
+
+        t_nom = np.asarray(lut.slice("transition", **point), dtype=float)  # LUTError outside the grid
+        if t_nom.shape != (e,) or not np.all(np.isfinite(t_nom)):
+            raise LUTError(f"{block} LUT has missing (NaN) nominal transitions at {point}: re-characterize that point")
+        notes: list[str] = []
+        energy = _edge_constant(lut, "energy", point, notes)
+        t_conv = _edge_constant(lut, "t_conv", point, notes)
+        if energy < 0 or t_conv < 0:
+            raise LUTError(f"{block} LUT has a negative energy or conversion time at {point}: regenerate it")
+
+        lo, hi = cond.get("vref_lo"), cond.get("vref_hi")
+        if lo is None or hi is None:
+            step = (t_nom[-1] - t_nom[0]) / max(1, e - 1)
+            lo, hi = float(t_nom[0] - step), float(t_nom[-1] + step)
+            choices["lut_range"] = "vref_lo/vref_hi not in the LUT conditions: one nominal step beyond the end edges"
+        lo, hi = float(lo), float(hi)
+        if not hi > lo:
+            raise LUTError(f"{block} LUT input range [{lo:g}, {hi:g}] V is empty: regenerate it")
+
+        mc_n, dev_mean, dev_factor, dev_samples, mismatch_source, info = lut_mismatch(
+            lut, "transition", point, t_nom, ms, mismatch_source, "converter instances", "edges",
+            "none (nominal converters)")
+        return cls(
+            block=block, bits=bits, v_lo=lo, v_hi=hi, t_nom=t_nom, energy=energy, t_conv=t_conv,
+            flash_bits=flash_bits, coords=point, lut_range=(lo, hi), reference=reference, mismatch_scale=ms,
+            mismatch_source=mismatch_source, dev_factor=dev_factor, dev_mean=dev_mean, dev_samples=dev_samples,
+            mc_samples=mc_n, mismatch_info=info, conditions=cond, choices=choices,
+            provenance=dict(lut.provenance), notes=notes, calibration=calibration,
+        )
+
+    # -- derived ---------------------------------------------------------------------------------
+    @property
+    def levels(self) -> int:
+        """Number of codes: 2^bits."""
+        return 1 << self.bits
+
+    @property
+    def lsb(self) -> float:
+        """Ideal LSB of the range in use [V]."""
+        return (self.v_hi - self.v_lo) / self.levels
+
+    @property
+    def synthetic(self) -> bool:
+        """True when the LUT was made by a synthetic generator (tests), not by SPICE."""
+        return bool(self.provenance.get("synthetic"))
+
+    @property
+    def label(self) -> str:
+        """Report label: block, resolution, description, LUT source, energy (fJ) and time (ns) per conversion,
+        range [V], whether per-instance transfer curves are drawn, and offset trimming."""
+        src = "SYNTHETIC LUT" if self.synthetic else f"{self.provenance.get('pdk', '?')} LUT"
+        fb = f", {self.flash_bits} flash MSBs" if self.flash_bits else ""
+        mm = (f"per-instance transfer curves ({self.mc_samples} MC instances, scale {self.mismatch_scale:g})"
+              if self.dev_factor is not None and self.mismatch_scale > 0 else "nominal converters")
+        return (f"{self.block} {self.bits}-bit{fb} ({DESCRIPTION[self.block]}; {src}), "
+                f"{self.energy * 1e15:.4g} fJ and {self.t_conv * 1e9:.4g} ns per conversion, "
+                f"range [{self.v_lo:.4g}, {self.v_hi:.4g}] V, {mm}"
+                + (", offset trimmed per instance" if self.calibration == "offset" else ""))
+
+    @property
+    def short_label(self) -> str:
+        """Short label for tables and plot legends (block, resolution, trimming, synthetic)."""
+        return (f"{self.block} {self.bits}-bit" + (" offset-trimmed" if self.calibration == "offset" else "")
+                + (" (synthetic LUT)" if self.synthetic else ""))
+
+    @property
+    def sigma(self) -> np.ndarray:
+        """Per-edge sigma of the drawn edge levels at this mismatch_scale [V]."""
+        if self.dev_factor is None:
+            return np.zeros_like(self.t_nom)
+        return self.mismatch_scale * np.sqrt(np.sum(self.dev_factor**2, axis=1))
+
+    def nominal_transitions(self) -> np.ndarray:
+        """Effective transitions of the nominal converter (2^bits - 1,)."""
+        return effective_transitions(self.t_nom, self.block, self.bits, self.flash_bits)
+
+    def centers(self) -> np.ndarray:
+        """Centre of every code's bin of the nominal converter (end bins closed by the range) [V]."""
+        t = np.clip(self.nominal_transitions(), self.v_lo, self.v_hi)
+        edges = np.concatenate([[self.v_lo], t, [self.v_hi]])
+        return 0.5 * (edges[:-1] + edges[1:])
+
+    def codes(self, v) -> np.ndarray:
+        """Codes of the nominal converter."""
+        return np.searchsorted(self.nominal_transitions(), np.asarray(v, dtype=float), side="right").astype(np.int64)
+
+    # -- instances -------------------------------------------------------------------------------
+    def draw_raw(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """(n, 2^bits - 1) edge levels of n converter instances (before the decision procedure)."""
+        return draw_instances(self.t_nom, int(n), rng, self.mismatch_scale, self.mismatch_source,
+                              self.dev_factor, self.dev_mean, self.dev_samples)
+
+    def instances(self, n: int, rng: np.random.Generator) -> ConverterBank:
+        """The n converters of one simulated chip, drawn once from *rng* (reproducible per seed)."""
+        n = int(n)
+        if n < 0:
+            raise ParameterError(f"number of converter instances must be >= 0, got {n}")
+        raw = self.draw_raw(n, rng)
+        if self.calibration == "offset" and raw.size:
+            with np.errstate(invalid="ignore"):
+                shift = np.nanmean(np.where(np.isfinite(raw), raw - self.t_nom, np.nan), axis=1, keepdims=True)
+            raw = raw - np.nan_to_num(shift)
+        eff = effective_transitions(raw, self.block, self.bits, self.flash_bits)
+        return ConverterBank(eff, raw, self.bits, self.v_lo, self.v_hi, self.label)
+
+    def convert(self, v, instance_index=None, bank: ConverterBank | None = None) -> np.ndarray:
+        """Codes of *v*: through *bank*'s instances (see :meth:`ConverterBank.convert`), or through the
+        nominal converter when no bank is given."""
+        if bank is None:
+            return self.codes(v)
+        return bank.convert(v, instance_index)
+
+    def inl_dnl(self, transitions=None, method: str = "endpoint") -> dict:
+        """:func:`inl_dnl` of *transitions* (default: the nominal converter) over the range in use."""
+        t = self.nominal_transitions() if transitions is None else transitions
+        return inl_dnl(t, (self.v_lo, self.v_hi), method)
+
+    # -- mapping onto a signal range -------------------------------------------------------------
+    def for_range(self, v_lo: float, v_hi: float) -> "DigitizerModel":
+        """This converter with its full scale set to [v_lo, v_hi] (``reference="column"``: ratiometric
+        map of every transition, nominal and drawn) or unchanged (``reference="lut"``)."""
+        if self.reference == "lut":
+            ch = dict(self.choices, range=f"as characterized [{self.v_lo:.4g}, {self.v_hi:.4g}] V; inputs outside clip")
+            return dataclasses.replace(self, choices=ch)
+        v_lo, v_hi = float(v_lo), float(v_hi)
+        if not v_hi > v_lo:
+            raise ParameterError(f"converter range [{v_lo:g}, {v_hi:g}] V is empty")
+        lo0, hi0 = self.lut_range
+        g = (v_hi - v_lo) / (hi0 - lo0)
+        # relative to the model's current range (the LUT's, or an earlier mapping of it)
+        g_now = (v_hi - v_lo) / (self.v_hi - self.v_lo)
+        ch = dict(self.choices, range=(
+            f"reference generator sets the full scale to [{v_lo:.4g}, {v_hi:.4g}] V (LUT characterized over "
+            f"[{lo0:.4g}, {hi0:.4g}] V): transitions mapped ratiometrically, x{g:.3g}"))
+        return dataclasses.replace(
+            self,
+            v_lo=v_lo, v_hi=v_hi,
+            t_nom=v_lo + (self.t_nom - self.v_lo) * g_now,
+            dev_mean=None if self.dev_mean is None else self.dev_mean * g_now,
+            dev_factor=None if self.dev_factor is None else self.dev_factor * g_now,
+            dev_samples=None if self.dev_samples is None else self.dev_samples * g_now,
+            choices=ch,
+        )
+
+    def describe(self) -> dict:
+        """What a report needs to say about the converter."""
+        nom = self.inl_dnl()
+        return {
+            "block": self.block,
+            "label": self.label,
+            "bits": self.bits,
+            "flash_bits": self.flash_bits,
+            "kind": self.conditions.get("kind"),
+            "energy_J": self.energy,
+            "t_conv_s": self.t_conv,
+            "v_lo": self.v_lo,
+            "v_hi": self.v_hi,
+            "lut_range": list(self.lut_range),
+            "reference": self.reference,
+            "coords": dict(self.coords),
+            "mismatch_scale": self.mismatch_scale,
+            "mismatch": self.mismatch_info,
+            "mc_samples": self.mc_samples,
+            "calibration": self.calibration,
+            "sigma_max_lsb": float(np.max(self.sigma) / self.lsb),
+            "nominal_max_abs_dnl_lsb": float(nom["max_abs_dnl"]),
+            "nominal_max_abs_inl_lsb": float(nom["max_abs_inl"]),
+            "nominal_missing_codes": int(nom["n_missing"]),
+            "choices": dict(self.choices),
+            "notes": list(self.notes),
+            "pdk": self.provenance.get("pdk"),
+            "synthetic": self.synthetic,
+        }
+
+
+def _edge_constant(lut: LUT, table: str, point: dict, notes: list) -> float:
+    vals = np.asarray(lut.slice(table, **point), dtype=float).ravel()
+    ok = vals[np.isfinite(vals)]
+    if ok.size == 0:
+        raise LUTError(f"{lut.block} LUT has no finite '{table}' value at {point}: re-characterize that point")
+    m = float(ok.mean())
+    if ok.max() - ok.min() > 1e-3 * max(abs(m), 1e-300):
+        notes.append(f"'{table}' varies along edge at {point} ({ok.min():.4g} .. {ok.max():.4g}): the mean is used")
+    return m
+
+
+def load(lut_or_path) -> tuple[LUT, str | None]:
+    """A digitizer LUT from a LUT object or a path; wrong kinds are a one-line LUTError."""
+    if isinstance(lut_or_path, LUT):
+        return check_lut(lut_or_path), None
+    if isinstance(lut_or_path, (str, bytes)) or hasattr(lut_or_path, "__fspath__"):
+        lut = LUT.load(lut_or_path)
+        return check_lut(lut), str(lut_or_path)
+    raise LUTError(f"give a digitizer LUT ({', '.join(BLOCKS)}) or the path of one, got {type(lut_or_path).__name__}")
+
+
+# ---- synthetic LUT (tests only) -----------------------------------------------------------------
+def synthetic_adc_lut(
+    kind: str = Kind.ADC_SAR,
+    bits: int = 5,
+    vref: Sequence[float] = (0.0, 0.6),
+    vdd: Sequence[float] = (0.6, 0.7, 0.8),
+    temp: Sequence[float] = (27.0,),
+    sigma_offset: float = 0.0,
+    sigma_dnl: float = 0.0,
+    n_samples: int = 0,
+    energy: float = 50e-15,
+    t_conv: float = 1e-9,
+    seed: int = 0,
+    flash_bits: int | None = None,
+) -> LUT:
+    """A SYNTHETIC digitizer LUT (no SPICE behind it) in the contract of the module doc: for tests and
+    examples only. Its provenance says ``pdk: synthetic``.
+
+    Nominal edges are ideal, ``vref_lo + c * LSB`` at every (vdd, temp). ``energy`` [J] and ``t_conv``
+    [s] are the values at the middle grid VDD; energy scales with VDD^2 and conversion time with
+    1/VDD; both are replicated along ``edge``. With ``n_samples > 0`` each Monte Carlo sample is one
+    converter instance (the same instances at every corner):
+
+    - SA (``adc_sar``, ``adc_mi_sar``): unit-element binary DAC of 2^n units (bit i = 2^i units, plus
+      one dummy unit; for the memory-immersed SA a unit is a bitline), each unit ``1 + N(0,
+      sigma_dnl)`` (relative mismatch, i.e. about ``sigma_dnl`` LSB per unit), edge c =
+      ``vref_lo + range * (units of the bits of c) / (all units)``; one comparator offset
+      ``N(0, sigma_offset)`` [V] shifts every edge;
+    - flash: a ladder of 2^n unit resistors ``1 + N(0, sigma_dnl)``, and every comparator its own
+      offset ``N(0, sigma_offset)``;
+    - hybrid: the flash comparators (edges at multiples of 2^(n-m)) on their own ladder taps with own
+      offsets; the SA part's edges = nominal segment bottom + segment width x its unit DAC fraction +
+      the SA comparator offset.
+    """
+    block = block_name(kind)
+    bits = check_bits(bits)
+    fb = None
+    if block == Kind.ADC_HYBRID:
+        fb = _flash_bits(block, bits, max(1, bits // 2) if flash_bits is None else flash_bits)
+    lo, hi = (finite(x, "vref") for x in vref)
+    vdd_v = np.asarray(sorted(float(x) for x in vdd), dtype=float)
+    temp_v = np.asarray(sorted(float(x) for x in temp), dtype=float)
+    if not (0.0 <= lo < hi <= vdd_v[0] + 1e-12):
+        raise ParameterError(
+            f"reference range [{lo:g}, {hi:g}] V must lie inside the rails [0, {vdd_v[0]:g}] V (lowest grid VDD)"
+        )
+    for name, x in (("sigma_offset", sigma_offset), ("sigma_dnl", sigma_dnl), ("energy", energy), ("t_conv", t_conv)):
+        if finite(x, name) < 0:
+            raise ParameterError(f"{name} must be >= 0, got {x!r}")
+    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 0:
+        raise ParameterError(f"n_samples must be an integer >= 0, got {n_samples!r}")
+    e = (1 << bits) - 1
+    levels = e + 1
+    c = np.arange(1, levels)
+    t_ideal = lo + c * (hi - lo) / levels
+    shape = (vdd_v.size, temp_v.size, e)
+    vnom = float(vdd_v[vdd_v.size // 2])
+    scale_e = (vdd_v / vnom) ** 2
+    scale_t = vnom / vdd_v
+    tables = {
+        "transition": np.broadcast_to(t_ideal, shape).copy(),
+        "energy": np.broadcast_to((energy * scale_e)[:, None, None], shape).copy(),
+        "t_conv": np.broadcast_to((t_conv * scale_t)[:, None, None], shape).copy(),
+    }
+    units = {"transition": "V", "energy": "J", "t_conv": "s"}
+    samples = {}
+    if n_samples > 0:
+        rng = np.random.default_rng(seed)
+        inst = _synthetic_instances(block, bits, fb, lo, hi, sigma_offset, sigma_dnl, n_samples, rng)  # (S, E)
+        s = np.broadcast_to(inst.T, shape + (n_samples,)).copy()
+        samples["transition"] = s
+        tables["transition_mean"] = s.mean(-1)
+        tables["transition_sigma"] = s.std(-1, ddof=1) if n_samples > 1 else np.zeros(shape)
+        units.update({"transition_mean": "V", "transition_sigma": "V"})
+    conditions = {"bits": bits, "kind": block[4:], "vref_lo": lo, "vref_hi": hi,
+                  "area_model": {"note": "synthetic LUT: no layout; see charz.blocks.adc.model_area.area(kind, bits, pdk)"}}
+    if fb is not None:
+        conditions["flash_bits"] = fb
+        conditions["cdac"] = "bitline"
+    return LUT(
+        block=block,
+        axes=(Axis("vdd", "V", vdd_v), Axis("temp", "degC", temp_v), Axis("edge", "code", c.astype(float), discrete=True)),
+        tables=tables, units=units, samples=samples, conditions=conditions,
+        provenance={
+            "pdk": "synthetic", "generator": "charz.blocks.adc.model.synthetic_adc_lut", "synthetic": True,
+            "parameters": {"kind": block, "bits": bits, "vref": [lo, hi], "sigma_offset": sigma_offset,
+                           "sigma_dnl": sigma_dnl, "energy": energy, "t_conv": t_conv, "flash_bits": fb},
+            "vdd_nom": vnom, "mc_samples": int(n_samples), "mc_seed": seed,
+        },
+    )
+
+
+def _synthetic_instances(block, bits, fb, lo, hi, s_off, s_dnl, n, rng) -> np.ndarray:
+    e = (1 << bits) - 1
+    span = hi - lo
+    codes = np.arange(1, e + 1)
+
+    def sa_fraction(nb, n_inst):
+        units = 1.0 + s_dnl * rng.standard_normal((n_inst, 1 << nb))  # unit 0 = dummy, then 1, 2, 4, ...
+        w = np.stack([units[:, (1 << i) : (1 << (i + 1))].sum(1) for i in range(nb)], axis=1)  # (S, nb)
+        total = units.sum(1, keepdims=True)
+        cbits = (np.arange(1 << nb)[:, None] >> np.arange(nb)[None, :]) & 1  # (2^nb, nb)
+        return (w @ cbits.T) / total  # (S, 2^nb): DAC fraction of every code
+
+    def ladder(nb, n_inst):
+        r = 1.0 + s_dnl * rng.standard_normal((n_inst, 1 << nb))
+        return np.cumsum(r, axis=1)[:, :-1] / r.sum(1, keepdims=True)  # (S, 2^nb - 1) tap fractions
+
+    if block in (Kind.ADC_SAR, Kind.ADC_MI_SAR):
+        frac = sa_fraction(bits, n)[:, codes]
+        return lo + span * frac + s_off * rng.standard_normal((n, 1))
+    if block == Kind.ADC_FLASH:
+        return lo + span * ladder(bits, n) + s_off * rng.standard_normal((n, e))
+    # hybrid
+    sb = bits - fb
+    step = 1 << sb
+    coarse = lo + span * ladder(fb, n) + s_off * rng.standard_normal((n, (1 << fb) - 1))
+    fine = sa_fraction(sb, n)  # (S, 2^sb)
+    seg = codes // step  # segment of every edge
+    within = codes % step
+    t = lo + span * (seg * step + fine[:, within] * step) / (e + 1) + s_off * rng.standard_normal((n, 1))
+    t[:, within == 0] = coarse
+    return t

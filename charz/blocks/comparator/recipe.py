@@ -1,0 +1,551 @@
+"""Characterization recipe of the StrongARM latch comparator (:mod:`charz.blocks.comparator.netlist`).
+
+Two kinds of deck per (VDD, temperature) corner:
+
+- **step decks**, one per differential input ``dv`` of the grid (default +-{0.5, 1, 2, 5, 10, 20, 50,
+  100} mV), nominal only, ``n_step_cycles`` decisions each: decision time, sign and energy per decision;
+- **one ramp deck**: the differential input climbs a staircase from ``-offset_range`` to
+  ``+offset_range`` by ``offset_resolution`` per clock cycle; run nominally and once per Monte Carlo
+  sample (chunks of 25 samples share one ngspice session, ``alter`` of every transistor's ``delvto``).
+  Sample *s* is the same physical comparator at every corner.
+
+Measurements (NumPy on the saved vectors; no ``.meas``):
+
+- **decision** of a cycle: the sign of ``v(dp) - v(dn)`` at the end of the evaluate half (clock
+  falling edge at 50 %) when it exceeds VDD / 2 in magnitude (+1: dp high, "1", V(inp) - V(inn) above
+  the offset; -1: dn high); 0 when neither output got there (metastable, unresolved);
+- **decision time** ``t_decision`` [s]: from the clock rising edge at 50 % to the first instant the
+  winning output leads the other one by VDD / 2 (``|v(dp) - v(dn)|`` = VDD / 2; the loser stays at 0
+  V, so this is the winner crossing VDD / 2), linear interpolation between saved points; NaN when
+  unresolved. Mean over the measured cycles (1 .. n-1; they agree to < 0.01 ps);
+- **energy per decision** [J]: over the measured cycles (the first cycle is skipped: in it the output
+  latch takes its first value), ``VDD x (Q(vdd) + Q+(vclk)) / cycles`` with ``Q(vdd)`` the net charge
+  from the supply and ``Q+(vclk)`` the charge the clock source delivers while it pulls up (rising edge
+  and high phase, the charge a CMOS clock driver's supply delivers). The clock charge is integrated
+  over each pull-up window as a net charge, not as the positive part of the current: the trapezoidal
+  integrator makes ideal-source currents ring point to point, and at the default 2 ps step the positive
+  part overstated the clock charge 7x (8.0 vs 1.13 fC; net charge within 0.01 fC of a 16x finer step).
+  The decisions repeat one another, so the output latch does not toggle. Inputs are ideal sources:
+  kickback charge is the converter's DAC's business. Tables ``energy_supply``/``energy_clock`` split it;
+- **output-latch toggle energy** ``energy_toggle`` [J]: the first decision of a step deck starts from
+  the same reset state for +dv and -dv, but only +dv flips the SR latch (it starts holding 0); the
+  difference of the two first-cycle energies, averaged over the +-dv pairs of the grid, is the extra
+  energy of a decision that changes the latch (a small fraction of a decision's energy; the measured
+  figures are in lut/README.md). A converter's comparator energy is ``energy + p_toggle x energy_toggle``;
+- **input-referred offset** of one instance (from one ramp transient): the staircase levels are
+  ``v_k = -R + (k + 1/2) r``; with ``n0`` cycles deciding 0 (-1) and ``nu`` unresolved,
+  ``offset = -R + r (n0 + nu / 2)``. For a monotonic decision sequence (every one we have seen) this
+  is the midpoint between the last 0 and the first 1 decision, i.e. linear interpolation between them
+  (an unresolved cycle between them counts as the threshold itself); the quantization error is
+  uniform within +-r/2 (rms r / sqrt(12)). Decision sequences that are not monotonic are counted in
+  ``provenance["checks"]``; an instance whose offset lies outside the ramp is NaN and counted
+  (``offset_out_of_range``) with a warning to widen ``offset_range``. The nominal deck is symmetric,
+  so its offset is 0 to within the resolution.
+- **regeneration time constant** ``tau`` [s]: least-squares fit of ``t_d = t_1mV - tau ln(|dv| / 1 mV)``
+  over the nominal step runs with ``|dv| <= tau_fit_max`` (default 10 mV; above that the decision
+  time is set by the input pair's integration, not by regeneration). ``t_decision_1mv`` is the fitted
+  intercept; the rms residual is in ``conditions["tau_fit"]``.
+
+Default ramp (``offset_range`` R, ``offset_resolution`` r): from an a-priori Pelgrom estimate that
+takes every device of the input pair and both cross-coupled pairs at full weight,
+``sigma_est = sqrt(2 (sigma_in^2 + sigma_nl^2 + sigma_pl^2))``. It over-estimates about 2x on purpose:
+one device's threshold moves the offset by 1.1x (input pair), 0.5x (cross-coupled NMOS) and 0.1-0.2x
+(cross-coupled PMOS) on ptm16hp at 0.7 V, and the reset devices and output stage by < 0.05x.
+``r`` = sigma_est / 10 rounded down to 0.1 mV, ``R`` = 4 sigma_est rounded up to a multiple of r: about
+80 decisions per transient (about 3 s of ngspice at 16 nm), covering about +-8 sigma of the real spread,
+with a quantization rms of r / sqrt(12), about sigma / 17 (adds < 0.2 % to sigma). On ptm16hp the
+default is r = 4 mV, R = 164 mV (82 decisions); on ptm65bulk r = 2 mV, R = 82 mV.
+
+LUT contract (read by :mod:`charz.blocks.comparator.model`): block ``comparator``; axes ``vdd`` [V],
+``temp`` [degC] (continuous), ``dv`` [V] (discrete: the step inputs, with sign). Tables over the whole
+grid: ``t_decision`` [s], ``decision`` (+1 / -1 / 0), ``sign_ok`` (1 when the decision has the sign of
+dv), ``energy_dv`` [J]. Per-corner tables (constant along ``dv``, listed in
+``conditions["per_corner"]``): ``energy``, ``energy_supply``, ``energy_clock`` [J] (mean over the step
+runs), ``energy_toggle`` [J], ``tau``, ``t_decision_1mv`` [s], ``offset`` [V] (nominal) and, with Monte
+Carlo, ``offset_mean``, ``offset_sigma`` [V] and samples ``offset`` (per instance, NaN where a run
+failed or the offset was out of range); arrays ``mc_delvto``, ``mc_devices`` (and ``mc_mulu0``).
+Failures never stop the sweep: they are NaN and listed in ``lut.provenance["failed_points"]``.
+
+Figures measured with the defaults (offset sigma, tau, decision time, energy per decision on ptm16hp and
+ptm65bulk) are in lut/README.md, 'Comparator'.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import logging
+import math
+import warnings
+from typing import Sequence
+
+import numpy as np
+
+from ...core.errors import ParameterError
+from ...core.lut import LUT, Axis, Kind, fit_quality_entry
+from ...core.mc import Mismatch, draw
+from .netlist import (
+    BLOCK, ComparatorParams, ComparatorSizes, comparator_devices, ramp_levels, ramp_netlist, step_netlist, timeline,
+)
+from ...core.pdk import PDK, get
+from ...sim.executor import Executor, owned
+from ...core.validate import finite
+from ...characterize.common import (
+    provenance,
+    check_mc, corner_values, integral, midpoints, mismatch_record, run_points, sample_stats, temp_values, vdd_values,
+    netlist_set,
+)
+
+log = logging.getLogger(__name__)
+
+RECIPE = "comparator/1"
+"""Measurement-code version (part of every cache key): bump when a measurement changes."""
+
+DV_DEFAULT_MV = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)
+"""Magnitudes of the default step inputs (mV); the grid holds both signs."""
+TAU_FIT_MAX = 10e-3
+COMPARATOR_OPTIONS = ("c_load", "t_clk", "t_edge", "vcm_ratio", "sr_latch", "t_step")
+PER_CORNER = ("energy", "energy_supply", "energy_clock", "energy_toggle", "tau", "t_decision_1mv", "offset",
+              "offset_mean", "offset_sigma")
+UNITS = {"t_decision": "s", "decision": "1", "sign_ok": "1", "energy_dv": "J", "energy": "J", "energy_supply": "J",
+         "energy_clock": "J", "energy_toggle": "J", "tau": "s", "t_decision_1mv": "s", "offset": "V",
+         "offset_mean": "V", "offset_sigma": "V"}
+RESET_TOLERANCE = 5e-3
+"""An internal node more than this below VDD at the end of a reset half: the next decision starts unequal."""
+
+
+# ---- measurements: pure NumPy -------------------------------------------------------------------------
+_integral = integral  # shared helper (charz.characterize.common.integral); name kept for importers
+
+
+def cycle_decisions(run: dict[str, np.ndarray], params: ComparatorParams,
+                    n_cycles: int) -> tuple[np.ndarray, np.ndarray]:
+    """Decision (+1, -1, 0 = unresolved) and decision time (s, NaN if unresolved) of every cycle."""
+    t = np.asarray(run["time"], dtype=float)
+    d = np.asarray(run["v(dp)"], dtype=float) - np.asarray(run["v(dn)"], dtype=float)
+    tl = timeline(params, n_cycles)
+    half = params.vdd / 2
+    sign = np.zeros(n_cycles)
+    td = np.full(n_cycles, np.nan)
+    for k in range(n_cycles):
+        a, b = tl.clock_50(k), tl.evaluate_end(k)
+        end = float(np.interp(b, t, d))
+        if abs(end) <= half:
+            continue
+        s = 1.0 if end > 0 else -1.0
+        sign[k] = s
+        m = np.flatnonzero((t > a) & (t <= b) & (s * d > half))
+        if m.size == 0 or m[0] == 0:
+            continue
+        i = m[0]
+        y0, y1 = s * d[i - 1], s * d[i]
+        tc = t[i - 1] + (half - y0) * (t[i] - t[i - 1]) / (y1 - y0) if y1 != y0 else t[i]
+        td[k] = max(tc, a) - a
+    return sign, td
+
+
+def measure_step(run: dict[str, np.ndarray], params: ComparatorParams, n_cycles: int) -> dict[str, float]:
+    """Decision, decision time and energy per decision of one step run (cycles 1 .. n-1)."""
+    t = np.asarray(run["time"], dtype=float)
+    sign, td = cycle_decisions(run, params, n_cycles)
+    tl = timeline(params, n_cycles)
+    cyc = range(1, n_cycles)
+    a = tl.rise[1]
+    q_sup = -_integral(t, np.asarray(run["i(vdd)"], dtype=float), a, tl.end)
+    iclk = -np.asarray(run["i(vclk)"], dtype=float)
+    q_clk = sum(max(0.0, _integral(t, iclk, tl.rise[k], tl.fall[k])) for k in cyc)
+    n = len(cyc)
+    s = sign[1:]
+    decision = float(s[0]) if np.all(s == s[0]) else 0.0
+    e_sup, e_clk = params.vdd * q_sup / n, params.vdd * q_clk / n
+    ends = [float(np.interp(tl.end, t, np.asarray(run[v], dtype=float))) for v in ("v(outp)", "v(outn)")]
+    q0 = -_integral(t, np.asarray(run["i(vdd)"], dtype=float), tl.rise[0], tl.rise[1])
+    q0 += max(0.0, _integral(t, iclk, tl.rise[0], tl.fall[0]))
+    return {
+        "energy_first": params.vdd * q0,
+        "decision": decision,
+        "t_decision": float(np.nanmean(td[1:])) if decision != 0 and np.any(np.isfinite(td[1:])) else float("nan"),
+        "energy_dv": e_sup + e_clk,
+        "energy_supply": e_sup,
+        "energy_clock": e_clk,
+        "reset_residual": params.vdd - min(ends),
+    }
+
+
+@dataclasses.dataclass(frozen=True)
+class RampOffset:
+    """The offset of one instance from one ramp run (see the module docstring)."""
+
+    offset: float
+    """Input-referred offset (V); NaN if outside the ramp."""
+    n_zero: int
+    """Cycles that decided 0 (-1)."""
+    n_unresolved: int
+    monotonic: bool
+    in_range: bool
+    reset_residual: float
+    """Largest |v(dp)| or |v(dn)| at the start of a cycle (V): the outputs must be reset to 0."""
+
+
+def ramp_offset(run: dict[str, np.ndarray], params: ComparatorParams, v_lo: float, v_hi: float,
+                resolution: float) -> RampOffset:
+    """Input-referred offset of one instance from its ramp run: ``-R + r (n0 + nu / 2)``, the midpoint
+    between the last 0 and the first 1 decision of a monotonic sequence."""
+    ramp = ramp_levels(v_lo, v_hi, resolution)
+    n = len(ramp.levels)
+    sign, _ = cycle_decisions(run, params, n)
+    n0, nu, n1 = int(np.sum(sign < 0)), int(np.sum(sign == 0)), int(np.sum(sign > 0))
+    mono = bool(np.array_equal(sign, np.sort(sign)))
+    in_range = n0 + nu / 2 > 0 and n1 + nu / 2 > 0
+    off = ramp.v_lo + ramp.resolution * (n0 + nu / 2) if in_range else float("nan")
+    t = np.asarray(run["time"], dtype=float)
+    tl = timeline(params, n)
+    starts = np.asarray(tl.rise)
+    res = max(float(np.max(np.abs(np.interp(starts, t, np.asarray(run[v], dtype=float))))) for v in ("v(dp)", "v(dn)"))
+    return RampOffset(float(off), n0, nu, mono, bool(in_range), res)
+
+
+def fit_tau(dv: Sequence[float], t_decision: Sequence[float], max_dv: float = TAU_FIT_MAX) -> dict:
+    """Fit ``t_d = t_1mV - tau ln(|dv| / 1 mV)`` over the points with 0 < |dv| <= *max_dv* and a finite
+    decision time. Returns tau, t_1mV (s), the rms residual (s) and the number of points (NaN if < 3)."""
+    x = np.abs(np.asarray(dv, dtype=float))
+    y = np.asarray(t_decision, dtype=float)
+    ok = (x > 0) & (x <= max_dv * (1 + 1e-9)) & np.isfinite(y)
+    if np.sum(ok) < 3 or np.unique(x[ok]).size < 2:
+        return {"tau": float("nan"), "t_1mv": float("nan"), "rms_residual": float("nan"), "points": int(np.sum(ok))}
+    lx = np.log(x[ok] / 1e-3)
+    slope, icpt = np.polyfit(lx, y[ok], 1)
+    resid = y[ok] - (icpt + slope * lx)
+    return {"tau": float(-slope), "t_1mv": float(icpt), "rms_residual": float(np.sqrt(np.mean(resid**2))),
+            "points": int(np.sum(ok))}
+
+
+def default_ramp(params: ComparatorParams, pdk: PDK) -> tuple[float, float]:
+    """(offset_range R, offset_resolution r) in V from the a-priori Pelgrom estimate (module docstring):
+    r = sigma_est / 10 rounded down to 0.1 mV, R = 4 sigma_est rounded up to a multiple of r."""
+    m = Mismatch(pdk.avt_mv_um)
+    s = params.sizes
+    var = sum(m.sigma_vth(w, l) ** 2 for w, l in ((s.w_in, s.l_in), (s.w_nl, s.l), (s.w_pl, s.l)))
+    sig = max(math.sqrt(2 * var), 1e-3)
+    r = max(1, math.floor(sig / 10 / 1e-4 + 1e-9)) * 1e-4
+    big = math.ceil(4 * sig / r - 1e-9)
+    return float(f"{big * r:.12g}"), float(f"{r:.12g}")
+
+
+def _jnum(x: float) -> float | None:
+    return float(x) if np.isfinite(x) else None
+
+
+# ---- the recipe -------------------------------------------------------------------------------------
+def _dv_grid(dv) -> list[float]:
+    if dv is None:
+        mags = [m * 1e-3 for m in DV_DEFAULT_MV]
+        return sorted([-m for m in mags] + mags)
+    vals = corner_values(dv, [], "dv", "V")
+    for v in vals:
+        if finite(v, "dv") == 0.0:
+            raise ParameterError("dv = 0 is not a valid step input: a symmetric comparator is metastable there; "
+                                 "give non-zero differential inputs (V)")
+    return vals
+
+
+def characterize_comparator(
+    pdk: PDK | str,
+    vdd: Sequence[float] | float | None = None,
+    temp: Sequence[float] | float | None = None,
+    mc: int = 0,
+    seed: int = 0,
+    executor: Executor | None = None,
+    use_cache: bool = True,
+    progress: bool = True,
+    fit_check: bool = True,
+    dv: Sequence[float] | float | None = None,
+    offset_range: float | None = None,
+    offset_resolution: float | None = None,
+    n_step_cycles: int = 2,
+    tau_fit_max: float = TAU_FIT_MAX,
+    sizes: ComparatorSizes | None = None,
+    mismatch_beta: bool = False,
+    **params,
+) -> LUT:
+    """Characterize the StrongARM comparator over VDD x temperature (x step input dv).
+
+    Parameters
+    ----------
+    pdk: the PDK (``charz.core.pdk.get(name)``, possibly with a user A_VT) or its name.
+    vdd: VDD grid in V (one value = a fixed point); default the PDK's nominal VDD.
+    temp: temperature grid in degC; default 27.
+    mc: Monte Carlo samples (comparator instances) for the offset; 0 = nominal only.
+    seed: seed of the mismatch draw (same seed -> identical samples).
+    executor, use_cache, progress: where simulations run (default: a local pool, closed at the end),
+        the result cache and progress bars.
+    fit_check: re-run step decks at VDD / temperature midpoints and store the interpolation error of
+        ``t_decision`` and ``energy_dv`` in ``lut.fit_quality``.
+    dv: step inputs in V (non-zero, with sign); default +-{0.5, 1, 2, 5, 10, 20, 50, 100} mV.
+    offset_range, offset_resolution: half-span R and step r (V per cycle) of the offset ramp;
+        default from the a-priori Pelgrom estimate (:func:`default_ramp`).
+    n_step_cycles: decisions per step deck (>= 2; the first is not measured).
+    tau_fit_max: largest |dv| (V) used in the regeneration-time-constant fit.
+    sizes: transistor sizes (default :meth:`ComparatorSizes.default`).
+    mismatch_beta: also draw current-factor mismatch (``mulu0``, A_beta of the PDK).
+    params: further :class:`ComparatorParams` fields (``c_load``, ``t_clk``, ``t_edge``, ``vcm_ratio``,
+        ``sr_latch``, ``t_step``).
+    """
+    if isinstance(pdk, str):
+        pdk = get(pdk)
+    unknown = set(params) - set(COMPARATOR_OPTIONS)
+    if unknown:
+        raise ParameterError(f"unknown comparator parameter(s) {sorted(unknown)}: use {list(COMPARATOR_OPTIONS)}")
+    mc = check_mc(mc)
+    if isinstance(n_step_cycles, bool) or not isinstance(n_step_cycles, int) or not (2 <= n_step_cycles <= 20):
+        raise ParameterError(
+            f"n_step_cycles = {n_step_cycles!r}: give an integer 2 to 20 (the first cycle is not measured)")
+    tau_fit_max = finite(tau_fit_max, "tau_fit_max")
+    vdds = vdd_values(pdk, vdd)
+    temps = temp_values(27.0 if temp is None else temp)
+    dvs = _dv_grid(dv)
+    base = ComparatorParams(pdk=pdk.name, vdd=vdds[0], temp=temps[0], sizes=sizes, **params)
+    r_def, res_def = default_ramp(base, pdk)
+    R = r_def if offset_range is None else finite(offset_range, "offset_range (V)")
+    res = res_def if offset_resolution is None else finite(offset_resolution, "offset_resolution (V per cycle)")
+    if R <= 0:
+        raise ParameterError(f"offset_range = {R:g} V must be positive (the ramp runs from -R to +R)")
+    nv, nt, nd = len(vdds), len(temps), len(dvs)
+
+    corners = list(itertools.product(enumerate(vdds), enumerate(temps)))
+    cparams = {(i, j): base.replace(vdd=v, temp=t) for (i, v), (j, t) in corners}
+    step_points, step_where = [], []
+    ramp_points, ramp_where = [], []
+    for (i, j), p in cparams.items():
+        ramp_points.append(({"vdd": p.vdd, "temp": p.temp, "ramp": "offset"}, ramp_netlist(p, -R, R, res, pdk)))
+        ramp_where.append((i, j))
+        for m, x in enumerate(dvs):
+            step_points.append(({"vdd": p.vdd, "temp": p.temp, "dv": x}, step_netlist(p, x, n_step_cycles, pdk)))
+            step_where.append((i, j, m))
+
+    fit_params: list[tuple[ComparatorParams, float]] = []
+    if fit_check:
+        pos = [x for x in dvs if x > 0]
+        fit_dvs = sorted({min(pos, key=abs), min(pos, key=lambda x: abs(x - 10e-3)), max(pos)}) if pos else [dvs[0]]
+        off = [(v, t) for v in midpoints(vdds) for t in temps] + [(v, t) for v in vdds for t in midpoints(temps)]
+        fit_params = [(base.replace(vdd=round(v, 9), temp=round(t, 6)), x) for v, t in off for x in fit_dvs]
+
+    draws = None
+    if mc > 0:
+        model = Mismatch(pdk.avt_mv_um, pdk.abeta_pct_um if mismatch_beta else 0.0)
+        draws = draw(model, comparator_devices(base, pdk), mc, seed)
+
+    failed: list[str] = []
+    analysis_s = 0.0
+    fit_runs: list[dict | None] = []
+    with owned(executor) as ex:
+        sres = run_points(step_points, None, recipe=RECIPE, executor=ex, use_cache=use_cache, progress=progress,
+                          desc=f"comparator steps ({len(step_points)})")
+        rres = run_points(ramp_points, draws, recipe=RECIPE, executor=ex, use_cache=use_cache, progress=progress,
+                          desc="comparator offset ramp " + ("nominal" if draws is None else f"nominal + {mc} MC"))
+        for r in (sres, rres):
+            failed += [f.message() for f in r.failures]
+            analysis_s += r.analysis_seconds()
+        ngspice = sres.ngspice or rres.ngspice
+        if fit_params:
+            fpts = [({"vdd": p.vdd, "temp": p.temp, "dv": x, "fit": "off-grid"}, step_netlist(p, x, n_step_cycles, pdk))
+                    for p, x in fit_params]
+            fres = run_points(fpts, None, recipe=RECIPE, executor=ex, use_cache=use_cache, progress=progress,
+                              desc="comparator fit check")
+            failed += [f.message() for f in fres.failures]
+            analysis_s += fres.analysis_seconds()
+            fit_runs = fres.nominal
+
+    # ---- measure ------------------------------------------------------------------------------------
+    shape = (nv, nt, nd)
+    grid_names = ("t_decision", "decision", "sign_ok", "energy_dv")
+    tables = {name: np.full(shape, np.nan) for name in grid_names}
+    parts = {name: np.full(shape, np.nan) for name in ("energy_supply", "energy_clock")}
+    reset_gap = 0.0
+    for (i, j, m), run in zip(step_where, sres.nominal):
+        if run is None:
+            continue
+        meas = measure_step(run, cparams[(i, j)], n_step_cycles)
+        for name in ("t_decision", "decision", "energy_dv"):
+            tables[name][i, j, m] = meas[name]
+        tables["sign_ok"][i, j, m] = float(meas["decision"] == np.sign(dvs[m]))
+        for name in parts:
+            parts[name][i, j, m] = meas[name]
+        reset_gap = max(reset_gap, meas["reset_residual"])
+
+    first = np.full(shape, np.nan)
+    for (i, j, m), run in zip(step_where, sres.nominal):
+        if run is not None:
+            first[i, j, m] = measure_step(run, cparams[(i, j)], n_step_cycles)["energy_first"]
+    corner = {name: np.full((nv, nt), np.nan) for name in PER_CORNER
+              if mc > 0 or name not in ("offset_mean", "offset_sigma")}
+    pairs = [(dvs.index(x), dvs.index(-x)) for x in dvs if x > 0 and -x in dvs]
+    if pairs:  # first decision of a deck: +dv sets the latch (q 0 -> 1), -dv leaves it; the core is symmetric
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            diffs = np.stack([first[..., a] - first[..., b] for a, b in pairs])
+            corner["energy_toggle"][...] = np.nanmean(diffs, axis=0)
+    with warnings.catch_warnings():  # a corner whose every run failed is NaN, silently
+        warnings.simplefilter("ignore", RuntimeWarning)
+        corner["energy"][...] = np.nanmean(tables["energy_dv"], axis=-1)
+        corner["energy_supply"][...] = np.nanmean(parts["energy_supply"], axis=-1)
+        corner["energy_clock"][...] = np.nanmean(parts["energy_clock"], axis=-1)
+    tau_fits: dict[str, dict] = {}
+    for i, j in itertools.product(range(nv), range(nt)):
+        f = fit_tau(dvs, tables["t_decision"][i, j], tau_fit_max)
+        corner["tau"][i, j], corner["t_decision_1mv"][i, j] = f["tau"], f["t_1mv"]
+        tau_fits[f"vdd={vdds[i]:g}, temp={temps[j]:g}"] = {  # None where the fit had too few points (JSON-clean)
+            "tau_s": _jnum(f["tau"]), "t_1mv_s": _jnum(f["t_1mv"]), "rms_residual_s": _jnum(f["rms_residual"]),
+            "points": f["points"]}
+
+    samples: dict[str, np.ndarray] = {}
+    off_samples = np.full((nv, nt, mc), np.nan)
+    out_of_range = 0
+    non_mono = 0
+    unresolved = 0
+    mc_failed = 0
+    ramp_gap = 0.0
+    for (i, j), run, mc_runs in zip(ramp_where, rres.nominal, rres.mc):
+        p = cparams[(i, j)]
+        if run is not None:
+            ro = ramp_offset(run, p, -R, R, res)
+            corner["offset"][i, j] = ro.offset
+            ramp_gap = max(ramp_gap, ro.reset_residual)
+            if not ro.in_range:
+                out_of_range += 1
+        for s, srun in enumerate(mc_runs):
+            if srun is None:
+                mc_failed += 1
+                continue
+            ro = ramp_offset(srun, p, -R, R, res)
+            off_samples[i, j, s] = ro.offset
+            out_of_range += not ro.in_range
+            non_mono += not ro.monotonic
+            unresolved += ro.n_unresolved
+            ramp_gap = max(ramp_gap, ro.reset_residual)
+    notes: list[str] = []
+    if out_of_range:
+        notes.append(f"{BLOCK}: {out_of_range} offset(s) fell outside the +-{R * 1e3:g} mV ramp and are NaN: "
+                     f"give a wider offset_range")
+    if reset_gap > RESET_TOLERANCE or ramp_gap > 0.1 * base.vdd:
+        notes.append(f"{BLOCK}: the reset half did not restore every node (outputs {reset_gap * 1e3:.1f} mV below VDD, "
+                     f"decision outputs {ramp_gap * 1e3:.1f} mV above 0): give a longer t_clk or wider reset devices")
+    for n in notes:
+        log.warning(n)
+    if mc > 0:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            corner["offset_mean"][...], corner["offset_sigma"][...] = sample_stats(off_samples)
+        samples["offset"] = np.broadcast_to(off_samples[:, :, None, :], shape + (mc,)).copy()
+
+    out_tables = dict(tables)
+    for name, v in corner.items():
+        out_tables[name] = np.broadcast_to(v[:, :, None], shape).copy()
+    units = {name: UNITS[name] for name in out_tables}
+    axes = (
+        Axis("vdd", "V", np.asarray(vdds)),
+        Axis("temp", "degC", np.asarray(temps)),
+        Axis("dv", "V", np.asarray(dvs), discrete=True),
+    )
+    arrays: dict[str, np.ndarray] = {}
+    if draws is not None:
+        arrays.update(draws.arrays())
+
+    # ---- provenance -----------------------------------------------------------------------------------
+    i_nom = int(np.argmin(np.abs(np.asarray(vdds) - pdk.vdd_nom)))
+    j_nom = int(np.argmin(np.abs(np.asarray(temps) - 27.0)))
+    p_nom = cparams[(i_nom, j_nom)]
+    m10 = int(np.argmin(np.abs(np.asarray(dvs) - 10e-3)))
+    nominal_sha = {"ramp": ramp_netlist(p_nom, -R, R, res, pdk).sha256,
+                   f"step_dv{dvs[m10]:g}": step_netlist(p_nom, dvs[m10], n_step_cycles, pdk).sha256}
+    all_sha = sorted(nl.sha256 for _, nl in step_points + ramp_points)
+    gen_params = base.as_dict()
+    for name in ("vdd", "temp"):
+        gen_params.pop(name)
+    gen_params.update({"vdd_grid": vdds, "temp_grid": temps, "dv_grid": dvs, "offset_range": R,
+                       "offset_resolution": res, "n_step_cycles": n_step_cycles, "tau_fit_max": tau_fit_max,
+                       "mismatch_beta": mismatch_beta})
+    prov = provenance(
+        generator="charz.blocks.comparator.netlist.step_netlist/ramp_netlist + "
+                  "charz.blocks.comparator.recipe.characterize_comparator",
+        params=gen_params,
+        netlist_sha256=nominal_sha,
+        pdk_prov=pdk.provenance(),
+        ngspice=ngspice,
+        mc_samples=mc,
+        seed=seed if mc > 0 else None,
+        extra={
+            "recipe": RECIPE,
+            "netlist_sha256_at": f"vdd={p_nom.vdd:g}, temp={p_nom.temp:g}",
+            **netlist_set(all_sha),
+            "mismatch": mismatch_record(pdk, draws, mismatch_beta),
+            "failed_points": failed,
+            "failed_mc_runs": mc_failed,
+            "checks": {"reset_residual_max_V": round(reset_gap, 6), "reset_tolerance_V": RESET_TOLERANCE,
+                       "ramp_output_residual_max_V": round(ramp_gap, 6), "offset_out_of_range": out_of_range,
+                       "offset_non_monotonic": non_mono, "offset_unresolved_cycles": unresolved},
+            "warnings": notes,
+            "analysis_seconds": round(analysis_s, 3),
+        },
+    )
+    tl = timeline(base, 1)
+    conditions = {
+        "vcm_ratio": base.vcm_ratio,
+        "vcm": "vcm_ratio x VDD (input common mode; inp = vcm + dv/2, inn = vcm - dv/2)",
+        "c_load": base.c_load,
+        "c_load_unit": "F on each of dp, dn",
+        "t_clk": base.t_clk,
+        "t_edge": base.t_edge,
+        "t_step": base.t_step,
+        "sr_latch": base.sr_latch,
+        "sizes_m": dataclasses.asdict(base.sizes),
+        "decision": "+1 = dp high = v(inp) - v(inn) above the offset; -1 = dn high; 0 = unresolved at the end "
+                    "of the evaluate half",
+        "t_decision": "clock rising edge at 50 % to |v(dp) - v(dn)| = VDD/2",
+        "evaluate_window_s": float(f"{tl.evaluate_end(0) - tl.clock_50(0):.12g}"),
+        "energy": "VDD x (net supply charge + clock pull-up charge) per decision, over cycles 1..n-1 of a step deck "
+                  "(repeated decision, output latch not toggling); `energy` = mean over the dv runs",
+        "offset": "input-referred: the dv at which the decision turns from 0 to 1; midpoint between the last 0 and "
+                  "the first 1 of a staircase ramp",
+        "offset_range": R,
+        "offset_resolution": res,
+        "tau_fit": {"model": "t_d = t_1mV - tau ln(|dv| / 1 mV)", "max_abs_dv": tau_fit_max, "per_corner": tau_fits},
+        "per_corner": [n for n in PER_CORNER if n in out_tables],
+        "per_corner_note": "these tables do not depend on dv: they are constant along the dv axis",
+    }
+
+    lut = LUT(block=Kind.COMPARATOR, axes=axes, tables=out_tables, units=units, samples=samples, conditions=conditions,
+              provenance=prov, arrays=arrays)
+
+    # ---- fit quality -----------------------------------------------------------------------------------
+    if fit_params:
+        pred = {"t_decision": [], "energy_dv": []}
+        sim = {"t_decision": [], "energy_dv": []}
+        where_fit = []
+        for (p, x), run in zip(fit_params, fit_runs):
+            if run is None:
+                continue
+            meas = measure_step(run, p, n_step_cycles)
+            try:
+                pv = {k: lut.value(k, vdd=p.vdd, temp=p.temp, dv=x) for k in pred}
+            except Exception:  # a NaN neighbour makes the prediction meaningless; skip the point
+                continue
+            if not all(np.isfinite(v) for v in pv.values()) or not np.isfinite(meas["t_decision"]):
+                continue
+            for k in pred:
+                pred[k].append(pv[k])
+                sim[k].append(meas[k])
+            where_fit.append({"vdd": p.vdd, "temp": p.temp, "dv": x})
+        if where_fit:
+            lut.fit_quality = {k: fit_quality_entry(pred[k], sim[k], UNITS[k], where_fit) for k in pred}
+    return lut
+
+
+def characterize(kind: str, pdk, **common) -> LUT:
+    """The registry's entry (``charz characterize comparator``); *common* as
+    :attr:`charz.blocks.base.Block.recipe`."""
+    return characterize_comparator(pdk, **common)
+
+
+__all__ = ["characterize_comparator", "measure_step", "ramp_offset", "cycle_decisions", "fit_tau", "default_ramp",
+           "RECIPE"]
