@@ -369,6 +369,13 @@ def test_circuit_from_shipped_luts_is_trimmed_and_reads_out_consistently():
     assert abs(c.tdc_thr[-1] - (w - 0.5)) < 0.45
     assert np.all(np.abs(c.scale_thr[:20] - (np.arange(1, 21) - 0.5)) < 0.5), c.scale_thr[:20]
     assert min(c.e_tdc, c.e_shared, c.e_cap_unit, c.e_readout, float(np.min(c.e_line))) > 0
+    # the converter LUT given as a pathlib.Path, a str or a loaded LUT is read the same way (a Path was once
+    # skipped, leaving the read-out energy at 0 J)
+    from charz.core.lut import LUT, find_default
+
+    adc_path = find_default("ptm16hp", "adc_sar6")
+    for given in (adc_path, str(adc_path), LUT.load(adc_path)):
+        assert circuit_from_luts(vdd=0.8, adc=given).e_readout == c.e_readout
     m = model_from_luts(vdd=0.8, exp_mismatch=0.0, man_mismatch=0.0)
     a, b = random_vectors(4000, 16, "e4m3", "normal", 3)
     y, det = m.dot(a, b, details=True)

@@ -1,5 +1,7 @@
 """The command line: help texts, one-line errors with non-zero exit codes, golden netlists."""
 
+import ast
+import re
 from pathlib import Path
 
 import numpy as np
@@ -65,12 +67,18 @@ def test_missing_libngspice_is_explained():
     (["characterize", "comparator", "--sign-only"], "--sign-only applies"),
     (["characterize", "wht_column", "--size", "w_pd=80n"], "w_cell"),
     (["eval", "--network", "wht", "--lut", "lut/ptm16hp/comparator"], "wht_column"),
-    (["eval", "--network", "wht", "--adc-lut", "lut/ptm16hp/adc_sar5"], "does not apply"),
+    (["eval", "--network", "wht", "--adc-lut", "lut/ptm16hp/adc_sar5"], "not to --network wht (no converters"),
     (["eval", "--lut", "lut/ptm16hp/wht16_sign"], "--network wht"),
     (["eval", "--mode", "sign"], "--network wht only"),
     (["check", "wht", "--lut", "lut/ptm16hp/cim_column"], "wht_column"),
     (["check", "wht", "--lut", "lut/ptm16hp/wht16_sign", "--vectors", "0"], "vectors"),
     (["train", "--lut", "lut/ptm16hp/wht16"], "--network wht only"),
+    # an option of another network / check: refused from the registry's declarations, with the reason
+    (["train", "--epochs", "3"], "--epochs applies to --network td_mac only, not to --network mlp"),
+    (["eval", "--network", "td_mac", "--t-pulse", "40p"], "not to --network td_mac (it has no wordline pulse)"),
+    (["eval", "--network", "td_mac", "--columns-per-adc", "2"], "one converter per engine"),
+    (["check", "td_mac", "--mc", "2"], "--mc applies to check wht only, not to check td_mac (it is nominal only)"),
+    (["check", "wht", "--delay-lut", "x"], "--delay-lut applies to check td_mac only"),
     (["characterize", "td_delay", "--bits", "9"], "bits"),
     (["characterize", "td_delay", "--steps-per-lsb", "4"], "--steps-per-lsb applies"),
 ])
@@ -139,3 +147,73 @@ def test_eval_wht_network_end_to_end(tmp_path):
     assert "vdd=0.8 V" in out
     for name in ("wht_accuracy_vs_mismatch.png", "wht_planes_evaluated.png", "wht_accuracy_vs_vdd.png", "wht_eval.json"):
         assert (tmp_path / name).stat().st_size > 1000
+
+
+# --- the command line names no block (issue 12): verbs read the registry --------------------------------
+CLI_DIR = ROOT / "charz" / "cli"
+VERBS = ("eval", "check", "train")
+
+
+def _block_names():
+    """(word-matched names: kinds and families, quoted-only names: the network commands) of the registry."""
+    from charz.blocks import REGISTRY
+
+    words = set(REGISTRY.kinds) | set(REGISTRY.families())
+    commands = {name for verb in VERBS for name in REGISTRY.commands(verb)}
+    return words, commands
+
+
+def _named_blocks(text: str) -> list[str]:
+    words, commands = _block_names()
+    found = [w for w in sorted(words) if re.search(rf"(?<![A-Za-z0-9_]){re.escape(w)}(?![A-Za-z0-9_])", text)]
+    found += [f"'{c}'" for c in sorted(commands) if re.search(rf"[\"']{re.escape(c)}[\"']", text)]
+    if "Kind." in text:
+        found.append("Kind.")
+    return found
+
+
+def test_no_block_name_in_the_command_line():
+    """Every module of charz/cli/ is free of LUT kinds, family names, quoted network-command names and Kind
+    constants, and imports neither a family (charz.blocks.<family>) nor a network module: what a block adds to
+    the command line is declared in its family's __init__ (Block.options, Block.commands)."""
+    files = sorted(CLI_DIR.glob("*.py"))
+    assert {"__init__.py", "common.py", "eval.py", "check.py", "train.py", "characterize.py"} <= {f.name for f in files}
+    bad = []
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        bad += [f"{path.name}: {name}" for name in _named_blocks(text)]
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.ImportFrom):
+                mod = "." * node.level + (node.module or "")
+                if re.match(r"^\.\.(blocks\.(?!base$)|network)", mod) or re.match(r"^charz\.(blocks\.(?!base$)|network)", mod):
+                    bad.append(f"{path.name}:{node.lineno}: imports {mod}")
+            elif isinstance(node, ast.Import):
+                bad += [f"{path.name}:{node.lineno}: imports {a.name}" for a in node.names
+                        if re.match(r"^charz\.(blocks\.(?!base$)|network)", a.name)]
+    assert not bad, "block names in charz/cli/ (declare them in the family's __init__):\n  " + "\n  ".join(bad)
+
+
+def test_the_block_name_scan_sees_names():
+    assert _named_blocks('help="wht_column LUT"') == ["wht_column"]
+    assert _named_blocks("x = 'mlp'") == ["'mlp'"] and _named_blocks("digits MLP on columns") == []
+    assert _named_blocks("Kind.WHT_COLUMN") == ["Kind."] and _named_blocks("--adc-lut") == ["adc"]
+
+
+@pytest.mark.parametrize("verb", VERBS)
+def test_network_commands_and_their_options_come_from_the_registry(verb):
+    """`charz eval|check|train --help` list the registry's commands as the choices and every option they
+    declare, with the commands it applies to."""
+    from charz.blocks import REGISTRY
+
+    r = charz(verb, "--help")
+    assert r.returncode == 0, r.stderr
+    commands = REGISTRY.commands(verb)
+    assert len(commands) >= 2 and "{" + ",".join(commands) + "}" in r.stdout
+    flat = " ".join(r.stdout.split())
+    for name, (block, cmd) in commands.items():
+        assert " ".join(cmd.help.split())[:40] in flat, name
+        for opt in cmd.options:
+            assert opt.flag in r.stdout and " ".join(opt.help.split())[:30] in flat, (name, opt.flag)
+    if verb != "check":
+        default = [n for n, (_, c) in commands.items() if c.default]
+        assert len(default) == 1 and f"default {default[0]};" in flat

@@ -257,9 +257,10 @@ def test_sweep_mismatch_probe_subprocess(tmp_path):
 BOOM = """
 import sys
 import charz.cli as c
+import charz.cli.cache as verb
 def boom(args):
     {body}
-c.cmd_cache = boom
+verb.cmd_cache = boom
 sys.exit(c.main(["cache", "info"]))
 """
 

@@ -379,10 +379,10 @@ eval_pairs = st.lists(st.sampled_from(sorted(EVAL_OPTIONS)).flatmap(
 def test_eval_with_malformed_numbers(tmp_path, network, pairs, name):
     """Every LUT path given does not exist, so no evaluation can run: exit 2 (options) or 5 (LUT)."""
     missing = str(tmp_path / "missing" / ("m" + name))
-    luts = ["--delay-lut", missing, "--tdc-lut", missing, "--acc-lut", missing] if network == "td_mac" \
-        else ["--lut", missing]
+    luts = {"td_mac": ["--delay-lut", missing, "--tdc-lut", missing, "--acc-lut", missing, "--adc-lut", missing],
+            "mlp": ["--lut", missing, "--adc-lut", missing], "wht": ["--lut", missing]}[network]
     words = [w.replace("OUT", str(tmp_path / "out")) for p in pairs for w in p]
-    rc, out, err = _run(["eval", "--network", network, *luts, "--adc-lut", missing, *words])
+    rc, out, err = _run(["eval", "--network", network, *luts, *words])
     _assert_clean(rc, err, allowed=(2, 5))
 
 
@@ -392,8 +392,9 @@ def test_check_with_malformed_options(tmp_path, what, pairs, vectors):
     missing = str(tmp_path / "nope")
     words = [w.replace("OUT", str(tmp_path / "out")) for p in pairs if p[0] in ("--vdd", "--temp", "--t-pulse",
                                                                                  "--seed") for w in p]
-    rc, out, err = _run(["check", what, "--lut", missing, "--delay-lut", missing, "--tdc-lut", missing,
-                         "--acc-lut", missing, "--adc-lut", missing, "--vectors", vectors, "--workers", "0", *words])
+    luts = ["--lut", missing] if what == "wht" else ["--delay-lut", missing, "--tdc-lut", missing, "--acc-lut",
+                                                     missing, "--adc-lut", missing]
+    rc, out, err = _run(["check", what, *luts, "--vectors", vectors, "--workers", "0", *words])
     _assert_clean(rc, err, allowed=(2, 5))
 
 

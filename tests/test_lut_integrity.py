@@ -130,7 +130,9 @@ def test_a_lut_that_appears_during_the_sweep_is_kept(tmp_path, capsys, monkeypat
         _lut(1.0).save(out)
         return _lut(2.0)
 
-    monkeypatch.setattr(cli, "characterize", fake_characterize)
+    from charz.blocks import REGISTRY
+
+    monkeypatch.setattr(REGISTRY, "characterize", fake_characterize)
     rc, stdout, err = run_main(capsys, "characterize", "bitcell8t", "--vdd", "0.7", "-o", out, "--workers", "0")
     assert rc == 0, err
     assert "bc8t_vdd0.7.1" in err and "appeared while the sweep ran" in err and len(err.strip().splitlines()) == 1

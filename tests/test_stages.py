@@ -105,7 +105,7 @@ def test_stage_of_each_kind_of_module():
     assert stage("charz.blocks.wht.netlist") == "netlist" and stage("charz.blocks.adc.netlist_flash") == "netlist"
     assert stage("charz.blocks.wht.check") == "recipe" and stage("charz.characterize.common") == "recipe"
     assert stage("charz.blocks.adc.model_area") == "model" and stage("charz.behavior.readout") == "model"
-    assert stage("charz.core.lut") == "core" and stage("charz.blocks.registry") == "other"
+    assert stage("charz.core.lut") == "core" and stage("charz.blocks.base") == "other"
     assert stage("charz.blocks.wht") == "other" and stage("charz.cli") == "other"
 
 

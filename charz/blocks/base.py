@@ -90,6 +90,13 @@ class Command:
     """One paragraph for ``--help``."""
     options: tuple[Option, ...] = ()
     """Options of this command (flags shared with other families' commands are added once)."""
+    summary: str = ""
+    """A few words for the verb's one-line help in ``charz --help`` (empty: the name alone)."""
+    default: bool = False
+    """The command ``charz eval`` / ``train`` runs when ``--network`` is not given (one per verb; without
+    one, the first declared)."""
+    hints: tuple[tuple[str, str], ...] = ()
+    """(flag, text): added to the error when another command's option of the same verb is given for this one."""
 
 
 @dataclasses.dataclass(frozen=True)

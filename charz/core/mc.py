@@ -13,10 +13,9 @@ needs none of the others), so
 ngspice's own random functions are not used (in ngspice 39 ``sgauss`` repeats its sequence in every
 process and ``agauss`` is not reproducible).
 
-``delvto`` shifts BSIM4's model threshold (``@m[vth]``) by exactly the drawn value (tested). A
-constant-current threshold extracted from Id-Vgs moves 1.04-1.10x as much on the PTM cards (measured
-with tests/test_mc.py's bench at Id = 100 nA * W/L): sigma(Vth) = A_VT/sqrt(WL) holds for the model
-threshold, and circuit-level spreads come out a few percent wider than a pure-Vth model would say. For PMOS, ``delvto`` adds to the signed Vth0, so a positive
+``delvto`` shifts BSIM4's model threshold (``@m[vth]``) by exactly the drawn value (tested), so
+sigma(Vth) = A_VT/sqrt(WL) holds for the model threshold; a constant-current threshold moves slightly more
+(the measurement is in docs/ARCHITECTURE.md, "Key decisions"). For PMOS, ``delvto`` adds to the signed Vth0, so a positive
 draw lowers |Vth|; the distribution is symmetric, so statistics are unaffected.
 
 Draws are lazy: a :class:`Draws` keeps the seed, the device names and the per-device sigmas, and makes

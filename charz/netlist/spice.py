@@ -144,8 +144,8 @@ class Netlist:
 
 
 def mos(name: str, d: str, g: str, s: str, b: str, model: str, w: float, l: float) -> str:
-    """A BSIM4 instance line. rbodymod/rgatemod are switched off per instance (1.1-1.2x faster, same
-    results to 4-5 digits on the PTM cards, see NGSPICE_NOTES)."""
+    """A BSIM4 instance line. rbodymod/rgatemod are switched off per instance (faster with the
+    same results on the PTM cards; the measurement is in docs/ARCHITECTURE.md, "Key decisions")."""
     if not 0 < positive(w, f"width of {name}") <= MOS_W_MAX:
         raise ParameterError(f"width of {name} = {w:g} m is beyond {MOS_W_MAX:g} m: sizes are in metres (e.g. 64e-9)")
     if not 0 < positive(l, f"length of {name}") <= MOS_L_MAX:

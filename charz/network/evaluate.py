@@ -172,7 +172,7 @@ def evaluate(
     ideal_sparsity = [float(np.mean(h == 0)) for h in hid]
 
     q = model.quantizer
-    ledger = EnergyLedger(model.e_nom, conversion_energy=float(getattr(q, "energy", 0.0)),
+    ledger = EnergyLedger(model.e_nom, conversion_energy=float(q.energy),
                           readout=None if model.ideal_readout else q.short_label)
     names = [f"fc{i + 1} ({net.sizes[i]}x{net.sizes[i + 1]})" for i in range(net.n_layers)]
     accs, sparsity, mismatch_vs_ideal, adc_stats = [], [], [], []
@@ -210,7 +210,7 @@ def evaluate(
     scheme, sa_bits = timing.scheme_for(q)
     col_t = timing.column_timing(lut, model.coords.get("t_pulse", 0.0))
     geo = timing.layer_geometry(net.sizes, model.n_rows, net.x_bits, net.w_bits, names)
-    tm = timing.network_timing(geo, col_t, scheme, float(getattr(q, "t_conv", 0.0)), columns_per_adc=columns_per_adc or 1,
+    tm = timing.network_timing(geo, col_t, scheme, float(q.t_conv), columns_per_adc=columns_per_adc or 1,
                                sa_bits=sa_bits, array_columns=array_columns, ops_per_inference=en["ops"])
     if scheme == "immersed":  # the same converter timing as a conventional dedicated converter per column
         ded = timing.network_timing(geo, col_t, "dedicated", float(q.t_conv), columns_per_adc=1,

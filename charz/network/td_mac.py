@@ -57,8 +57,7 @@ forward ``x @ W`` (both layers), backward ``dY @ W.T`` (layer 2; layer 1's input
 and not computed) and the weight gradients ``x.T @ dY`` (both layers; K = the batch, chunked by L).
 Bias gradients (sums over the batch), the softmax, ReLU masks and the update are digital FP32.
 :func:`compare_training` trains FP32 and TD-MAC from the same init and the same batch order.
-Default: 20 epochs, lr 0.05, batch 32 (about 30 s for both runs on the ideal circuit, about 70 s on a
-circuit with mismatch, one core). On the ideal circuit the training curves track FP32's within
+Default: 20 epochs, lr 0.05, batch 32. On the ideal circuit the training curves track FP32's within
 noise (the measured figures are in README, 'Time-domain floating-point MAC (FP8)').
 """
 

@@ -42,7 +42,8 @@ import math
 
 from ..core.cim_cycle import T_GAP, T_RELEASE
 from ..core.errors import ParameterError
-from ..core.lut import LUT, Kind
+from ..behavior.interfaces import Digitizer
+from ..core.lut import LUT
 from ..core.validate import posint
 
 SCHEMES = ("ideal", "dedicated", "immersed")
@@ -91,18 +92,14 @@ def column_timing(lut: LUT, t_pulse: float) -> ColumnTiming:
     return ColumnTiming(t_sense, e + tr, src)
 
 
-def scheme_for(digitizer) -> tuple[str, int | None]:
-    """(scheme, SA bits that borrow bitlines) of a digitizer: ideal / dedicated / immersed."""
-    block = getattr(digitizer, "block", "ideal")
-    if block == "ideal":
-        return "ideal", None
-    if block == Kind.ADC_MI_SAR:
-        return "immersed", int(digitizer.bits)
-    cond = getattr(digitizer, "conditions", {}) or {}
-    if block == Kind.ADC_HYBRID and str(cond.get("cdac", "bitline")) == "bitline":
-        # bitlines borrowed: 2^dac_bits (the SPICE hybrid drives a full n-bit bitline DAC; the generic model an (n-m)-bit one)
-        return "immersed", int(cond.get("dac_bits", int(digitizer.bits) - int(digitizer.flash_bits)))
-    return "dedicated", None
+def scheme_for(digitizer: Digitizer) -> tuple[str, int | None]:
+    """(scheme, SA bits that borrow bitlines) of a digitizer: its placement, ideal / dedicated / immersed,
+    and its borrowed bits (:class:`charz.behavior.interfaces.Digitizer`)."""
+    if not isinstance(digitizer, Digitizer):
+        raise ParameterError(f"a digitizer (charz.behavior.interfaces.Digitizer) is needed, got {type(digitizer).__name__}")
+    if digitizer.placement not in SCHEMES:
+        raise ParameterError(f"digitizer placement must be one of {', '.join(SCHEMES)}, got {digitizer.placement!r}")
+    return digitizer.placement, digitizer.borrowed_bits
 
 
 

@@ -370,13 +370,17 @@ class IdealDigitizer(IdealQuantizer):
 
     Conversion is :meth:`IdealQuantizer.codes` (floor of (v - v_lo) / LSB, clipped), so a column model
     read out by it is bit-identical to the ideal-quantizer model; instances are all the same and draw
-    no random numbers."""
+    no random numbers. A :class:`charz.behavior.interfaces.Digitizer`."""
 
     block = "ideal"
     has_instances = False
     energy = 0.0
     t_conv = 0.0
     flash_bits = None
+    mismatch_scale = 0.0
+    placement = "ideal"
+    """No circuit next to the array (see :attr:`charz.behavior.interfaces.Digitizer.placement`)."""
+    borrowed_bits = None
 
     def __post_init__(self):
         if isinstance(self.bits, bool) or not isinstance(self.bits, (int, np.integer)) or not (1 <= self.bits <= MAX_ADC_BITS):
@@ -412,6 +416,10 @@ class IdealDigitizer(IdealQuantizer):
         """The same resolution over the full scale [v_lo, v_hi] [V]."""
         return IdealDigitizer(self.bits, float(v_lo), float(v_hi))
 
+    def with_mismatch_scale(self, scale: float) -> "IdealDigitizer":
+        """Itself: the ideal quantizer has no mismatch to scale."""
+        return self
+
     def inl_dnl(self, transitions=None, method: str = "endpoint") -> dict:
         """INL / DNL of *transitions* (default: the ideal ones, all 0) over this range (see
         :func:`inl_dnl`)."""
@@ -429,7 +437,8 @@ class IdealDigitizer(IdealQuantizer):
 @dataclasses.dataclass
 class DigitizerModel:
     """A digitizer LUT at one operating point: nominal transitions, Monte Carlo instance model, energy
-    per conversion and conversion time. Build it with :meth:`from_lut`."""
+    per conversion and conversion time. Build it with :meth:`from_lut`. A
+    :class:`charz.behavior.interfaces.Digitizer`."""
 
     block: str
     bits: int
@@ -590,6 +599,35 @@ class DigitizerModel:
         """Short label for tables and plot legends (block, resolution, trimming, synthetic)."""
         return (f"{self.block} {self.bits}-bit" + (" offset-trimmed" if self.calibration == "offset" else "")
                 + (" (synthetic LUT)" if self.synthetic else ""))
+
+    @property
+    def placement(self) -> str:
+        """``"immersed"`` when the DAC borrows a neighbouring array's bitlines (memory-immersed SA; a hybrid
+        whose SA part has the bitline DAC, condition ``cdac``), else ``"dedicated"`` (see
+        :attr:`charz.behavior.interfaces.Digitizer.placement`)."""
+        if self.block == Kind.ADC_MI_SAR:
+            return "immersed"
+        if self.block == Kind.ADC_HYBRID and str(self.conditions.get("cdac", "bitline")) == "bitline":
+            return "immersed"
+        return "dedicated"
+
+    @property
+    def borrowed_bits(self) -> int | None:
+        """SA bits whose DAC is made of borrowed bitlines (2^bits of them) when :attr:`placement` is
+        ``"immersed"``: all bits of a memory-immersed SA; for a hybrid the condition ``dac_bits`` (the SPICE
+        hybrid drives a full n-bit bitline DAC), else bits - flash_bits. None for a dedicated converter."""
+        if self.placement != "immersed":
+            return None
+        if self.block == Kind.ADC_MI_SAR:
+            return int(self.bits)
+        return int(self.conditions.get("dac_bits", int(self.bits) - int(self.flash_bits)))
+
+    def with_mismatch_scale(self, scale: float) -> "DigitizerModel":
+        """A copy whose drawn instances have Monte Carlo spread x *scale* (>= 0)."""
+        s = finite(scale, "ADC mismatch_scale")
+        if s < 0:
+            raise ParameterError(f"ADC mismatch_scale must be >= 0 (1.0 = the LUT's Monte Carlo), got {s:g}")
+        return dataclasses.replace(self, mismatch_scale=s)
 
     @property
     def sigma(self) -> np.ndarray:

@@ -75,10 +75,7 @@ groups as decided values from the first SA cycle on. No redundancy: a coarse dec
 the SA inside the wrong segment (a wide or missing code at the segment boundary). Each coarse
 comparator samples the input and its tap on two equal capacitors ``c_fs`` (2 fF) through transmission
 gates that open with the input sampling gate, so its kickback lands on two equal floating nodes (common
-mode). Measured (ptm16hp, 0.7 V, 4 bits, m = 2, bitline DAC, nominal): wired directly to the floating
-input bitline (``c_fs = 0``), the three comparators' kickback moved the first coarse edge up by 25 mV
-(0.9 LSB; the 4-bit LUT had 3 missing codes), with bare ladder taps (``c_tap`` = 0) by -39 mV; with the
-sampled inputs by +3.6 mV, within the 3.6 mV sweep step.
+mode). The measurements behind this input network are in this folder's ``README.md``.
 
 Timing (:func:`timeline`)
 -------------------------

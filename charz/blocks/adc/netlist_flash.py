@@ -18,11 +18,7 @@ Topology (one deck, every device named so Monte Carlo can ``alter`` it)::
   temperature coefficient, no parasitic capacitance): ladder mismatch is NOT drawn, so Monte Carlo
   spreads come from the comparators' transistor mismatch only. The ladder's finite tap impedance is
   real in the deck: the comparators' kickback at every clock edge disturbs the taps and recovers with
-  ``r_unit`` x the tap's load. Measured on ptm16hp at 0.7 V (2 bits, 4 mV staircase): with bare 1 kOhm
-  taps the kickback (the input pair's drain falling couples into its gate; the input source is ideal,
-  the tap is not) moved the transitions by -20, -42, -40 mV (taps 1, 2, 3; Thevenin 750 / 1000 / 750
-  Ohm), with 100 Ohm units by -4 mV, with 1 kOhm units and ``c_tap`` = 100 fF per tap by < 2 mV (the
-  staircase quantization). Default: ``r_unit`` = 1 kOhm with ``c_tap`` = 100 fF on every tap (ideal
+  ``r_unit`` x the tap's load. (the measurements behind the tap network are in this folder's ``README.md``). Default: ``r_unit`` = 1 kOhm with ``c_tap`` = 100 fF on every tap (ideal
   capacitors; their area is not in :mod:`charz.blocks.adc.model_area`).
 - **Comparators**: :func:`charz.blocks.comparator.netlist.comparator_cell` with index c (suffix ``_c`` on every
   internal node and device: ``min_p_3`` ...), no SR latch (the encoder reads the return-to-zero pair

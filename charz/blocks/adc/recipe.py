@@ -22,8 +22,7 @@ Fit check (``fit_check=True``, the default): 32 random inputs converted in rando
 nominal instance at every corner, against the behavioural decision procedure on the LUT's nominal
 transitions: ``fit_quality["codes_random_order"]`` (max error in codes, fraction within +-1 LSB, fraction
 exact). A ramp sweep hides history effects (each conversion follows a nearly equal input); random order
-shows them (ptm16hp 3-bit SAR, LSB/4 sweep: 100 % within +-1 LSB, 78 % exact - more misses than the sweep
-step alone explains, so about LSB/4 of the conversion depends on the previous one).
+shows them (what that showed on ptm16hp is in this folder's ``README.md``).
 
 Energy per conversion and conversion time
 -----------------------------------------
@@ -68,12 +67,13 @@ from .model_area import area
 from ...core.errors import ParameterError
 from ...core.grid import grid
 from ...core.lut import LUT, Axis, Kind
-from ...core.mc import Draws, Mismatch, draw
+from ...core.mc import Draws, Mismatch
 from .netlist import SarParams, decode, eval_time, ramp_netlist, sar_caps, sar_devices, timeline
-from ...core.pdk import PDK, get
-from ...sim.executor import Executor, owned
+from ...core.pdk import PDK
+from ...sim.executor import Executor
 from ...core.validate import finite, round12 as _r12
-from ...characterize.common import integral, run_points, sample_stats, steps_for, temp_values, vdd_values, netlist_set, provenance
+from ...characterize.common import integral, sample_stats, steps_for
+from ...characterize.recipe import Recipe
 
 RECIPE = "adc_sa/1"
 FIT_INPUTS, FIT_SEED = 32, 20261122
@@ -202,6 +202,91 @@ def measure(run: dict, params: SarParams, levels: Sequence[float]) -> dict:
             "parts": {s: np.asarray(v) for s, v in parts.items()}, "energy_input": np.asarray(e_in)}
 
 
+class SarRecipe(Recipe):
+    """The SA converters' recipe: ramp decks per corner (nominal + Monte Carlo instances), and the random-order
+    fit check. Its LUT kind follows the parameters (``adc_sar``, ``adc_mi_sar`` or ``adc_hybrid``: set per
+    instance from :attr:`SarParams.block`)."""
+
+    kind = Kind.ADC_SAR
+    version = RECIPE
+    generator = "charz.blocks.adc.netlist.ramp_netlist + charz.blocks.adc.recipe.characterize_sar"
+
+
+@dataclasses.dataclass
+class SarSweep:
+    """The plan of a transition sweep: one :class:`SarParams` per corner, the input levels split in decks (the
+    in-range decks first, then the margin decks) and the value of an edge censored at the upper rail."""
+
+    corner: dict[tuple[int, int], SarParams]
+    """(VDD index, temperature index) -> the corner's parameters (the same reference range everywhere)."""
+    step: float
+    """Spacing of the input levels [V]."""
+    chunks: list[np.ndarray]
+    """The input levels of every deck [V]."""
+    n_inner: int
+    """The first *n_inner* decks hold the in-range levels (energy is averaged over those)."""
+    censor: float | None
+    """The value stored for an edge never reached when the sweep ends at the upper rail (else None)."""
+
+    @property
+    def base(self) -> SarParams:
+        """The first corner's parameters (the reference range, LSB and timing of every corner)."""
+        return self.corner[(0, 0)]
+
+    @property
+    def levels(self) -> np.ndarray:
+        """Every input level, in deck order [V]."""
+        return np.concatenate(self.chunks)
+
+    def points(self, pdk: PDK) -> tuple[list, list[tuple[int, int, int]]]:
+        """The ramp decks ``(coords, Netlist)`` and their ``(i, j, deck)`` places."""
+        points, where = [], []
+        for (i, j), p in self.corner.items():
+            for c, lv in enumerate(self.chunks):
+                points.append(({"vdd": p.vdd, "temp": p.temp, "deck": c}, ramp_netlist(p, lv, pdk)))
+                where.append((i, j, c))
+        return points, where
+
+
+def plan_sweep(pdk: PDK, bits: int, kind: str, vdds: list[float], temps: list[float], params: dict,
+               input_step: float | None, steps_per_lsb: int | None, conversions_per_deck: int) -> SarSweep:
+    """The corners and input decks of :func:`characterize_sar` (its arguments checked here)."""
+    first = SarParams(pdk=pdk.name, bits=bits, kind=kind, vdd=vdds[0], temp=temps[0], **params)
+    fixed = dict(params, vref_lo=first.vref_lo, vref_hi=first.vref_hi)
+    corner = {(i, j): SarParams(pdk=pdk.name, bits=bits, kind=kind, vdd=v, temp=t, **fixed)
+              for (i, v), (j, t) in itertools.product(enumerate(vdds), enumerate(temps))}
+    base = corner[(0, 0)]
+    step = base.lsb / steps_for(steps_per_lsb) if input_step is None else finite(input_step, "input_step (V)")
+    if input_step is not None and steps_per_lsb is not None:
+        raise ParameterError("give input_step or steps_per_lsb, not both")
+    if not (base.lsb / 64 - 1e-15 <= step <= base.lsb / 2 + 1e-15):
+        raise ParameterError(f"input_step = {step:g} V is out of range: give LSB/64 to LSB/2 ({base.lsb / 64:g} to {base.lsb / 2:g} V)")
+    inner = input_levels(base, step)
+    rail = min(vdds)
+    outer = margin_levels(base, step, sweep_margin(base, pdk), rail)
+    # the in-range decks first and unchanged by the margin (their cached runs stay valid), then the margin decks
+    chunks = [inner[a:a + conversions_per_deck] for a in range(0, inner.size, conversions_per_deck)]
+    n_inner = len(chunks)
+    chunks += [outer[a:a + conversions_per_deck] for a in range(0, outer.size, conversions_per_deck)]
+    top = float(np.concatenate([inner, outer]).max())
+    censor = _r12(top + step / 2) if top + step > rail - 1e-12 else None
+    return SarSweep(corner, step, chunks, n_inner, censor)
+
+
+def _check_options(params: dict, a_cap, conversions_per_deck) -> float:
+    """Refuse unknown :class:`SarParams` fields, a capacitor mismatch outside 0..50 %*sqrt(fF) and a deck size
+    outside 1..512 conversions; the capacitor mismatch as a float."""
+    unknown = set(params) - set(SAR_OPTIONS)
+    if unknown:
+        raise ParameterError(f"unknown SA converter parameter(s) {sorted(unknown)}: use {list(SAR_OPTIONS)}")
+    a_cap = finite(a_cap, "a_cap (capacitor mismatch, %*sqrt(fF))")
+    if not (0.0 <= a_cap <= 50.0):
+        raise ParameterError(f"a_cap = {a_cap:g} %*sqrt(fF) is out of range: give 0 to 50")
+    if isinstance(conversions_per_deck, bool) or not isinstance(conversions_per_deck, int) or not (1 <= conversions_per_deck <= 512):
+        raise ParameterError(f"conversions_per_deck must be an integer from 1 to 512, got {conversions_per_deck!r}")
+    return a_cap
+
+
 def characterize_sar(
     pdk: PDK | str,
     bits: int = 5,
@@ -230,152 +315,141 @@ def characterize_sar(
     capacitor mismatch of the explicit capacitors under Monte Carlo (default 0: ideal capacitors);
     ``params``: further :class:`SarParams` fields. The reference range is fixed over the VDD grid: by
     default the :class:`SarParams` defaults at the lowest grid VDD."""
-    if isinstance(pdk, str):
-        pdk = get(pdk)
-    unknown = set(params) - set(SAR_OPTIONS)
-    if unknown:
-        raise ParameterError(f"unknown SA converter parameter(s) {sorted(unknown)}: use {list(SAR_OPTIONS)}")
-    if isinstance(mc, bool) or not isinstance(mc, (int, np.integer)) or mc < 0:
-        raise ParameterError(f"mc = {mc!r}: the number of Monte Carlo samples must be an integer >= 0")
-    a_cap = finite(a_cap, "a_cap (capacitor mismatch, %*sqrt(fF))")
-    if not (0.0 <= a_cap <= 50.0):
-        raise ParameterError(f"a_cap = {a_cap:g} %*sqrt(fF) is out of range: give 0 to 50")
-    if isinstance(conversions_per_deck, bool) or not isinstance(conversions_per_deck, int) or not (1 <= conversions_per_deck <= 512):
-        raise ParameterError(f"conversions_per_deck must be an integer from 1 to 512, got {conversions_per_deck!r}")
-    vdds = vdd_values(pdk, vdd)
-    temps = temp_values(temp)
-    first = SarParams(pdk=pdk.name, bits=bits, kind=kind, vdd=vdds[0], temp=temps[0], **params)
-    cdac = "mom" if kind == "sar" else "bitline"
-    fixed = dict(params, vref_lo=first.vref_lo, vref_hi=first.vref_hi)
-    corner = {(i, j): SarParams(pdk=pdk.name, bits=bits, kind=kind, vdd=v, temp=t, **fixed)
-              for (i, v), (j, t) in itertools.product(enumerate(vdds), enumerate(temps))}
-    base = corner[(0, 0)]
-    step = base.lsb / steps_for(steps_per_lsb) if input_step is None else finite(input_step, "input_step (V)")
-    if input_step is not None and steps_per_lsb is not None:
-        raise ParameterError("give input_step or steps_per_lsb, not both")
-    if not (base.lsb / 64 - 1e-15 <= step <= base.lsb / 2 + 1e-15):
-        raise ParameterError(f"input_step = {step:g} V is out of range: give LSB/64 to LSB/2 ({base.lsb / 64:g} to {base.lsb / 2:g} V)")
-    inner = input_levels(base, step)
-    rail = min(vdds)
-    outer = margin_levels(base, step, sweep_margin(base, pdk), rail)
-    # the in-range decks first and unchanged by the margin (their cached runs stay valid), then the margin decks
-    chunks = [inner[a:a + conversions_per_deck] for a in range(0, inner.size, conversions_per_deck)]
-    n_inner = len(chunks)
-    chunks += [outer[a:a + conversions_per_deck] for a in range(0, outer.size, conversions_per_deck)]
-    levels = np.concatenate([inner, outer])
-    top = float(levels.max())
-    censor = _r12(top + step / 2) if top + step > rail - 1e-12 else None
-
-    points, where = [], []
-    for (i, j), p in corner.items():
-        for c, lv in enumerate(chunks):
-            points.append(({"vdd": p.vdd, "temp": p.temp, "deck": c}, ramp_netlist(p, lv, pdk)))
-            where.append((i, j, c))
-
-    draws = None
-    if mc > 0:
-        dev = draw(Mismatch(pdk.avt_mv_um), sar_devices(base, pdk), int(mc), seed)
-        caps = sar_caps(base, pdk) if a_cap > 0 else ()
-        draws = SarDraws(dev, tuple(c for c, _ in caps), draw_caps(caps, int(mc), seed, a_cap) if caps else np.zeros((mc, 0)))
-
+    r = SarRecipe(pdk, mc=mc, seed=seed, executor=executor, use_cache=use_cache, progress=progress,
+                  fit_check=fit_check)
+    a_cap = _check_options(params, a_cap, conversions_per_deck)
+    vdds, temps = r.vdds(vdd), r.temps(temp)
+    sw = plan_sweep(r.pdk, bits, kind, vdds, temps, params, input_step, steps_per_lsb, conversions_per_deck)
+    base = sw.base
+    r.kind = base.block
+    points, where = sw.points(r.pdk)
+    draws = _draws(r, base, a_cap)
     # fit check: FIT_INPUTS random inputs in random order per corner (nominal instance), after the sweep
     fit_v = np.round(np.random.default_rng(FIT_SEED).uniform(base.vref_lo, base.vref_hi, FIT_INPUTS), 12)
-    fit_points = [({"vdd": p.vdd, "temp": p.temp, "check": 1}, ramp_netlist(p, fit_v, pdk)) for p in corner.values()]
+    fit_points = [({"vdd": p.vdd, "temp": p.temp, "check": 1}, ramp_netlist(p, fit_v, r.pdk)) for p in sw.corner.values()]
+    with r:
+        res = r.run(points, draws, desc=f"{base.block}{bits} " + ("nominal" if draws is None else f"nominal + {r.mc} MC"),
+                    timeout=600.0)
+        fit_res = r.run(fit_points, desc=f"{base.block}{bits} fit check", timeout=600.0, fit=True) if fit_check else None
 
-    with owned(executor) as ex:
-        res = run_points(points, draws, recipe=RECIPE, executor=ex, use_cache=use_cache, progress=progress,
-                         desc=f"{base.block}{bits} " + ("nominal" if draws is None else f"nominal + {mc} MC"),
-                         timeout=600.0)
-        fit_res = (run_points(fit_points, None, recipe=RECIPE, executor=ex, use_cache=use_cache, progress=progress,
-                              desc=f"{base.block}{bits} fit check", timeout=600.0) if fit_check else None)
-    failed = [f.message() for f in res.failures]
-    ngspice = res.ngspice
+    trans, tables, samples, checks = _tables(sw, _collect(sw, where, res, r.mc), (len(vdds), len(temps)), bits, r.mc)
+    units = {k: UNITS[k] for k in tables}
+    smp = {}
+    if r.mc > 0:
+        smp["transition"] = samples
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            tables["transition_mean"], tables["transition_sigma"] = sample_stats(samples)
+        units["transition_mean"] = units["transition_sigma"] = "V"
+    ne = (1 << bits) - 1
+    axes = (Axis("vdd", "V", np.asarray(vdds)), Axis("temp", "degC", np.asarray(temps)),
+            Axis("edge", "code", np.arange(1, ne + 1, dtype=float), discrete=True))
+    gen = base.as_dict()
+    for k in ("vdd", "temp"):
+        gen.pop(k)
+    gen.update({"vdd_grid": vdds, "temp_grid": temps, "input_step": sw.step, "a_cap_pct_sqrt_fF": a_cap,
+                "conversions_per_deck": conversions_per_deck})
+    applied = "delvto on every transistor" + (f" + capacitor mismatch a_cap = {a_cap:g} %*sqrt(fF)" if a_cap > 0 else
+                                              "; explicit capacitors ideal (a_cap = 0)")
+    prov = r.provenance(gen, points[0][1].sha256, draws=draws.devices if draws is not None else None,
+                        mismatch={"applied_as": applied}, checks=checks)
+    fq = {}
+    if fit_res is not None:
+        fq["codes_random_order"] = _fit_entry(fit_res, fit_points, list(sw.corner), sw.corner, trans, fit_v, bits,
+                                              base.block, base.flash_bits or None)
+    return LUT(block=base.block, axes=axes, tables=tables, units=units, samples=smp,
+               conditions=_conditions(base, bits, kind, sw.step, r.pdk), provenance=prov,
+               arrays=draws.arrays() if draws is not None else {}, fit_quality=fq)
 
-    nv, nt, ne = len(vdds), len(temps), (1 << bits) - 1
-    nom_codes = {key: np.full(levels.size, -1) for key in corner}
-    mc_codes = {key: np.full((mc, levels.size), -1) for key in corner}
-    energy = {key: [] for key in corner}
-    parts: dict = {key: {} for key in corner}
-    e_in = {key: [] for key in corner}
-    margin = 1.0
-    offs = np.concatenate([[0], np.cumsum([len(c) for c in chunks])])
+
+def _draws(r: SarRecipe, base: SarParams, a_cap: float) -> SarDraws | None:
+    """The Monte Carlo instances: Pelgrom ``delvto`` of every transistor plus, with *a_cap* > 0, the explicit
+    capacitors' values (None without Monte Carlo)."""
+    dev = r.draws(sar_devices(base, r.pdk))
+    if dev is None:
+        return None
+    caps = sar_caps(base, r.pdk) if a_cap > 0 else ()
+    return SarDraws(dev, tuple(c for c, _ in caps), draw_caps(caps, r.mc, r.seed, a_cap) if caps else np.zeros((r.mc, 0)))
+
+
+@dataclasses.dataclass
+class _Measured:
+    """What the ramp runs of every corner gave: codes per input level (-1: not measured), the in-range
+    conversions' energies (total and per source) and input charge energies, and the smallest latch margin."""
+
+    nom_codes: dict
+    mc_codes: dict
+    energy: dict
+    parts: dict
+    e_in: dict
+    margin: float
+
+
+def _collect(sw: SarSweep, where: list[tuple[int, int, int]], res, mc: int) -> _Measured:
+    """Decode every ramp run (nominal: codes, energies; Monte Carlo: codes) into per-corner records."""
+    levels = sw.levels
+    keys = list(sw.corner)
+    out = _Measured({key: np.full(levels.size, -1) for key in keys}, {key: np.full((mc, levels.size), -1) for key in keys},
+                    {key: [] for key in keys}, {key: {} for key in keys}, {key: [] for key in keys}, 1.0)
+    offs = np.concatenate([[0], np.cumsum([len(c) for c in sw.chunks])])
     for (i, j, c), run, mruns in zip(where, res.nominal, res.mc):
-        p, lv, sl = corner[(i, j)], chunks[c], slice(offs[c], offs[c + 1])
+        p, lv, sl = sw.corner[(i, j)], sw.chunks[c], slice(offs[c], offs[c + 1])
         if run is not None:
             m = measure(run, p, lv)
-            nom_codes[(i, j)][sl] = m["codes"]
-            margin = min(margin, m["margin"])
-            if c < n_inner:  # margin levels give transitions only; energy is the mean over inputs in range
-                energy[(i, j)] += list(m["energy"])
+            out.nom_codes[(i, j)][sl] = m["codes"]
+            out.margin = min(out.margin, m["margin"])
+            if c < sw.n_inner:  # margin levels give transitions only; energy is the mean over inputs in range
+                out.energy[(i, j)] += list(m["energy"])
                 for s, v in m["parts"].items():
-                    parts[(i, j)].setdefault(s, []).extend(v.tolist())
-                e_in[(i, j)] += list(m["energy_input"])
+                    out.parts[(i, j)].setdefault(s, []).extend(v.tolist())
+                out.e_in[(i, j)] += list(m["energy_input"])
         for s, srun in enumerate(mruns):
             if srun is not None:
-                mc_codes[(i, j)][s, sl] = decode(srun, p, len(lv))[0]
+                out.mc_codes[(i, j)][s, sl] = decode(srun, p, len(lv))[0]
+    return out
 
+
+def _tables(sw: SarSweep, m: _Measured, shape: tuple[int, int], bits: int, mc: int
+            ) -> tuple[np.ndarray, dict, np.ndarray, dict]:
+    """The nominal transitions, the tables ``transition``, ``energy``, ``t_conv``, the Monte Carlo transitions
+    (vdd, temp, edge, sample) and the provenance checks (latch margin, static figures per corner, censored
+    edges, the sweep)."""
+    levels, censor = sw.levels, sw.censor
+    (nv, nt), ne = shape, (1 << bits) - 1
     trans = np.full((nv, nt, ne), np.nan)
     e_tab = np.full((nv, nt, ne), np.nan)
     t_tab = np.full((nv, nt, ne), np.nan)
     samples = np.full((nv, nt, ne, mc), np.nan)
-    checks: dict = {"min_latch_margin": round(margin, 4)}
+    checks: dict = {"min_latch_margin": round(m.margin, 4)}
     stats = {}
     censored = 0
-    for (i, j), p in corner.items():
-        trans[i, j] = transitions_from_codes(levels, nom_codes[(i, j)], bits, censor)
+    for (i, j), p in sw.corner.items():
+        trans[i, j] = transitions_from_codes(levels, m.nom_codes[(i, j)], bits, censor)
         censored += int(np.sum(trans[i, j] == censor)) if censor is not None else 0
-        if energy[(i, j)] and np.all(nom_codes[(i, j)] >= 0):
-            e_tab[i, j] = float(np.mean(energy[(i, j)]))
+        if m.energy[(i, j)] and np.all(m.nom_codes[(i, j)] >= 0):
+            e_tab[i, j] = float(np.mean(m.energy[(i, j)]))
         t_tab[i, j] = p.t_conv
         for s in range(mc):
-            samples[i, j, :, s] = transitions_from_codes(levels, mc_codes[(i, j)][s], bits, censor)
+            samples[i, j, :, s] = transitions_from_codes(levels, m.mc_codes[(i, j)][s], bits, censor)
             censored += int(np.sum(samples[i, j, :, s] == censor)) if censor is not None else 0
         st = inl_dnl(trans[i, j], (p.vref_lo, p.vref_hi))
         stats[f"vdd={p.vdd:g},temp={p.temp:g}"] = {
             "max_abs_dnl_lsb": _f(st["max_abs_dnl"]), "max_abs_inl_lsb": _f(st["max_abs_inl"]),
             "n_missing": int(st["n_missing"]), "offset_lsb": _f(st["offset_lsb"]),
             "energy_J": _f(e_tab[i, j, 0]),
-            "energy_parts_J": {s: float(np.mean(v)) for s, v in parts[(i, j)].items()},
-            "energy_input_J": float(np.mean(e_in[(i, j)])) if e_in[(i, j)] else None,
+            "energy_parts_J": {s: float(np.mean(v)) for s, v in m.parts[(i, j)].items()},
+            "energy_input_J": float(np.mean(m.e_in[(i, j)])) if m.e_in[(i, j)] else None,
         }
     checks["nominal"] = stats
     checks["edges_beyond_upper_rail"] = censored
-    checks["sweep"] = {"from_V": float(levels.min()), "to_V": top, "levels": int(levels.size),
+    checks["sweep"] = {"from_V": float(levels.min()), "to_V": float(levels.max()), "levels": int(levels.size),
                        "censored_edge_value_V": censor}
+    return trans, {"transition": trans, "energy": e_tab, "t_conv": t_tab}, samples, checks
 
-    tables = {"transition": trans, "energy": e_tab, "t_conv": t_tab}
-    smp = {}
-    units = {k: UNITS[k] for k in tables}
-    if mc > 0:
-        smp["transition"] = samples
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            tables["transition_mean"], tables["transition_sigma"] = sample_stats(samples)
-        units["transition_mean"] = units["transition_sigma"] = "V"
-    axes = (Axis("vdd", "V", np.asarray(vdds)), Axis("temp", "degC", np.asarray(temps)),
-            Axis("edge", "code", np.arange(1, ne + 1, dtype=float), discrete=True))
-    gen = base.as_dict()
-    for k in ("vdd", "temp"):
-        gen.pop(k)
-    gen.update({"vdd_grid": vdds, "temp_grid": temps, "input_step": step, "a_cap_pct_sqrt_fF": a_cap,
-                "conversions_per_deck": conversions_per_deck})
-    all_sha = sorted(nl.sha256 for _, nl in points)
-    prov = provenance(
-        generator="charz.blocks.adc.netlist.ramp_netlist + charz.blocks.adc.recipe.characterize_sar",
-        params=gen, netlist_sha256=points[0][1].sha256, pdk_prov=pdk.provenance(), ngspice=ngspice,
-        mc_samples=int(mc), seed=seed if mc > 0 else None,
-        extra={
-            "recipe": RECIPE,
-            **netlist_set(all_sha),
-            "mismatch": {"avt_mv_um": pdk.avt_mv_um, "applied_as": "delvto on every transistor"
-                         + (f" + capacitor mismatch a_cap = {a_cap:g} %*sqrt(fF)" if a_cap > 0 else
-                            "; explicit capacitors ideal (a_cap = 0)"),
-                         "devices": len(draws.devices.devices)} if draws is not None else None,
-            "failed_points": failed,
-            "checks": checks,
-            "analysis_seconds": round(res.analysis_seconds(), 3),
-        },
-    )
+
+def _conditions(base: SarParams, bits: int, kind: str, step: float, pdk: PDK) -> dict:
+    """The LUT's conditions: resolution, kind, reference range, area model, timing and what is modelled."""
+    cdac = "mom" if kind == "sar" else "bitline"
     conditions = {
         "bits": bits, "kind": kind, "vref_lo": base.vref_lo, "vref_hi": base.vref_hi,
         "area_model": area(base.block, bits, pdk.name, c_unit_fF=base.c_unit * 1e15,
@@ -392,12 +466,7 @@ def characterize_sar(
         conditions.update(kind="hybrid", sa_kind=kind, sa_dac=conditions["cdac"], flash_bits=base.flash_bits, cdac=cdac,
                           dac_bits=bits, ladder_ohm=base.r_ladder, c_tap=base.c_tap,
                           n_cycles=base.n_cycles)
-    fq = {}
-    if fit_res is not None:
-        fq["codes_random_order"] = _fit_entry(fit_res, fit_points, list(corner), corner, trans, fit_v, bits, base.block,
-                                              base.flash_bits or None)
-    return LUT(block=base.block, axes=axes, tables=tables, units=units, samples=smp, conditions=conditions,
-               provenance=prov, arrays=draws.arrays() if draws is not None else {}, fit_quality=fq)
+    return conditions
 
 
 def _fit_entry(fit_res, fit_points, keys, corner, trans, v, bits, block, fb) -> dict:
@@ -460,4 +529,4 @@ def characterize(kind: str, pdk, *, bits=None, steps_per_lsb=None, vref=None, bi
     return characterize_sar(pdk, kind=kind[4:], **kw)
 
 
-__all__ = ["characterize_sar", "measure", "transitions_from_codes", "input_levels", "draw_caps", "SarDraws", "RECIPE"]
+__all__ = ["characterize_sar", "SarRecipe", "SarSweep", "plan_sweep", "measure", "transitions_from_codes", "input_levels", "draw_caps", "SarDraws", "RECIPE"]

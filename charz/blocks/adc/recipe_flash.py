@@ -63,17 +63,14 @@ from .model import effective_transitions, inl_dnl, thermometer_to_binary
 from .model_area import area as digitizer_area
 from ...core.errors import CharzError, ParameterError
 from ...core.lut import LUT, Axis, Kind
-from ...core.mc import Mismatch, draw
 from ..comparator.netlist import timeline
 from .netlist_flash import (
     BLOCK, FlashParams, VREF_HI_RATIO, VREF_LO_RATIO, check_flash_bits, flash_devices, flash_netlist,
 )
-from ...core.pdk import PDK, get
-from ...sim.executor import Executor, owned
-from ...characterize.common import (
-    provenance,
-    check_mc, mismatch_record, run_points, sample_stats, steps_for, temp_values, vdd_values, netlist_set,
-)
+from ...core.pdk import PDK
+from ...sim.executor import Executor
+from ...characterize.common import sample_stats, steps_for
+from ...characterize.recipe import Recipe
 from ..comparator.recipe import _integral, cycle_decisions
 
 log = logging.getLogger(__name__)
@@ -166,6 +163,35 @@ def estimated_seconds(params: FlashParams) -> float:
 
 
 # ---- the recipe ---------------------------------------------------------------------------------------
+class FlashRecipe(Recipe):
+    """The flash converter's recipe: one staircase deck per corner, nominal and per Monte Carlo instance."""
+
+    kind = Kind.ADC_FLASH
+    version = RECIPE
+    generator = "charz.blocks.adc.netlist_flash.flash_netlist + charz.blocks.adc.recipe_flash.characterize_flash"
+
+
+@dataclasses.dataclass
+class FlashResults:
+    """The measured staircases of every corner (:func:`measure_runs`)."""
+
+    transitions: np.ndarray
+    """(vdd, temp, edge) nominal comparator transitions [V]."""
+    energy_comparators: np.ndarray
+    """(vdd, temp) [J]."""
+    energy_ladder: np.ndarray
+    """(vdd, temp) [J]."""
+    codes: np.ndarray
+    """(vdd, temp, conversion) the nominal converter's code, -1 where the run failed."""
+    samples: np.ndarray
+    """(vdd, temp, edge, sample) Monte Carlo transitions [V]."""
+    checks: dict
+    """Counts over every run: bubbles, non-monotonic comparators, unresolved decisions, transitions outside the
+    staircase, nominal codes going back, measurement errors."""
+    static: dict
+    """Static figures (DNL, INL, offset, missing codes) of every corner whose transitions are all found."""
+
+
 def characterize_flash(
     pdk: PDK | str,
     bits: int = 5,
@@ -201,182 +227,183 @@ def characterize_flash(
     params: further :class:`charz.blocks.adc.netlist_flash.FlashParams` fields (``r_unit``, ``c_tap``, ``sizes``,
         ``c_load``, ``t_clk``, ``t_edge``, ``t_step``, ``margin``).
     """
-    if isinstance(pdk, str):
-        pdk = get(pdk)
+    r = FlashRecipe(pdk, mc=mc, seed=seed, executor=executor, use_cache=use_cache, progress=progress, fit_check=False)
     bits = check_flash_bits(bits)
     unknown = set(params) - set(FLASH_OPTIONS)
     if unknown:
         raise ParameterError(f"unknown flash parameter(s) {sorted(unknown)}: use {list(FLASH_OPTIONS)}")
-    mc = check_mc(mc)
-    vdds = vdd_values(pdk, vdd)
-    temps = temp_values(27.0 if temp is None else temp)
+    vdds, temps = r.vdds(vdd), r.temps(temp)
+    fparams = plan_corners(r.pdk, bits, vdds, temps, vref_lo, vref_hi, resolution, steps_per_lsb, params)
+    base = fparams[(0, 0)]
+    points = [({"vdd": p.vdd, "temp": p.temp}, flash_netlist(p, r.pdk)) for p in fparams.values()]
+    est = max(estimated_seconds(p) for p in fparams.values())
+    draws = r.draws(flash_devices(base, r.pdk))
+    with r:
+        res = r.run(points, draws, desc=f"{bits}-bit flash staircase " + ("nominal" if draws is None else f"nominal + {r.mc} MC"),
+                    chunk=max(1, min(25, int(60 / max(est, 1e-3)))), timeout=max(120.0, 10 * est))
+    m = measure_runs(r, fparams, res, (len(vdds), len(temps), base.n_comparators))
+    notes: list[str] = []
+    if m.checks["transitions_out_of_range"]:
+        notes.append(f"{BLOCK}: {m.checks['transitions_out_of_range']} comparator transition(s) fell outside the "
+                     f"staircase and are NaN: give a larger margin")
+    for note in notes:
+        log.warning(note)
+
+    energy = m.energy_comparators + m.energy_ladder
+    t_conv = np.full(energy.shape, np.nan)
+    for (i, j), p in fparams.items():
+        if np.isfinite(energy[i, j]):
+            t_conv[i, j] = p.t_clk
+
+    def rep(x):
+        return np.broadcast_to(x[:, :, None], m.transitions.shape).copy()
+
+    tables = {"transition": m.transitions, "energy": rep(energy), "t_conv": rep(t_conv),
+              "energy_comparators": rep(m.energy_comparators), "energy_ladder": rep(m.energy_ladder)}
+    samples: dict[str, np.ndarray] = {}
+    mc_summary = None
+    if r.mc > 0:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            tables["transition_mean"], tables["transition_sigma"] = sample_stats(m.samples)
+        samples["transition"] = m.samples
+        mc_summary = _mc_summary(base, m, tables["transition_sigma"], r.mc)
+    units = {name: UNITS[name] for name in tables}
+    axes = (Axis("vdd", "V", np.asarray(vdds)), Axis("temp", "degC", np.asarray(temps)),
+            Axis("edge", "code", np.arange(1, base.n_comparators + 1, dtype=float), discrete=True))
+    arrays: dict[str, np.ndarray] = {"staircase_v": np.asarray(base.levels()), "staircase_code": m.codes}
+    if draws is not None:
+        arrays.update(draws.arrays())
+
+    i_nom = int(np.argmin(np.abs(np.asarray(vdds) - r.pdk.vdd_nom)))
+    j_nom = int(np.argmin(np.abs(np.asarray(temps) - 27.0)))
+    p_nom = fparams[(i_nom, j_nom)]
+    gen_params = base.as_dict()
+    for name in ("vdd", "temp"):
+        gen_params.pop(name)
+    gen_params.update({"vdd_grid": vdds, "temp_grid": temps})
+    runs = len(points) * (1 + r.mc)
+    prov = r.provenance(
+        gen_params, {"staircase": flash_netlist(p_nom, r.pdk).sha256}, draws=draws,
+        mismatch={"ladder": "ideal resistors, no mismatch drawn"},
+        netlist_sha256_at=f"vdd={p_nom.vdd:g}, temp={p_nom.temp:g}",
+        checks=m.checks,
+        warnings=notes,
+        transfer_curves_simulated=runs,
+        seconds_per_transfer_curve=round(r.analysis_s / runs, 3) if r.analysis_s > 0 else None,
+    )
+    return LUT(block=Kind.ADC_FLASH, axes=axes, tables=tables, units=units, samples=samples,
+               conditions=_conditions(base, bits, r.pdk, m.static, mc_summary), provenance=prov, arrays=arrays)
+
+
+def plan_corners(pdk: PDK, bits: int, vdds: list[float], temps: list[float], vref_lo: float | None,
+                 vref_hi: float | None, resolution: float | None, steps_per_lsb: int | None,
+                 params: dict) -> dict[tuple[int, int], FlashParams]:
+    """One :class:`FlashParams` per corner ``(VDD index, temperature index)``, with the same reference range and
+    staircase resolution everywhere (the defaults of :func:`characterize_flash` filled in here)."""
     lo = float(f"{VREF_LO_RATIO * pdk.vdd_nom:.12g}") if vref_lo is None else vref_lo
     hi = float(f"{VREF_HI_RATIO * pdk.vdd_nom:.12g}") if vref_hi is None else vref_hi
     if steps_per_lsb is not None:
         if resolution is not None:
             raise ParameterError("give resolution or steps_per_lsb, not both")
         resolution = float(f"{(hi - lo) / (1 << bits) / steps_for(steps_per_lsb):.12g}")
-    nv, nt = len(vdds), len(temps)
-    corners = list(itertools.product(enumerate(vdds), enumerate(temps)))
-    fparams = {(i, j): FlashParams(pdk=pdk.name, bits=bits, vdd=v, temp=t, vref_lo=lo, vref_hi=hi,
-                                   resolution=resolution, **params)
-               for (i, v), (j, t) in corners}
+    return {(i, j): FlashParams(pdk=pdk.name, bits=bits, vdd=v, temp=t, vref_lo=lo, vref_hi=hi,
+                                resolution=resolution, **params)
+            for (i, v), (j, t) in itertools.product(enumerate(vdds), enumerate(temps))}
+
+
+def measure_runs(r: FlashRecipe, fparams: dict[tuple[int, int], FlashParams], res, shape: tuple[int, int, int]
+                 ) -> FlashResults:
+    """Measure every staircase run of *res* (nominal and Monte Carlo, corner by corner). A run whose measurement
+    fails is a failed point: listed in the recipe's failures (a Monte Carlo one also counts as a failed
+    Monte Carlo run) and NaN."""
+    nv, nt, _ = shape
     base = fparams[(0, 0)]
-    e = base.n_comparators
-    points = [({"vdd": p.vdd, "temp": p.temp}, flash_netlist(p, pdk)) for p in fparams.values()]
-    where = list(fparams)
-    est = max(estimated_seconds(p) for p in fparams.values())
-    chunk = max(1, min(25, int(60 / max(est, 1e-3))))
-
-    draws = None
-    if mc > 0:
-        draws = draw(Mismatch(pdk.avt_mv_um), flash_devices(base, pdk), mc, seed)
-
-    with owned(executor) as ex:
-        res = run_points(points, draws, recipe=RECIPE, executor=ex, use_cache=use_cache, progress=progress,
-                         desc=f"{bits}-bit flash staircase " + ("nominal" if draws is None else f"nominal + {mc} MC"),
-                         chunk=chunk, timeout=max(120.0, 10 * est))
-    failed = [f.message() for f in res.failures]
-    analysis_s = res.analysis_seconds()
-    ngspice = res.ngspice
-
-    # ---- measure --------------------------------------------------------------------------------------
-    shape = (nv, nt, e)
-    trans = np.full(shape, np.nan)
-    e_cmp = np.full((nv, nt), np.nan)
-    e_lad = np.full((nv, nt), np.nan)
-    levels = np.asarray(base.levels())
-    codes = np.full((nv, nt, levels.size), -1, dtype=np.int64)
-    samples_t = np.full(shape + (mc,), np.nan)
-    checks = {"bubbles": 0, "non_monotonic_comparators": 0, "unresolved_decisions": 0,
-              "transitions_out_of_range": 0, "nominal_code_non_monotonic": 0, "measure_errors": 0}
-    mc_failed = 0
-    static: dict[str, dict] = {}
+    out = FlashResults(
+        transitions=np.full(shape, np.nan), energy_comparators=np.full((nv, nt), np.nan),
+        energy_ladder=np.full((nv, nt), np.nan), codes=np.full((nv, nt, len(base.levels())), -1, dtype=np.int64),
+        samples=np.full(shape + (r.mc,), np.nan), static={},
+        checks={"bubbles": 0, "non_monotonic_comparators": 0, "unresolved_decisions": 0,
+                "transitions_out_of_range": 0, "nominal_code_non_monotonic": 0, "measure_errors": 0})
+    checks = out.checks
 
     def _measure(run, p, what):
         try:
             return measure_flash(run, p)
         except (CharzError, KeyError, ValueError, IndexError) as exc:  # a broken run is a failed point
             checks["measure_errors"] += 1
-            failed.append(f"{what}: measurement failed: {exc}")
+            r.failed.append(f"{what}: measurement failed: {exc}")
             return None
 
-    for (i, j), run, mc_runs in zip(where, res.nominal, res.mc):
+    for (i, j), run, mc_runs in zip(fparams, res.nominal, res.mc):
         p = fparams[(i, j)]
         label = f"vdd={p.vdd:g}, temp={p.temp:g}"
         m = _measure(run, p, label) if run is not None else None
         if m is not None:
-            trans[i, j] = m.transitions
-            e_cmp[i, j], e_lad[i, j] = m.energy_comparators, m.energy_ladder
-            codes[i, j] = m.code
+            out.transitions[i, j] = m.transitions
+            out.energy_comparators[i, j], out.energy_ladder[i, j] = m.energy_comparators, m.energy_ladder
+            out.codes[i, j] = m.code
             checks["bubbles"] += m.bubbles
             checks["non_monotonic_comparators"] += int(np.sum(~m.monotonic))
             checks["unresolved_decisions"] += m.unresolved
             checks["transitions_out_of_range"] += m.out_of_range
             checks["nominal_code_non_monotonic"] += int(not m.thermometer_monotonic)
             if np.all(np.isfinite(m.transitions)):
-                s = inl_dnl(effective_transitions(m.transitions, BLOCK, bits), (p.vref_lo, p.vref_hi))
-                sa = inl_dnl(effective_transitions(m.transitions, BLOCK, bits), (p.vref_lo, p.vref_hi), "absolute")
-                static[label] = {"max_abs_dnl_lsb": round(float(s["max_abs_dnl"]), 4),
-                                 "max_abs_inl_lsb": round(float(s["max_abs_inl"]), 4),
-                                 "max_abs_inl_absolute_lsb": round(float(sa["max_abs_inl"]), 4),
-                                 "offset_lsb": round(float(s["offset_lsb"]), 4),
-                                 "missing_codes": int(s["n_missing"])}
+                out.static[label] = _static(m.transitions, p)
         for s_i, srun in enumerate(mc_runs):
             ms = _measure(srun, p, f"{label}, mc {s_i}") if srun is not None else None
             if ms is None:
-                mc_failed += 1
+                if srun is not None:  # a failed measurement (the recipe counted the failed runs already)
+                    r.mc_failed += 1
                 continue
-            samples_t[i, j, :, s_i] = ms.transitions
+            out.samples[i, j, :, s_i] = ms.transitions
             checks["bubbles"] += ms.bubbles
             checks["non_monotonic_comparators"] += int(np.sum(~ms.monotonic))
             checks["unresolved_decisions"] += ms.unresolved
             checks["transitions_out_of_range"] += ms.out_of_range
-    notes: list[str] = []
-    if checks["transitions_out_of_range"]:
-        notes.append(f"{BLOCK}: {checks['transitions_out_of_range']} comparator transition(s) fell outside the "
-                     f"staircase and are NaN: give a larger margin")
-    for note in notes:
-        log.warning(note)
+    return out
 
-    energy = e_cmp + e_lad
-    t_conv = np.full((nv, nt), np.nan)
-    for (i, j), p in fparams.items():
-        if np.isfinite(energy[i, j]):
-            t_conv[i, j] = p.t_clk
 
-    def rep(x):
-        return np.broadcast_to(x[:, :, None], shape).copy()
+def _static(transitions: np.ndarray, p: FlashParams) -> dict:
+    """DNL, INL (endpoint and absolute), offset and missing codes of one converter's transitions."""
+    eff = effective_transitions(transitions, BLOCK, p.bits)
+    s = inl_dnl(eff, (p.vref_lo, p.vref_hi))
+    sa = inl_dnl(eff, (p.vref_lo, p.vref_hi), "absolute")
+    return {"max_abs_dnl_lsb": round(float(s["max_abs_dnl"]), 4),
+            "max_abs_inl_lsb": round(float(s["max_abs_inl"]), 4),
+            "max_abs_inl_absolute_lsb": round(float(sa["max_abs_inl"]), 4),
+            "offset_lsb": round(float(s["offset_lsb"]), 4),
+            "missing_codes": int(s["n_missing"])}
 
-    tables = {"transition": trans, "energy": rep(energy), "t_conv": rep(t_conv),
-              "energy_comparators": rep(e_cmp), "energy_ladder": rep(e_lad)}
-    samples: dict[str, np.ndarray] = {}
-    mc_summary = None
-    if mc > 0:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            tables["transition_mean"], tables["transition_sigma"] = sample_stats(samples_t)
-        samples["transition"] = samples_t
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            eff = effective_transitions(np.moveaxis(samples_t, -1, -2), BLOCK, bits)  # (nv, nt, mc, E)
-            st = inl_dnl(eff, (base.vref_lo, base.vref_hi))
-            dev = samples_t - trans[..., None]
-            mc_summary = {
-                "transition_sigma_mean_V": float(np.nanmean(tables["transition_sigma"])),
-                "transition_sigma_mean_lsb": float(np.nanmean(tables["transition_sigma"]) / base.lsb),
-                "pooled_deviation_sigma_V": float(np.nanstd(dev, ddof=1)) if np.isfinite(dev).sum() > 1 else None,
-                "max_abs_dnl_lsb_median": float(np.nanmedian(st["max_abs_dnl"])),
-                "max_abs_inl_lsb_median": float(np.nanmedian(st["max_abs_inl"])),
-                "instances_with_missing_codes": int(np.sum(np.asarray(st["n_missing"]) > 0)),
-                "instances": mc,
-            }
-    units = {name: UNITS[name] for name in tables}
-    axes = (Axis("vdd", "V", np.asarray(vdds)), Axis("temp", "degC", np.asarray(temps)),
-            Axis("edge", "code", np.arange(1, e + 1, dtype=float), discrete=True))
-    arrays: dict[str, np.ndarray] = {"staircase_v": levels, "staircase_code": codes}
-    if draws is not None:
-        arrays.update(draws.arrays())
 
+def _mc_summary(base: FlashParams, m: FlashResults, sigma: np.ndarray, mc: int) -> dict:
+    """The Monte Carlo instances in a few numbers: transition sigma, pooled deviation from nominal, median static
+    figures and instances with missing codes."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        eff = effective_transitions(np.moveaxis(m.samples, -1, -2), BLOCK, base.bits)  # (nv, nt, mc, E)
+        st = inl_dnl(eff, (base.vref_lo, base.vref_hi))
+        dev = m.samples - m.transitions[..., None]
+        return {
+            "transition_sigma_mean_V": float(np.nanmean(sigma)),
+            "transition_sigma_mean_lsb": float(np.nanmean(sigma) / base.lsb),
+            "pooled_deviation_sigma_V": float(np.nanstd(dev, ddof=1)) if np.isfinite(dev).sum() > 1 else None,
+            "max_abs_dnl_lsb_median": float(np.nanmedian(st["max_abs_dnl"])),
+            "max_abs_inl_lsb_median": float(np.nanmedian(st["max_abs_inl"])),
+            "instances_with_missing_codes": int(np.sum(np.asarray(st["n_missing"]) > 0)),
+            "instances": mc,
+        }
+
+
+def _conditions(base: FlashParams, bits: int, pdk: PDK, static: dict, mc_summary: dict | None) -> dict:
+    """The LUT's conditions: the converter, its area model, the staircase, what each table means."""
     try:
         area_model = digitizer_area("adc_flash", bits, pdk.name).to_dict()
     except ParameterError as exc:
         area_model = {"note": f"no area figures: {exc}"}
     area_model["not_counted"] = ("tap decoupling capacitors (c_tap); the model counts the ladder resistors and "
                                  "comparators only") if base.c_tap > 0 else None
-
-    i_nom = int(np.argmin(np.abs(np.asarray(vdds) - pdk.vdd_nom)))
-    j_nom = int(np.argmin(np.abs(np.asarray(temps) - 27.0)))
-    p_nom = fparams[(i_nom, j_nom)]
-    all_sha = sorted(nl.sha256 for _, nl in points)
-    gen_params = base.as_dict()
-    for name in ("vdd", "temp"):
-        gen_params.pop(name)
-    gen_params.update({"vdd_grid": vdds, "temp_grid": temps})
-    runs = len(points) * (1 + mc)
-    prov = provenance(
-        generator="charz.blocks.adc.netlist_flash.flash_netlist + charz.blocks.adc.recipe_flash.characterize_flash",
-        params=gen_params,
-        netlist_sha256={"staircase": flash_netlist(p_nom, pdk).sha256},
-        pdk_prov=pdk.provenance(),
-        ngspice=ngspice,
-        mc_samples=mc,
-        seed=seed if mc > 0 else None,
-        extra={
-            "recipe": RECIPE,
-            "netlist_sha256_at": f"vdd={p_nom.vdd:g}, temp={p_nom.temp:g}",
-            **netlist_set(all_sha),
-            "mismatch": mismatch_record(pdk, draws, ladder="ideal resistors, no mismatch drawn"),
-            "failed_points": failed,
-            "failed_mc_runs": mc_failed,
-            "checks": checks,
-            "warnings": notes,
-            "analysis_seconds": round(analysis_s, 3),
-            "transfer_curves_simulated": runs,
-            "seconds_per_transfer_curve": round(analysis_s / runs, 3) if analysis_s > 0 else None,
-        },
-    )
-    conditions = {
+    return {
         "bits": bits,
         "kind": "flash",
         "vref_lo": base.vref_lo,
@@ -391,7 +418,7 @@ def characterize_flash(
         "transition": "comparator c's transition (edge c, code c-1 -> c): midpoint between its last 0 and first 1 "
                       "decision along the input staircase",
         "staircase": {"v_start": base.span()[0], "v_stop": base.span()[1], "resolution": base.resolution,
-                      "margin": base.margin, "conversions": int(levels.size)},
+                      "margin": base.margin, "conversions": len(base.levels())},
         "energy": "per conversion, mean over the staircase: VDD x (net supply charge + clock pull-up charge) of the "
                   "comparators + VDD x charge from the top reference (ladder static current x t_clk + kickback); "
                   "ideal input source and encoder not counted",
@@ -406,8 +433,6 @@ def characterize_flash(
         "per_corner": ["energy", "t_conv", "energy_comparators", "energy_ladder"],
         "per_corner_note": "these tables do not depend on edge: the per-conversion value is replicated along it",
     }
-    return LUT(block=Kind.ADC_FLASH, axes=axes, tables=tables, units=units, samples=samples, conditions=conditions,
-               provenance=prov, arrays=arrays)
 
 
-__all__ = ["characterize_flash", "measure_flash", "FlashMeasurement", "estimated_seconds", "RECIPE"]
+__all__ = ["characterize_flash", "FlashRecipe", "FlashResults", "plan_corners", "measure_runs", "measure_flash", "FlashMeasurement", "estimated_seconds", "RECIPE"]

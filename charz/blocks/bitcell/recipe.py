@@ -45,14 +45,15 @@ from typing import Sequence
 import numpy as np
 
 from ...core.errors import ParameterError
-from ...core.lut import LUT, Axis, fit_quality_entry
-from ...core.mc import Draws, Mismatch, draw
+from ...core.lut import LUT, Axis, Kind
+from ...core.mc import Draws
 from .netlist import CELLS, TESTBENCHES, BitcellParams, cell_devices, device_role, energy_timing, netlists
 from ...netlist.cells import CellSizes, parse_sizes
 from ...netlist.spice import Netlist
 from ...core.pdk import PDK, get
-from ...sim.executor import Executor, owned
-from ...characterize.common import check_mc, run_points, sample_stats, temp_values, vdd_values, netlist_set, provenance
+from ...sim.executor import Executor
+from ...characterize.common import sample_stats
+from ...characterize.recipe import Recipe
 
 RECIPE = "bitcell/1"
 """Name and version of this measurement code (part of every cache key): bump when a measurement changes."""
@@ -253,6 +254,25 @@ def _label(v: float, t: float) -> str:
     return f"vdd={v:g} V, temp={t:g} degC"
 
 
+class BitcellRecipe(Recipe):
+    """The 6T bitcell's recipe (:class:`Bitcell8tRecipe`: the 8T's): six testbenches per (VDD, temperature)
+    corner, one Monte Carlo sweep per testbench."""
+
+    kind = Kind.BITCELL6T
+    version = RECIPE
+    generator = "charz.blocks.bitcell.netlist + charz.blocks.bitcell.recipe.characterize_bitcell"
+
+
+class Bitcell8tRecipe(BitcellRecipe):
+    """The 8T bitcell's recipe (the same testbenches and measurements as the 6T's)."""
+
+    kind = Kind.BITCELL8T
+
+
+RECIPES = {"6t": BitcellRecipe, "8t": Bitcell8tRecipe}
+"""The recipe class of each cell."""
+
+
 def characterize_bitcell(
     pdk: PDK | str,
     cell: str = "6t",
@@ -287,17 +307,16 @@ def characterize_bitcell(
     tb_params: further :class:`BitcellParams` fields (``c_bl``, ``t_wl``, ``t_edge``, ``t_pre``,
         ``w_pre``, ``dc_step``, ``t_step``).
     """
-    if isinstance(pdk, str):
-        pdk = get(pdk)
     if cell not in CELLS:
         raise ParameterError(f"unknown bitcell '{cell}': use cell='6t' or cell='8t'")
+    r = RECIPES[cell](pdk, mc=mc, seed=seed, executor=executor, use_cache=use_cache, progress=progress,
+                      fit_check=fit_check)
+    pdk, mc = r.pdk, r.mc
     allowed = {"c_bl", "t_wl", "t_edge", "t_pre", "w_pre", "dc_step", "t_step"}
     unknown = set(tb_params) - allowed
     if unknown:
         raise ParameterError(f"unknown bitcell parameter(s) {sorted(unknown)}: use {sorted(allowed)}")
-    mc = check_mc(mc)
-    vdds = vdd_values(pdk, vdd)
-    temps = temp_values(temp)
+    vdds, temps = r.vdds(vdd), r.temps(temp)
     base = BitcellParams(cell=cell, pdk=pdk.name, vdd=vdds[0], temp=temps[0], sizes=sizes, **tb_params)
     nv, nt = len(vdds), len(temps)
 
@@ -309,95 +328,15 @@ def characterize_bitcell(
         tmid = [round(x, 6) for x in (np.asarray(temps[:-1]) + np.asarray(temps[1:])) / 2] if nt > 1 else []
         fit_pts = [(v, t) for v in vmid for t in temps] + [(v, t) for v in vdds for t in tmid]
     fit_params = [base.replace(vdd=v, temp=t) for v, t in fit_pts]
-
     nets = [netlists(p) for _, _, p in grid]
-    fit_nets = [netlists(p) for p in fit_params]
+    devs = cell_devices(base)
+    draws = r.draws(devs, mismatch_beta)
+    roles = {device_role(d.name): k for k, d in enumerate(devs)}
 
-    draws = None
-    roles: dict[str, int] = {}
-    if mc > 0:
-        avt = pdk.avt_mv_um
-        model = Mismatch(avt, pdk.abeta_pct_um if mismatch_beta else 0.0)
-        devs = cell_devices(base)
-        roles = {device_role(d.name): k for k, d in enumerate(devs)}
-        draws = draw(model, devs, mc, seed)
+    with r:
+        nominal, mc_runs, fit_runs = _run(r, cell, grid, nets, fit_params, draws, roles)
 
-    failed: list[str] = []
-    nominal: dict[tuple[str, int, int], dict | None] = {}
-    mc_runs: dict[tuple[str, int, int], list[dict | None]] = {}
-    fit_runs: dict[tuple[str, int], dict | None] = {}
-    analysis_s = 0.0
-    ngspice: dict = {}
-    with owned(executor) as ex:
-        # nominal runs (grid when there is no MC, and the fit-check points) in one sweep
-        pts, where = [], []
-        if draws is None:
-            for k, (i, j, p) in enumerate(grid):
-                for tb in TESTBENCHES:
-                    pts.append(({"tb": tb, "vdd": p.vdd, "temp": p.temp}, nets[k][tb]))
-                    where.append(("grid", tb, i, j))
-        for k, (p, tbs) in enumerate(zip(fit_params, fit_nets)):
-            for tb in TESTBENCHES:
-                pts.append(({"tb": tb, "vdd": p.vdd, "temp": p.temp, "fit": "off-grid"}, tbs[tb]))
-                where.append(("fit", tb, k, 0))
-        if pts:
-            res = run_points(pts, None, recipe=RECIPE, executor=ex, use_cache=use_cache, progress=progress,
-                             desc=f"bitcell{cell} nominal")
-            failed += [f.message() for f in res.failures]
-            analysis_s += res.analysis_seconds()
-            ngspice = res.ngspice or ngspice
-            for (kind, tb, a, b), run in zip(where, res.nominal):
-                if kind == "grid":
-                    nominal[(tb, a, b)] = run
-                else:
-                    fit_runs[(tb, a)] = run
-        # Monte Carlo: one sweep per testbench (each lays the cell's draws out on its own instances)
-        if draws is not None:
-            for tb in TESTBENCHES:
-                pts = [({"tb": tb, "vdd": p.vdd, "temp": p.temp}, nets[k][tb]) for k, (_, _, p) in enumerate(grid)]
-                d_tb = draws_for(pts[0][1], draws, roles)
-                res = run_points(pts, d_tb, recipe=RECIPE, executor=ex, use_cache=use_cache, progress=progress,
-                                 desc=f"bitcell{cell} {tb} mc")
-                failed += [f.message() for f in res.failures]
-                analysis_s += res.analysis_seconds()
-                ngspice = res.ngspice or ngspice
-                for (i, j, _), run, runs in zip(grid, res.nominal, res.mc):
-                    nominal[(tb, i, j)] = run
-                    mc_runs[(tb, i, j)] = runs
-
-    # ---- measure -----------------------------------------------------------------------------------
-    tables = {m: np.full((nv, nt), np.nan) for m in METRICS}
-    samples = {m: np.full((nv, nt, mc), np.nan) for m in METRICS} if mc > 0 else {}
-    curves = {tb: [[None] * nt for _ in range(nv)] for tb in ("hold", "read")}
-    squares = {tb: np.full((nv, nt, 2, 3), np.nan) for tb in ("hold", "read")}
-    mc_problems: dict[tuple[str, str], int] = {}
-    for i, j, p in grid:
-        for tb in TESTBENCHES:
-            run = nominal.get((tb, i, j))
-            if run is not None:
-                vals, why = measure(tb, run, p)
-                for m, x in vals.items():
-                    tables[m][i, j] = x
-                if why:
-                    failed.append(f"{p.block} {tb} ({_label(p.vdd, p.temp)}), nominal: {why}")
-                if tb in curves:
-                    curves[tb][i][j] = butterfly_curves(run)
-                    r = butterfly_snm(*curves[tb][i][j])
-                    squares[tb][i, j] = np.asarray(r.squares)
-            if mc > 0:
-                for s, srun in enumerate(mc_runs.get((tb, i, j), [])):
-                    if srun is None:
-                        continue
-                    vals, why = measure(tb, srun, p)
-                    for m, x in vals.items():
-                        samples[m][i, j, s] = x
-                    if why:
-                        key = (f"{p.block} {tb} ({_label(p.vdd, p.temp)})", why)
-                        mc_problems[key] = mc_problems.get(key, 0) + 1
-    # Monte Carlo cells that lose their value are a result (a read upset), not a simulation failure:
-    # their samples are NaN and counted here.
-    mc_invalid = [f"{where_}: {n} of {mc} samples: {why}" for (where_, why), n in sorted(mc_problems.items())]
-
+    tables, samples, arrays, mc_invalid = _measure_grid(r, grid, nominal, mc_runs, (nv, nt), mc)
     out_tables = dict(tables)
     units = {m: UNITS[m] for m in METRICS}
     if mc > 0:
@@ -405,18 +344,6 @@ def characterize_bitcell(
             mean, sigma = sample_stats(samples[m])
             out_tables[f"{m}_mean"], out_tables[f"{m}_sigma"] = mean, sigma
             units[f"{m}_mean"] = units[f"{m}_sigma"] = UNITS[m]
-
-    arrays: dict[str, np.ndarray] = {}
-    for tb in ("hold", "read"):
-        n = max((c.shape[1] for row in curves[tb] for c in row if c is not None), default=1)
-        arr = np.full((nv, nt, 3, n), np.nan)
-        for i in range(nv):
-            for j in range(nt):
-                c = curves[tb][i][j]
-                if c is not None:
-                    arr[i, j, :, : c.shape[1]] = c
-        arrays[f"butterfly_{tb}"] = arr
-        arrays[f"squares_{tb}"] = squares[tb]
     if draws is not None:
         arrays.update(draws.arrays())
 
@@ -425,30 +352,14 @@ def characterize_bitcell(
     jnom = int(np.argmin(np.abs(np.asarray(temps) - 27.0)))
     k_nom = inom * nt + jnom
     p_nom = grid[k_nom][2]
-    all_sha = sorted(nl.sha256 for tbs in nets for nl in tbs.values())
     params = base.as_dict()
     params.pop("vdd")
     params.pop("temp")
     params.update({"vdd_grid": vdds, "temp_grid": temps, "mismatch_beta": mismatch_beta})
-    prov = provenance(
-        generator="charz.blocks.bitcell.netlist + charz.blocks.bitcell.recipe.characterize_bitcell",
-        params=params,
-        netlist_sha256={tb: nl.sha256 for tb, nl in nets[k_nom].items()},
-        pdk_prov=pdk.provenance(),
-        ngspice=ngspice,
-        mc_samples=mc,
-        seed=seed if mc > 0 else None,
-        extra={
-            "recipe": RECIPE,
-            "netlist_sha256_at": _label(p_nom.vdd, p_nom.temp),
-            **netlist_set(all_sha),
-            "mismatch": {"avt_mv_um": pdk.avt_mv_um, "abeta_pct_um": pdk.abeta_pct_um if mismatch_beta else 0.0,
-                         "applied_as": "delvto" + (" + mulu0" if mismatch_beta else "")} if mc > 0 else None,
-            "definitions": DEFINITIONS,
-            "failed_points": failed,
-            "mc_invalid_samples": mc_invalid,
-            "analysis_seconds": round(analysis_s, 3),
-        },
+    prov = r.provenance(
+        params, {tb: nl.sha256 for tb, nl in nets[k_nom].items()}, draws=draws, mismatch_beta=mismatch_beta,
+        netlist_sha256_at=_label(p_nom.vdd, p_nom.temp), definitions=DEFINITIONS,
+        mc_invalid_samples=mc_invalid,
     )
     conditions = {
         "cell": cell,
@@ -468,30 +379,110 @@ def characterize_bitcell(
         provenance=prov,
         arrays=arrays,
     )
-
-    # ---- fit quality: SPICE at off-grid points vs the LUT's interpolation -------------------------------
     if fit_pts:
-        sim = {m: [] for m in METRICS}
-        pred = {m: [] for m in METRICS}
-        where_pts = {m: [] for m in METRICS}
-        for k, (p, (v, t)) in enumerate(zip(fit_params, fit_pts)):
-            for tb in TESTBENCHES:
-                run = fit_runs.get((tb, k))
-                if run is None:
-                    continue
-                vals, why = measure(tb, run, p)
-                if why:
-                    failed.append(f"{p.block} {tb} ({_label(v, t)}), fit check: {why}")
-                for m, x in vals.items():
-                    y = lut.value(m, vdd=v, temp=t)
-                    if math.isfinite(x) and math.isfinite(y):
-                        sim[m].append(x)
-                        pred[m].append(y)
-                        where_pts[m].append({"vdd": v, "temp": t})
-        lut.fit_quality = {m: fit_quality_entry(pred[m], sim[m], UNITS[m], where_pts[m])
-                           for m in METRICS if sim[m]}
-    lut.provenance["failed_points"] = failed
+        lut.fit_quality = _fit_quality(r, lut, fit_params, fit_pts, fit_runs)
+        lut.provenance["failed_points"] = list(r.failed)  # with the fit check's measurement problems
     return lut
+
+
+def _run(r: BitcellRecipe, cell: str, grid, nets, fit_params, draws: Draws | None, roles: dict[str, int]):
+    """Run every testbench: nominal at every corner and, with *draws*, one Monte Carlo sweep per testbench
+    (each lays the cell's draws out on its own instances); then the fit check's off-grid points. Returns
+    the nominal runs and Monte Carlo runs by (testbench, i, j) and the fit runs by (testbench, point)."""
+    nominal: dict[tuple[str, int, int], dict | None] = {}
+    mc_runs: dict[tuple[str, int, int], list[dict | None]] = {}
+    fit_runs: dict[tuple[str, int], dict | None] = {}
+    if draws is None:
+        pts, where = [], []
+        for k, (i, j, p) in enumerate(grid):
+            for tb in TESTBENCHES:
+                pts.append(({"tb": tb, "vdd": p.vdd, "temp": p.temp}, nets[k][tb]))
+                where.append((tb, i, j))
+        res = r.run(pts, desc=f"bitcell{cell} nominal")
+        nominal.update(zip(where, res.nominal))
+    else:
+        for tb in TESTBENCHES:
+            pts = [({"tb": tb, "vdd": p.vdd, "temp": p.temp}, nets[k][tb]) for k, (_, _, p) in enumerate(grid)]
+            res = r.run(pts, draws_for(pts[0][1], draws, roles), desc=f"bitcell{cell} {tb} mc")
+            for (i, j, _), run, runs in zip(grid, res.nominal, res.mc):
+                nominal[(tb, i, j)] = run
+                mc_runs[(tb, i, j)] = runs
+    if fit_params:
+        pts, where = [], []
+        for k, p in enumerate(fit_params):
+            tbs = netlists(p)
+            for tb in TESTBENCHES:
+                pts.append(({"tb": tb, "vdd": p.vdd, "temp": p.temp, "fit": "off-grid"}, tbs[tb]))
+                where.append((tb, k))
+        res = r.run(pts, desc=f"bitcell{cell} fit check", fit=True)
+        fit_runs.update(zip(where, res.nominal))
+    return nominal, mc_runs, fit_runs
+
+
+def _measure_grid(r: BitcellRecipe, grid, nominal, mc_runs, shape: tuple[int, int], mc: int):
+    """Nominal tables, Monte Carlo samples and the arrays of the butterfly curves and SNM squares. Nominal
+    runs whose cell lost its value go to the recipe's failures; Monte Carlo cells that lose their value are a
+    result (a read upset), not a simulation failure: their samples are NaN and counted in the fourth value
+    returned (one line per testbench, corner and reason: the provenance's ``mc_invalid_samples``)."""
+    nv, nt = shape
+    tables = {m: np.full((nv, nt), np.nan) for m in METRICS}
+    samples = {m: np.full((nv, nt, mc), np.nan) for m in METRICS} if mc > 0 else {}
+    curves = {tb: [[None] * nt for _ in range(nv)] for tb in ("hold", "read")}
+    squares = {tb: np.full((nv, nt, 2, 3), np.nan) for tb in ("hold", "read")}
+    mc_problems: dict[tuple[str, str], int] = {}
+    for i, j, p in grid:
+        for tb in TESTBENCHES:
+            run = nominal.get((tb, i, j))
+            if run is not None:
+                vals, why = measure(tb, run, p)
+                for m, x in vals.items():
+                    tables[m][i, j] = x
+                if why:
+                    r.failed.append(f"{p.block} {tb} ({_label(p.vdd, p.temp)}), nominal: {why}")
+                if tb in curves:
+                    curves[tb][i][j] = butterfly_curves(run)
+                    squares[tb][i, j] = np.asarray(butterfly_snm(*curves[tb][i][j]).squares)
+            for s, srun in enumerate(mc_runs.get((tb, i, j), []) if mc > 0 else []):
+                if srun is None:
+                    continue
+                vals, why = measure(tb, srun, p)
+                for m, x in vals.items():
+                    samples[m][i, j, s] = x
+                if why:
+                    key = (f"{p.block} {tb} ({_label(p.vdd, p.temp)})", why)
+                    mc_problems[key] = mc_problems.get(key, 0) + 1
+    arrays: dict = {}
+    for tb in ("hold", "read"):
+        n = max((c.shape[1] for row in curves[tb] for c in row if c is not None), default=1)
+        arr = np.full((nv, nt, 3, n), np.nan)
+        for i in range(nv):
+            for j in range(nt):
+                c = curves[tb][i][j]
+                if c is not None:
+                    arr[i, j, :, : c.shape[1]] = c
+        arrays[f"butterfly_{tb}"] = arr
+        arrays[f"squares_{tb}"] = squares[tb]
+    mc_invalid = [f"{where_}: {n} of {mc} samples: {why}" for (where_, why), n in sorted(mc_problems.items())]
+    return tables, samples, arrays, mc_invalid
+
+
+def _fit_quality(r: BitcellRecipe, lut: LUT, fit_params, fit_pts, fit_runs) -> dict:
+    """SPICE at the off-grid points against the LUT's interpolation, per testbench's metrics; a fit run
+    whose cell lost its value goes to the recipe's failures."""
+    cases: dict[str, list[tuple[dict, dict]]] = {tb: [] for tb in TESTBENCHES}
+    for k, (p, (v, t)) in enumerate(zip(fit_params, fit_pts)):
+        for tb in TESTBENCHES:
+            run = fit_runs.get((tb, k))
+            if run is None:
+                continue
+            vals, why = measure(tb, run, p)
+            if why:
+                r.failed.append(f"{p.block} {tb} ({_label(v, t)}), fit check: {why}")
+            cases[tb].append(({"vdd": v, "temp": t}, vals))
+    fq: dict = {}
+    for tb in TESTBENCHES:
+        fq.update(Recipe.fit_quality(lut, cases[tb], TB_METRICS[tb], UNITS))
+    return {m: fq[m] for m in METRICS if m in fq}
 
 
 def characterize(kind: str, pdk, *, size=None, beta_mismatch: bool = False, **common) -> LUT:

@@ -79,6 +79,7 @@ from ...core.errors import CharzError, LUTError, ParameterError
 from ...core.validate import finite
 from ...core.lut import LUT, Axis, Kind
 from ..adc.model import IdealDigitizer  # the ideal quantizer behind the digitizer interface
+from ...behavior.interfaces import Cost, Digitizer
 from ...behavior.mismatch import draw_instances, lut_mismatch
 from ...behavior.readout import MAX_ADC_BITS, QUANTIZER_LABEL, IdealQuantizer
 
@@ -93,6 +94,7 @@ class ColumnModel:
     """A column LUT at one operating point: nominal curve, mismatch model, ideal quantizer, decode.
 
     Build it with :meth:`from_lut`. ``mismatch_scale`` multiplies the drawn deviations (see module doc).
+    A :class:`charz.behavior.interfaces.ColumnReadout`.
     """
 
     n_rows: int
@@ -102,8 +104,9 @@ class ColumnModel:
     """Nominal bitline voltage V(k), k = 0..N [V]."""
     e_nom: np.ndarray
     """Energy per column evaluation E(k), k = 0..N [J] (nominal table)."""
-    quantizer: IdealQuantizer
-    """The read-out: the ideal quantizer (an IdealDigitizer) by default, or a digitizer placed by with_digitizer."""
+    quantizer: Digitizer
+    """The read-out: the ideal quantizer (an IdealDigitizer) by default, or a digitizer placed by with_digitizer
+    (any :class:`charz.behavior.interfaces.Digitizer`)."""
     mismatch_scale: float = 1.0
     mismatch_source: str = "mvn"
     dev_factor: np.ndarray | None = None
@@ -123,6 +126,11 @@ class ColumnModel:
     choices: dict = dataclasses.field(default_factory=dict)
     """How defaults were chosen (operating point, adc_bits), for reports."""
     provenance: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        if not isinstance(self.quantizer, Digitizer):
+            raise ParameterError(f"the column read-out must be a digitizer (charz.behavior.interfaces.Digitizer, e.g. "
+                                 f"charz.blocks.adc.model.IdealDigitizer), got {type(self.quantizer).__name__}")
 
     # -- construction ----------------------------------------------------------------------------
     @classmethod
@@ -231,7 +239,7 @@ class ColumnModel:
     @property
     def ideal_readout(self) -> bool:
         """True when the read-out is the ideal quantizer (0 J, 0 s, no converter mismatch)."""
-        return getattr(self.quantizer, "block", "ideal") == "ideal"
+        return self.quantizer.block == "ideal"
 
     @property
     def sigma(self) -> np.ndarray:
@@ -281,7 +289,7 @@ class ColumnModel:
         one tile of all the columns).
         """
         q = self.quantizer
-        if not getattr(q, "has_instances", False):
+        if not q.has_instances:
             return self.decode(q.codes(curves)), None
         if rng is None:
             raise ParameterError("a digitizer with per-instance transfer curves needs the chip's rng")
@@ -328,6 +336,9 @@ class ColumnModel:
         m = _check_int(columns_per_adc, "columns_per_adc", 1)
         ac = None if array_columns is None else _check_int(array_columns, "array_columns", 1)
         g = None if converters_per_array is None else _check_int(converters_per_array, "converters_per_array", 1)
+        if not isinstance(digitizer, Digitizer):
+            raise ParameterError(f"a digitizer (charz.blocks.adc.model.DigitizerModel / IdealDigitizer, or any "
+                                 f"charz.behavior.interfaces.Digitizer) is needed, got {type(digitizer).__name__}")
         q = digitizer.for_range(float(self.v_nom[-1]), float(self.v_nom[0]))
         choices = dict(self.choices)
         choices["adc_bits"] = f"given by the digitizer ({q.bits} bits)"
@@ -351,7 +362,7 @@ class ColumnModel:
                           ", one converter per column"),
             "readout_short": f"{QUANTIZER_LABEL} {self.adc_bits}-bit" if self.ideal_readout
                              else self.quantizer.short_label,
-            "readout_block": getattr(self.quantizer, "block", "ideal"),
+            "readout_block": self.quantizer.block,
             "readout_exact_when_noiseless": self.is_exact(),
             "mismatch_scale": self.mismatch_scale,
             "mismatch_model": self.mismatch_info,
@@ -589,6 +600,79 @@ def cim_matmul(
 def bitserial_matmul(x_int, w_int, n_rows: int, *, x_bits: int = 4, w_bits: int = 4):
     """Bare bit-serial integer arithmetic of the same mapping (planes, slices, tiles), no LUT."""
     return map_weights(w_int, n_rows, w_bits, x_bits)(x_int, return_hist=False)
+
+
+class CimBackend:
+    """The bit-plane CiM as a :class:`charz.behavior.interfaces.MatmulBackend`: one simulated chip of
+    *model*'s columns. :meth:`program` maps the weights with :func:`map_layer` (every physical column's
+    curve and converter drawn from *seed*, once); :meth:`matmul` calls the :class:`CiMLayer`. So
+    ``CimBackend(model, seed=s)`` programmed with w gives ``cim_matmul(x, w, model, seed=s)`` exactly.
+
+    ``model=None``: ideal columns of ``n_rows`` rows (k_hat = k: the exact ``x @ w``, no energy counted).
+    Cost: ``energy["array"]`` = sum of E(k) over the column evaluations, ``energy["readout"]`` = one
+    conversion per evaluation at the read-out's energy [J] (0 for the ideal quantizer); ops = 2 x logical
+    MACs; no latency (see :mod:`charz.network.timing`)."""
+
+    def __init__(self, model: ColumnModel | None, *, n_rows: int | None = None, w_bits: int = 4, x_bits: int = 4,
+                 seed: int | np.random.Generator = 0):
+        if model is not None and not isinstance(model, ColumnModel):
+            raise ParameterError(f"model must be a ColumnModel (ColumnModel.from_lut(lut)) or None, got "
+                                 f"{type(model).__name__}")
+        if model is not None and n_rows is not None and int(n_rows) != model.n_rows:
+            raise ParameterError(f"n_rows={n_rows} but the column LUT has N = {model.n_rows} rows: leave n_rows out")
+        self.model = model
+        self.n_rows = model.n_rows if model is not None else _check_int(16 if n_rows is None else n_rows, "n_rows", 1)
+        self.w_bits = _check_int(w_bits, "w_bits", 2)
+        self.x_bits = _check_int(x_bits, "x_bits", 1)
+        self.rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        self.layer: CiMLayer | None = None
+        """The programmed weights on this chip (None before :meth:`program`)."""
+        self.weights: np.ndarray | None = None
+
+    @property
+    def label(self) -> str:
+        """Columns (N rows), bits, and the read-out (or ``ideal columns``)."""
+        if self.model is None:
+            return f"ideal CiM columns ({self.n_rows} rows), w{self.w_bits} x{self.x_bits}"
+        return (f"CiM columns ({self.n_rows} rows, mismatch x{self.model.mismatch_scale:g}), w{self.w_bits} "
+                f"x{self.x_bits}, read out by {self.model.describe()['readout_short']}")
+
+    @property
+    def shape(self) -> tuple[int, int] | None:
+        """(in, out) of the programmed weights; None before :meth:`program`."""
+        return None if self.layer is None else (self.layer.in_features, self.layer.out_features)
+
+    def program(self, weights) -> None:
+        """Map signed integer weights (in, out) in [-(2^(w_bits-1) - 1), 2^(w_bits-1) - 1] onto this chip's
+        columns (their mismatch drawn now, from the backend's generator)."""
+        w = _as_int(weights, "weights")
+        if self.model is None:
+            self.layer = map_weights(w, self.n_rows, self.w_bits, self.x_bits)
+        else:
+            self.layer = map_layer(w, self.model, self.rng, w_bits=self.w_bits, x_bits=self.x_bits)
+        self.weights = w
+
+    def matmul(self, x) -> tuple[np.ndarray, Cost]:
+        """(integer outputs (batch, out) int64, :class:`~charz.behavior.interfaces.Cost`) of unsigned
+        ``x_bits``-bit activations *x* (batch, in)."""
+        if self.layer is None:
+            raise ParameterError("program the weights first (backend.program(w))")
+        y, hist = self.layer(x, return_hist=True)
+        b = 1 if np.ndim(x) == 1 else int(np.shape(x)[0])
+        n = int(hist.sum())
+        energy = {}
+        if self.model is not None:
+            energy = {"array": float(hist @ np.asarray(self.model.e_nom, dtype=float)),
+                      "readout": n * float(self.model.quantizer.energy)}
+        return y, Cost(energy=energy, ops=2 * self.layer.macs * b, conversions=n,
+                       counters={"column_evaluations": n, "vectors": b})
+
+    def ideal(self) -> "CimBackend":
+        """Ideal columns of the same size and bits (exact ``x @ w``), programmed with the same weights."""
+        out = CimBackend(None, n_rows=self.n_rows, w_bits=self.w_bits, x_bits=self.x_bits)
+        if self.weights is not None:
+            out.program(self.weights)
+        return out
 
 
 # ---- synthetic LUT (tests only) -----------------------------------------------------------------

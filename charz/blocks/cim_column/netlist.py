@@ -48,24 +48,9 @@ What one deck simulates (one column evaluation, one value of k)::
   flat parts run at the coarse maximum step ``t_step`` (with plain linear ramps a 20 ps step put 9 mV of
   error into V_BL; with these edges it is < 0.5 mV of a 0.3 ps reference).
 
-Defaults (chosen on ptm16hp at 0.7 V, 27 degC, 16 rows; measured with this generator):
-
-- ``t_pulse = 100 ps`` with ``t_edge = 20 ps``: a wordline pulse a 16 nm row driver can produce with
-  realistic edges (each edge 20 % of the pulse).
-- ``c_wire = 1.5 fF per cell`` at 16 nm, scaled with Lmin for other nodes (read current and device
-  capacitance both scale roughly with the node, so the swing stays similar; check the LUT on other
-  cards). This is more than bare metal (about 0.1-0.3 fF per 8T cell at 16 nm): it stands for the wire
-  plus the explicit bitline capacitor bit-plane CiM columns add so that a realistic pulse resolves every
-  k. The default read port (W = 4 Lmin, L = 2 Lmin, two in series) sinks about 8 uA, so the bitline
-  falls by about 28 mV per active cell: V_BL = 0.693 V at k = 0 and 0.250 V (36 % of VDD) at k = 16,
-  monotonic and not saturated (0.60 -> 0.40 V at 0.6 V, 0.79 -> 0.085 V at 0.8 V). With 1 fF per cell
-  V_BL(16) was about 0.08 V at 0.7 V and the last cells hardly discharged the bitline any more.
-  The read current falls steeply with temperature on this card (about 27 / 8 / 3.4 uA per read port
-  at -40 / 27 / 125 degC), so V_BL(16) at 0.7 V is about 0 V / 0.25 V / 0.51 V there.
-- ``w_pre = 24 Lmin`` and ``t_restore = 400 ps``: the bitline is back within 0.1 mV of VDD at 27 degC
-  (within 4.4 mV in the worst case seen, 125 degC, 0.6 V, 200 ps); the recipe checks this every run.
-- ``t_step = 20 ps``: against a 4x finer step (5 ps) V_BL changes by < 0.5 mV and the energy by < 0.6 %
-  over 0.6-0.8 V, 50-200 ps, 27/85 degC; about 140 time points and 50-100 ms per 16-row run.
+Defaults: ``t_pulse`` 100 ps, ``t_edge`` 20 ps, ``c_wire`` 1.5 fF per cell at 16 nm (scaled with Lmin), ``w_pre``
+24 Lmin, ``t_restore`` 400 ps, ``t_step`` 20 ps; the measurements behind each choice are in this folder's
+``README.md``.
 """
 
 from __future__ import annotations

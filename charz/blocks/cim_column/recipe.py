@@ -36,17 +36,13 @@ import numpy as np
 
 from ...core.errors import ParameterError
 from ...core.grid import grid
-from ...core.lut import LUT, Axis, Kind, fit_quality_entry
-from ...core.mc import Mismatch, draw
+from ...core.lut import LUT, Axis, Kind
 from ...netlist.cells import CellSizes, parse_sizes
 from .netlist import BLOCK, PATTERNS, CimColumnParams, column_devices, column_netlist, timeline
 from ...core.pdk import PDK, get
-from ...sim.executor import Executor, owned
-from ...characterize.common import (
-    provenance,
-    check_mc, corner_values, integral, midpoints, mismatch_record, run_points, sample_stats, temp_values, vdd_values,
-    netlist_set,
-)
+from ...sim.executor import Executor
+from ...characterize.common import corner_values, integral, midpoints, sample_stats
+from ...characterize.recipe import Recipe
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +79,14 @@ def measure(run: dict[str, np.ndarray], params: CimColumnParams) -> dict[str, fl
         **{k: float(x) for k, x in e.items()},
         "v_end": float(v[-1]),
     }
+
+
+class ColumnRecipe(Recipe):
+    """The CiM column's recipe: decks per (VDD, temperature, T, k), V_BL and energy per run."""
+
+    kind = Kind.CIM_COLUMN
+    version = RECIPE
+    generator = "charz.blocks.cim_column.netlist.column_netlist + charz.blocks.cim_column.recipe.characterize_column"
 
 
 def characterize_column(
@@ -125,71 +129,95 @@ def characterize_column(
     column_params: further :class:`CimColumnParams` fields (``w_pre``, ``sense_delay``, ``t_edge``,
         ``t_restore``, ``t_step``).
     """
-    if isinstance(pdk, str):
-        pdk = get(pdk)
+    r = ColumnRecipe(pdk, mc=mc, seed=seed, executor=executor, use_cache=use_cache, progress=progress,
+                     fit_check=fit_check)
+    pdk, mc = r.pdk, r.mc
     unknown = set(column_params) - set(COLUMN_OPTIONS)
     if unknown:
         raise ParameterError(f"unknown cim_column parameter(s) {sorted(unknown)}: use {list(COLUMN_OPTIONS)}")
-    mc = check_mc(mc)
     n_rows = 16 if n_rows is None else n_rows
-    vdds = vdd_values(pdk, vdd)
-    temps = temp_values(27.0 if temp is None else temp)
+    vdds, temps = r.vdds(vdd), r.temps(temp)
     base = CimColumnParams(pdk=pdk.name, n_rows=n_rows, vdd=vdds[0], temp=temps[0], sizes=sizes, c_wire=c_wire,
                            pattern=pattern, **column_params)
     tps = corner_values(t_pulse, [base.t_pulse], "t_pulse", "s")
     base = [base.replace(t_pulse=tp) for tp in tps][0]  # validates every pulse width before anything runs
     n = base.n_rows
     ks = list(range(n + 1))
-    nv, nt, ntp = len(vdds), len(temps), len(tps)
-
     corners = list(itertools.product(enumerate(vdds), enumerate(temps), enumerate(tps)))
     params = {(i, j, m): base.replace(vdd=v, temp=t, t_pulse=tp) for (i, v), (j, t), (m, tp) in corners}
-    points = []
-    where = []
-    for (i, j, m), p in params.items():
-        for k in ks:
-            points.append(({"vdd": p.vdd, "temp": p.temp, "t_pulse": p.t_pulse, "k": k}, column_netlist(p, k, pdk)))
-            where.append((i, j, m, k))
+    points = [({"vdd": p.vdd, "temp": p.temp, "t_pulse": p.t_pulse, "k": k}, column_netlist(p, k, pdk))
+              for p in params.values() for k in ks]
+    where = [(i, j, m, k) for (i, j, m) in params for k in ks]
+    fit_params = _fit_points(base, vdds, temps, tps) if fit_check else []
+    draws = r.draws(column_devices(base, pdk), mismatch_beta)
 
-    fit_params: list[tuple[CimColumnParams, int]] = []
-    if fit_check:
-        fit_ks = sorted({1, n // 2, n})
-        off = [(v, t, tp) for v in midpoints(vdds) for t in temps for tp in tps]
-        off += [(v, t, tp) for v in vdds for t in temps for tp in midpoints(tps)]
-        off += [(v, t, tp) for v in vdds for t in midpoints(temps) for tp in tps]
-        fit_params = [(base.replace(vdd=round(v, 9), temp=round(t, 6), t_pulse=tp), k)
-                      for v, t, tp in off for k in fit_ks]
-
-    draws = None
-    if mc > 0:
-        model = Mismatch(pdk.avt_mv_um, pdk.abeta_pct_um if mismatch_beta else 0.0)
-        draws = draw(model, column_devices(base, pdk), mc, seed)
-
-    failed: list[str] = []
-    analysis_s = 0.0
-    with owned(executor) as ex:
-        res = run_points(points, draws, recipe=RECIPE, executor=ex, use_cache=use_cache, progress=progress,
-                         desc=f"cim_column{n} " + ("nominal" if draws is None else f"nominal + {mc} MC"))
-        failed += [f.message() for f in res.failures]
-        analysis_s += res.analysis_seconds()
-        ngspice = res.ngspice
+    with r:
+        res = r.run(points, draws, desc=f"cim_column{n} " + ("nominal" if draws is None else f"nominal + {mc} MC"))
         fit_runs: list[dict | None] = []
         if fit_params:
             fpts = [({"vdd": p.vdd, "temp": p.temp, "t_pulse": p.t_pulse, "k": k, "fit": "off-grid"},
                      column_netlist(p, k, pdk)) for p, k in fit_params]
-            fres = run_points(fpts, None, recipe=RECIPE, executor=ex, use_cache=use_cache, progress=progress,
-                              desc=f"cim_column{n} fit check")
-            failed += [f.message() for f in fres.failures]
-            analysis_s += fres.analysis_seconds()
-            fit_runs = fres.nominal
+            fit_runs = r.run(fpts, desc=f"cim_column{n} fit check", fit=True).nominal
 
-    # ---- measure -----------------------------------------------------------------------------------
-    shape = (nv, nt, ntp, n + 1)
+    tables, samples, v_end_gap = _measure_grid(res, where, params, (len(vdds), len(temps), len(tps), n + 1), mc)
+    notes: list[str] = []
+    if v_end_gap > RESTORE_TOLERANCE:
+        notes.append(
+            f"{BLOCK}: the bitline was still {v_end_gap * 1e3:.1f} mV below VDD at the end of a deck, so the "
+            f"energy misses part of the restore: give a longer t_restore or a wider w_pre"
+        )
+        log.warning(notes[-1])
+    out_tables, units = _with_stats(tables, samples)
+    axes = (
+        Axis("vdd", "V", np.asarray(vdds)),
+        Axis("temp", "degC", np.asarray(temps)),
+        Axis("t_pulse", "s", np.asarray(tps)),
+        Axis("k", "cells", np.asarray(ks, dtype=float), discrete=True),
+    )
+
+    # ---- provenance ----------------------------------------------------------------------------------
+    i_nom = int(np.argmin(np.abs(np.asarray(vdds) - pdk.vdd_nom)))
+    j_nom = int(np.argmin(np.abs(np.asarray(temps) - 27.0)))
+    p_nom = params[(i_nom, j_nom, 0)]
+    first = len(ks) * _flat(i_nom, j_nom, 0, len(temps), len(tps))
+    nominal_sha = {f"k{k}": points[first + ks.index(k)][1].sha256 for k in sorted({0, n // 2, n})}
+    gen_params = base.as_dict()
+    for name in ("vdd", "temp", "t_pulse"):
+        gen_params.pop(name)
+    gen_params.update({"vdd_grid": vdds, "temp_grid": temps, "t_pulse_grid": tps, "mismatch_beta": mismatch_beta})
+    prov = r.provenance(
+        gen_params, nominal_sha, draws=draws, mismatch_beta=mismatch_beta,
+        netlist_sha256_at=f"vdd={p_nom.vdd:g}, temp={p_nom.temp:g}, t_pulse={p_nom.t_pulse:g}",
+        checks={"restore_residual_max_V": round(v_end_gap, 6), "restore_tolerance_V": RESTORE_TOLERANCE},
+        warnings=notes,
+    )
+    lut = LUT(block=Kind.CIM_COLUMN, axes=axes, tables=out_tables, units=units, samples=samples,
+              conditions=_conditions(base), provenance=prov, arrays=draws.arrays() if draws is not None else {})
+
+    # ---- fit quality: SPICE at off-grid points vs the LUT's interpolation ----------------------------
+    if fit_params:
+        cases = (({"vdd": p.vdd, "temp": p.temp, "t_pulse": p.t_pulse, "k": k}, measure(run, p))
+                 for (p, k), run in zip(fit_params, fit_runs) if run is not None)
+        lut.fit_quality = Recipe.fit_quality(lut, cases, ("vbl", "energy"), UNITS)
+    return lut
+
+
+def _fit_points(base: CimColumnParams, vdds, temps, tps) -> list[tuple[CimColumnParams, int]]:
+    """The fit check's off-grid decks: VDD, T and temperature midpoints, for k = 1, N/2, N."""
+    n = base.n_rows
+    fit_ks = sorted({1, n // 2, n})
+    off = [(v, t, tp) for v in midpoints(vdds) for t in temps for tp in tps]
+    off += [(v, t, tp) for v in vdds for t in temps for tp in midpoints(tps)]
+    off += [(v, t, tp) for v in vdds for t in midpoints(temps) for tp in tps]
+    return [(base.replace(vdd=round(v, 9), temp=round(t, 6), t_pulse=tp), k) for v, t, tp in off for k in fit_ks]
+
+
+def _measure_grid(res, where, params, shape, mc: int) -> tuple[dict, dict, float]:
+    """Nominal tables, Monte Carlo samples (NaN where a run failed) and the largest restore residual."""
     names = ("vbl", "energy") + ENERGY_PARTS
     tables = {name: np.full(shape, np.nan) for name in names}
     samples = {name: np.full(shape + (mc,), np.nan) for name in ("vbl", "energy")} if mc > 0 else {}
     v_end_gap = 0.0
-    mc_failed = 0
     for (i, j, m, k), run, mc_runs in zip(where, res.nominal, res.mc):
         p = params[(i, j, m)]
         if run is not None:
@@ -198,74 +226,29 @@ def characterize_column(
                 tables[name][i, j, m, k] = meas[name]
             v_end_gap = max(v_end_gap, p.vdd - meas["v_end"])
         for s, srun in enumerate(mc_runs):
-            if srun is None:
-                mc_failed += 1
-                continue
-            meas = measure(srun, p)
-            samples["vbl"][i, j, m, k, s] = meas["vbl"]
-            samples["energy"][i, j, m, k, s] = meas["energy"]
-    notes: list[str] = []
-    if v_end_gap > RESTORE_TOLERANCE:
-        notes.append(
-            f"{BLOCK}: the bitline was still {v_end_gap * 1e3:.1f} mV below VDD at the end of a deck, so the "
-            f"energy misses part of the restore: give a longer t_restore or a wider w_pre"
-        )
-        log.warning(notes[-1])
+            if srun is not None:
+                meas = measure(srun, p)
+                samples["vbl"][i, j, m, k, s] = meas["vbl"]
+                samples["energy"][i, j, m, k, s] = meas["energy"]
+    return tables, samples, v_end_gap
 
+
+def _with_stats(tables: dict, samples: dict) -> tuple[dict, dict]:
+    """The LUT's tables and units: the nominal tables plus, with Monte Carlo, ``<name>_mean`` / ``_sigma``."""
     units = dict(UNITS)
     out_tables = dict(tables)
-    if mc > 0:
-        for name in ("vbl", "energy"):
-            with warnings.catch_warnings():  # a point whose every sample failed is NaN, silently
-                warnings.simplefilter("ignore", RuntimeWarning)
-                mean, sigma = sample_stats(samples[name])
-            out_tables[f"{name}_mean"], out_tables[f"{name}_sigma"] = mean, sigma
-            units[f"{name}_mean"] = units[f"{name}_sigma"] = UNITS[name]
+    for name in samples:
+        with warnings.catch_warnings():  # a point whose every sample failed is NaN, silently
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mean, sigma = sample_stats(samples[name])
+        out_tables[f"{name}_mean"], out_tables[f"{name}_sigma"] = mean, sigma
+        units[f"{name}_mean"] = units[f"{name}_sigma"] = UNITS[name]
+    return out_tables, units
 
-    axes = (
-        Axis("vdd", "V", np.asarray(vdds)),
-        Axis("temp", "degC", np.asarray(temps)),
-        Axis("t_pulse", "s", np.asarray(tps)),
-        Axis("k", "cells", np.asarray(ks, dtype=float), discrete=True),
-    )
-    arrays: dict[str, np.ndarray] = {}
-    if draws is not None:
-        arrays.update(draws.arrays())
 
-    # ---- provenance ----------------------------------------------------------------------------------
-    i_nom = int(np.argmin(np.abs(np.asarray(vdds) - pdk.vdd_nom)))
-    j_nom = int(np.argmin(np.abs(np.asarray(temps) - 27.0)))
-    p_nom = params[(i_nom, j_nom, 0)]
-    nominal_sha = {f"k{k}": points[ks.index(k) + len(ks) * _flat(i_nom, j_nom, 0, nt, ntp)][1].sha256
-                   for k in sorted({0, n // 2, n})}
-    all_sha = sorted(nl.sha256 for _, nl in points)
-    gen_params = base.as_dict()
-    for name in ("vdd", "temp", "t_pulse"):
-        gen_params.pop(name)
-    gen_params.update({"vdd_grid": vdds, "temp_grid": temps, "t_pulse_grid": tps, "mismatch_beta": mismatch_beta})
-    prov = provenance(
-        generator="charz.blocks.cim_column.netlist.column_netlist + charz.blocks.cim_column.recipe.characterize_column",
-        params=gen_params,
-        netlist_sha256=nominal_sha,
-        pdk_prov=pdk.provenance(),
-        ngspice=ngspice,
-        mc_samples=mc,
-        seed=seed if mc > 0 else None,
-        extra={
-            "recipe": RECIPE,
-            "netlist_sha256_at": f"vdd={p_nom.vdd:g}, temp={p_nom.temp:g}, t_pulse={p_nom.t_pulse:g}",
-            **netlist_set(all_sha),
-            "mismatch": mismatch_record(pdk, draws, mismatch_beta),
-            "failed_points": failed,
-            "failed_mc_runs": mc_failed,
-            "checks": {"restore_residual_max_V": round(v_end_gap, 6), "restore_tolerance_V": RESTORE_TOLERANCE},
-            "warnings": notes,
-            "analysis_seconds": round(analysis_s, 3),
-        },
-    )
-    tl = timeline(base)
-    conditions = {
-        "n_rows": n,
+def _conditions(base: CimColumnParams) -> dict:
+    return {
+        "n_rows": base.n_rows,
         "pattern": base.pattern,
         "pattern_meaning": PATTERN_TEXT[base.pattern],
         "active_rows": "rows 0..k-1 hold input = weight = 1",
@@ -280,37 +263,8 @@ def characterize_column(
         "sizes_m": dataclasses.asdict(base.sizes),
         "energy": "VDD x (net precharge-supply charge + wordline and precharge-clock driver pull-up charge) over "
                   "one precharge-release / wordline pulse / sense / restore cycle; 6T-core standby leakage excluded",
-        "cycle_s": tl.end,
+        "cycle_s": timeline(base).end,
     }
-
-    lut = LUT(block=Kind.CIM_COLUMN, axes=axes, tables=out_tables, units=units, samples=samples, conditions=conditions,
-              provenance=prov, arrays=arrays)
-
-    # ---- fit quality -------------------------------------------------------------------------------
-    if fit_params:
-        pred = {"vbl": [], "energy": []}
-        sim = {"vbl": [], "energy": []}
-        where_fit = []
-        for (p, k), run in zip(fit_params, fit_runs):
-            if run is None:
-                continue
-            meas = measure(run, p)
-            try:
-                pv = lut.value("vbl", vdd=p.vdd, temp=p.temp, t_pulse=p.t_pulse, k=k)
-                pe = lut.value("energy", vdd=p.vdd, temp=p.temp, t_pulse=p.t_pulse, k=k)
-            except Exception:  # a NaN neighbour makes the prediction meaningless; skip the point
-                continue
-            if not (np.isfinite(pv) and np.isfinite(pe)):
-                continue
-            pred["vbl"].append(pv)
-            sim["vbl"].append(meas["vbl"])
-            pred["energy"].append(pe)
-            sim["energy"].append(meas["energy"])
-            where_fit.append({"vdd": p.vdd, "temp": p.temp, "t_pulse": p.t_pulse, "k": k})
-        if where_fit:
-            lut.fit_quality = {name: fit_quality_entry(pred[name], sim[name], UNITS[name], where_fit)
-                               for name in ("vbl", "energy")}
-    return lut
 
 
 def _flat(i: int, j: int, m: int, nt: int, ntp: int) -> int:
@@ -327,4 +281,4 @@ def characterize(kind: str, pdk, *, rows=None, t_pulse=None, size=None, beta_mis
                                sizes=parse_sizes(pdk, size), mismatch_beta=beta_mismatch, **common)
 
 
-__all__ = ["characterize_column", "measure", "RECIPE", "PATTERNS"]
+__all__ = ["characterize_column", "ColumnRecipe", "measure", "RECIPE", "PATTERNS"]

@@ -82,19 +82,16 @@ from typing import Sequence
 import numpy as np
 
 from ...core.errors import ParameterError
-from ...core.lut import LUT, Axis, Kind, fit_quality_entry
-from ...core.mc import Mismatch, draw
+from ...core.lut import LUT, Axis, Kind
+from ...core.mc import Mismatch
 from .netlist import (
     BLOCK, ComparatorParams, ComparatorSizes, comparator_devices, ramp_levels, ramp_netlist, step_netlist, timeline,
 )
-from ...core.pdk import PDK, get
-from ...sim.executor import Executor, owned
+from ...core.pdk import PDK
+from ...sim.executor import Executor
 from ...core.validate import finite
-from ...characterize.common import (
-    provenance,
-    check_mc, corner_values, integral, midpoints, mismatch_record, run_points, sample_stats, temp_values, vdd_values,
-    netlist_set,
-)
+from ...characterize.common import corner_values, integral, midpoints, sample_stats
+from ...characterize.recipe import Recipe
 
 log = logging.getLogger(__name__)
 
@@ -249,6 +246,27 @@ def _dv_grid(dv) -> list[float]:
     return vals
 
 
+class ComparatorRecipe(Recipe):
+    """The comparator's recipe: step decks per (VDD, temperature, dv), one offset-ramp deck per corner (the
+    Monte Carlo instances run the ramp)."""
+
+    kind = Kind.COMPARATOR
+    version = RECIPE
+    generator = ("charz.blocks.comparator.netlist.step_netlist/ramp_netlist + "
+                 "charz.blocks.comparator.recipe.characterize_comparator")
+
+
+@dataclasses.dataclass
+class _Ramps:
+    """What the offset ramps measured: the Monte Carlo offsets (vdd, temp, sample) and the checks."""
+
+    offsets: np.ndarray
+    out_of_range: int = 0
+    non_monotonic: int = 0
+    unresolved: int = 0
+    output_residual: float = 0.0
+
+
 def characterize_comparator(
     pdk: PDK | str,
     vdd: Sequence[float] | float | None = None,
@@ -291,78 +309,108 @@ def characterize_comparator(
     params: further :class:`ComparatorParams` fields (``c_load``, ``t_clk``, ``t_edge``, ``vcm_ratio``,
         ``sr_latch``, ``t_step``).
     """
-    if isinstance(pdk, str):
-        pdk = get(pdk)
+    r = ComparatorRecipe(pdk, mc=mc, seed=seed, executor=executor, use_cache=use_cache, progress=progress,
+                         fit_check=fit_check)
+    pdk, mc = r.pdk, r.mc
     unknown = set(params) - set(COMPARATOR_OPTIONS)
     if unknown:
         raise ParameterError(f"unknown comparator parameter(s) {sorted(unknown)}: use {list(COMPARATOR_OPTIONS)}")
-    mc = check_mc(mc)
     if isinstance(n_step_cycles, bool) or not isinstance(n_step_cycles, int) or not (2 <= n_step_cycles <= 20):
         raise ParameterError(
             f"n_step_cycles = {n_step_cycles!r}: give an integer 2 to 20 (the first cycle is not measured)")
     tau_fit_max = finite(tau_fit_max, "tau_fit_max")
-    vdds = vdd_values(pdk, vdd)
-    temps = temp_values(27.0 if temp is None else temp)
-    dvs = _dv_grid(dv)
+    vdds, temps, dvs = r.vdds(vdd), r.temps(temp), _dv_grid(dv)
     base = ComparatorParams(pdk=pdk.name, vdd=vdds[0], temp=temps[0], sizes=sizes, **params)
     r_def, res_def = default_ramp(base, pdk)
     R = r_def if offset_range is None else finite(offset_range, "offset_range (V)")
     res = res_def if offset_resolution is None else finite(offset_resolution, "offset_resolution (V per cycle)")
     if R <= 0:
         raise ParameterError(f"offset_range = {R:g} V must be positive (the ramp runs from -R to +R)")
-    nv, nt, nd = len(vdds), len(temps), len(dvs)
+    shape = (len(vdds), len(temps), len(dvs))
 
-    corners = list(itertools.product(enumerate(vdds), enumerate(temps)))
-    cparams = {(i, j): base.replace(vdd=v, temp=t) for (i, v), (j, t) in corners}
-    step_points, step_where = [], []
-    ramp_points, ramp_where = [], []
-    for (i, j), p in cparams.items():
-        ramp_points.append(({"vdd": p.vdd, "temp": p.temp, "ramp": "offset"}, ramp_netlist(p, -R, R, res, pdk)))
-        ramp_where.append((i, j))
-        for m, x in enumerate(dvs):
-            step_points.append(({"vdd": p.vdd, "temp": p.temp, "dv": x}, step_netlist(p, x, n_step_cycles, pdk)))
-            step_where.append((i, j, m))
+    cparams = {(i, j): base.replace(vdd=v, temp=t) for (i, v), (j, t) in
+               itertools.product(enumerate(vdds), enumerate(temps))}
+    ramp_points = [({"vdd": p.vdd, "temp": p.temp, "ramp": "offset"}, ramp_netlist(p, -R, R, res, pdk))
+                   for p in cparams.values()]
+    step_points = [({"vdd": p.vdd, "temp": p.temp, "dv": x}, step_netlist(p, x, n_step_cycles, pdk))
+                   for p in cparams.values() for x in dvs]
+    step_where = [(i, j, m) for (i, j) in cparams for m in range(len(dvs))]
+    fit_params = _fit_points(base, vdds, temps, dvs) if fit_check else []
+    draws = r.draws(comparator_devices(base, pdk), mismatch_beta)
 
-    fit_params: list[tuple[ComparatorParams, float]] = []
-    if fit_check:
-        pos = [x for x in dvs if x > 0]
-        fit_dvs = sorted({min(pos, key=abs), min(pos, key=lambda x: abs(x - 10e-3)), max(pos)}) if pos else [dvs[0]]
-        off = [(v, t) for v in midpoints(vdds) for t in temps] + [(v, t) for v in vdds for t in midpoints(temps)]
-        fit_params = [(base.replace(vdd=round(v, 9), temp=round(t, 6)), x) for v, t in off for x in fit_dvs]
-
-    draws = None
-    if mc > 0:
-        model = Mismatch(pdk.avt_mv_um, pdk.abeta_pct_um if mismatch_beta else 0.0)
-        draws = draw(model, comparator_devices(base, pdk), mc, seed)
-
-    failed: list[str] = []
-    analysis_s = 0.0
-    fit_runs: list[dict | None] = []
-    with owned(executor) as ex:
-        sres = run_points(step_points, None, recipe=RECIPE, executor=ex, use_cache=use_cache, progress=progress,
-                          desc=f"comparator steps ({len(step_points)})")
-        rres = run_points(ramp_points, draws, recipe=RECIPE, executor=ex, use_cache=use_cache, progress=progress,
-                          desc="comparator offset ramp " + ("nominal" if draws is None else f"nominal + {mc} MC"))
-        for r in (sres, rres):
-            failed += [f.message() for f in r.failures]
-            analysis_s += r.analysis_seconds()
-        ngspice = sres.ngspice or rres.ngspice
+    with r:
+        sres = r.run(step_points, desc=f"comparator steps ({len(step_points)})")
+        rres = r.run(ramp_points, draws,
+                     desc="comparator offset ramp " + ("nominal" if draws is None else f"nominal + {mc} MC"))
+        fit_runs: list[dict | None] = []
         if fit_params:
             fpts = [({"vdd": p.vdd, "temp": p.temp, "dv": x, "fit": "off-grid"}, step_netlist(p, x, n_step_cycles, pdk))
                     for p, x in fit_params]
-            fres = run_points(fpts, None, recipe=RECIPE, executor=ex, use_cache=use_cache, progress=progress,
-                              desc="comparator fit check")
-            failed += [f.message() for f in fres.failures]
-            analysis_s += fres.analysis_seconds()
-            fit_runs = fres.nominal
+            fit_runs = r.run(fpts, desc="comparator fit check", fit=True).nominal
 
-    # ---- measure ------------------------------------------------------------------------------------
-    shape = (nv, nt, nd)
+    tables, parts, first, reset_gap = _measure_steps(sres.nominal, step_where, cparams, dvs, shape, n_step_cycles)
+    corner, tau_fits = _corner_tables(tables, parts, first, dvs, vdds, temps, tau_fit_max, mc)
+    ramps = _measure_ramps(rres, list(cparams), cparams, R, res, corner, mc)
+    notes = _notes(ramps, R, reset_gap, base.vdd)
+    out_tables, samples = _lut_tables(tables, corner, ramps, mc)
+    axes = (
+        Axis("vdd", "V", np.asarray(vdds)),
+        Axis("temp", "degC", np.asarray(temps)),
+        Axis("dv", "V", np.asarray(dvs), discrete=True),
+    )
+
+    # ---- provenance -----------------------------------------------------------------------------------
+    i_nom = int(np.argmin(np.abs(np.asarray(vdds) - pdk.vdd_nom)))
+    j_nom = int(np.argmin(np.abs(np.asarray(temps) - 27.0)))
+    p_nom = cparams[(i_nom, j_nom)]
+    m10 = int(np.argmin(np.abs(np.asarray(dvs) - 10e-3)))
+    nominal_sha = {"ramp": ramp_netlist(p_nom, -R, R, res, pdk).sha256,
+                   f"step_dv{dvs[m10]:g}": step_netlist(p_nom, dvs[m10], n_step_cycles, pdk).sha256}
+    gen_params = base.as_dict()
+    for name in ("vdd", "temp"):
+        gen_params.pop(name)
+    gen_params.update({"vdd_grid": vdds, "temp_grid": temps, "dv_grid": dvs, "offset_range": R,
+                       "offset_resolution": res, "n_step_cycles": n_step_cycles, "tau_fit_max": tau_fit_max,
+                       "mismatch_beta": mismatch_beta})
+    prov = r.provenance(
+        gen_params, nominal_sha, draws=draws, mismatch_beta=mismatch_beta,
+        netlist_sha256_at=f"vdd={p_nom.vdd:g}, temp={p_nom.temp:g}",
+        checks={"reset_residual_max_V": round(reset_gap, 6), "reset_tolerance_V": RESET_TOLERANCE,
+                "ramp_output_residual_max_V": round(ramps.output_residual, 6),
+                "offset_out_of_range": ramps.out_of_range, "offset_non_monotonic": ramps.non_monotonic,
+                "offset_unresolved_cycles": ramps.unresolved},
+        warnings=notes,
+    )
+    lut = LUT(block=Kind.COMPARATOR, axes=axes, tables=out_tables, units={name: UNITS[name] for name in out_tables},
+              samples=samples, conditions=_conditions(base, R, res, tau_fit_max, tau_fits, out_tables),
+              provenance=prov, arrays=draws.arrays() if draws is not None else {})
+
+    # ---- fit quality: step decks at off-grid points vs the LUT's interpolation -------------------------
+    if fit_params:
+        cases = (({"vdd": p.vdd, "temp": p.temp, "dv": x}, measure_step(run, p, n_step_cycles))
+                 for (p, x), run in zip(fit_params, fit_runs) if run is not None)
+        lut.fit_quality = Recipe.fit_quality(lut, cases, ("t_decision", "energy_dv"), UNITS)
+    return lut
+
+
+def _fit_points(base: ComparatorParams, vdds, temps, dvs) -> list[tuple[ComparatorParams, float]]:
+    """The fit check's step decks: VDD and temperature midpoints, for the smallest positive dv, the one
+    nearest 10 mV and the largest."""
+    pos = [x for x in dvs if x > 0]
+    fit_dvs = sorted({min(pos, key=abs), min(pos, key=lambda x: abs(x - 10e-3)), max(pos)}) if pos else [dvs[0]]
+    off = [(v, t) for v in midpoints(vdds) for t in temps] + [(v, t) for v in vdds for t in midpoints(temps)]
+    return [(base.replace(vdd=round(v, 9), temp=round(t, 6)), x) for v, t in off for x in fit_dvs]
+
+
+def _measure_steps(runs, where, cparams, dvs, shape, n_step_cycles: int):
+    """The grid tables of the step runs, the energy split, the first-cycle energies and the largest reset
+    residual of the outputs."""
     grid_names = ("t_decision", "decision", "sign_ok", "energy_dv")
     tables = {name: np.full(shape, np.nan) for name in grid_names}
     parts = {name: np.full(shape, np.nan) for name in ("energy_supply", "energy_clock")}
+    first = np.full(shape, np.nan)
     reset_gap = 0.0
-    for (i, j, m), run in zip(step_where, sres.nominal):
+    for (i, j, m), run in zip(where, runs):
         if run is None:
             continue
         meas = measure_step(run, cparams[(i, j)], n_step_cycles)
@@ -371,12 +419,15 @@ def characterize_comparator(
         tables["sign_ok"][i, j, m] = float(meas["decision"] == np.sign(dvs[m]))
         for name in parts:
             parts[name][i, j, m] = meas[name]
+        first[i, j, m] = meas["energy_first"]
         reset_gap = max(reset_gap, meas["reset_residual"])
+    return tables, parts, first, reset_gap
 
-    first = np.full(shape, np.nan)
-    for (i, j, m), run in zip(step_where, sres.nominal):
-        if run is not None:
-            first[i, j, m] = measure_step(run, cparams[(i, j)], n_step_cycles)["energy_first"]
+
+def _corner_tables(tables, parts, first, dvs, vdds, temps, tau_fit_max: float, mc: int):
+    """The per-corner tables from the step runs (energies, toggle energy, tau; the offsets are filled in
+    later) and the tau fit of each corner (for the conditions)."""
+    nv, nt = len(vdds), len(temps)
     corner = {name: np.full((nv, nt), np.nan) for name in PER_CORNER
               if mc > 0 or name not in ("offset_mean", "offset_sigma")}
     pairs = [(dvs.index(x), dvs.index(-x)) for x in dvs if x > 0 and -x in dvs]
@@ -397,99 +448,67 @@ def characterize_comparator(
         tau_fits[f"vdd={vdds[i]:g}, temp={temps[j]:g}"] = {  # None where the fit had too few points (JSON-clean)
             "tau_s": _jnum(f["tau"]), "t_1mv_s": _jnum(f["t_1mv"]), "rms_residual_s": _jnum(f["rms_residual"]),
             "points": f["points"]}
+    return corner, tau_fits
 
-    samples: dict[str, np.ndarray] = {}
-    off_samples = np.full((nv, nt, mc), np.nan)
-    out_of_range = 0
-    non_mono = 0
-    unresolved = 0
-    mc_failed = 0
-    ramp_gap = 0.0
-    for (i, j), run, mc_runs in zip(ramp_where, rres.nominal, rres.mc):
+
+def _measure_ramps(rres, where, cparams, R: float, res: float, corner: dict, mc: int) -> _Ramps:
+    """The nominal offset of each corner (into ``corner["offset"]``) and the Monte Carlo offsets."""
+    nv, nt = corner["offset"].shape
+    out = _Ramps(np.full((nv, nt, mc), np.nan))
+    for (i, j), run, mc_runs in zip(where, rres.nominal, rres.mc):
         p = cparams[(i, j)]
         if run is not None:
             ro = ramp_offset(run, p, -R, R, res)
             corner["offset"][i, j] = ro.offset
-            ramp_gap = max(ramp_gap, ro.reset_residual)
-            if not ro.in_range:
-                out_of_range += 1
+            out.output_residual = max(out.output_residual, ro.reset_residual)
+            out.out_of_range += not ro.in_range
         for s, srun in enumerate(mc_runs):
             if srun is None:
-                mc_failed += 1
                 continue
             ro = ramp_offset(srun, p, -R, R, res)
-            off_samples[i, j, s] = ro.offset
-            out_of_range += not ro.in_range
-            non_mono += not ro.monotonic
-            unresolved += ro.n_unresolved
-            ramp_gap = max(ramp_gap, ro.reset_residual)
-    notes: list[str] = []
-    if out_of_range:
-        notes.append(f"{BLOCK}: {out_of_range} offset(s) fell outside the +-{R * 1e3:g} mV ramp and are NaN: "
-                     f"give a wider offset_range")
-    if reset_gap > RESET_TOLERANCE or ramp_gap > 0.1 * base.vdd:
-        notes.append(f"{BLOCK}: the reset half did not restore every node (outputs {reset_gap * 1e3:.1f} mV below VDD, "
-                     f"decision outputs {ramp_gap * 1e3:.1f} mV above 0): give a longer t_clk or wider reset devices")
-    for n in notes:
-        log.warning(n)
+            out.offsets[i, j, s] = ro.offset
+            out.out_of_range += not ro.in_range
+            out.non_monotonic += not ro.monotonic
+            out.unresolved += ro.n_unresolved
+            out.output_residual = max(out.output_residual, ro.reset_residual)
+    return out
+
+
+def _lut_tables(tables: dict, corner: dict, ramps: _Ramps, mc: int) -> tuple[dict, dict]:
+    """The LUT's tables (the per-corner ones, with the Monte Carlo offset statistics, broadcast along dv) and
+    samples (the offsets, broadcast along dv)."""
+    shape = tables["t_decision"].shape
+    samples: dict[str, np.ndarray] = {}
     if mc > 0:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            corner["offset_mean"][...], corner["offset_sigma"][...] = sample_stats(off_samples)
-        samples["offset"] = np.broadcast_to(off_samples[:, :, None, :], shape + (mc,)).copy()
-
+            corner["offset_mean"][...], corner["offset_sigma"][...] = sample_stats(ramps.offsets)
+        samples["offset"] = np.broadcast_to(ramps.offsets[:, :, None, :], shape + (mc,)).copy()
     out_tables = dict(tables)
     for name, v in corner.items():
         out_tables[name] = np.broadcast_to(v[:, :, None], shape).copy()
-    units = {name: UNITS[name] for name in out_tables}
-    axes = (
-        Axis("vdd", "V", np.asarray(vdds)),
-        Axis("temp", "degC", np.asarray(temps)),
-        Axis("dv", "V", np.asarray(dvs), discrete=True),
-    )
-    arrays: dict[str, np.ndarray] = {}
-    if draws is not None:
-        arrays.update(draws.arrays())
+    return out_tables, samples
 
-    # ---- provenance -----------------------------------------------------------------------------------
-    i_nom = int(np.argmin(np.abs(np.asarray(vdds) - pdk.vdd_nom)))
-    j_nom = int(np.argmin(np.abs(np.asarray(temps) - 27.0)))
-    p_nom = cparams[(i_nom, j_nom)]
-    m10 = int(np.argmin(np.abs(np.asarray(dvs) - 10e-3)))
-    nominal_sha = {"ramp": ramp_netlist(p_nom, -R, R, res, pdk).sha256,
-                   f"step_dv{dvs[m10]:g}": step_netlist(p_nom, dvs[m10], n_step_cycles, pdk).sha256}
-    all_sha = sorted(nl.sha256 for _, nl in step_points + ramp_points)
-    gen_params = base.as_dict()
-    for name in ("vdd", "temp"):
-        gen_params.pop(name)
-    gen_params.update({"vdd_grid": vdds, "temp_grid": temps, "dv_grid": dvs, "offset_range": R,
-                       "offset_resolution": res, "n_step_cycles": n_step_cycles, "tau_fit_max": tau_fit_max,
-                       "mismatch_beta": mismatch_beta})
-    prov = provenance(
-        generator="charz.blocks.comparator.netlist.step_netlist/ramp_netlist + "
-                  "charz.blocks.comparator.recipe.characterize_comparator",
-        params=gen_params,
-        netlist_sha256=nominal_sha,
-        pdk_prov=pdk.provenance(),
-        ngspice=ngspice,
-        mc_samples=mc,
-        seed=seed if mc > 0 else None,
-        extra={
-            "recipe": RECIPE,
-            "netlist_sha256_at": f"vdd={p_nom.vdd:g}, temp={p_nom.temp:g}",
-            **netlist_set(all_sha),
-            "mismatch": mismatch_record(pdk, draws, mismatch_beta),
-            "failed_points": failed,
-            "failed_mc_runs": mc_failed,
-            "checks": {"reset_residual_max_V": round(reset_gap, 6), "reset_tolerance_V": RESET_TOLERANCE,
-                       "ramp_output_residual_max_V": round(ramp_gap, 6), "offset_out_of_range": out_of_range,
-                       "offset_non_monotonic": non_mono, "offset_unresolved_cycles": unresolved},
-            "warnings": notes,
-            "analysis_seconds": round(analysis_s, 3),
-        },
-    )
+
+def _notes(ramps: _Ramps, R: float, reset_gap: float, vdd: float) -> list[str]:
+    """The warnings of a sweep (logged, and kept in the provenance)."""
+    notes: list[str] = []
+    if ramps.out_of_range:
+        notes.append(f"{BLOCK}: {ramps.out_of_range} offset(s) fell outside the +-{R * 1e3:g} mV ramp and are NaN: "
+                     f"give a wider offset_range")
+    if reset_gap > RESET_TOLERANCE or ramps.output_residual > 0.1 * vdd:
+        notes.append(f"{BLOCK}: the reset half did not restore every node (outputs {reset_gap * 1e3:.1f} mV below VDD, "
+                     f"decision outputs {ramps.output_residual * 1e3:.1f} mV above 0): give a longer t_clk or wider "
+                     f"reset devices")
+    for n in notes:
+        log.warning(n)
+    return notes
+
+
+def _conditions(base: ComparatorParams, R: float, res: float, tau_fit_max: float, tau_fits: dict,
+                out_tables: dict) -> dict:
     tl = timeline(base, 1)
-    conditions = {
+    return {
         "vcm_ratio": base.vcm_ratio,
         "vcm": "vcm_ratio x VDD (input common mode; inp = vcm + dv/2, inn = vcm - dv/2)",
         "c_load": base.c_load,
@@ -514,32 +533,6 @@ def characterize_comparator(
         "per_corner_note": "these tables do not depend on dv: they are constant along the dv axis",
     }
 
-    lut = LUT(block=Kind.COMPARATOR, axes=axes, tables=out_tables, units=units, samples=samples, conditions=conditions,
-              provenance=prov, arrays=arrays)
-
-    # ---- fit quality -----------------------------------------------------------------------------------
-    if fit_params:
-        pred = {"t_decision": [], "energy_dv": []}
-        sim = {"t_decision": [], "energy_dv": []}
-        where_fit = []
-        for (p, x), run in zip(fit_params, fit_runs):
-            if run is None:
-                continue
-            meas = measure_step(run, p, n_step_cycles)
-            try:
-                pv = {k: lut.value(k, vdd=p.vdd, temp=p.temp, dv=x) for k in pred}
-            except Exception:  # a NaN neighbour makes the prediction meaningless; skip the point
-                continue
-            if not all(np.isfinite(v) for v in pv.values()) or not np.isfinite(meas["t_decision"]):
-                continue
-            for k in pred:
-                pred[k].append(pv[k])
-                sim[k].append(meas[k])
-            where_fit.append({"vdd": p.vdd, "temp": p.temp, "dv": x})
-        if where_fit:
-            lut.fit_quality = {k: fit_quality_entry(pred[k], sim[k], UNITS[k], where_fit) for k in pred}
-    return lut
-
 
 def characterize(kind: str, pdk, **common) -> LUT:
     """The registry's entry (``charz characterize comparator``); *common* as
@@ -547,5 +540,5 @@ def characterize(kind: str, pdk, **common) -> LUT:
     return characterize_comparator(pdk, **common)
 
 
-__all__ = ["characterize_comparator", "measure_step", "ramp_offset", "cycle_decisions", "fit_tau", "default_ramp",
+__all__ = ["characterize_comparator", "ComparatorRecipe", "measure_step", "ramp_offset", "cycle_decisions", "fit_tau", "default_ramp",
            "RECIPE"]

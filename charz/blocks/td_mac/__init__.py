@@ -2,7 +2,18 @@
 charge accumulation line and arbiter (``charz characterize td_delay|td_tdc|td_acc|td_arbiter``)."""
 
 from ...core.lut import TD_KINDS, Kind
-from ..base import Block, Option
+from ..base import Block, Command, Option
+
+LUTS = (
+    Option("--delay-lut", help="td_delay LUT (default ptm16hp/td_delay4 on the LUT search path)"),
+    Option("--tdc-lut", help="td_tdc LUT (default ptm16hp/td_tdc on the LUT search path)"),
+    Option("--acc-lut", help="td_acc LUT (default ptm16hp/td_acc on the LUT search path)"),
+    Option("--adc-lut", help="the read-out converter LUT (default ptm16hp/adc_sar6 on the LUT search path)"),
+)
+"""The LUTs a TD-MAC is composed from (``charz eval`` / ``check`` / ``train`` of this family)."""
+LENGTH = Option("--length", type="int", default=16, help="FP8 pairs per scalar product (default 16)")
+"""``--length`` of the TD-MAC commands."""
+_OTHER_LUTS = "give --delay-lut / --tdc-lut / --acc-lut / --adc-lut"
 
 BLOCK = Block(
     family="td_mac",
@@ -22,4 +33,35 @@ BLOCK = Block(
                help="element-TDC taps = the largest exponent difference aligned (default 8)"),
     ),
     model="charz.blocks.td_mac.model:TdMacModel",
+    commands=(
+        Command(verb="eval", name="td_mac", run="charz.blocks.td_mac.commands:eval_td",
+                summary="digits MLP on the time-domain FP8 MAC",
+                help="the digits MLP with every product on the time-domain FP8 MAC read from the td_* LUTs and a "
+                     "read-out converter LUT, beside the published 22.1 TOPS/W (default VDD 0.8 V); --out adds the "
+                     "mismatch sweep and the exponent- vs mantissa-path sensitivity study.",
+                options=LUTS + (LENGTH, Option("--adc-calibration", choices=("none", "offset"), default="none",
+                                               help="'offset' trims every converter instance's offset once "
+                                                    "(foreground calibration, ideal trim); default none")),
+                hints=(("--columns-per-adc", "one converter per engine"), ("--lut", _OTHER_LUTS),
+                       ("--adc-bits", _OTHER_LUTS), ("--t-pulse", "it has no wordline pulse"))),
+        Command(verb="check", name="td_mac", run="charz.blocks.td_mac.commands:check_td",
+                summary="complete L-element FP8 scalar products",
+                help="random FP8 vectors through the transistor-level time path (delay lines, latest detector, "
+                     "TDCs) and the capacitor accumulation in ngspice, read out by the converter LUT, against the "
+                     "behavioral model from the td_* LUTs and the exact FP8 result (minutes per vector at L = 16; "
+                     "nominal only).",
+                options=LUTS + (LENGTH,),
+                hints=(("--mc", "it is nominal only"), ("--t-pulse", "it has no wordline pulse"),
+                       ("--lut", _OTHER_LUTS))),
+        Command(verb="train", name="td_mac", run="charz.blocks.td_mac.commands:train_td",
+                summary="training in memory vs FP32",
+                help="train the digits MLP with every product on the TD-MAC model (forward and backward products "
+                     "in FP8 from the td_* LUTs) and in FP32 from the same init; writes the loss curves (PNG + "
+                     "JSON), no weights.",
+                options=LUTS + (LENGTH,
+                                Option("--ideal", type="flag", help="exact FP8 instead of the circuit"),
+                                Option("--epochs", type="int", help="epochs (default 20)"),
+                                Option("--out", help="folder for the loss-curve PNG and JSON (default out/td_train)")),
+                hints=(("--lut", _OTHER_LUTS),)),
+    ),
 )

@@ -33,14 +33,12 @@ import numpy as np
 from ...core.errors import ParameterError
 from ...core.validate import finite
 from ...core.lut import LUT, Axis, Kind, fit_quality_entry
-from ...core.mc import Mismatch, draw
-from .netlist import DelayLineParams, delay_devices, delay_netlist, timeline
-from ...core.pdk import PDK, get
-from ...sim.executor import Executor, owned
-from ...characterize.common import (
-    provenance,
-    check_mc, integral, midpoints, mismatch_record, netlist_set, run_points, sample_stats, temp_values, vdd_values,
-)
+from ...core.mc import Draws
+from .netlist import DelayLineParams, delay_devices, delay_netlist, tdc_chain_netlist, tdc_netlist, timeline
+from ...core.pdk import PDK
+from ...sim.executor import Executor
+from ...characterize.common import PointResults, integral, midpoints, sample_stats
+from ...characterize.recipe import Recipe
 
 RECIPE = "td_delay/1"
 UNITS = {"delay": "s", "delay_rise": "s", "delay_fall": "s", "energy": "J", "energy_dynamic": "J", "leakage": "W",
@@ -91,6 +89,15 @@ def line_fit(codes: np.ndarray, delay: np.ndarray) -> tuple[float, float, np.nda
     return float(tau), float(d0), (delay - (d0 + tau * codes)) / tau
 
 
+class DelayRecipe(Recipe):
+    """The delay line's recipe: one deck per corner over every code, nominal + Monte Carlo, and the off-grid
+    fit check."""
+
+    kind = Kind.TD_DELAY
+    version = RECIPE
+    generator = "charz.blocks.td_mac.netlist.delay_netlist + charz.blocks.td_mac.recipe.characterize_delay"
+
+
 def characterize_delay(
     pdk: PDK | str,
     bits: int = 4,
@@ -105,36 +112,32 @@ def characterize_delay(
     **params,
 ) -> LUT:
     """Delay per exponent code of the delay line over VDD x temperature (nominal + Monte Carlo)."""
-    if isinstance(pdk, str):
-        pdk = get(pdk)
+    r = DelayRecipe(pdk, mc=mc, seed=seed, executor=executor, use_cache=use_cache, progress=progress,
+                    fit_check=fit_check)
     unknown = set(params) - set(OPTIONS)
     if unknown:
         raise ParameterError(f"unknown delay-line parameter(s) {sorted(unknown)}: use {list(OPTIONS)}")
-    mc = check_mc(mc)
-    vdds = vdd_values(pdk, vdd)
-    temps = temp_values(27.0 if temp is None else temp)
-    base = DelayLineParams(pdk=pdk.name, bits=bits, vdd=vdds[0], temp=temps[0], **params)
+    vdds, temps = r.vdds(vdd), r.temps(temp)
+    base = DelayLineParams(pdk=r.pdk.name, bits=bits, vdd=vdds[0], temp=temps[0], **params)
     codes = np.arange(base.max_code + 1)
     deck_codes = np.repeat(codes[:, None], base.lines, axis=1)
     corners = list(itertools.product(enumerate(vdds), enumerate(temps)))
     prms = {(i, j): base.replace(vdd=v, temp=t, vbn=None, vbp=None) for (i, v), (j, t) in corners}
-    points = [({"vdd": p.vdd, "temp": p.temp}, delay_netlist(p, deck_codes, pdk)) for p in prms.values()]
+    points = [({"vdd": p.vdd, "temp": p.temp}, delay_netlist(p, deck_codes, r.pdk)) for p in prms.values()]
     fit_prms = []
     if fit_check:
         fit_prms = [base.replace(vdd=round(v, 9), temp=t, vbn=None, vbp=None) for v in midpoints(vdds) for t in temps]
         fit_prms += [base.replace(vdd=v, temp=round(t, 6), vbn=None, vbp=None) for v in vdds for t in midpoints(temps)]
-    draws = draw(Mismatch(pdk.avt_mv_um), delay_devices(base, pdk), mc, seed) if mc > 0 else None
-    with owned(executor) as ex:
-        res = run_points(points, draws, recipe=RECIPE, executor=ex, use_cache=use_cache, progress=progress,
-                         desc=f"delay line {base.lines}x{bits}b", timeout=600.0, chunk=10)
-        fres = (run_points([({"vdd": p.vdd, "temp": p.temp, "fit": "off-grid"}, delay_netlist(p, deck_codes, pdk))
-                            for p in fit_prms], None, recipe=RECIPE, executor=ex, use_cache=use_cache,
-                           progress=progress, desc="delay line fit check", timeout=600.0) if fit_prms else None)
-    nv, nt, nc = len(vdds), len(temps), codes.size
-    shape = (nv, nt, nc)
+    draws = r.draws(delay_devices(base, r.pdk))
+    with r:
+        res = r.run(points, draws, desc=f"delay line {base.lines}x{bits}b", timeout=600.0, chunk=10)
+        fres = (r.run([({"vdd": p.vdd, "temp": p.temp, "fit": "off-grid"}, delay_netlist(p, deck_codes, r.pdk))
+                       for p in fit_prms], desc="delay line fit check", timeout=600.0, fit=True) if fit_prms else None)
+    nc = codes.size
+    shape = (len(vdds), len(temps), nc)
     tables = {k: np.full(shape, np.nan) for k in ("delay", "delay_rise", "delay_fall", "energy", "energy_dynamic",
                                                   "leakage", "inl", "tau", "d0")}
-    samples = {"delay": np.full(shape + (mc,), np.nan)} if mc > 0 else {}
+    samples = {"delay": np.full(shape + (r.mc,), np.nan)} if r.mc > 0 else {}
     for ((i, j), p), run, mc_runs in zip(prms.items(), res.nominal, res.mc):
         if run is not None:
             m = measure(run, p, nc)
@@ -142,11 +145,11 @@ def characterize_delay(
                 tables[k][i, j] = m[k]
             tau, d0, inl = line_fit(codes, m["delay"])
             tables["tau"][i, j], tables["d0"][i, j], tables["inl"][i, j] = tau, d0, inl
-        for s, r in enumerate(mc_runs):
-            if r is not None:
-                samples["delay"][i, j, :, s] = measure(r, p, nc)["delay"]
+        for s, run_s in enumerate(mc_runs):
+            if run_s is not None:
+                samples["delay"][i, j, :, s] = measure(run_s, p, nc)["delay"]
     units = dict(UNITS)
-    if mc > 0:
+    if r.mc > 0:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             tables["delay_mean"], tables["delay_sigma"] = sample_stats(samples["delay"])
@@ -157,14 +160,7 @@ def characterize_delay(
     for k in ("vdd", "temp", "vbn", "vbp"):
         gp.pop(k)
     gp.update(vdd_grid=vdds, temp_grid=temps, vbn="0.85 VDD", vbp="0.15 VDD")
-    prov = provenance(
-        generator="charz.blocks.td_mac.netlist.delay_netlist + charz.blocks.td_mac.recipe.characterize_delay",
-        params=gp, netlist_sha256=[nl.sha256 for _, nl in points][:1], pdk_prov=pdk.provenance(),
-        ngspice=res.ngspice, mc_samples=mc, seed=seed if mc > 0 else None,
-        extra={"recipe": RECIPE, **netlist_set(nl.sha256 for _, nl in points),
-               "mismatch": mismatch_record(pdk, draws), "failed_points": [f.message() for f in res.failures],
-               "analysis_seconds": round(res.analysis_seconds() + (fres.analysis_seconds() if fres else 0.0), 3)},
-    )
+    prov = r.provenance(gp, [nl.sha256 for _, nl in points][:1], draws=draws)
     conditions = {"bits": bits, "lines": base.lines, "per_corner": ["tau", "d0"],
                   "delay": "50 % input to 50 % output, mean of the rising and falling edge",
                   "energy": "VDD x supply charge per cycle (one rising + one falling edge through the line), "
@@ -175,19 +171,25 @@ def characterize_delay(
     lut = LUT(block=Kind.TD_DELAY, axes=axes, tables=tables, units=units, samples=samples, conditions=conditions,
               provenance=prov, arrays=draws.arrays() if draws is not None else {})
     if fres is not None:
-        pred, sim, where = [], [], []
-        for p, run in zip(fit_prms, fres.nominal):
-            if run is None:
-                continue
-            m = measure(run, p, nc)
-            pv = lut.slice("delay", vdd=p.vdd, temp=p.temp)
-            ok = np.isfinite(pv) & np.isfinite(m["delay"])
-            pred += list(pv[ok])
-            sim += list(m["delay"][ok])
-            where.append({"vdd": p.vdd, "temp": p.temp, "codes": int(nc)})
-        if where:
-            lut.fit_quality = {"delay": fit_quality_entry(pred, sim, "s", where)}
+        lut.fit_quality = _delay_fit(lut, fit_prms, fres.nominal, nc)
     return lut
+
+
+def _delay_fit(lut: LUT, fit_prms: list[DelayLineParams], runs: list[dict | None], nc: int) -> dict:
+    """The fit check of the delay line: every code's delay at each off-grid corner in SPICE against the LUT's
+    interpolation (codes whose prediction or measurement is not finite are left out; one ``where`` entry per
+    corner). Not :meth:`Recipe.fit_quality`, whose cases are single values and whose ``where`` lists each."""
+    pred, sim, where = [], [], []
+    for p, run in zip(fit_prms, runs):
+        if run is None:
+            continue
+        m = measure(run, p, nc)
+        pv = lut.slice("delay", vdd=p.vdd, temp=p.temp)
+        ok = np.isfinite(pv) & np.isfinite(m["delay"])
+        pred += list(pv[ok])
+        sim += list(m["delay"][ok])
+        where.append({"vdd": p.vdd, "temp": p.temp, "codes": int(nc)})
+    return {"delay": fit_quality_entry(pred, sim, "s", where)} if where else {}
 
 
 def characterize(kind: str, pdk, *, bits=None, length=None, window=None, **common) -> LUT:
@@ -210,7 +212,8 @@ def characterize(kind: str, pdk, *, bits=None, length=None, window=None, **commo
     return characterize_arbiter(pdk, **common)
 
 
-__all__ = ["characterize_delay", "measure", "line_fit", "RECIPE"]
+__all__ = ["characterize_delay", "characterize_tdc", "characterize_acc", "characterize_arbiter", "DelayRecipe", "TdcRecipe",
+           "AccRecipe", "ArbiterRecipe", "measure", "line_fit", "RECIPE"]
 
 
 # ---- time comparison measurements ----------------------------------------------------------------------
@@ -326,6 +329,22 @@ def stop_delays(run: dict, lp: DelayLineParams, arrivals: np.ndarray, start: str
     return stop, st
 
 
+class TdcRecipe(Recipe):
+    """The exponent-difference TDC's recipe: calibration, transfer sweep, chain instances, shared-scale chain,
+    flip-flop offset and STOP path decks (:func:`characterize_tdc`)."""
+
+    kind = Kind.TD_TDC
+    version = TDC_RECIPE
+    generator = ("charz.blocks.td_mac.netlist.tdc_netlist / tdc_chain_netlist / stop_netlist + "
+                 "charz.blocks.td_mac.recipe.characterize_tdc")
+
+
+TDC_TIMEOUT = 900.0
+"""Limit of one TDC run (s)."""
+Corner = tuple[int, int]
+"""(VDD index, temperature index) of a corner."""
+
+
 def characterize_tdc(
     pdk: PDK | str,
     length: int = 16,
@@ -359,244 +378,46 @@ def characterize_tdc(
     element's arrival and its TDC. In the engine, element i's TDC reads
     #{k : threshold_k < (t_max - t_i) + stop_delay - start_delay}.
     """
-    from .netlist import START_BIAS_FRACTIONS, MacTimeParams, start_node, stop_netlist, tdc_chain_netlist, tdc_netlist
+    from .netlist import MacTimeParams
 
-    if isinstance(pdk, str):
-        pdk = get(pdk)
-    mc = check_mc(mc)
-    vdds = vdd_values(pdk, vdd)
-    temps = temp_values(27.0 if temp is None else temp)
+    r = TdcRecipe(pdk, mc=mc, seed=seed, executor=executor, use_cache=use_cache, progress=progress, fit_check=False)
+    vdds, temps = r.vdds(vdd), r.temps(temp)
     corners = list(itertools.product(enumerate(vdds), enumerate(temps)))
-    MacTimeParams(pdk=pdk.name, ebits=ebits, length=length, window=window)  # validates
-    line = {(i, j): DelayLineParams(pdk=pdk.name, bits=ebits, vdd=v, temp=t) for (i, v), (j, t) in corners}
-    codes = np.arange((1 << ebits))
-    with owned(executor) as ex:
-        kw = dict(recipe=TDC_RECIPE, executor=ex, use_cache=use_cache, progress=progress, timeout=900.0)
-        # 1 + 2: tau of the line, tap delay vs bias, the STOP path
-        pts, keys = [], []
-        for key, lp in line.items():
-            pts.append(({"vdd": lp.vdd, "temp": lp.temp, "step": "tau"}, delay_netlist(lp, codes[:, None], pdk)))
-            keys.append((key, "tau", None))
-            for f in TDC_BIAS_FRACTIONS:
-                cp = lp.replace(vbn=round(f * lp.vdd, 9), vbp=round((1 - f) * lp.vdd, 9))
-                pts.append(({"vdd": lp.vdd, "temp": lp.temp, "step": "bias", "f": f}, tdc_chain_netlist(cp, window, pdk)))
-                keys.append((key, "bias", f))
-        r1 = run_points(pts, None, desc="TDC calibration", **kw)
-        tau, taps_at = {}, {}
-        for (key, step, f), run in zip(keys, r1.nominal):
-            lp = line[key]
-            if run is None:
-                continue
-            if step == "tau":
-                tau[key] = line_fit(codes.astype(float), measure(run, lp, codes.size)["delay"])[0]
-            else:
-                # interior taps only: the last tap drives no next cell (fast), the first is driven by START
-                taps_at.setdefault(key, {})[f] = float(np.mean(np.diff(chain_tap_times(run, lp, window))[:-1]))
-        vbn_t, notes = {}, []
-        for key, lp in line.items():
-            tb = taps_at.get(key, {})
-            if key not in tau or len(tb) < 2:
-                continue
-            fs = np.array(sorted(tb))
-            dl = np.array([tb[f] for f in fs])  # falls as the bias rises
-            f = float(np.interp(tau[key], dl[::-1], fs[::-1]))
-            if not dl.min() <= tau[key] <= dl.max():
-                notes.append(f"vdd={lp.vdd:g} temp={lp.temp:g}: tap delay {dl.min() * 1e12:.1f}..{dl.max() * 1e12:.1f} ps "
-                             f"cannot reach tau {tau[key] * 1e12:.1f} ps; bias clipped to {f:.3f} VDD")
-            vbn_t[key] = round(f * lp.vdd, 6)
-        # 3: transfer curve (+ Monte Carlo) at the calibrated bias
-        # the sweep reaches (window + 1) tau: the high time must hold it (0.8 t_high) at every VDD
-        tprm = {k: line[k].replace(vbn=v, vbp=round(line[k].vdd - v, 6),
-                                   t_high=max(1e-9, round(1.25 * (window + 1) * tau[k] + 2 * tau[k], 11)))
-                for k, v in vbn_t.items()}
-        dts = {k: [round(x, 15) for x in np.arange(0.0, (window + 1) * tau[k], tau[k] / 3)] for k in tprm}
-        # Monte Carlo: every instance's tap delays from one START edge down its chain (cheap); the same
-        # instances (same devices, same seed) run the transfer sweep too, the first SWEEP_MC of them
-        chain0 = tdc_chain_netlist(next(iter(tprm.values())), window, pdk) if tprm else None
-        draws = draw(Mismatch(pdk.avt_mv_um), chain0.devices, mc, seed) if mc > 0 and tprm else None
-        draws_sw = draw(Mismatch(pdk.avt_mv_um), chain0.devices, min(mc, SWEEP_MC), seed) if mc > 0 and tprm else None
-        r3 = run_points([({"vdd": p.vdd, "temp": p.temp, "step": "sweep"}, tdc_netlist(p, window, dts[k], pdk))
-                         for k, p in tprm.items()], draws_sw, desc="TDC transfer", **kw)
-        r3c = run_points([({"vdd": p.vdd, "temp": p.temp, "step": "chain"}, tdc_chain_netlist(p, window, pdk))
-                          for p in tprm.values()], draws, desc="TDC chain instances", **kw)
-        tap_nom = {}
-        for k, run in zip(tprm, r3.nominal):
-            if run is not None:
-                tap_nom[k] = sweep_tap_times(run, tprm[k], window, len(dts[k]))
-        # 3b: the shared-scale TDC's chain (every exponent sum), one START edge, nominal + Monte Carlo
-        ks = 2 * ((1 << ebits) - 1)
-        draws_s = draw(Mismatch(pdk.avt_mv_um), tdc_chain_netlist(next(iter(tprm.values())), ks, pdk).devices, mc,
-                       seed + 1) if mc > 0 and tprm else None
-        r3b = run_points([({"vdd": p.vdd, "temp": p.temp, "step": "scale chain"}, tdc_chain_netlist(p, ks, pdk))
-                          for p in tprm.values()], draws_s, desc="shared-scale TDC chain", **kw)
-        # 4: flip-flop sampling offset around tap 2, and the STOP path
-        i_ff = min(2, max(0, window - 2))  # an interior tap
-        fine = {k: [round(x, 15) for x in tap_nom[k][i_ff] + np.arange(-10e-12, 30.5e-12, 1e-12)] for k in tap_nom}
-        pts4 = [({"vdd": tprm[k].vdd, "temp": tprm[k].temp, "step": "offset"}, tdc_netlist(tprm[k], window, fine[k], pdk))
-                for k in fine]
-        mprm, arr = {}, {}
-        for k in tprm:
-            lp = line[k]
-            th = 1e-9  # the detector and the clock driver are fast static gates: a 2 ns cycle is plenty
-            mprm[k] = MacTimeParams(pdk=pdk.name, ebits=ebits, length=length, window=window, vdd=lp.vdd, temp=lp.temp,
-                                    t_high=th, tdc_vbn=vbn_t[k], start_cells=start_cells)
-            rng = np.random.default_rng(7)
-            a = np.sort(rng.uniform(0.15, 0.3, size=(4, length)), axis=1) * 2 * th
-            a[np.arange(4), rng.integers(0, length, 4)] = 0.32 * 2 * th  # a different input arrives last each cycle
-            arr[k] = a
-            pts4.append(({"vdd": lp.vdd, "temp": lp.temp, "step": "stop"}, stop_netlist(mprm[k], a, pdk)))
-        r4 = run_points(pts4, None, desc="TDC offset + STOP path", **kw)
-    s_ff, stop = {}, {}
-    for k, run in zip(fine, r4.nominal[:len(fine)]):
-        if run is None:
-            continue
-        cds = tdc_codes(run, tprm[k], window, len(fine[k]))
-        i = i_ff
-        flipped = np.asarray(fine[k])[cds >= i + 1]
-        if flipped.size:  # the first STOP time that reads tap i as passed
-            s_ff[k] = float(flipped.min() - 0.5e-12 - tap_nom[k][i])
-    stop_e, start_d = {}, {}
-    for k, run in zip(mprm, r4.nominal[len(fine):]):
-        if run is not None:
-            sd, _ = stop_delays(run, mprm[k].line(), arr[k])
-            stop[k] = float(np.nanmean(sd))
-            start_d[k] = [float(np.nanmean(stop_delays(run, mprm[k].line(), arr[k], start_node(mprm[k], j))[1]))
-                          for j in range(len(START_BIAS_FRACTIONS))]
-            t = np.asarray(run["time"], dtype=float)
-            stop_e[k] = -integral(t, np.asarray(run["i(vdd)"], dtype=float), 0.0, t[-1]) * line[k].vdd / arr[k].shape[0]
-    nv, nt = len(vdds), len(temps)
-    shape = (nv, nt, window)
-    scale_thr = np.full((nv, nt, ks), np.nan)
-    scale_mc = np.full((nv, nt, ks, mc), np.nan)
-    for (k, p), run, mc_runs in zip(tprm.items(), r3b.nominal, r3b.mc):
-        sf = s_ff.get(k, np.nan)
-        for s_, r in enumerate([run] + list(mc_runs)):
-            if r is None:
-                continue
-            thr_s = chain_tap_times(r, p, ks) + sf
-            if s_ == 0:
-                scale_thr[k] = thr_s
-            else:
-                scale_mc[k][:, s_ - 1] = thr_s
-    names = ("threshold", "tap_delay", "lsb", "tau", "vbn_t", "s_ff", "stop_delay", "start_delay", "start_vbn", "stop_energy", "energy", "energy_supply", "dnl", "inl")
-    tables = {k: np.full(shape, np.nan) for k in names}
-    samples = {"threshold": np.full(shape + (mc,), np.nan)} if mc > 0 else {}
-    ndt = max((len(v) for v in dts.values()), default=0)
-    sweep_dt = np.full((nv, nt, ndt), np.nan)
-    sweep_code = np.full((nv, nt, ndt, 1 + min(mc, SWEEP_MC)), np.nan)
-    agree = []
-    chain_nom, chain_mc = {}, {}
-    for (k, p), run, mc_runs in zip(tprm.items(), r3c.nominal, r3c.mc):
-        if run is not None:
-            chain_nom[k] = chain_tap_times(run, p, window)
-        chain_mc[k] = [None if r is None else chain_tap_times(r, p, window) for r in mc_runs]
-    for (k, p), run, mc_runs in zip(tprm.items(), r3.nominal, r3.mc):
-        i, j = k
-        tables["tau"][i, j] = tau[k]
-        tables["vbn_t"][i, j] = vbn_t[k]
-        sf = s_ff.get(k, np.nan)
-        if k in stop:
-            tables["stop_delay"][i, j], tables["stop_energy"][i, j] = stop[k], stop_e[k]
-            # offset trim: the start bias that puts tap 0's threshold half a tau after the shared scale
-            if np.isfinite(sf) and k in tap_nom:
-                want = stop[k] - (tap_nom[k][0] + sf) + 0.5 * tau[k]
-                sdl = np.asarray(start_d[k])  # falls as the bias rises
-                fr = np.asarray(START_BIAS_FRACTIONS)
-                f_s = float(np.interp(want, sdl[::-1], fr[::-1]))
-                if not sdl.min() <= want <= sdl.max():
-                    notes.append(f"vdd={p.vdd:g} temp={p.temp:g}: start delay {sdl.min() * 1e12:.1f}.."
-                                 f"{sdl.max() * 1e12:.1f} ps cannot reach {want * 1e12:.1f} ps; bias clipped to "
-                                 f"{f_s:.3f} VDD")
-                tables["start_vbn"][i, j] = round(f_s * p.vdd, 6)
-                tables["start_delay"][i, j] = float(np.interp(f_s, fr, sdl))
-        n = len(dts[k])
-        sweep_dt[i, j, :n] = dts[k]
-        sf = s_ff.get(k, np.nan)
-        tables["s_ff"][i, j] = sf
-        thr0 = None
-        for s, r in enumerate([run] + list(mc_runs)):
-            if r is None:
-                continue
-            tt = sweep_tap_times(r, p, window, n)
-            if s == 0:
-                thr = thr0 = tt + sf
-            else:  # the instance's own chain deviation on the nominal sweep thresholds (the model's thresholds)
-                cm = chain_mc[k][s - 1] if s - 1 < len(chain_mc.get(k, [])) else None
-                thr = (thr0 + cm - chain_nom[k]) if (thr0 is not None and cm is not None and k in chain_nom) else tt + sf
-            cds = tdc_codes(r, p, window, n)
-            sweep_code[i, j, :n, s] = cds
-            if np.all(np.isfinite(thr)):
-                pred = np.count_nonzero(thr[None, :] < np.asarray(dts[k])[:, None], axis=1)
-                agree.append(float(np.mean(pred == cds)))
-            if s == 0:
-                tables["threshold"][i, j] = thr
-                tables["tap_delay"][i, j] = np.diff(np.concatenate([[0.0], tt]))
-                lsb = float(np.mean(np.diff(tt)))
-                tables["lsb"][i, j] = lsb
-                tables["energy"][i, j], tables["energy_supply"][i, j] = tdc_energy(r, p, window, n)
-                dnl = np.concatenate([[np.nan], np.diff(thr) / lsb - 1])
-                tables["dnl"][i, j] = dnl
-                line_k = np.polyfit(np.arange(window), thr, 1)
-                tables["inl"][i, j] = (thr - np.polyval(line_k, np.arange(window))) / lsb
-
-    if mc > 0:
-        for k in tprm:
+    MacTimeParams(pdk=r.pdk.name, ebits=ebits, length=length, window=window)  # validates
+    line = {(i, j): DelayLineParams(pdk=r.pdk.name, bits=ebits, vdd=v, temp=t) for (i, v), (j, t) in corners}
+    with r:
+        tau, vbn_t, notes = _tdc_calibrate(r, line, ebits, window)
+        tr = _tdc_transfer(r, line, tau, vbn_t, window, ebits)
+        off = _tdc_offset_stop(r, line, tr, vbn_t, length, window, ebits, start_cells)
+    shape = (len(vdds), len(temps), window)
+    samples = {"threshold": np.full(shape + (r.mc,), np.nan)} if r.mc > 0 else {}
+    tables, sweep_dt, sweep_code, agree = _tdc_tables(tr, tau, vbn_t, off, shape, window, r.mc, notes)
+    if r.mc > 0:
+        for k in tr.prm:
             i, j = k
             t0 = tables["threshold"][i, j]
-            for s_, cm in enumerate(chain_mc.get(k, [])):
-                if cm is not None and k in chain_nom:
-                    samples["threshold"][i, j, :, s_] = t0 + cm - chain_nom[k]
+            for s_, cm in enumerate(tr.chain_mc.get(k, [])):
+                if cm is not None and k in tr.chain_nom:
+                    samples["threshold"][i, j, :, s_] = t0 + cm - tr.chain_nom[k]
+    scale_thr, scale_mc = _scale_thresholds(tr, off.s_ff, shape[:2], r.mc)
     units = {"threshold": "s", "tap_delay": "s", "lsb": "s", "tau": "s", "vbn_t": "V", "s_ff": "s", "stop_delay": "s",
              "stop_energy": "J", "energy_supply": "J", "start_delay": "s", "start_vbn": "V",
              "energy": "J", "dnl": "LSB", "inl": "LSB"}
-    if mc > 0:
+    if r.mc > 0:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             tables["threshold_mean"], tables["threshold_sigma"] = sample_stats(samples["threshold"])
         units.update(threshold_mean="s", threshold_sigma="s")
     axes = (Axis("vdd", "V", np.asarray(vdds)), Axis("temp", "degC", np.asarray(temps)),
             Axis("tap", "code", np.arange(1, window + 1, dtype=float), discrete=True))
-    allres = [r1, r3, r3c, r3b, r4]
-    prov = provenance(
-        generator="charz.blocks.td_mac.netlist.tdc_netlist / tdc_chain_netlist / stop_netlist + "
-                  "charz.blocks.td_mac.recipe.characterize_tdc",
-        params={"length": length, "window": window, "ebits": ebits, "vdd_grid": vdds, "temp_grid": temps,
-                "bias_fractions": list(TDC_BIAS_FRACTIONS), "line": "DelayLineParams defaults"},
-        netlist_sha256=[nl.sha256 for _, nl in r3.points][:1], pdk_prov=pdk.provenance(), ngspice=r3.ngspice,
-        mc_samples=mc, seed=seed if mc > 0 else None,
-        extra={"recipe": TDC_RECIPE, **netlist_set(nl.sha256 for r in allres for _, nl in r.points),
-               "mismatch": mismatch_record(pdk, draws), "notes": notes,
-               "failed_points": [f.message() for r in allres for f in r.failures],
-               "analysis_seconds": round(sum(r.analysis_seconds() for r in allres), 3)},
-    )
-    conditions = {"length": length, "window": window, "ebits": ebits,
-                  "per_corner": ["lsb", "tau", "vbn_t", "s_ff", "stop_delay", "start_delay", "start_vbn", "stop_energy", "energy", "energy_supply"],
-                  "start_cells": start_cells,
-                  "start_delay": "the start cells between an element's arrival and its TDC at start_vbn: input 50 % "
-                                 "to output 50 %, loaded by a TDC cell",
-                  "scale_threshold": f"arrays: the shared-scale TDC ({ks} taps, one chain per engine) thresholds at "
-                                     "its pins [s] per corner (tap arrival + s_ff), nominal and per Monte Carlo "
-                                     "instance (scale_threshold_mc, own draws, seed + 1)",
-                  "start_vbn": "offset trim: the start cells' bias (interpolated between the simulated "
-                               f"{list(START_BIAS_FRACTIONS)} x VDD) that puts tap 1's threshold half a tau after the "
-                               "shared scale: threshold_1 + start_delay - stop_delay = tau / 2",
-                  "stop_energy": "STOP path energy per scalar product: detector + clock driver + the flip-flops' clock "
-                                 "load (VDD x supply charge per cycle of the STOP deck)",
-                  "threshold": "STOP - START (50 % points, at the TDC's pins) above which tap k's flip-flop reads 1: "
-                               "tap arrival time at the flip-flop input + s_ff; Monte Carlo samples: nominal + the "
-                               "instance's chain deviation (flip-flop mismatch not included: see fit_quality)",
-                  "system": "in the engine element i reads #{k: threshold_k < (t_max - t_i) + stop_delay - start_delay}",
-                  "energy": "per conversion: VDD x supply charge + the clock sources' energy into the flip-flops "
-                            "(a stand-alone TDC)",
-                  "energy_supply": "per conversion, VDD x supply charge only: in the engine the flip-flops' clock "
-                                   "load is in stop_energy",
-                  "stop_delay": f"latest-of-{length} detector + clock driver loaded by {length * window + 2 * ((1 << ebits) - 1)} "
-                                "flip-flops: STOP 50 % minus the last arrival's 50 % (nominal)",
-                  "vbn_t": "TDC starve bias at which the mean tap delay equals the line's tau (PMOS bias VDD - vbn_t)"}
-    lut = LUT(block=Kind.TD_TDC, axes=axes, tables=tables, units=units, samples=samples, conditions=conditions,
-              provenance=prov, arrays={**(draws.arrays() if draws is not None else {}), "sweep_dt": sweep_dt,
-                                       "sweep_code": sweep_code, "scale_threshold": scale_thr,
-                                       "scale_threshold_mc": scale_mc})
+    prov = r.provenance(
+        {"length": length, "window": window, "ebits": ebits, "vdd_grid": vdds, "temp_grid": temps,
+         "bias_fractions": list(TDC_BIAS_FRACTIONS), "line": "DelayLineParams defaults"},
+        [nl.sha256 for _, nl in tr.sweep.points][:1], draws=tr.draws, notes=notes)
+    lut = LUT(block=Kind.TD_TDC, axes=axes, tables=tables, units=units, samples=samples,
+              conditions=_tdc_conditions(length, window, ebits, start_cells, tr.ks), provenance=prov,
+              arrays={**(tr.draws.arrays() if tr.draws is not None else {}), "sweep_dt": sweep_dt,
+                      "sweep_code": sweep_code, "scale_threshold": scale_thr, "scale_threshold_mc": scale_mc})
     if agree:
         lut.fit_quality = {"codes": {"agreement": float(np.mean(agree)), "exact": float(np.mean(agree)),
                                      "min": float(np.min(agree)), "runs": len(agree),
@@ -604,6 +425,280 @@ def characterize_tdc(
                                      "what": "fraction of the transfer sweep's conversions whose simulated code equals "
                                              "#{thresholds (tap arrival + s_ff) < STOP - START}"}}
     return lut
+
+
+def _tdc_calibrate(r: TdcRecipe, line: dict[Corner, DelayLineParams], ebits: int, window: int
+                   ) -> tuple[dict[Corner, float], dict[Corner, float], list[str]]:
+    """Steps 1 and 2 of :func:`characterize_tdc`: the line's unit delay tau per corner and the TDC starve bias
+    (NMOS, V) whose mean interior tap delay equals it (corners where either failed are left out), plus a note
+    per corner whose bias range cannot reach tau (the bias is clipped)."""
+    codes = np.arange(1 << ebits)
+    pts, keys = [], []
+    for key, lp in line.items():
+        pts.append(({"vdd": lp.vdd, "temp": lp.temp, "step": "tau"}, delay_netlist(lp, codes[:, None], r.pdk)))
+        keys.append((key, "tau", None))
+        for f in TDC_BIAS_FRACTIONS:
+            cp = lp.replace(vbn=round(f * lp.vdd, 9), vbp=round((1 - f) * lp.vdd, 9))
+            pts.append(({"vdd": lp.vdd, "temp": lp.temp, "step": "bias", "f": f}, tdc_chain_netlist(cp, window, r.pdk)))
+            keys.append((key, "bias", f))
+    res = r.run(pts, desc="TDC calibration", timeout=TDC_TIMEOUT)
+    tau, taps_at = {}, {}
+    for (key, step, f), run in zip(keys, res.nominal):
+        lp = line[key]
+        if run is None:
+            continue
+        if step == "tau":
+            tau[key] = line_fit(codes.astype(float), measure(run, lp, codes.size)["delay"])[0]
+        else:
+            # interior taps only: the last tap drives no next cell (fast), the first is driven by START
+            taps_at.setdefault(key, {})[f] = float(np.mean(np.diff(chain_tap_times(run, lp, window))[:-1]))
+    vbn_t, notes = {}, []
+    for key, lp in line.items():
+        tb = taps_at.get(key, {})
+        if key not in tau or len(tb) < 2:
+            continue
+        fs = np.array(sorted(tb))
+        dl = np.array([tb[f] for f in fs])  # falls as the bias rises
+        f = float(np.interp(tau[key], dl[::-1], fs[::-1]))
+        if not dl.min() <= tau[key] <= dl.max():
+            notes.append(f"vdd={lp.vdd:g} temp={lp.temp:g}: tap delay {dl.min() * 1e12:.1f}..{dl.max() * 1e12:.1f} ps "
+                         f"cannot reach tau {tau[key] * 1e12:.1f} ps; bias clipped to {f:.3f} VDD")
+        vbn_t[key] = round(f * lp.vdd, 6)
+    return tau, vbn_t, notes
+
+
+@dataclasses.dataclass
+class _TdcTransfer:
+    """Step 3 of :func:`characterize_tdc`: the calibrated corners' parameters, their STOP - START sweeps, the
+    runs (transfer sweep, chain instances, shared-scale chain) and what they gave."""
+
+    prm: dict
+    """Corner -> the line parameters at the calibrated bias (calibrated corners only)."""
+    dts: dict
+    """Corner -> the STOP - START times of the transfer sweep [s]."""
+    ks: int
+    """Taps of the shared-scale TDC (every exponent sum)."""
+    draws: Draws | None
+    """The chain instances' draws (the Monte Carlo of the LUT), or None."""
+    sweep: PointResults
+    """The transfer sweep's :class:`PointResults` (nominal + the first :data:`SWEEP_MC` instances)."""
+    scale: PointResults
+    """The shared-scale chain's :class:`PointResults` (own draws, seed + 1)."""
+    tap_nom: dict
+    """Corner -> the nominal tap arrival times of the sweep [s]."""
+    chain_nom: dict
+    """Corner -> the nominal chain's tap times [s]."""
+    chain_mc: dict
+    """Corner -> every instance's chain tap times [s] (None where the run failed)."""
+
+
+def _tdc_transfer(r: TdcRecipe, line: dict, tau: dict, vbn_t: dict, window: int, ebits: int) -> _TdcTransfer:
+    """Step 3 of :func:`characterize_tdc` (and 3b, the shared-scale TDC's chain), inside ``with r``."""
+    # the sweep reaches (window + 1) tau: the high time must hold it (0.8 t_high) at every VDD
+    tprm = {k: line[k].replace(vbn=v, vbp=round(line[k].vdd - v, 6),
+                               t_high=max(1e-9, round(1.25 * (window + 1) * tau[k] + 2 * tau[k], 11)))
+            for k, v in vbn_t.items()}
+    dts = {k: [round(x, 15) for x in np.arange(0.0, (window + 1) * tau[k], tau[k] / 3)] for k in tprm}
+    # Monte Carlo: every instance's tap delays from one START edge down its chain (cheap); the same
+    # instances (same devices, same seed) run the transfer sweep too, the first SWEEP_MC of them
+    first = next(iter(tprm.values()), None)
+    draws = r.draws(tdc_chain_netlist(first, window, r.pdk).devices) if first is not None else None
+    draws_sw = dataclasses.replace(draws, n=min(r.mc, SWEEP_MC)) if draws is not None else None  # the first ones
+    sweep = r.run([({"vdd": p.vdd, "temp": p.temp, "step": "sweep"}, tdc_netlist(p, window, dts[k], r.pdk))
+                   for k, p in tprm.items()], draws_sw, desc="TDC transfer", timeout=TDC_TIMEOUT)
+    chain = r.run([({"vdd": p.vdd, "temp": p.temp, "step": "chain"}, tdc_chain_netlist(p, window, r.pdk))
+                   for p in tprm.values()], draws, desc="TDC chain instances", timeout=TDC_TIMEOUT)
+    tap_nom = {}
+    for k, run in zip(tprm, sweep.nominal):
+        if run is not None:
+            tap_nom[k] = sweep_tap_times(run, tprm[k], window, len(dts[k]))
+    # 3b: the shared-scale TDC's chain (every exponent sum), one START edge, nominal + Monte Carlo (seed + 1)
+    ks = 2 * ((1 << ebits) - 1)
+    draws_s = None
+    if first is not None and r.mc > 0:  # the recipe's draws of the scale chain's devices, from seed + 1
+        draws_s = dataclasses.replace(r.draws(tdc_chain_netlist(first, ks, r.pdk).devices), seed=r.seed + 1)
+    scale = r.run([({"vdd": p.vdd, "temp": p.temp, "step": "scale chain"}, tdc_chain_netlist(p, ks, r.pdk))
+                   for p in tprm.values()], draws_s, desc="shared-scale TDC chain", timeout=TDC_TIMEOUT)
+    chain_nom, chain_mc = {}, {}
+    for (k, p), run, mc_runs in zip(tprm.items(), chain.nominal, chain.mc):
+        if run is not None:
+            chain_nom[k] = chain_tap_times(run, p, window)
+        chain_mc[k] = [None if run_s is None else chain_tap_times(run_s, p, window) for run_s in mc_runs]
+    return _TdcTransfer(tprm, dts, ks, draws, sweep, scale, tap_nom, chain_nom, chain_mc)
+
+
+@dataclasses.dataclass
+class _TdcOffsetStop:
+    """Step 4 of :func:`characterize_tdc`: the flip-flop's sampling offset and the STOP path, per corner."""
+
+    s_ff: dict
+    """Corner -> the flip-flop sampling offset [s] (corners where no STOP time read the tap are left out)."""
+    stop: dict
+    """Corner -> STOP 50 % minus the last arrival's 50 % [s]."""
+    stop_energy: dict
+    """Corner -> the STOP path energy per scalar product [J]."""
+    start_delay: dict
+    """Corner -> the start cells' delay at every START_BIAS_FRACTIONS bias [s]."""
+
+
+def _tdc_offset_stop(r: TdcRecipe, line: dict, tr: _TdcTransfer, vbn_t: dict, length: int, window: int, ebits: int,
+                     start_cells: int) -> _TdcOffsetStop:
+    """Step 4 of :func:`characterize_tdc` and the STOP path decks, inside ``with r``, measured."""
+    from .netlist import START_BIAS_FRACTIONS, MacTimeParams, start_node, stop_netlist
+
+    i_ff = min(2, max(0, window - 2))  # an interior tap
+    fine = {k: [round(x, 15) for x in tr.tap_nom[k][i_ff] + np.arange(-10e-12, 30.5e-12, 1e-12)] for k in tr.tap_nom}
+    pts = [({"vdd": tr.prm[k].vdd, "temp": tr.prm[k].temp, "step": "offset"},
+            tdc_netlist(tr.prm[k], window, fine[k], r.pdk)) for k in fine]
+    mprm, arr = {}, {}
+    for k in tr.prm:
+        lp = line[k]
+        th = 1e-9  # the detector and the clock driver are fast static gates: a 2 ns cycle is plenty
+        mprm[k] = MacTimeParams(pdk=r.pdk.name, ebits=ebits, length=length, window=window, vdd=lp.vdd, temp=lp.temp,
+                                t_high=th, tdc_vbn=vbn_t[k], start_cells=start_cells)
+        rng = np.random.default_rng(7)
+        a = np.sort(rng.uniform(0.15, 0.3, size=(4, length)), axis=1) * 2 * th
+        a[np.arange(4), rng.integers(0, length, 4)] = 0.32 * 2 * th  # a different input arrives last each cycle
+        arr[k] = a
+        pts.append(({"vdd": lp.vdd, "temp": lp.temp, "step": "stop"}, stop_netlist(mprm[k], a, r.pdk)))
+    res = r.run(pts, desc="TDC offset + STOP path", timeout=TDC_TIMEOUT)
+    out = _TdcOffsetStop({}, {}, {}, {})
+    for k, run in zip(fine, res.nominal[:len(fine)]):
+        if run is None:
+            continue
+        cds = tdc_codes(run, tr.prm[k], window, len(fine[k]))
+        flipped = np.asarray(fine[k])[cds >= i_ff + 1]
+        if flipped.size:  # the first STOP time that reads tap i_ff as passed
+            out.s_ff[k] = float(flipped.min() - 0.5e-12 - tr.tap_nom[k][i_ff])
+    for k, run in zip(mprm, res.nominal[len(fine):]):
+        if run is not None:
+            sd, _ = stop_delays(run, mprm[k].line(), arr[k])
+            out.stop[k] = float(np.nanmean(sd))
+            out.start_delay[k] = [float(np.nanmean(stop_delays(run, mprm[k].line(), arr[k], start_node(mprm[k], j))[1]))
+                                  for j in range(len(START_BIAS_FRACTIONS))]
+            t = np.asarray(run["time"], dtype=float)
+            out.stop_energy[k] = (-integral(t, np.asarray(run["i(vdd)"], dtype=float), 0.0, t[-1]) * line[k].vdd
+                                  / arr[k].shape[0])
+    return out
+
+
+def _scale_thresholds(tr: _TdcTransfer, s_ff: dict, grid: tuple[int, int], mc: int) -> tuple[np.ndarray, np.ndarray]:
+    """The shared-scale TDC's thresholds (tap arrival + s_ff) per corner: nominal (vdd, temp, tap) and per
+    instance (vdd, temp, tap, sample)."""
+    scale_thr = np.full(grid + (tr.ks,), np.nan)
+    scale_mc = np.full(grid + (tr.ks, mc), np.nan)
+    for (k, p), run, mc_runs in zip(tr.prm.items(), tr.scale.nominal, tr.scale.mc):
+        sf = s_ff.get(k, np.nan)
+        for s_, run_s in enumerate([run] + list(mc_runs)):
+            if run_s is None:
+                continue
+            thr_s = chain_tap_times(run_s, p, tr.ks) + sf
+            if s_ == 0:
+                scale_thr[k] = thr_s
+            else:
+                scale_mc[k][:, s_ - 1] = thr_s
+    return scale_thr, scale_mc
+
+
+def _start_trim(tables: dict, k: Corner, p: DelayLineParams, want: float, start_delay: list[float],
+                notes: list[str]) -> None:
+    """The offset trim of corner *k*: the start cells' bias (interpolated between START_BIAS_FRACTIONS) whose
+    delay is *want*, into ``start_vbn`` and ``start_delay``; a note when the biases cannot reach it."""
+    from .netlist import START_BIAS_FRACTIONS
+
+    i, j = k
+    sdl = np.asarray(start_delay)  # falls as the bias rises
+    fr = np.asarray(START_BIAS_FRACTIONS)
+    f_s = float(np.interp(want, sdl[::-1], fr[::-1]))
+    if not sdl.min() <= want <= sdl.max():
+        notes.append(f"vdd={p.vdd:g} temp={p.temp:g}: start delay {sdl.min() * 1e12:.1f}.."
+                     f"{sdl.max() * 1e12:.1f} ps cannot reach {want * 1e12:.1f} ps; bias clipped to "
+                     f"{f_s:.3f} VDD")
+    tables["start_vbn"][i, j] = round(f_s * p.vdd, 6)
+    tables["start_delay"][i, j] = float(np.interp(f_s, fr, sdl))
+
+
+def _tdc_tables(tr: _TdcTransfer, tau: dict, vbn_t: dict, off: _TdcOffsetStop, shape: tuple[int, int, int],
+                window: int, mc: int, notes: list[str]) -> tuple[dict, np.ndarray, np.ndarray, list[float]]:
+    """The TDC's tables per corner from the transfer sweep (nominal and its Monte Carlo instances), the
+    calibration and step 4; the sweep's STOP - START times and codes (arrays ``sweep_dt``, ``sweep_code``) and
+    the per-run agreement of the sweep's codes with the threshold model. Start-trim notes go to *notes*."""
+    names = ("threshold", "tap_delay", "lsb", "tau", "vbn_t", "s_ff", "stop_delay", "start_delay", "start_vbn",
+             "stop_energy", "energy", "energy_supply", "dnl", "inl")
+    tables = {k: np.full(shape, np.nan) for k in names}
+    ndt = max((len(v) for v in tr.dts.values()), default=0)
+    sweep_dt = np.full(shape[:2] + (ndt,), np.nan)
+    sweep_code = np.full(shape[:2] + (ndt, 1 + min(mc, SWEEP_MC)), np.nan)
+    agree = []
+    for (k, p), run, mc_runs in zip(tr.prm.items(), tr.sweep.nominal, tr.sweep.mc):
+        i, j = k
+        tables["tau"][i, j] = tau[k]
+        tables["vbn_t"][i, j] = vbn_t[k]
+        sf = off.s_ff.get(k, np.nan)
+        if k in off.stop:
+            tables["stop_delay"][i, j], tables["stop_energy"][i, j] = off.stop[k], off.stop_energy[k]
+            # offset trim: the start bias that puts tap 0's threshold half a tau after the shared scale
+            if np.isfinite(sf) and k in tr.tap_nom:
+                _start_trim(tables, k, p, off.stop[k] - (tr.tap_nom[k][0] + sf) + 0.5 * tau[k], off.start_delay[k],
+                            notes)
+        n = len(tr.dts[k])
+        sweep_dt[i, j, :n] = tr.dts[k]
+        tables["s_ff"][i, j] = sf
+        thr0 = None
+        for s, run_s in enumerate([run] + list(mc_runs)):
+            if run_s is None:
+                continue
+            tt = sweep_tap_times(run_s, p, window, n)
+            if s == 0:
+                thr = thr0 = tt + sf
+            else:  # the instance's own chain deviation on the nominal sweep thresholds (the model's thresholds)
+                cm = tr.chain_mc[k][s - 1] if s - 1 < len(tr.chain_mc.get(k, [])) else None
+                thr = (thr0 + cm - tr.chain_nom[k]) if (thr0 is not None and cm is not None and k in tr.chain_nom) else tt + sf
+            cds = tdc_codes(run_s, p, window, n)
+            sweep_code[i, j, :n, s] = cds
+            if np.all(np.isfinite(thr)):
+                pred = np.count_nonzero(thr[None, :] < np.asarray(tr.dts[k])[:, None], axis=1)
+                agree.append(float(np.mean(pred == cds)))
+            if s == 0:
+                tables["threshold"][i, j] = thr
+                tables["tap_delay"][i, j] = np.diff(np.concatenate([[0.0], tt]))
+                lsb = float(np.mean(np.diff(tt)))
+                tables["lsb"][i, j] = lsb
+                tables["energy"][i, j], tables["energy_supply"][i, j] = tdc_energy(run_s, p, window, n)
+                tables["dnl"][i, j] = np.concatenate([[np.nan], np.diff(thr) / lsb - 1])
+                line_k = np.polyfit(np.arange(window), thr, 1)
+                tables["inl"][i, j] = (thr - np.polyval(line_k, np.arange(window))) / lsb
+    return tables, sweep_dt, sweep_code, agree
+
+
+def _tdc_conditions(length: int, window: int, ebits: int, start_cells: int, ks: int) -> dict:
+    """The TDC LUT's conditions: the engine it serves and what each table means."""
+    from .netlist import START_BIAS_FRACTIONS
+
+    return {"length": length, "window": window, "ebits": ebits,
+            "per_corner": ["lsb", "tau", "vbn_t", "s_ff", "stop_delay", "start_delay", "start_vbn", "stop_energy", "energy", "energy_supply"],
+            "start_cells": start_cells,
+            "start_delay": "the start cells between an element's arrival and its TDC at start_vbn: input 50 % "
+                           "to output 50 %, loaded by a TDC cell",
+            "scale_threshold": f"arrays: the shared-scale TDC ({ks} taps, one chain per engine) thresholds at "
+                               "its pins [s] per corner (tap arrival + s_ff), nominal and per Monte Carlo "
+                               "instance (scale_threshold_mc, own draws, seed + 1)",
+            "start_vbn": "offset trim: the start cells' bias (interpolated between the simulated "
+                         f"{list(START_BIAS_FRACTIONS)} x VDD) that puts tap 1's threshold half a tau after the "
+                         "shared scale: threshold_1 + start_delay - stop_delay = tau / 2",
+            "stop_energy": "STOP path energy per scalar product: detector + clock driver + the flip-flops' clock "
+                           "load (VDD x supply charge per cycle of the STOP deck)",
+            "threshold": "STOP - START (50 % points, at the TDC's pins) above which tap k's flip-flop reads 1: "
+                         "tap arrival time at the flip-flop input + s_ff; Monte Carlo samples: nominal + the "
+                         "instance's chain deviation (flip-flop mismatch not included: see fit_quality)",
+            "system": "in the engine element i reads #{k: threshold_k < (t_max - t_i) + stop_delay - start_delay}",
+            "energy": "per conversion: VDD x supply charge + the clock sources' energy into the flip-flops "
+                      "(a stand-alone TDC)",
+            "energy_supply": "per conversion, VDD x supply charge only: in the engine the flip-flops' clock "
+                             "load is in stop_energy",
+            "stop_delay": f"latest-of-{length} detector + clock driver loaded by {length * window + 2 * ((1 << ebits) - 1)} "
+                          "flip-flops: STOP 50 % minus the last arrival's 50 % (nominal)",
+            "vbn_t": "TDC starve bias at which the mean tap delay equals the line's tau (PMOS bias VDD - vbn_t)"}
 
 
 # ---- charge-domain accumulation ------------------------------------------------------------------------
@@ -650,6 +745,14 @@ def acc_measure(run: dict, prm, values: np.ndarray) -> dict[str, np.ndarray]:
     return {"v_diff": v, "energy": e}
 
 
+class AccRecipe(Recipe):
+    """The accumulation line's recipe: the test set in one deck per corner (nominal only)."""
+
+    kind = Kind.TD_ACC
+    version = ACC_RECIPE
+    generator = "charz.blocks.td_mac.netlist.acc_netlist + charz.blocks.td_mac.recipe.characterize_acc"
+
+
 def characterize_acc(
     pdk: PDK | str,
     length: int = 16,
@@ -667,50 +770,23 @@ def characterize_acc(
     as ``e0 + e_unit x`` (unit capacitors switched to VDD)."""
     from .netlist import AccParams, acc_netlist
 
-    if isinstance(pdk, str):
-        pdk = get(pdk)
-    vdds = vdd_values(pdk, vdd)
-    temps = temp_values(27.0 if temp is None else temp)
-    base = AccParams(pdk=pdk.name, length=length, bits=bits, vdd=vdds[0], temp=temps[0], **params)
+    r = AccRecipe(pdk, executor=executor, use_cache=use_cache, progress=progress, fit_check=False)
+    vdds, temps = r.vdds(vdd), r.temps(temp)
+    base = AccParams(pdk=r.pdk.name, length=length, bits=bits, vdd=vdds[0], temp=temps[0], **params)
     values = acc_patterns(length, bits)
     corners = list(itertools.product(enumerate(vdds), enumerate(temps)))
     prms = {(i, j): dataclasses.replace(base, vdd=v, temp=t) for (i, v), (j, t) in corners}
-    points = [({"vdd": p.vdd, "temp": p.temp}, acc_netlist(p, values, pdk)) for p in prms.values()]
-    with owned(executor) as ex:
-        res = run_points(points, None, recipe=ACC_RECIPE, executor=ex, use_cache=use_cache, progress=progress,
-                         desc="accumulation line", timeout=900.0)
-    nv, nt, nc = len(vdds), len(temps), values.shape[0]
-    shape = (nv, nt, nc)
-    names = ("v_diff", "energy", "s_ideal", "inl", "gain", "offset", "e0", "e_unit")
-    tables = {k: np.full(shape, np.nan) for k in names}
-    s_ideal = values.sum(axis=1).astype(float)
-    units_on = np.abs(values).sum(axis=1).astype(float)
-    for (k, p), run in zip(prms.items(), res.nominal):
-        i, j = k
-        tables["s_ideal"][i, j] = s_ideal
-        if run is None:
-            continue
-        m = acc_measure(run, p, values)
-        tables["v_diff"][i, j], tables["energy"][i, j] = m["v_diff"], m["energy"]
-        g, o = np.polyfit(s_ideal, m["v_diff"], 1)
-        tables["gain"][i, j], tables["offset"][i, j] = g, o
-        tables["inl"][i, j] = (m["v_diff"] - (g * s_ideal + o)) / g
-        low = units_on <= 0.25 * units_on.max()  # the supply charge per unit falls as the line rises:
-        eu, e0 = np.polyfit(units_on[low], m["energy"][low], 1)  # fit where dot products live (< 1/4 full scale)
-        tables["e0"][i, j], tables["e_unit"][i, j] = e0, eu
+    points = [({"vdd": p.vdd, "temp": p.temp}, acc_netlist(p, values, r.pdk)) for p in prms.values()]
+    with r:
+        res = r.run(points, desc="accumulation line", timeout=900.0)
+    tables = _acc_tables(prms, res.nominal, values, (len(vdds), len(temps), values.shape[0]))
     units = {"v_diff": "V", "energy": "J", "s_ideal": "unit", "inl": "unit", "gain": "V", "offset": "V", "e0": "J",
              "e_unit": "J"}
     axes = (Axis("vdd", "V", np.asarray(vdds)), Axis("temp", "degC", np.asarray(temps)),
-            Axis("test", "index", np.arange(nc, dtype=float), discrete=True))
+            Axis("test", "index", np.arange(values.shape[0], dtype=float), discrete=True))
     sigma_unit = CAP_MATCH_PCT_SQRT_FF / 100 * np.sqrt(1e-15 / base.c_unit)
-    prov = provenance(
-        generator="charz.blocks.td_mac.netlist.acc_netlist + charz.blocks.td_mac.recipe.characterize_acc",
-        params={**{k: v for k, v in base.pairs() if k not in ("vdd", "temp")}, "vdd_grid": vdds, "temp_grid": temps},
-        netlist_sha256=[nl.sha256 for _, nl in points][:1], pdk_prov=pdk.provenance(), ngspice=res.ngspice,
-        extra={"recipe": ACC_RECIPE, **netlist_set(nl.sha256 for _, nl in points),
-               "failed_points": [f.message() for f in res.failures],
-               "analysis_seconds": round(res.analysis_seconds(), 3)},
-    )
+    prov = r.provenance({**{k: v for k, v in base.pairs() if k not in ("vdd", "temp")}, "vdd_grid": vdds,
+                         "temp_grid": temps}, [nl.sha256 for _, nl in points][:1])
     conditions = {"length": length, "bits": bits, "c_unit": base.c_unit, "c_wire": base.c_wire,
                   "per_corner": ["gain", "offset", "e0", "e_unit"],
                   "v_diff": "V_P - V_N at the sample time, 0.4 t_cycle after the drivers switch",
@@ -732,9 +808,39 @@ def characterize_acc(
     return lut
 
 
+def _acc_tables(prms: dict, runs: list[dict | None], values: np.ndarray, shape: tuple[int, int, int]) -> dict:
+    """The accumulation tables per corner: V_P - V_N and energy per test pattern, the ideal sum, the
+    straight-line fit (gain, offset) and its INL, and the energy fit (e0, e_unit) over the low patterns."""
+    names = ("v_diff", "energy", "s_ideal", "inl", "gain", "offset", "e0", "e_unit")
+    tables = {k: np.full(shape, np.nan) for k in names}
+    s_ideal = values.sum(axis=1).astype(float)
+    units_on = np.abs(values).sum(axis=1).astype(float)
+    for (i, j), run in zip(prms, runs):
+        tables["s_ideal"][i, j] = s_ideal
+        if run is None:
+            continue
+        m = acc_measure(run, prms[(i, j)], values)
+        tables["v_diff"][i, j], tables["energy"][i, j] = m["v_diff"], m["energy"]
+        g, o = np.polyfit(s_ideal, m["v_diff"], 1)
+        tables["gain"][i, j], tables["offset"][i, j] = g, o
+        tables["inl"][i, j] = (m["v_diff"] - (g * s_ideal + o)) / g
+        low = units_on <= 0.25 * units_on.max()  # the supply charge per unit falls as the line rises:
+        eu, e0 = np.polyfit(units_on[low], m["energy"][low], 1)  # fit where dot products live (< 1/4 full scale)
+        tables["e0"][i, j], tables["e_unit"][i, j] = e0, eu
+    return tables
+
+
 # ---- arbiter: resolution and metastability ---------------------------------------------------------------
 ARB_RECIPE = "td_arbiter/1"
 ARB_DTS_PS = (-30.0, -10.0, -3.0, -1.0, -0.3, -0.1, 0.0, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
+
+
+class ArbiterRecipe(Recipe):
+    """The arbiter's recipe: one deck per corner over the time differences, nominal + Monte Carlo."""
+
+    kind = Kind.TD_ARBITER
+    version = ARB_RECIPE
+    generator = "charz.blocks.td_mac.netlist.arbiter_netlist + charz.blocks.td_mac.recipe.characterize_arbiter"
 
 
 def characterize_arbiter(
@@ -755,67 +861,29 @@ def characterize_arbiter(
     and the energy per decision."""
     from .netlist import TimeCmpParams, arbiter_netlist
 
-    if isinstance(pdk, str):
-        pdk = get(pdk)
-    mc = check_mc(mc)
-    vdds = vdd_values(pdk, vdd)
-    temps = temp_values(27.0 if temp is None else temp)
+    r = ArbiterRecipe(pdk, mc=mc, seed=seed, executor=executor, use_cache=use_cache, progress=progress, fit_check=False)
+    vdds, temps = r.vdds(vdd), r.temps(temp)
     dts = [finite(x, "dt (ps)") * 1e-12 for x in dts_ps]
     if len(dts) < 3:
         raise ParameterError("give at least 3 time differences")
     corners = list(itertools.product(enumerate(vdds), enumerate(temps)))
-    prms = {(i, j): TimeCmpParams(pdk=pdk.name, vdd=v, temp=t, t_cycle=0.5e-9) for (i, v), (j, t) in corners}
-    points = [({"vdd": p.vdd, "temp": p.temp}, arbiter_netlist(p, dts, pdk)) for p in prms.values()]
-    draws = draw(Mismatch(pdk.avt_mv_um), points[0][1].devices, mc, seed) if mc > 0 else None
-    with owned(executor) as ex:
-        res = run_points(points, draws, recipe=ARB_RECIPE, executor=ex, use_cache=use_cache, progress=progress,
-                         desc="arbiter", timeout=600.0)
-    nv, nt, nd = len(vdds), len(temps), len(dts)
-    shape = (nv, nt, nd)
+    prms = {(i, j): TimeCmpParams(pdk=r.pdk.name, vdd=v, temp=t, t_cycle=0.5e-9) for (i, v), (j, t) in corners}
+    points = [({"vdd": p.vdd, "temp": p.temp}, arbiter_netlist(p, dts, r.pdk)) for p in prms.values()]
+    draws = r.draws(points[0][1].devices)
+    with r:
+        res = r.run(points, draws, desc="arbiter", timeout=600.0)
+    shape = (len(vdds), len(temps), len(dts))
     names = ("win", "t_dec", "energy", "tau_m", "t0", "offset_mean", "offset_sigma", "p_a")
     tables = {k: np.full(shape, np.nan) for k in names}
-    samples = {"win": np.full(shape + (mc,), np.nan)} if mc > 0 else {}
-    d = np.asarray(dts)
+    samples = {"win": np.full(shape + (r.mc,), np.nan)} if r.mc > 0 else {}
     for (k, p), run, mc_runs in zip(prms.items(), res.nominal, res.mc):
-        i, j = k
-        if run is not None:
-            w, td = arbiter_decisions(run, p, dts)
-            tables["win"][i, j], tables["t_dec"][i, j] = w, td
-            t = np.asarray(run["time"], dtype=float)
-            tables["energy"][i, j] = -integral(t, np.asarray(run["i(vdd)"], dtype=float), 0.0, nd * p.t_cycle) * p.vdd / nd
-            ok = np.isfinite(td) & (np.abs(d) > 0)
-            if ok.sum() >= 3:
-                slope, t0 = np.polyfit(np.log(np.abs(d[ok])), td[ok], 1)
-                tables["tau_m"][i, j], tables["t0"][i, j] = -slope, t0
-        wins = []
-        for s, r in enumerate(mc_runs):
-            if r is not None:
-                samples["win"][i, j, :, s] = arbiter_decisions(r, p, dts)[0]
-                wins.append(samples["win"][i, j, :, s])
-        if wins:
-            wa = np.asarray(wins)
-            tables["p_a"][i, j] = np.mean(wa > 0, axis=0)
-            # per instance: the offset lies between the largest dt that b won and the smallest that a won
-            offs = []
-            for row in wa:
-                lo = d[row < 0].max() if np.any(row < 0) else d.min()
-                hi = d[row > 0].min() if np.any(row > 0) else d.max()
-                offs.append((lo + hi) / 2)
-            tables["offset_mean"][i, j] = float(np.mean(offs))
-            tables["offset_sigma"][i, j] = float(np.std(offs, ddof=1)) if len(offs) > 1 else 0.0
+        _arbiter_corner(tables, samples, k, p, run, mc_runs, dts)
     units = {"win": "", "t_dec": "s", "energy": "J", "tau_m": "s", "t0": "s", "offset_mean": "s", "offset_sigma": "s",
              "p_a": ""}
     axes = (Axis("vdd", "V", np.asarray(vdds)), Axis("temp", "degC", np.asarray(temps)),
-            Axis("dt", "s", d, discrete=True))
-    prov = provenance(
-        generator="charz.blocks.td_mac.netlist.arbiter_netlist + charz.blocks.td_mac.recipe.characterize_arbiter",
-        params={"dts_ps": list(dts_ps), "vdd_grid": vdds, "temp_grid": temps, "t_cycle": 0.5e-9},
-        netlist_sha256=[nl.sha256 for _, nl in points][:1], pdk_prov=pdk.provenance(), ngspice=res.ngspice,
-        mc_samples=mc, seed=seed if mc > 0 else None,
-        extra={"recipe": ARB_RECIPE, **netlist_set(nl.sha256 for _, nl in points),
-               "mismatch": mismatch_record(pdk, draws), "failed_points": [f.message() for f in res.failures],
-               "analysis_seconds": round(res.analysis_seconds(), 3)},
-    )
+            Axis("dt", "s", np.asarray(dts), discrete=True))
+    prov = r.provenance({"dts_ps": list(dts_ps), "vdd_grid": vdds, "temp_grid": temps, "t_cycle": 0.5e-9},
+                        [nl.sha256 for _, nl in points][:1], draws=draws)
     conditions = {"per_corner": ["tau_m", "t0", "offset_mean", "offset_sigma"],
                   "win": "+1: a (the earlier input when dt > 0) won, -1: b won, 0: unresolved within the half cycle",
                   "t_dec": "earlier input's 50 % to the winner's output 50 %",
@@ -824,3 +892,36 @@ def characterize_arbiter(
                   "metastability": "t_dec = t0 - tau_m ln|dt| fitted over the nonzero dt"}
     return LUT(block=Kind.TD_ARBITER, axes=axes, tables=tables, units=units, samples=samples, conditions=conditions,
                provenance=prov, arrays=draws.arrays() if draws is not None else {})
+
+
+def _arbiter_corner(tables: dict, samples: dict, k: tuple[int, int], p, run: dict | None, mc_runs: list,
+                    dts: list[float]) -> None:
+    """One corner of the arbiter's tables: winner, decision time, energy and the metastability fit from the
+    nominal run; the instances' winners, P(a wins) and the offset's mean and sigma from the Monte Carlo runs."""
+    i, j = k
+    d, nd = np.asarray(dts), len(dts)
+    if run is not None:
+        w, td = arbiter_decisions(run, p, dts)
+        tables["win"][i, j], tables["t_dec"][i, j] = w, td
+        t = np.asarray(run["time"], dtype=float)
+        tables["energy"][i, j] = -integral(t, np.asarray(run["i(vdd)"], dtype=float), 0.0, nd * p.t_cycle) * p.vdd / nd
+        ok = np.isfinite(td) & (np.abs(d) > 0)
+        if ok.sum() >= 3:
+            slope, t0 = np.polyfit(np.log(np.abs(d[ok])), td[ok], 1)
+            tables["tau_m"][i, j], tables["t0"][i, j] = -slope, t0
+    wins = []
+    for s, run_s in enumerate(mc_runs):
+        if run_s is not None:
+            samples["win"][i, j, :, s] = arbiter_decisions(run_s, p, dts)[0]
+            wins.append(samples["win"][i, j, :, s])
+    if wins:
+        wa = np.asarray(wins)
+        tables["p_a"][i, j] = np.mean(wa > 0, axis=0)
+        # per instance: the offset lies between the largest dt that b won and the smallest that a won
+        offs = []
+        for row in wa:
+            lo = d[row < 0].max() if np.any(row < 0) else d.min()
+            hi = d[row > 0].min() if np.any(row > 0) else d.max()
+            offs.append((lo + hi) / 2)
+        tables["offset_mean"][i, j] = float(np.mean(offs))
+        tables["offset_sigma"][i, j] = float(np.std(offs, ddof=1)) if len(offs) > 1 else 0.0

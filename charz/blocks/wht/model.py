@@ -84,6 +84,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ...behavior.interfaces import Cost
 from ...core.errors import CharzError, LUTError, ParameterError
 from ...core.hadamard import ORDERS, hadamard
 from ...core.lut import LUT, Axis, Kind
@@ -292,7 +293,8 @@ class WhtStats:
 # ---- the LUT at an operating point --------------------------------------------------------------
 @dataclasses.dataclass
 class WhtModel:
-    """A ``wht_column`` LUT read at one operating point. Build it with :meth:`from_lut`."""
+    """A ``wht_column`` LUT read at one operating point. Build it with :meth:`from_lut`. A
+    :class:`charz.behavior.interfaces.ColumnReadout`."""
 
     n_rows: int
     order: str
@@ -796,6 +798,67 @@ def signed_planes_msb(x: np.ndarray, bits: int) -> np.ndarray:
     The layout of the SPICE check (:mod:`charz.blocks.wht.check`): :func:`signed_planes` with the
     planes reversed and moved after the first axis, as int64."""
     return np.moveaxis(signed_planes(x, bits)[::-1], 0, 1).astype(np.int64)
+
+
+class WhtBackend:
+    """The WHT crossbar as a :class:`charz.behavior.interfaces.MatmulBackend`: a :class:`WhtLayer` of length
+    ``n`` (one simulated chip, drawn from *seed* here; arguments as for :class:`WhtLayer`). The matrix is
+    hard-wired: :meth:`program` accepts only the block Hadamard matrix ``block_hadamard(n, R, order)``.
+    :meth:`matmul` is the layer's call (same results): the per-plane sign / ternary decisions accumulated,
+    a quantized ``x @ H``. Cost from :class:`WhtStats`: ``energy["rows"]`` (row drive) and
+    ``energy["columns"]`` (precharge, latch, clock) [J] (none without a model), ops = 2 R^2 per transform,
+    conversions = evaluated column-planes (latch decisions); no latency."""
+
+    def __init__(self, n: int, *, model: WhtModel | None = None, n_rows: int | None = None, order: str | None = None,
+                 bits: int = DEFAULT_BITS, mode: str = "ternary", ideal: bool = False,
+                 seed: int | np.random.Generator = 0):
+        self.layer = WhtLayer(n, model=model, n_rows=n_rows, order=order, bits=bits, mode=mode, ideal=ideal, seed=seed)
+        self.programmed = False
+        """True once :meth:`program` has accepted the block Hadamard matrix."""
+
+    @property
+    def label(self) -> str:
+        """Crossbar size, ordering, bits, latch mode, and ideal or circuit model."""
+        lay = self.layer
+        what = "ideal crossbar" if lay.ideal else f"circuit model (mismatch x{lay.model.mismatch_scale:g})"
+        return f"WHT {lay.n_rows}x{lay.n_rows} crossbars ({lay.order}), {lay.bits}-bit inputs, {lay.mode} latch, {what}"
+
+    @property
+    def shape(self) -> tuple[int, int] | None:
+        """(n, n) once programmed; None before."""
+        return (self.layer.n, self.layer.n) if self.programmed else None
+
+    def program(self, weights) -> None:
+        """Accept *weights* when they are the layer's block Hadamard matrix (the crossbar is hard-wired);
+        anything else is a ``ParameterError``."""
+        lay = self.layer
+        want = block_hadamard(lay.n, lay.n_rows, lay.order)
+        w = np.asarray(weights)
+        if w.shape != want.shape or not np.array_equal(w, want):
+            raise ParameterError(f"a WHT crossbar is hard-wired: it computes x @ block_hadamard({lay.n}, {lay.n_rows}, "
+                                 f"'{lay.order}') only, got another {w.shape} matrix")
+        self.programmed = True
+
+    def matmul(self, x, thresholds=None) -> tuple[np.ndarray, Cost]:
+        """(y (batch, n) int64, :class:`~charz.behavior.interfaces.Cost`) of B-bit sign-magnitude integers
+        *x* (batch, n); ``thresholds`` (integer-domain soft thresholds) turn early termination on."""
+        if not self.programmed:
+            raise ParameterError("program the weights first (backend.program(block_hadamard(n, R, order)))")
+        y, st = self.layer(x, thresholds=thresholds)
+        energy = {} if st.energy is None else {"rows": st.energy_rows, "columns": st.energy - st.energy_rows}
+        return y, Cost(energy=energy, ops=st.ops, conversions=st.evaluated,
+                       counters={"transforms": st.transforms, "column_planes": st.column_planes,
+                                 "zero_planes": st.zero_planes, "active_column_planes": st.active,
+                                 "evaluated_column_planes": st.evaluated})
+
+    def ideal(self) -> "WhtBackend":
+        """The ideal crossbar (ideal latches; energy from the LUT tables when there is a model), same size,
+        bits, mode and ordering, programmed alike."""
+        lay = self.layer
+        out = WhtBackend(lay.n, model=lay.model, n_rows=lay.n_rows, order=lay.order, bits=lay.bits, mode=lay.mode,
+                         ideal=True)
+        out.programmed = self.programmed
+        return out
 
 
 # ---- convenience functions --------------------------------------------------------------------------

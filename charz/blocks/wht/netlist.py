@@ -12,11 +12,8 @@ Each row has two row lines driven by the row periphery from the input's sign bit
 bit b of the current plane: ``rp = b AND NOT s`` and ``rn = b AND s`` (a pulse of width T when set).
 So a cell discharges the + bitline ``blp`` when ``sign(x) x h = +1`` and the - bitline ``bln`` when
 it is -1: the sign bit swaps which bitline the cell pulls ("signed-bit processing", sign XOR h done by
-wiring). Default sizes: W = 4 Lmin, L = 4 Lmin (a square device: a small read current, so the bitline
-swing per cell, 35 mV on ptm16hp at 0.8 V and 60 ps, stays well below VDD / R for 16 rows, and a
-Pelgrom sigma of A_VT / (4 Lmin) = 22 mV at 16 nm). Measured with 8 Monte Carlo columns at 0.8 V: one
-active cell adds 4.7 mV (sigma) to the differential voltage; at W = L = 2 Lmin it was 7.5 mV (33.7 mV
-per cell), which at 16 active rows is already one cell's worth of swing. With k+ cells pulling ``blp`` and
+wiring). Default sizes: W = 4 Lmin, L = 4 Lmin (a square device with a small read current; the measurements behind
+the choice are in this folder's ``README.md``). With k+ cells pulling ``blp`` and
 k- pulling ``bln``, the plane's result for the column is ``d = k+ - k- = sum_r h_r s_r b_r``.
 
 Column periphery (per column j):

@@ -55,15 +55,11 @@ from .model import predicted_wrong
 from ...core.errors import ParameterError
 from ...core.grid import grid
 from ...core.lut import LUT, Axis, Kind, fit_quality_entry
-from ...core.mc import Mismatch, draw
 from .netlist import BLOCK, WhtParams, pairs_netlist, reachable_pairs, timeline, wht_devices
-from ...core.pdk import PDK, get
-from ...sim.executor import Executor, owned
-from ...characterize.common import (
-    provenance,
-    check_mc, corner_values, integral, midpoints, mismatch_record, run_points, sample_stats, temp_values, vdd_values,
-    netlist_set,
-)
+from ...core.pdk import PDK
+from ...sim.executor import Executor
+from ...characterize.common import corner_values, integral, midpoints, sample_stats
+from ...characterize.recipe import Recipe
 
 log = logging.getLogger(__name__)
 
@@ -211,6 +207,14 @@ def nominal_decisions(dv: np.ndarray, latches: dict[str, np.ndarray], m: np.ndar
 
 
 # ---- the recipe ------------------------------------------------------------------------------------
+class WhtRecipe(Recipe):
+    """The WHT column's recipe: decks of (k+, k-) cycles per (VDD, temperature, T); decision-model fits."""
+
+    kind = Kind.WHT_COLUMN
+    version = RECIPE
+    generator = "charz.blocks.wht.netlist.pairs_netlist + charz.blocks.wht.recipe.characterize_wht"
+
+
 def characterize_wht(
     pdk: PDK | str,
     n_rows: int = 16,
@@ -245,16 +249,15 @@ def characterize_wht(
     mismatch_beta: also draw current-factor mismatch (``mulu0``).
     wht_params: further :class:`WhtParams` fields (sizes, capacitances, timing, ``v_trim``, ...).
     """
-    if isinstance(pdk, str):
-        pdk = get(pdk)
+    r = WhtRecipe(pdk, mc=mc, seed=seed, executor=executor, use_cache=use_cache, progress=progress,
+                  fit_check=fit_check)
+    pdk, mc = r.pdk, r.mc
     unknown = set(wht_params) - set(WHT_OPTIONS)
     if unknown:
         raise ParameterError(f"unknown wht_column parameter(s) {sorted(unknown)}: use {list(WHT_OPTIONS)}")
-    mc = check_mc(mc)
     if isinstance(chunk, bool) or not isinstance(chunk, int) or not 1 <= chunk <= 400:
         raise ParameterError(f"chunk = {chunk!r}: give an integer 1 to 400 (cycles per deck)")
-    vdds = vdd_values(pdk, vdd)
-    temps = temp_values(27.0 if temp is None else temp)
+    vdds, temps = r.vdds(vdd), r.temps(temp)
     base = WhtParams(pdk=pdk.name, n_rows=n_rows, vdd=vdds[0], temp=temps[0], ternary=ternary, columns=(0,),
                      **wht_params)
     tps = corner_values(t_pulse, [base.t_pulse], "t_pulse", "s")
@@ -263,56 +266,99 @@ def characterize_wht(
     R = base.n_rows
     pairs = reachable_pairs(R)
     chunks = [pairs[a:a + chunk] for a in range(0, len(pairs), chunk)]
-    nv, nt, ntp = len(vdds), len(temps), len(tps)
     corners = list(itertools.product(enumerate(vdds), enumerate(temps), enumerate(tps)))
     params = {(i, j, m): base.replace(vdd=v, temp=t, t_pulse=tp) for (i, v), (j, t), (m, tp) in corners}
-    points, where = [], []
-    for key, p in params.items():
-        for c, ch in enumerate(chunks):
-            points.append(({"vdd": p.vdd, "temp": p.temp, "t_pulse": p.t_pulse, "deck": c}, pairs_netlist(p, ch, pdk)))
-            where.append((key, c))
-
-    fit_params: list[WhtParams] = []
+    points = [({"vdd": p.vdd, "temp": p.temp, "t_pulse": p.t_pulse, "deck": c}, pairs_netlist(p, ch, pdk))
+              for p in params.values() for c, ch in enumerate(chunks)]
+    where = [(key, c) for key in params for c in range(len(chunks))]
     fit_pairs = [(1, 0), (0, 1), (R // 2, R // 2 - 1), (R, 0), (R // 4, R // 2)]
+    fit_params: list[WhtParams] = []
     if fit_check:
         off = [(v, t, tp) for v in midpoints(vdds) for t in temps for tp in tps]
         off += [(v, t, tp) for v in vdds for t in midpoints(temps) for tp in tps]
         off += [(v, t, tp) for v in vdds for t in temps for tp in midpoints(tps)]
         fit_params = [base.replace(vdd=round(v, 9), temp=round(t, 6), t_pulse=tp) for v, t, tp in off]
+    draws = r.draws(wht_devices(base, pdk), mismatch_beta)
 
-    draws = None
-    if mc > 0:
-        model = Mismatch(pdk.avt_mv_um, pdk.abeta_pct_um if mismatch_beta else 0.0)
-        draws = draw(model, wht_devices(base, pdk), mc, seed)
-
-    failed: list[str] = []
-    analysis_s = 0.0
-    fit_runs: list = []
-    with owned(executor) as ex:
-        res = run_points(points, draws, recipe=RECIPE, executor=ex, use_cache=use_cache, progress=progress,
-                         desc=f"wht_column{R} " + ("nominal" if draws is None else f"nominal + {mc} MC"),
-                         timeout=600.0, chunk=5)
-        failed += [f.message() for f in res.failures]
-        analysis_s += res.analysis_seconds()
-        ngspice = res.ngspice
+    with r:
+        res = r.run(points, draws, desc=f"wht_column{R} " + ("nominal" if draws is None else f"nominal + {mc} MC"),
+                    timeout=600.0, chunk=5)
+        fit_runs: list = []
         if fit_params:
             fpts = [({"vdd": p.vdd, "temp": p.temp, "t_pulse": p.t_pulse, "fit": "off-grid"},
                      pairs_netlist(p, fit_pairs, pdk)) for p in fit_params]
-            fres = run_points(fpts, None, recipe=RECIPE, executor=ex, use_cache=use_cache, progress=progress,
-                              desc=f"wht_column{R} fit check", timeout=600.0)
-            failed += [f.message() for f in fres.failures]
-            analysis_s += fres.analysis_seconds()
-            fit_runs = fres.nominal
+            fit_runs = r.run(fpts, desc=f"wht_column{R} fit check", timeout=600.0, fit=True).nominal
 
-    # ---- measure -----------------------------------------------------------------------------------
-    shape = (nv, nt, ntp, R + 1, R + 1)
-    latch_names = ("upper", "lower", "ternary") if ternary else ("decision",)
+    shape = (len(vdds), len(temps), len(tps), R + 1, R + 1)
+    tables, samples, v_end_gap = _measure_grid(res, where, params, chunks, shape, ternary, mc)
+    notes: list[str] = []
+    if v_end_gap > RESTORE_TOLERANCE:
+        notes.append(f"{BLOCK}: a bitline was still {v_end_gap * 1e3:.1f} mV below VDD at the end of a cycle, so "
+                     f"the next evaluation starts lower: give a longer t_restore or a wider w_pre")
+        log.warning(notes[-1])
+    out_tables, units, model = _decision_tables(tables, samples, params, R, ternary, mc)
+    axes = (Axis("vdd", "V", np.asarray(vdds)), Axis("temp", "degC", np.asarray(temps)),
+            Axis("t_pulse", "s", np.asarray(tps)),
+            Axis("kp", "cells", np.arange(R + 1, dtype=float), discrete=True),
+            Axis("kn", "cells", np.arange(R + 1, dtype=float), discrete=True))
+
+    # ---- provenance ------------------------------------------------------------------------------
+    i_nom = int(np.argmin(np.abs(np.asarray(vdds) - pdk.vdd_nom)))
+    j_nom = int(np.argmin(np.abs(np.asarray(temps) - 27.0)))
+    nominal_sha = [nl.sha256 for (coords, nl), (key, c) in zip(points, where) if key == (i_nom, j_nom, 0)]
+    gen_params = base.as_dict()
+    for n in ("vdd", "temp", "t_pulse", "columns"):
+        gen_params.pop(n)
+    gen_params.update({"vdd_grid": vdds, "temp_grid": temps, "t_pulse_grid": tps, "mismatch_beta": mismatch_beta,
+                       "cycles_per_deck": chunk})
+    p_nom = params[(i_nom, j_nom, 0)]
+    prov = r.provenance(
+        gen_params, nominal_sha, draws=draws, mismatch_beta=mismatch_beta,
+        netlist_sha256_at=f"vdd={p_nom.vdd:g}, temp={p_nom.temp:g}, t_pulse={p_nom.t_pulse:g}",
+        checks={"restore_residual_max_V": round(v_end_gap, 6), "restore_tolerance_V": RESTORE_TOLERANCE},
+        warnings=notes,
+    )
+    lut = LUT(block=Kind.WHT_COLUMN, axes=axes, tables=out_tables, units=units, samples=samples,
+              conditions=_conditions(base, ternary), provenance=prov,
+              arrays=draws.arrays() if draws is not None else {})
+
+    lut.fit_quality = _fit_quality(lut, fit_params, fit_runs, fit_pairs, model, mc)
+    return lut
+
+
+def _fit_quality(lut: LUT, fit_params, fit_runs, fit_pairs, model, mc: int) -> dict:
+    """``dv`` and ``energy``: SPICE at the off-grid points against the LUT's interpolation; ``decision_model``:
+    the wrong rates the fitted model predicts against the measured ones (Monte Carlo only)."""
+    cases = []
+    for p, run in zip(fit_params, fit_runs):
+        if run is None:
+            continue
+        meas = measure_cycles(run, p, len(fit_pairs))
+        cases += [({"vdd": p.vdd, "temp": p.temp, "t_pulse": p.t_pulse, "kp": kp, "kn": kn},
+                   {"dv": meas["dv"][q], "energy": meas["energy"][q]}) for q, (kp, kn) in enumerate(fit_pairs)]
+    fq = Recipe.fit_quality(lut, cases, ("dv", "energy"), UNITS)
+    if model[0]:
+        fq["decision_model"] = fit_quality_entry(np.concatenate(model[0]), np.concatenate(model[1]), "1", model[2])
+        fq["decision_model"].pop("max_rel_err")  # probabilities near 0: a relative error means nothing
+        fq["decision_model"]["note"] = ("wrong-decision probability of the fitted Gaussian model (offset, thresholds, "
+                                        "cell sigma) against the fraction of Monte Carlo instances, per pair "
+                                        f"(binomial standard error at {mc} instances: up to {0.5 / math.sqrt(mc):.3f})")
+    return fq
+
+
+def _latch_names(ternary: bool) -> tuple[str, ...]:
+    return ("upper", "lower", "ternary") if ternary else ("decision",)
+
+
+def _measure_grid(res, where, params, chunks, shape, ternary: bool, mc: int) -> tuple[dict, dict, float]:
+    """Nominal tables and Monte Carlo samples over the full (kp, kn) grid (NaN where unreachable or a run
+    failed) and the largest restore residual of the nominal runs."""
+    latch_names = _latch_names(ternary)
     names = ("vblp", "vbln", "dv") + latch_names + ("energy",) + ENERGY_PARTS
     tables = {n: np.full(shape, np.nan) for n in names}
     s_names = ("dv",) + latch_names + ("energy",)
     samples = {n: np.full(shape + (mc,), np.nan) for n in s_names} if mc > 0 else {}
     v_end_gap = 0.0
-    mc_failed = 0
     for ((i, j, m), c), run, mc_runs in zip(where, res.nominal, res.mc):
         p = params[(i, j, m)]
         ch = chunks[c]
@@ -324,18 +370,19 @@ def characterize_wht(
             v_end_gap = max(v_end_gap, p.vdd - float(np.nanmin(meas["v_end"])))
         for s, srun in enumerate(mc_runs):
             if srun is None:
-                mc_failed += 1
                 continue
             meas = measure_cycles(srun, p, len(ch))
             for q, (kp, kn) in enumerate(ch):
                 for n in s_names:
                     samples[n][i, j, m, kp, kn, s] = meas[n][q]
-    notes: list[str] = []
-    if v_end_gap > RESTORE_TOLERANCE:
-        notes.append(f"{BLOCK}: a bitline was still {v_end_gap * 1e3:.1f} mV below VDD at the end of a cycle, so "
-                     f"the next evaluation starts lower: give a longer t_restore or a wider w_pre")
-        log.warning(notes[-1])
+    return tables, samples, v_end_gap
 
+
+def _decision_tables(tables: dict, samples: dict, params: dict, R: int, ternary: bool, mc: int):
+    """The LUT's tables and units: the measured tables, the per-corner decision model (broadcast over kp, kn)
+    and, with Monte Carlo, the sample statistics and wrong-decision fractions. Also returns the decision
+    model's check (predicted and measured wrong rates per corner, and where) for the fit quality."""
+    shape = next(iter(tables.values())).shape
     kp_g, kn_g = np.meshgrid(np.arange(R + 1), np.arange(R + 1), indexing="ij")
     reach = (kp_g + kn_g) <= R
     kp_v, kn_v = kp_g[reach], kn_g[reach]
@@ -382,43 +429,13 @@ def characterize_wht(
             for key in params:
                 t[key][reach] = _wrong(samples, mode, *key, reach, kp_v, kn_v)
             out_tables[f"p_wrong_{mode}"], units[f"p_wrong_{mode}"] = t, "1"
+    return out_tables, units, (model_pred, model_meas, model_where)
 
-    axes = (Axis("vdd", "V", np.asarray(vdds)), Axis("temp", "degC", np.asarray(temps)),
-            Axis("t_pulse", "s", np.asarray(tps)),
-            Axis("kp", "cells", np.arange(R + 1, dtype=float), discrete=True),
-            Axis("kn", "cells", np.arange(R + 1, dtype=float), discrete=True))
-    arrays = draws.arrays() if draws is not None else {}
 
-    # ---- provenance ------------------------------------------------------------------------------
-    i_nom = int(np.argmin(np.abs(np.asarray(vdds) - pdk.vdd_nom)))
-    j_nom = int(np.argmin(np.abs(np.asarray(temps) - 27.0)))
-    nominal_sha = [nl.sha256 for (coords, nl), (key, c) in zip(points, where) if key == (i_nom, j_nom, 0)]
-    all_sha = sorted(nl.sha256 for _, nl in points)
-    gen_params = base.as_dict()
-    for n in ("vdd", "temp", "t_pulse", "columns"):
-        gen_params.pop(n)
-    gen_params.update({"vdd_grid": vdds, "temp_grid": temps, "t_pulse_grid": tps, "mismatch_beta": mismatch_beta,
-                       "cycles_per_deck": chunk})
-    p_nom = params[(i_nom, j_nom, 0)]
-    prov = provenance(
-        generator="charz.blocks.wht.netlist.pairs_netlist + charz.blocks.wht.recipe.characterize_wht",
-        params=gen_params, netlist_sha256=nominal_sha, pdk_prov=pdk.provenance(), ngspice=ngspice,
-        mc_samples=mc, seed=seed if mc > 0 else None,
-        extra={
-            "recipe": RECIPE,
-            "netlist_sha256_at": f"vdd={p_nom.vdd:g}, temp={p_nom.temp:g}, t_pulse={p_nom.t_pulse:g}",
-            **netlist_set(all_sha),
-            "mismatch": mismatch_record(pdk, draws, mismatch_beta),
-            "failed_points": failed,
-            "failed_mc_runs": mc_failed,
-            "checks": {"restore_residual_max_V": round(v_end_gap, 6), "restore_tolerance_V": RESTORE_TOLERANCE},
-            "warnings": notes,
-            "analysis_seconds": round(analysis_s, 3),
-        },
-    )
+def _conditions(base: WhtParams, ternary: bool) -> dict:
     tl = timeline(base, 1)
-    conditions = {
-        "n_rows": R, "n_cols": base.n_cols, "order": base.order, "ternary": ternary,
+    return {
+        "n_rows": base.n_rows, "n_cols": base.n_cols, "order": base.order, "ternary": ternary,
         "tile_rows": base.tile_rows, "stitched_junctions": base.bitline_junctions,
         "column": "column 0 (every cell wired +); rows 0..k+-1 pull the + bitline, rows k+..k++k--1 the - bitline",
         "dv": "V(bln) - V(blp) at the sign-latch clock edge (positive when k+ > k-)",
@@ -428,51 +445,13 @@ def characterize_wht(
                   "precharge clock and latch clocks) per plane evaluation of one column",
         "row_share": f"row lines carry one cell per simulated column plus c_row for all {base.n_cols} columns, "
                      f"shared by the simulated columns",
-        "per_corner": list(per_names),
+        "per_corner": list(PER_CORNER_TERNARY if ternary else PER_CORNER_SIGN),
         "per_corner_note": "broadcast over kp, kn; offsets and thresholds from probit fits of the Monte Carlo "
                            "decisions against each instance's dv (nominal LUT: bracket midpoints, zero sigmas)",
         "cycle_s": tl.period, "t_edge": base.t_edge, "t_eval": base.t_eval,
         "t_restore": base.t_restore, "v_trim": base.v_trim, "w_cell": base.w_cell, "l_cell": base.l_cell,
         "c_wire": base.c_wire, "c_bitline_wire": base.c_bitline_wire, "c_row": base.c_row,
     }
-    lut = LUT(block=Kind.WHT_COLUMN, axes=axes, tables=out_tables, units=units, samples=samples, conditions=conditions,
-              provenance=prov, arrays=arrays)
-
-    # ---- fit quality -----------------------------------------------------------------------------
-    fq = {}
-    if fit_params:
-        pred = {"dv": [], "energy": []}
-        sim = {"dv": [], "energy": []}
-        wh = []
-        for p, run in zip(fit_params, fit_runs):
-            if run is None:
-                continue
-            meas = measure_cycles(run, p, len(fit_pairs))
-            for q, (kp, kn) in enumerate(fit_pairs):
-                try:
-                    pv = lut.value("dv", vdd=p.vdd, temp=p.temp, t_pulse=p.t_pulse, kp=kp, kn=kn)
-                    pe = lut.value("energy", vdd=p.vdd, temp=p.temp, t_pulse=p.t_pulse, kp=kp, kn=kn)
-                except Exception:
-                    continue
-                if not (np.isfinite(pv) and np.isfinite(pe)):
-                    continue
-                pred["dv"].append(pv)
-                sim["dv"].append(meas["dv"][q])
-                pred["energy"].append(pe)
-                sim["energy"].append(meas["energy"][q])
-                wh.append({"vdd": p.vdd, "temp": p.temp, "t_pulse": p.t_pulse, "kp": kp, "kn": kn})
-        if wh:
-            fq.update({n: fit_quality_entry(pred[n], sim[n], UNITS[n], wh) for n in ("dv", "energy")})
-    if model_pred:
-        pr = np.concatenate(model_pred)
-        me = np.concatenate(model_meas)
-        fq["decision_model"] = fit_quality_entry(pr, me, "1", model_where)
-        fq["decision_model"].pop("max_rel_err")  # probabilities near 0: a relative error means nothing
-        fq["decision_model"]["note"] = ("wrong-decision probability of the fitted Gaussian model (offset, thresholds, "
-                                        "cell sigma) against the fraction of Monte Carlo instances, per pair "
-                                        f"(binomial standard error at {mc} instances: up to {0.5 / math.sqrt(mc):.3f})")
-    lut.fit_quality = fq
-    return lut
 
 
 def _wrong(samples: dict, mode: str, i: int, j: int, m: int, reach, kp_v, kn_v) -> np.ndarray:
@@ -496,4 +475,4 @@ def characterize(kind: str, pdk, *, rows=None, t_pulse=None, sign_only: bool = F
                             ternary=not sign_only, mismatch_beta=beta_mismatch, **common)
 
 
-__all__ = ["characterize_wht", "measure_cycles", "probit_fit", "RECIPE"]
+__all__ = ["characterize_wht", "WhtRecipe", "measure_cycles", "probit_fit", "RECIPE"]
