@@ -9,7 +9,7 @@ worker, cache off. A conversion = one sample phase + the bit cycles of one input
 Agreement: for every Monte Carlo instance s of that LUT (and the nominal one), ``--inputs`` random
 input voltages are converted (a) in SPICE by the same instance (the same delvto draws, seed and sample
 index as the LUT), (b) by the behavioural decision procedure on instance s's transitions from the LUT
-(:func:`charz.blocks.adc.model.decide`). Reported: the fraction within +-1 LSB and the fraction
+(:func:`charz.blocks.adc.model_transfer.decide`). Reported: the fraction within +-1 LSB and the fraction
 exact. Goal (issue): >= 99 % within +-1 LSB.
 """
 
@@ -26,10 +26,11 @@ sys.path.insert(0, os.path.dirname(__file__))
 from common import machine  # noqa: E402
 
 from charz.core import pdk as P  # noqa: E402
-from charz.blocks.adc.model import decide  # noqa: E402
+from charz.blocks.adc.model_transfer import decide  # noqa: E402
 from charz.blocks.adc.recipe import characterize_sar, measure  # noqa: E402
 from charz.core.mc import Mismatch, draw  # noqa: E402
-from charz.blocks.adc.netlist import SarParams, ramp_netlist, sar_devices  # noqa: E402
+from charz.blocks.adc.netlist import SarParams  # noqa: E402
+from charz.blocks.adc.netlist_deck import ramp_netlist, sar_devices  # noqa: E402
 from charz.sim.executor import make_executor  # noqa: E402
 from charz.sim.runner import SimJob, execute  # noqa: E402
 

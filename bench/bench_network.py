@@ -19,7 +19,6 @@ import argparse
 import os
 import sys
 import platform
-import time
 
 # single-threaded BLAS: stable timings on a shared machine, and what one worker process gets
 for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -30,7 +29,8 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, os.path.dirname(__file__))
 from common import timed_rounds  # noqa: E402
 
-from charz.blocks.cim_column.model import ColumnModel, map_layer, map_weights, synthetic_column_lut
+from charz.blocks.cim_column.model import ColumnModel, synthetic_column_lut
+from charz.blocks.cim_column.model_layer import map_layer, map_weights
 from charz.network import digits
 from charz.network.energy import EnergyLedger
 from charz.network.evaluate import evaluate, load_lut

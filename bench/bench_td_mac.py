@@ -36,7 +36,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from common import timed_rounds  # noqa: E402
 
 from charz.behavior import fp8  # noqa: E402
-from charz.blocks.td_mac import model as tm  # noqa: E402
+from charz.blocks.td_mac import model as tm, model_circuit as tc  # noqa: E402
 
 
 def main() -> None:
@@ -60,7 +60,7 @@ def main() -> None:
         label = f"SPICE LUT circuit, 16 engines, {mism.adc_bits}-bit converter LUT"
         circuit = mism.circuit
     else:
-        circuit = tm.synthetic_circuit(f, 8)
+        circuit = tc.synthetic_circuit(f, 8)
         mism = tm.TdMacModel(f, a.length, window=8, guard=2, adc=6, circuit=circuit, units=16, seed=0)
         label = "SYNTHETIC mismatch, 16 engines, 6-bit"
     exact = tm.TdMacModel.exact(f, a.length)

@@ -11,7 +11,7 @@ in the same run.
 
     .venv/bin/python bench/bench_wht.py [--lut PATH] [--vectors 2000] [--n 64] [--repeat 10]
 
-Without --lut a SYNTHETIC wht_column LUT (charz.blocks.wht.model.synthetic_wht_lut) is used. BLAS runs
+Without --lut a SYNTHETIC wht_column LUT (charz.blocks.wht.model_lut.synthetic_wht_lut) is used. BLAS runs
 single-threaded. The paths are timed interleaved (one pass of each per round) and the best round of
 each is kept, in process CPU time and in wall time. A plain script, not a timed test.
 """
@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 
 for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_v, "1")
@@ -31,7 +30,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, os.path.dirname(__file__))
 from common import timed_rounds  # noqa: E402
 
-from charz.blocks.wht import model as bw  # noqa: E402
+from charz.blocks.wht import model as bw, model_lut as bwl, model_planes as bwp  # noqa: E402
 from charz.core.hadamard import hadamard  # noqa: E402
 
 
@@ -45,11 +44,11 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=10)
     a = ap.parse_args()
 
-    lut = bw.load_wht_lut(a.lut)[0] if a.lut else bw.synthetic_wht_lut()
+    lut = bwl.load_wht_lut(a.lut)[0] if a.lut else bwl.synthetic_wht_lut()
     model = bw.WhtModel.from_lut(lut, mismatch_scale=1.0)
     r, bits, p_n = model.n_rows, a.bits, a.bits - 1
     rng = np.random.default_rng(0)
-    top = bw.max_int(bits)
+    top = bwp.max_int(bits)
     x = rng.integers(-top, top + 1, size=(a.vectors, a.n))
     x[rng.random(x.shape) < 0.3] = 0
     t = rng.uniform(0, a.tmax, size=a.n)
@@ -62,7 +61,7 @@ def main() -> None:
         d = planes @ h  # exact integer plane products
         return np.tensordot(w, d, axes=1).reshape(a.vectors, a.n)
 
-    assert np.array_equal(reference(), bw.exact_wht(x, r, model.order))
+    assert np.array_equal(reference(), bwp.exact_wht(x, r, model.order))
     ideal = bw.WhtLayer(a.n, model=model, ideal=True, bits=bits)
     cim = bw.WhtLayer(a.n, model=model, bits=bits, seed=0)
     fns = {

@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from common import machine  # noqa: E402
 
 from charz.core import pdk as P  # noqa: E402
-from charz.blocks.wht.model import signed_planes_msb  # noqa: E402
+from charz.blocks.wht.model_planes import signed_planes_msb  # noqa: E402
 from charz.blocks.wht.check import random_vectors  # noqa: E402
 from charz.blocks.wht.netlist import WhtParams, pairs_netlist, planes_netlist, reachable_pairs  # noqa: E402
 from charz.sim.runner import SimJob, execute  # noqa: E402

@@ -210,7 +210,8 @@ def summary_table(pdk, luts: dict, res: dict) -> str:
 def _td_readout(pdk, seed: int) -> str:
     """The digits MLP with every product on the time-domain FP8 MAC from the committed td_* LUTs of this PDK
     (LUTs only, no simulation; `make luts-td` makes them), at the PDK's nominal VDD."""
-    from .blocks.td_mac.model import DEFAULT_LUTS, model_from_luts
+    from .blocks.td_mac.model import model_from_luts
+    from .blocks.td_mac.model_circuit import DEFAULT_LUTS
     from .network import td_mac as nt
 
     paths = {k: _default(pdk, n) for k, n in DEFAULT_LUTS.items()}

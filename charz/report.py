@@ -36,7 +36,8 @@ from pathlib import Path
 import numpy as np
 
 from .blocks.adc import model_area as area_model
-from .blocks.adc.model import DESCRIPTION, DigitizerModel, inl_dnl
+from .blocks.adc.model import DESCRIPTION, DigitizerModel
+from .blocks.adc.model_transfer import inl_dnl
 from .core.errors import LUTError, ParameterError
 from .core.lut import ADC_KINDS, LUT, Kind, lut_files, lut_search_path
 

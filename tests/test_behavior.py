@@ -1,12 +1,11 @@
-"""Behavioral bit-plane CiM model (charz.blocks.cim_column.model) on synthetic column LUTs."""
+"""Behavioral bit-plane CiM model (charz.blocks.cim_column.model, model_layer) on synthetic column LUTs."""
 
 import numpy as np
 import pytest
 
-from charz.blocks.cim_column import model as cim
-from charz.blocks.cim_column.model import (
-    ColumnModel, bitserial_matmul, cim_matmul, map_layer, map_weights, synthetic_column_lut,
-)
+from charz.blocks.cim_column import model_layer as cim
+from charz.blocks.cim_column.model import ColumnModel, synthetic_column_lut
+from charz.blocks.cim_column.model_layer import bitserial_matmul, cim_matmul, map_layer, map_weights
 from charz.behavior.readout import IdealQuantizer
 from charz.core.errors import LUTError, ParameterError
 from charz.core.lut import LUT, Axis

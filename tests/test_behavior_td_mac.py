@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from charz.behavior import fp8
-from charz.blocks.td_mac import model as tm
-from charz.blocks.adc.model import DigitizerModel, IdealDigitizer, synthetic_adc_lut
+from charz.blocks.td_mac import model as tm, model_circuit as tc, model_study as ts
+from charz.blocks.adc.model import DigitizerModel, IdealDigitizer
+from charz.blocks.adc.model_transfer import synthetic_adc_lut
 from charz.core.errors import ParameterError
 
 FMTS = ["e4m3", "e5m2"]
@@ -130,7 +131,7 @@ def test_clipping_is_flagged():
 def _fault_circuit(fmt, window, **dev):
     """Ideal circuit with a deterministic deviation: two identical Monte Carlo rows (zero covariance,
     mean shift = the row), so every drawn instance carries exactly that deviation."""
-    c = tm.TdMacCircuit.ideal(fmt, window)
+    c = tc.TdMacCircuit.ideal(fmt, window)
     kw = {k: np.stack([v, v]) for k, v in dev.items()}
     return dataclasses.replace(c, **kw)
 
@@ -150,7 +151,7 @@ def test_element_tdc_threshold_fault_doubles_that_element():
 
 
 def test_shared_scale_fault_doubles_the_output():
-    ks = tm.TdMacCircuit.ideal("e5m2", 8).scale_thr.size
+    ks = tc.TdMacCircuit.ideal("e5m2", 8).scale_thr.size
     c = _fault_circuit("e5m2", 8, scale_dev=np.full(ks, -1.0))  # every threshold 1 tau early: E_read + 1
     a, b = _vectors("e5m2", 50, 16, seed=2)
     a[1] = 0.0
@@ -165,7 +166,7 @@ def test_shared_scale_fault_doubles_the_output():
 def test_general_time_path_with_nominal_instances_equals_ideal():
     f = fp8.E4M3
     tiny = 1e-6 * np.random.default_rng(0).standard_normal((4, f.n_codes))
-    c = dataclasses.replace(tm.TdMacCircuit.ideal("e4m3", 8), delay_dev=tiny)
+    c = dataclasses.replace(tc.TdMacCircuit.ideal("e4m3", 8), delay_dev=tiny)
     a, b = _vectors("e4m3", 200, 16, seed=9)
     m = tm.TdMacModel("e4m3", 16, circuit=c, units=3)
     assert not m._time_ideal()  # the drawn-instance path runs
@@ -174,7 +175,7 @@ def test_general_time_path_with_nominal_instances_equals_ideal():
 
 @pytest.mark.parametrize("fmt", FMTS)
 def test_zero_mismatch_equals_ideal_and_draws_are_kept(fmt):
-    c = tm.synthetic_circuit(fmt, 8, delay_sigma=0.1, tdc_sigma=0.2, cap_sigma=0.05)
+    c = tc.synthetic_circuit(fmt, 8, delay_sigma=0.1, tdc_sigma=0.2, cap_sigma=0.05)
     assert "SYNTHETIC" in c.label and c.synthetic
     a, b = _vectors(fmt, 200, 16, seed=1)
     ideal = tm.TdMacModel(fmt, 16).dot(a, b)
@@ -190,7 +191,7 @@ def test_zero_mismatch_equals_ideal_and_draws_are_kept(fmt):
 
 
 def test_mismatch_knobs_are_independent_common_random_numbers():
-    c = tm.synthetic_circuit("e4m3", 8)
+    c = tc.synthetic_circuit("e4m3", 8)
     ref = tm.TdMacModel("e4m3", 16, circuit=c, units=5, seed=2)
     half = tm.TdMacModel("e4m3", 16, circuit=c, units=5, seed=2, exp_mismatch=0.5, man_mismatch=0.0)
     nom_line = np.arange(16.0)
@@ -204,21 +205,21 @@ def test_mismatch_knobs_are_independent_common_random_numbers():
 
 
 def test_sensitivity_sweeps_one_path():
-    c = tm.synthetic_circuit("e4m3", 8)
+    c = tc.synthetic_circuit("e4m3", 8)
     for path in ("exponent", "mantissa"):
-        r = tm.sensitivity(c, "e4m3", scales=(0.0, 0.5, 2.0), n_vectors=3000, path=path, units=8)
+        r = ts.sensitivity(c, "e4m3", scales=(0.0, 0.5, 2.0), n_vectors=3000, path=path, units=8)
         assert r["path"] == path and len(r["rel_rms"]) == 3 and len(r["median_rel"]) == 3
         assert r["rel_rms"][0] < r["rel_rms"][1] < r["rel_rms"][2]
         assert "N(0, 1)" in r["distribution"]
-    base = tm.sensitivity(c, "e4m3", scales=(0.0,), n_vectors=3000, path="mantissa", units=8)
-    ideal = tm.sensitivity(None, "e4m3", scales=(0.0,), n_vectors=3000, units=8)
+    base = ts.sensitivity(c, "e4m3", scales=(0.0,), n_vectors=3000, path="mantissa", units=8)
+    ideal = ts.sensitivity(None, "e4m3", scales=(0.0,), n_vectors=3000, units=8)
     assert base["rel_rms"] == ideal["rel_rms"]  # scale 0 = the nominal circuit = ideal here
     with pytest.raises(ParameterError, match="exponent"):
-        tm.sensitivity(c, "e4m3", path="both")
+        ts.sensitivity(c, "e4m3", path="both")
 
 
 def test_matmul_equals_loop_over_dot():
-    c = tm.synthetic_circuit("e4m3", 8, cap_sigma=0.05)
+    c = tc.synthetic_circuit("e4m3", 8, cap_sigma=0.05)
     m = tm.TdMacModel("e4m3", 16, circuit=c, units=3, seed=1)
     rng = np.random.default_rng(4)
     x = rng.standard_normal((5, 37))
@@ -236,7 +237,7 @@ def test_matmul_equals_loop_over_dot():
 
 
 def test_energy_positive_and_grows_with_caps_switched():
-    c = tm.synthetic_circuit("e4m3", 8)
+    c = tc.synthetic_circuit("e4m3", 8)
     m = tm.TdMacModel("e4m3", 4, circuit=c, exp_mismatch=0, man_mismatch=0)
     b = np.ones(4)
     lo, hi = np.array([1.0, 1.0, 1.0, 1.0]), np.array([1.875, 1.875, 1.0, 1.0])  # same exponents, larger significands
@@ -263,7 +264,7 @@ def test_special_values():
 
 
 def test_digitizer_models_as_readout():
-    a, b = tm.random_vectors(2000, 16, "e4m3", seed=3)
+    a, b = ts.random_vectors(2000, 16, "e4m3", seed=3)
     base, bdet = tm.TdMacModel("e4m3", 16, adc=6).dot(a, b, details=True)
     codes = bdet["codes"]
     ideal = tm.TdMacModel("e4m3", 16, adc=IdealDigitizer(6, 0.0, 1.0))
@@ -279,14 +280,14 @@ def test_digitizer_models_as_readout():
     assert mis.energy(a[:3], b[:3]) == pytest.approx(np.full(3, dm.energy))
     # a linear measured transfer changes nothing but the units
     lin_tr = (np.array([-1e5, 1e5]), np.array([-0.3, 0.3]))
-    c = dataclasses.replace(tm.TdMacCircuit.ideal("e4m3", 8), acc_transfer=lin_tr)
+    c = dataclasses.replace(tc.TdMacCircuit.ideal("e4m3", 8), acc_transfer=lin_tr)
     lin = tm.TdMacModel("e4m3", 16, adc=6, circuit=c)
     assert np.mean(lin.dot(a, b, details=True)[1]["codes"] == codes) > 0.999
 
 
 def test_jitter_is_an_exponent_path_knob():
-    c = dataclasses.replace(tm.TdMacCircuit.ideal("e4m3", 8), jitter=0.3)
-    a, b = tm.random_vectors(500, 16, "e4m3", seed=1)
+    c = dataclasses.replace(tc.TdMacCircuit.ideal("e4m3", 8), jitter=0.3)
+    a, b = ts.random_vectors(500, 16, "e4m3", seed=1)
     ideal = tm.TdMacModel("e4m3", 16).dot(a, b)
     assert np.array_equal(tm.TdMacModel("e4m3", 16, circuit=c, exp_mismatch=0).dot(a, b), ideal)
     j1 = tm.TdMacModel("e4m3", 16, circuit=c, seed=5).dot(a, b)
@@ -321,22 +322,22 @@ def test_bad_shapes_and_circuits():
     with pytest.raises(ParameterError, match="unit must be"):
         m.dot(np.ones(16), np.ones(16), unit=2)
     with pytest.raises(ParameterError, match="e5m2 needs 32"):
-        tm.TdMacModel("e5m2", 16, circuit=tm.TdMacCircuit.ideal("e4m3", 8))
+        tm.TdMacModel("e5m2", 16, circuit=tc.TdMacCircuit.ideal("e4m3", 8))
     with pytest.raises(ParameterError, match="window <= 4"):
-        tm.TdMacModel("e4m3", 16, window=8, circuit=tm.TdMacCircuit.ideal("e4m3", 4))
+        tm.TdMacModel("e4m3", 16, window=8, circuit=tc.TdMacCircuit.ideal("e4m3", 4))
     with pytest.raises(ParameterError, match="delay_dev"):
-        dataclasses.replace(tm.TdMacCircuit.ideal("e4m3", 8), delay_dev=np.zeros((3, 5)))
+        dataclasses.replace(tc.TdMacCircuit.ideal("e4m3", 8), delay_dev=np.zeros((3, 5)))
     with pytest.raises(ParameterError, match="acc_transfer"):
-        dataclasses.replace(tm.TdMacCircuit.ideal("e4m3", 8), acc_transfer=([0, 1], [1, 0]))
+        dataclasses.replace(tc.TdMacCircuit.ideal("e4m3", 8), acc_transfer=([0, 1], [1, 0]))
 
 
 @pytest.mark.parametrize("fmt,guard", [("e4m3", 2), ("e5m2", None)])  # int64 path; two-limb (wide) path
 def test_cap_mismatch_against_per_bit_reference(fmt, guard):
     f = fp8.get_format(fmt)
-    c = tm.synthetic_circuit(fmt, None, cap_sigma=0.05)
+    c = tc.synthetic_circuit(fmt, None, cap_sigma=0.05)
     m = tm.TdMacModel(fmt, 16, window=None, guard=guard, adc=None, circuit=c, exp_mismatch=0, units=2, seed=4)
     assert m.wide == (guard is None)
-    a, b = tm.random_vectors(40, 16, fmt, seed=2)
+    a, b = ts.random_vectors(40, 16, fmt, seed=2)
     y = m.dot(a, b)
     g = m.guard
     for n in range(a.shape[0]):
@@ -359,7 +360,9 @@ def test_circuit_from_shipped_luts_is_trimmed_and_reads_out_consistently():
     positive energies; the nominal
     engine reads the exact exponent differences and shared scale for almost every vector, and
     :meth:`TdMacModel.read_out` on its own line voltages reproduces its outputs."""
-    from charz.blocks.td_mac.model import circuit_from_luts, model_from_luts, random_vectors
+    from charz.blocks.td_mac.model import model_from_luts
+    from charz.blocks.td_mac.model_circuit import circuit_from_luts
+    from charz.blocks.td_mac.model_study import random_vectors
 
     c = circuit_from_luts(vdd=0.8)
     w = c.tdc_thr.size

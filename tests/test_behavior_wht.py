@@ -7,7 +7,7 @@ import pytest
 from scipy import integrate
 from scipy.stats import norm
 
-from charz.blocks.wht import model as bw
+from charz.blocks.wht import model as bw, model_lut as bwl, model_planes as bwp
 from charz.blocks.cim_column.model import synthetic_column_lut
 from charz.core.errors import LUTError, ParameterError
 from charz.core.hadamard import hadamard
@@ -36,12 +36,12 @@ def reference(x, n_rows, bits, mode, order="sylvester"):
 
 @pytest.fixture(scope="module")
 def lut():
-    return bw.synthetic_wht_lut()
+    return bwl.synthetic_wht_lut()
 
 
 @pytest.fixture(scope="module")
 def sign_lut():
-    return bw.synthetic_wht_lut(ternary=False)
+    return bwl.synthetic_wht_lut(ternary=False)
 
 
 @pytest.mark.parametrize("n_rows", [4, 8, 16, 32])
@@ -72,7 +72,7 @@ def test_one_active_row_per_plane_is_the_exact_transform():
                     if v[row] == 0:
                         v[row] = rng.choice([-1, 1]) * (1 << p)
     for mode in ("ternary", "sign"):
-        np.testing.assert_array_equal(bw.wht_ideal(x, r, mode=mode), bw.exact_wht(x, r))
+        np.testing.assert_array_equal(bw.wht_ideal(x, r, mode=mode), bwp.exact_wht(x, r))
 
 
 def test_sign_mode_tie_is_plus_one_and_zero_plane_is_skipped():
@@ -122,7 +122,7 @@ def test_early_termination_matches_sequential_controller_and_keeps_outputs():
         y_seq, ev = sequential_et(x, r, 8, mode, t)
         np.testing.assert_array_equal(y_et, y_seq)
         # soft-thresholded outputs are unchanged
-        np.testing.assert_array_equal(bw.soft_threshold(y_et, t), bw.soft_threshold(y_full, t))
+        np.testing.assert_array_equal(bwp.soft_threshold(y_et, t), bwp.soft_threshold(y_full, t))
         assert st.evaluated == ev.sum() < st_full.evaluated
         np.testing.assert_array_equal(st.planes_hist, np.bincount(ev.sum(axis=0).ravel(), minlength=8))
         assert st.outputs_zero == np.sum(np.abs(y_full) <= t)
@@ -182,7 +182,7 @@ def p_wrong_ternary_quad(mu, sd, tp, tps, tn, tns, d):
 @pytest.mark.parametrize("mode", ["sign", "ternary"])
 def test_wrong_decision_rates_match_the_gaussian_model(mode):
     # one magnitude plane (bits=2): every column of every tile is evaluated once -> independent draws
-    lut = bw.synthetic_wht_lut(vdd=(0.8,), ternary=mode == "ternary", offset_mean=0.004, offset_sigma=0.008,
+    lut = bwl.synthetic_wht_lut(vdd=(0.8,), ternary=mode == "ternary", offset_mean=0.004, offset_sigma=0.008,
                                cell_sigma=0.01, dv_sigma0=0.02, thr_pos_mean=0.018, thr_neg_mean=-0.015,
                                thr_pos_sigma=0.008, thr_neg_sigma=0.011, mc_shift=0.002)
     model = bw.WhtModel.from_lut(lut, mismatch_scale=1.0)
@@ -210,7 +210,7 @@ def test_wrong_decision_rates_match_the_gaussian_model(mode):
             p = 1 - p_up if i > j else p_up
         else:
             args = (sc["thr_pos_mean"], sc["thr_pos_sigma"], sc["thr_neg_mean"], sc["thr_neg_sigma"])
-            p = float(bw.p_wrong_ternary(mu, sd, *args, np.sign(i - j)))
+            p = float(bwl.p_wrong_ternary(mu, sd, *args, np.sign(i - j)))
             assert abs(p - lut.slice("p_wrong_ternary", vdd=0.8, temp=27.0, t_pulse=60e-12)[i, j]) < 1e-9
             if n >= 300:  # the module's quadrature (also behind the synthetic table) agrees with scipy's
                 assert abs(p - p_wrong_ternary_quad(mu, sd, *args, int(np.sign(i - j)))) < 1e-4
@@ -309,9 +309,9 @@ def test_errors_are_one_line_and_actionable(lut):
         (LUTError, "not on the wht_column LUT grid", lambda: bw.WhtModel.from_lut(lut, temp=85.0)),
         (ParameterError, "mismatch_scale must be >= 0", lambda: bw.WhtModel.from_lut(lut, mismatch_scale=-1)),
         (LUTError, "without the ternary latch",
-         lambda: bw.wht_cim(np.zeros((1, 16), int), bw.WhtModel.from_lut(bw.synthetic_wht_lut(ternary=False)))),
+         lambda: bw.wht_cim(np.zeros((1, 16), int), bw.WhtModel.from_lut(bwl.synthetic_wht_lut(ternary=False)))),
         (LUTError, "mismatch_scale=0",
-         lambda: bw.wht_cim(np.zeros((1, 16), int), bw.WhtModel.from_lut(bw.synthetic_wht_lut(monte_carlo=False)))),
+         lambda: bw.wht_cim(np.zeros((1, 16), int), bw.WhtModel.from_lut(bwl.synthetic_wht_lut(monte_carlo=False)))),
         (LUTError, "no sign latch", lambda: bw.wht_cim(np.zeros((1, 16), int), model, mode="sign")),
         (ParameterError, "n_rows=8", lambda: bw.WhtLayer(16, model=model, n_rows=8)),
     ]
@@ -320,20 +320,20 @@ def test_errors_are_one_line_and_actionable(lut):
             fn()
         assert "\n" not in str(info.value)
     # a LUT without Monte Carlo still runs at mismatch_scale = 0 (nominal circuit)
-    nominal = bw.WhtModel.from_lut(bw.synthetic_wht_lut(monte_carlo=False), mismatch_scale=0)
+    nominal = bw.WhtModel.from_lut(bwl.synthetic_wht_lut(monte_carlo=False), mismatch_scale=0)
     x = signed_ints(np.random.default_rng(0), (5, 16))
     np.testing.assert_array_equal(bw.wht_cim(x, nominal)[0], bw.wht_ideal(x))
 
 
 def test_synthetic_lut_is_labelled_and_saves(tmp_path, lut):
     assert lut.provenance["pdk"] == "synthetic" and "SYNTHETIC" in lut.provenance["note"]
-    assert set(lut.conditions["per_corner"]) == set(bw.PER_CORNER) - {"offset_mean", "offset_sigma"}
-    assert {"offset_mean", "offset_sigma", "cell_sigma"} <= set(bw.synthetic_wht_lut(ternary=False).conditions["per_corner"])
+    assert set(lut.conditions["per_corner"]) == set(bwl.PER_CORNER) - {"offset_mean", "offset_sigma"}
+    assert {"offset_mean", "offset_sigma", "cell_sigma"} <= set(bwl.synthetic_wht_lut(ternary=False).conditions["per_corner"])
     e = lut.slice("energy", vdd=0.8, temp=27.0, t_pulse=60e-12)
-    parts = sum(lut.slice(n, vdd=0.8, temp=27.0, t_pulse=60e-12) for n in bw.ENERGY_PARTS)
+    parts = sum(lut.slice(n, vdd=0.8, temp=27.0, t_pulse=60e-12) for n in bwl.ENERGY_PARTS)
     np.testing.assert_allclose(e, parts)
     lut.save(tmp_path / "w")
-    back = bw.load_wht_lut(tmp_path / "w")[0]
+    back = bwl.load_wht_lut(tmp_path / "w")[0]
     np.testing.assert_array_equal(back.tables["dv"], lut.tables["dv"])
 
 
@@ -343,7 +343,7 @@ def test_cell_deviation_sign_convention():
     # e = -3 g of the transistor in use flips every column's decision; the same deviation on the cell's
     # other transistor (not conducting for this input sign) changes nothing.
     r = 4
-    model = bw.WhtModel.from_lut(bw.synthetic_wht_lut(n_rows=r, ternary=False), mismatch_scale=1.0)
+    model = bw.WhtModel.from_lut(bwl.synthetic_wht_lut(n_rows=r, ternary=False), mismatch_scale=1.0)
     h = hadamard(r).astype(np.float32)
     g = float(model.dv[1, 0])
     for sign_in in (1, -1):
@@ -366,7 +366,7 @@ def test_noise_table_and_matmul_paths_agree(lut, monkeypatch):
     rng = np.random.default_rng(8)
     for r in (4, 16, 32):
         x = signed_ints(rng, (30, 2 * r), bits=10)
-        model = bw.WhtModel.from_lut(bw.synthetic_wht_lut(n_rows=r), mismatch_scale=2.0)
+        model = bw.WhtModel.from_lut(bwl.synthetic_wht_lut(n_rows=r), mismatch_scale=2.0)
         y_tab = bw.wht_cim(x, model, bits=10, seed=3)[0]
         with monkeypatch.context() as mp:
             mp.setattr(bw, "NOISE_TABLE_MAX", 0)
@@ -379,8 +379,8 @@ def test_plane_bytes_packs_the_signed_bits():
     rng = np.random.default_rng(9)
     for bits, r in ((8, 16), (12, 4), (16, 24)):
         x = signed_ints(rng, (5, 3, r), bits=bits)
-        pos, neg = bw.plane_bytes(x, bits)
-        sig = bw.signed_planes(x, bits)
+        pos, neg = bwp.plane_bytes(x, bits)
+        sig = bwp.signed_planes(x, bits)
         rows = np.arange(pos.shape[-1] * 8)
         unpack = lambda v: (v[..., rows // 8] >> (rows % 8)) & 1  # noqa: E731
         np.testing.assert_array_equal(unpack(pos)[..., :r] - unpack(neg)[..., :r], sig)
@@ -394,7 +394,7 @@ REAL_LUT = Path(__file__).resolve().parents[1] / "lut" / "ptm16hp" / "wht16.json
 def test_real_lut_reads_and_nominal_latch_matches_its_tables_off_ties():
     # the nominal latch pair differs from the fitted mean thresholds only near dv ~ 0: at ties and, at
     # 0.6 V (7.8 mV per cell, compressed at 15 active rows), at |k+ - k-| = 1
-    real = bw.load_wht_lut(REAL_LUT)[0]
+    real = bwl.load_wht_lut(REAL_LUT)[0]
     assert real.conditions["n_rows"] == 16 and real.conditions["ternary"]
     k = np.arange(17)
     kp, kn = np.meshgrid(k, k, indexing="ij")
@@ -404,4 +404,4 @@ def test_real_lut_reads_and_nominal_latch_matches_its_tables_off_ties():
         tab = real.slice("ternary", vdd=float(v), temp=27.0, t_pulse=float(real.axis("t_pulse").values[0]))
         np.testing.assert_array_equal(m.nominal_q("ternary")[off_tie], tab[off_tie])
         assert np.all(np.sign(m.dv[off_tie]) == np.sign(kp - kn)[off_tie])  # dV = V(bln) - V(blp) > 0 when k+ > k-
-        np.testing.assert_allclose(m.energy[off_tie], sum(m.energy_parts[n] for n in bw.ENERGY_PARTS)[off_tie], rtol=1e-9)
+        np.testing.assert_allclose(m.energy[off_tie], sum(m.energy_parts[n] for n in bwl.ENERGY_PARTS)[off_tie], rtol=1e-9)

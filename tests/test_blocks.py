@@ -183,7 +183,7 @@ def _wht_model():
 
 
 def _cim_backend():
-    from charz.blocks.cim_column.model import CimBackend
+    from charz.blocks.cim_column.model_layer import CimBackend
 
     return CimBackend(_column_model(), w_bits=4, x_bits=4, seed=1)
 
@@ -196,7 +196,8 @@ def _wht_backend():
 
 def _td_backend():
     from charz.blocks.adc.model import IdealDigitizer
-    from charz.blocks.td_mac.model import TdMacBackend, TdMacModel, synthetic_circuit
+    from charz.blocks.td_mac.model import TdMacBackend, TdMacModel
+    from charz.blocks.td_mac.model_circuit import synthetic_circuit
 
     return TdMacBackend(TdMacModel("e4m3", 8, circuit=synthetic_circuit("e4m3", n=50, seed=2),
                                    adc=IdealDigitizer(6, 0.0, 1.0), units=2, seed=3))
@@ -220,9 +221,10 @@ def test_interface_table_names_registered_families():
 
 def _program(obj, rng):
     """Program a backend with a matrix it accepts; returns (weights, inputs)."""
-    from charz.blocks.cim_column.model import CimBackend
+    from charz.blocks.cim_column.model_layer import CimBackend
     from charz.blocks.td_mac.model import TdMacBackend
-    from charz.blocks.wht.model import WhtBackend, block_hadamard
+    from charz.blocks.wht.model import WhtBackend
+    from charz.blocks.wht.model_planes import block_hadamard
 
     if isinstance(obj, CimBackend):
         w, x = rng.integers(-7, 8, (40, 6)), rng.integers(0, 16, (5, 40))
@@ -260,7 +262,8 @@ def _ideal_digitizer():
 
 
 def _synthetic_digitizer():
-    from charz.blocks.adc.model import DigitizerModel, synthetic_adc_lut
+    from charz.blocks.adc.model import DigitizerModel
+    from charz.blocks.adc.model_transfer import synthetic_adc_lut
 
     return DigitizerModel.from_lut(synthetic_adc_lut("adc_flash", 4, sigma_offset=0.01, n_samples=40, seed=1))
 
@@ -356,7 +359,7 @@ def test_column_readout_contract(make, kind):
 
 # ---- MatmulBackend -------------------------------------------------------------------------------------------
 def _ideal_cim():
-    from charz.blocks.cim_column.model import CimBackend
+    from charz.blocks.cim_column.model_layer import CimBackend
 
     return CimBackend(None, n_rows=16)
 
@@ -402,8 +405,9 @@ def test_matmul_backend_contract(make):
 
 
 def test_adapters_give_the_results_of_the_calls_they_wrap():
-    from charz.blocks.cim_column.model import cim_matmul
-    from charz.blocks.td_mac.model import TdMacModel, synthetic_circuit
+    from charz.blocks.cim_column.model_layer import cim_matmul
+    from charz.blocks.td_mac.model import TdMacModel
+    from charz.blocks.td_mac.model_circuit import synthetic_circuit
     from charz.blocks.wht.model import wht_cim, wht_ideal
     from charz.network.energy import EnergyLedger
 

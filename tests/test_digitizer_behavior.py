@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 
 from charz.blocks.adc import model_area as am
-from charz.blocks.cim_column.model import ColumnModel, cim_matmul, map_layer, synthetic_column_lut
-from charz.blocks.adc.model import (
-    BLOCKS, DigitizerModel, IdealDigitizer, decide, effective_transitions, inl_dnl, synthetic_adc_lut,
-    thermometer_to_binary,
+from charz.blocks.cim_column.model import ColumnModel, synthetic_column_lut
+from charz.blocks.cim_column.model_layer import cim_matmul, map_layer
+from charz.blocks.adc.model import DigitizerModel, IdealDigitizer
+from charz.blocks.adc.model_transfer import (
+    BLOCKS, decide, effective_transitions, inl_dnl, synthetic_adc_lut, thermometer_to_binary,
 )
 from charz.behavior.readout import IdealQuantizer
 from charz.core.errors import LUTError, ParameterError

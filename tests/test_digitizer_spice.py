@@ -1,14 +1,16 @@
-"""SPICE successive-approximation converters (charz.blocks.adc.netlist, charz.blocks.adc.recipe):
+"""SPICE successive-approximation converters (charz.blocks.adc.netlist, netlist_deck, charz.blocks.adc.recipe):
 real ngspice runs on small 3-bit instances."""
 
 import numpy as np
 import pytest
 
 from charz.core import pdk as P
-from charz.blocks.adc.model import DigitizerModel, inl_dnl
+from charz.blocks.adc.model import DigitizerModel
+from charz.blocks.adc.model_transfer import inl_dnl
 from charz.blocks.adc.recipe import characterize_sar, draw_caps, transitions_from_codes
 from charz.core.errors import ParameterError
-from charz.blocks.adc.netlist import SarParams, conversion_netlist, golden_netlists, ramp_netlist, sar_caps
+from charz.blocks.adc.netlist import SarParams
+from charz.blocks.adc.netlist_deck import conversion_netlist, golden_netlists, ramp_netlist, sar_caps
 from charz.sim.engine import check_available
 from charz.sim.executor import InlineExecutor
 
@@ -182,10 +184,10 @@ def test_hybrid_converts_and_matches_behavior():
 def test_behavior_matches_spice_for_the_same_monte_carlo_instance():
     """Instance s of the LUT (its own transitions) against SPICE runs of the same instance (same
     delvto draws) on random inputs: codes within +-1 LSB on >= 99 % of the points."""
-    from charz.blocks.adc.model import decide
+    from charz.blocks.adc.model_transfer import decide
     from charz.blocks.adc.recipe import measure
     from charz.core.mc import Mismatch, draw
-    from charz.blocks.adc.netlist import sar_devices
+    from charz.blocks.adc.netlist_deck import sar_devices
     from charz.sim.runner import SimJob, execute
 
     lut = _lut("sar", mc=2, seed=7, executor=InlineExecutor(), input_step=2 * STEP)

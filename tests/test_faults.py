@@ -20,7 +20,7 @@ from charz.core.errors import ParameterError
 from charz.core.mc import Mismatch, draw
 from charz.netlist.spice import Device
 from charz.sim.executor import InlineExecutor, LocalPoolExecutor, run_jobs
-from charz.sim.runner import JobFailure, SimJob, execute
+from charz.sim.runner import SimJob, execute
 from tests.helpers import inverter
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from charz.core import pdk as pdkmod
-from charz.blocks.adc.model import DigitizerModel, effective_transitions, inl_dnl
+from charz.blocks.adc.model import DigitizerModel
+from charz.blocks.adc.model_transfer import effective_transitions, inl_dnl
 from charz.blocks.adc.recipe_flash import characterize_flash, measure_flash
 from charz.core.errors import ParameterError
 from charz.core.lut import LUT

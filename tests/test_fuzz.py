@@ -13,8 +13,6 @@ import hashlib
 import io
 import json
 import math
-import os
-import string
 from pathlib import Path
 
 import numpy as np

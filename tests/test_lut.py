@@ -83,7 +83,7 @@ def test_summary_shows_code_fit_checks():
     """A converter's fit check has no relative error (codes); the summary prints what it has."""
     import dataclasses
 
-    from charz.blocks.adc.model import synthetic_adc_lut
+    from charz.blocks.adc.model_transfer import synthetic_adc_lut
 
     lut = synthetic_adc_lut("adc_sar", 3, vdd=[0.7], temp=[27.0])
     lut = dataclasses.replace(lut, fit_quality={"codes_random_order": {

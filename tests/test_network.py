@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from charz.blocks.cim_column.model import ColumnModel, map_layer, synthetic_column_lut
+from charz.blocks.cim_column.model import ColumnModel, synthetic_column_lut
+from charz.blocks.cim_column.model_layer import map_layer
 from charz.core.errors import LUTError, ParameterError
 from charz.core.lut import LUT, Axis
 from charz.network import digits

@@ -11,7 +11,8 @@ import pytest
 from charz.behavior import fp8 as f8
 import dataclasses
 
-from charz.blocks.td_mac.model import TdMacModel, synthetic_circuit
+from charz.blocks.td_mac.model import TdMacModel
+from charz.blocks.td_mac.model_circuit import synthetic_circuit
 from charz.core.errors import ParameterError
 from charz.network import td_mac as nt
 from charz.blocks.td_mac import plots as pt

@@ -6,7 +6,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from charz.blocks.wht import model as bw
+from charz.blocks.wht import model as bw, model_lut as bwl, model_planes as bwp
 from charz.core.errors import LUTError, ParameterError
 from charz.network import digits
 from charz.network.mlp import WeightsError, accuracy
@@ -28,7 +28,7 @@ from charz.network.wht import (
 
 @pytest.fixture(scope="module")
 def lut():
-    return bw.synthetic_wht_lut(vdd=(0.6, 0.7, 0.8))
+    return bwl.synthetic_wht_lut(vdd=(0.6, 0.7, 0.8))
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +129,7 @@ def test_hardware_aware_training_runs_through_the_circuit_model(lut):
     nominal = train_digits_wht(lut=lut, mismatch_scale=0.0, **kw)
     for f in ("v", "tau", "w", "b", "k_f", "k_i"):
         np.testing.assert_array_equal(getattr(nominal, f), getattr(ideal, f))
-    sign_lut = bw.synthetic_wht_lut(vdd=(0.7, 0.8), ternary=False)
+    sign_lut = bwl.synthetic_wht_lut(vdd=(0.7, 0.8), ternary=False)
     s = train_digits_wht(lut=sign_lut, mode="sign", seed=1, epochs=1)
     assert s.mode == "sign" and s.meta["trained_for"]["mode"] == "sign"
     with pytest.raises(LUTError, match="ternary"):
@@ -139,15 +139,15 @@ def test_hardware_aware_training_runs_through_the_circuit_model(lut):
 
 
 def test_defaults_follow_the_lut():
-    assert default_vdd(bw.synthetic_wht_lut(vdd=(0.6, 0.8, 0.9))) == 0.8
-    assert default_vdd(bw.synthetic_wht_lut(vdd=(0.7, 0.9), vdd_nom=0.9)) is None
-    assert default_mode(bw.synthetic_wht_lut()) == "ternary"
-    assert default_mode(bw.synthetic_wht_lut(ternary=False)) == "sign"
+    assert default_vdd(bwl.synthetic_wht_lut(vdd=(0.6, 0.8, 0.9))) == 0.8
+    assert default_vdd(bwl.synthetic_wht_lut(vdd=(0.7, 0.9), vdd_nom=0.9)) is None
+    assert default_mode(bwl.synthetic_wht_lut()) == "ternary"
+    assert default_mode(bwl.synthetic_wht_lut(ternary=False)) == "sign"
     net = train_digits_wht(seed=2, epochs=1)  # a ternary-trained network
-    r = evaluate_wht(bw.synthetic_wht_lut(vdd=(0.6, 0.8, 0.9), ternary=False), net, chips=1, n_images=40)
+    r = evaluate_wht(bwl.synthetic_wht_lut(vdd=(0.6, 0.8, 0.9), ternary=False), net, chips=1, n_images=40)
     assert r["network"]["mode"] == "sign" and r["network"]["mode_trained"] == "ternary"
     assert r["operating_point"]["vdd"] == 0.8 and "published" in r["operating_point"]["choices"]["vdd"]
-    r = evaluate_wht(bw.synthetic_wht_lut(vdd=(0.7, 0.9), vdd_nom=0.9), net, chips=1, n_images=40)
+    r = evaluate_wht(bwl.synthetic_wht_lut(vdd=(0.7, 0.9), vdd_nom=0.9), net, chips=1, n_images=40)
     assert r["network"]["mode"] == "ternary" and r["operating_point"]["vdd"] == 0.9
     assert r["operating_point"]["choices"]["vdd"] == "PDK nominal VDD"
 
@@ -183,7 +183,7 @@ def test_mismatch_zero_equals_ideal_and_energy_accounting(lut, net):
 def test_early_termination_changes_energy_not_accuracy(lut, net):
     # large soft thresholds: the median |v k_f y| of each forward output on the training images
     xtr = digits.load()[0]
-    x = bw.quantize_signed(net.gain(0) * net.features(xtr), net.s_in[0], net.bits)
+    x = bwp.quantize_signed(net.gain(0) * net.features(xtr), net.s_in[0], net.bits)
     y = bw.wht_ideal(x, net.n_rows, bits=net.bits, mode=net.mode)
     tau = np.array(net.tau)
     tau[0] = np.median(np.abs(net.v[0] * net.k_f[0] * y), axis=0)
@@ -224,7 +224,7 @@ def test_report_and_sweeps(lut, net):
 
 def test_evaluate_errors(lut, net):
     with pytest.raises(ParameterError, match="n_rows=16"):
-        evaluate_wht(bw.synthetic_wht_lut(n_rows=8), net)
+        evaluate_wht(bwl.synthetic_wht_lut(n_rows=8), net)
     with pytest.raises(LUTError, match="outside"):
         evaluate_wht(lut, net, vdd=0.9)
     with pytest.raises(ParameterError, match="not on the wht_column LUT grid"):
@@ -239,4 +239,4 @@ def test_evaluate_errors(lut, net):
     with pytest.raises(ParameterError, match="latch mode"):
         evaluate_wht(lut, net, mode="binary")
     with pytest.raises(LUTError, match="ternary"):
-        evaluate_wht(bw.synthetic_wht_lut(ternary=False), net, mode="ternary")
+        evaluate_wht(bwl.synthetic_wht_lut(ternary=False), net, mode="ternary")

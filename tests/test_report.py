@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from charz import report
-from charz.blocks.adc.model import synthetic_adc_lut
+from charz.blocks.adc.model_transfer import synthetic_adc_lut
 from charz.core.errors import LUTError
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 from charz.core import pdk as pdkmod
-from charz.blocks.td_mac.recipe import characterize_delay, line_fit, measure
+from charz.blocks.td_mac.recipe_delay import characterize_delay, line_fit, measure
 from charz.core.errors import ParameterError
 from charz.core.lut import LUT
-from charz.blocks.td_mac.netlist import DelayLineParams, delay_devices, delay_netlist, golden_netlists
+from charz.blocks.td_mac.netlist import DelayLineParams, delay_devices, delay_netlist
+from charz.blocks.td_mac.netlist_tdc import golden_netlists
 from charz.sim.executor import InlineExecutor
 from charz.sim.runner import JobResult, SimJob, execute
 
@@ -108,8 +109,8 @@ def test_latest_of_sixteen_follows_the_last_edge(pdk):
 def test_tdc_transfer_is_a_monotonic_staircase(pdk):
     """A 5-tap TDC of the delay line's unit cells (each tap buffered into a TG master-slave flip-flop):
     the code never decreases as STOP comes later, steps by at most 1 per 20 ps, and saturates at 5."""
-    from charz.blocks.td_mac.recipe import tdc_codes
-    from charz.blocks.td_mac.netlist import tdc_netlist
+    from charz.blocks.td_mac.recipe_tdc import tdc_codes
+    from charz.blocks.td_mac.netlist_tdc import tdc_netlist
 
     p = DelayLineParams(bits=3, vdd=0.8)
     dts = list(np.arange(0, 320e-12, 20e-12))
@@ -125,7 +126,7 @@ def test_accumulation_line_is_linear_and_signed(pdk):
     """Two elements' 4-bit capacitor arrays on the line pair: V_P - V_N = gain x (signed sum of the aligned
     magnitudes), gain = VDD c_unit / C_line, within a fraction of one unit capacitor."""
     from charz.blocks.td_mac.recipe import acc_measure
-    from charz.blocks.td_mac.netlist import AccParams, acc_netlist
+    from charz.blocks.td_mac.netlist_acc import AccParams, acc_netlist
 
     prm = AccParams(length=2, bits=4, vdd=0.8, c_wire=0.0)
     vals = np.array([[0, 0], [1, 0], [15, 0], [15, 15], [-15, -15], [7, -3], [-1, 0]])
@@ -146,7 +147,7 @@ def test_time_path_measures_exponent_differences(pdk):
     two-input one; the characterization trims it for the engine's), the larger one reads the same code
     each time, and the shared-scale TDC reading follows the largest sum."""
     from charz.blocks.td_mac.check import time_codes
-    from charz.blocks.td_mac.netlist import MacTimeParams, mac_time_netlist
+    from charz.blocks.td_mac.netlist_tdc import MacTimeParams, mac_time_netlist
 
     prm = MacTimeParams(length=2, ebits=2, window=5, vdd=0.8, t_high=0.6e-9, tdc_vbn=0.75)
     ea = np.array([[3, 2], [3, 1], [3, 0], [2, 0], [1, 0]])

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from charz.blocks.wht.model import WhtLayer, WhtModel, plane_decisions, signed_planes_msb
+from charz.blocks.wht.model import WhtLayer, WhtModel, plane_decisions
+from charz.blocks.wht.model_planes import signed_planes_msb
 from charz.blocks.wht.check import check_against_spice, params_from_lut, random_vectors
 from charz.core.errors import LUTError, ParameterError
 from charz.core.hadamard import hadamard

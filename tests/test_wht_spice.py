@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from charz.core import pdk as pdkmod
-from charz.blocks.wht.model import predicted_wrong
+from charz.blocks.wht.model_lut import predicted_wrong
 from charz.blocks.wht.recipe import bracket, cell_sigma_fit, characterize_wht, measure_cycles, probit_fit
 from charz.core.errors import ParameterError, PDKError
 from charz.core.hadamard import hadamard

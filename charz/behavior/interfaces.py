@@ -15,7 +15,7 @@ so ``isinstance(x, Digitizer)`` replaces ``hasattr`` duck typing), and the :clas
   model and the WHT model share: size, operating point, mismatch scale, report). What each does per chip
   differs and is not part of the interface (see the class doc).
 - :class:`MatmulBackend`: one simulated chip that is programmed with a weight matrix and computes
-  products, each returning the result and its :class:`Cost`. Adapters: :class:`charz.blocks.cim_column.model.CimBackend`,
+  products, each returning the result and its :class:`Cost`. Adapters: :class:`charz.blocks.cim_column.model_layer.CimBackend`,
   :class:`charz.blocks.wht.model.WhtBackend`, :class:`charz.blocks.td_mac.model.TdMacBackend`.
 
 Modelled on CrossSim's ``IADC`` / ``ICore`` (``simulator/circuits/adc``, ``simulator/cores``) and aihwkit's
@@ -254,8 +254,8 @@ class MatmulBackend(Protocol):
 
     The existing call shapes and their adapters (results unchanged; ``tests/test_blocks.py`` checks it):
 
-    - CiM column (:class:`charz.blocks.cim_column.model.CimBackend`): ``program(w_int)`` =
-      ``map_layer(w_int, model, rng, w_bits, x_bits)`` (a :class:`~charz.blocks.cim_column.model.CiMLayer`);
+    - CiM column (:class:`charz.blocks.cim_column.model_layer.CimBackend`): ``program(w_int)`` =
+      ``map_layer(w_int, model, rng, w_bits, x_bits)`` (a :class:`~charz.blocks.cim_column.model_layer.CiMLayer`);
       ``matmul(x_int)`` = ``layer(x_int)`` (unsigned ``x_bits``-bit activations, signed symmetric
       ``w_bits``-bit weights, int64 outputs), cost from the k histogram through E(k) plus one conversion
       per column evaluation; ``ideal()`` = ideal columns (``bitserial_matmul``, exact ``x @ w``).
@@ -266,7 +266,7 @@ class MatmulBackend(Protocol):
       ``program`` accepts only the block Hadamard matrix of the layer (anything else is a
       ``ParameterError``); ``matmul(x_int)`` = ``WhtLayer(x_int)`` (sign-magnitude B-bit inputs, the
       per-plane sign / ternary decisions accumulated: a quantized ``x @ H``, not the exact product), cost
-      from :class:`~charz.blocks.wht.model.WhtStats`; ``ideal()`` = the ideal crossbar (same quantized
+      from :class:`~charz.blocks.wht.model_planes.WhtStats`; ``ideal()`` = the ideal crossbar (same quantized
       arithmetic, no mismatch).
     """
 

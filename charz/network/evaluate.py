@@ -4,7 +4,7 @@
 
 - float: the float network on pixels / 16;
 - ideal integer: the quantized network with exact integer products (what a perfect CiM would give);
-- CiM: every layer's integer product through :mod:`charz.blocks.cim_column.model` on ``chips`` simulated chips,
+- CiM: every layer's integer product through :mod:`charz.blocks.cim_column.model_layer` on ``chips`` simulated chips,
   each with its own per-column mismatch drawn once (seeded) and kept for the whole test set; read out
   by an *ideal quantizer* (0 J) or, with ``adc_lut``, by a digitizer of
   :mod:`charz.blocks.adc.model` (every physical column its own converter instance, drawn once per
@@ -22,8 +22,9 @@ from typing import Sequence
 
 import numpy as np
 
-from ..blocks.adc import model as dz
-from ..blocks.cim_column.model import BLOCK, ColumnModel, map_layer
+from ..blocks.adc import model as dz, model_transfer as dzt
+from ..blocks.cim_column.model import BLOCK, ColumnModel
+from ..blocks.cim_column.model_layer import map_layer
 from ..core.errors import LUTError, ParameterError
 from ..core.validate import posint
 from ..core.lut import LUT
@@ -116,9 +117,9 @@ def evaluate(
     adc_source = None
     if adc_lut is not None:
         adc, adc_source = dz.load(adc_lut)
-        lut_bits = dz.check_bits(adc.conditions.get("bits"), f"{adc.block} LUT resolution (condition 'bits')")
+        lut_bits = dzt.check_bits(adc.conditions.get("bits"), f"{adc.block} LUT resolution (condition 'bits')")
         if adc_bits is not None:
-            dz.check_bits(adc_bits, "adc_bits")
+            dzt.check_bits(adc_bits, "adc_bits")
             if int(adc_bits) != lut_bits:
                 raise ParameterError(f"adc_bits={adc_bits} but the {adc.block} LUT is a {lut_bits}-bit converter: "
                                      f"leave adc_bits out or give {lut_bits}")

@@ -42,7 +42,7 @@ image); TOPS/W = ops / energy / 1e12; beside it the published TimeFloats figure 
 call; the split by component (lines, element TDCs, detector + scale TDC, read-out, capacitors) is
 computed here from the circuit's energies and the operands' time codes exactly as the model counts
 them, the capacitors being the rest. :meth:`TdMacCircuit.ideal` has **0 J** everywhere: energy and
-TOPS/W need a circuit with energies (SPICE LUTs; :func:`charz.blocks.td_mac.model.synthetic_circuit` has
+TOPS/W need a circuit with energies (SPICE LUTs; :func:`charz.blocks.td_mac.model_circuit.synthetic_circuit` has
 made-up energies, for tests only).
 
 Exact mode (window None, guard None, no converter) reproduces exact FP8; the accuracies measured on the

@@ -133,7 +133,7 @@ def round_time(scheme: str, col: ColumnTiming, t_conv: float = 0.0, columns: int
 
 
 def layer_geometry(sizes, n_rows: int, x_bits: int, w_bits: int, names=None) -> list[dict]:
-    """Tiles and physical columns per tile of each layer of an MLP mapped as in charz.blocks.cim_column.model."""
+    """Tiles and physical columns per tile of each layer of an MLP mapped as in charz.blocks.cim_column.model_layer."""
     out = []
     for i in range(len(sizes) - 1):
         n_in, n_out = int(sizes[i]), int(sizes[i + 1])

@@ -74,7 +74,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..blocks.wht import model as bw
+from ..blocks.wht import model as bw, model_lut as bwl, model_planes as bwp
 from ..core.errors import ParameterError
 from ..core.hadamard import ORDERS
 from ..core.validate import posint
@@ -213,7 +213,7 @@ class WhtNet:
 
     def hmat(self) -> np.ndarray:
         """The 64 x 64 block-diagonal Hadamard matrix of this network's crossbar size and order (float)."""
-        return bw.block_hadamard(N_FEATURES, self.n_rows, self.order).astype(float)
+        return bwp.block_hadamard(N_FEATURES, self.n_rows, self.order).astype(float)
 
     def features(self, pixels) -> np.ndarray:
         """a_0: the centred pixels in crossbar-input order."""
@@ -230,7 +230,7 @@ class WhtNet:
         a = self.features(pixels)
         hm = self.hmat()
         for l in range(self.n_blocks):
-            u = bw.soft_threshold(self.v[l] * ((self.gain(l) * a) @ hm), self.tau[l])
+            u = bwp.soft_threshold(self.v[l] * ((self.gain(l) * a) @ hm), self.tau[l])
             a = self.act(u @ hm.T / self.n_rows, l)
         return a @ self.w + self.b
 
@@ -246,7 +246,7 @@ class WhtNet:
         hm = None
         i = 0
         for l in range(self.n_blocks):
-            x = bw.quantize_signed(self.gain(l) * a, self.s_in[l], self.bits)
+            x = bwp.quantize_signed(self.gain(l) * a, self.s_in[l], self.bits)
             t = self.thresholds(l)
             if transforms is None:
                 y, st = _ideal(self, x, t if early_termination else None)
@@ -256,7 +256,7 @@ class WhtNet:
             stats.append(st)
             u = self.v[l] * self.k_f[l] * np.sign(y) * np.maximum(np.abs(y) - t, 0.0)
             if self.inverse == "crossbar":
-                ui = bw.quantize_signed(u, self.s_u[l], self.bits)
+                ui = bwp.quantize_signed(u, self.s_u[l], self.bits)
                 if transforms is None:
                     z, st = _ideal(self, ui, None)
                 else:
@@ -331,8 +331,8 @@ class WhtNet:
         if not np.array_equal(np.sort(perm), np.arange(N_FEATURES)):
             raise WeightsError(f"WHT weights file {p} has a wiring that is not a permutation of the {N_FEATURES} "
                                f"pixels: re-train with train_digits_wht()")
-        if (net.order not in ORDERS or net.mode not in bw.MODES or net.inverse not in INVERSE
-                or N_FEATURES % net.n_rows or not (2 <= net.bits <= bw.MAX_BITS)):
+        if (net.order not in ORDERS or net.mode not in bwp.MODES or net.inverse not in INVERSE
+                or N_FEATURES % net.n_rows or not (2 <= net.bits <= bwp.MAX_BITS)):
             raise WeightsError(f"WHT weights file {p} has an invalid configuration {cfg}: re-train with train_digits_wht()")
         return net
 
@@ -416,11 +416,11 @@ def train_digits_wht(
     for val, name in ((blocks, "blocks"), (epochs, "epochs"), (batch, "batch"), (chip_every, "chip_every")):
         if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < 1:
             raise ParameterError(f"{name} must be a positive integer, got {val!r}")
-    bw.check_rows(n_rows)
+    bwp.check_rows(n_rows)
     if N_FEATURES % n_rows:
         raise ParameterError(f"the crossbar size R = {n_rows} must divide the {N_FEATURES} features")
-    bits = bw.check_bits(bits)
-    bw.check_mode(mode)
+    bits = bwp.check_bits(bits)
+    bwp.check_mode(mode)
     if inverse not in INVERSE:
         raise ParameterError(f"inverse must be 'crossbar' or 'digital', got {inverse!r}")
     if order not in ORDERS:
@@ -439,7 +439,7 @@ def train_digits_wht(
     model = None
     trained_for = {"crossbar": "ideal quantized per-plane crossbar (no LUT)", "mode": mode}
     if lut is not None:
-        lut_obj, source = bw.load_wht_lut(lut)
+        lut_obj, source = bwl.load_wht_lut(lut)
         model = bw.WhtModel.from_lut(lut_obj, vdd=vdd, temp=temp, t_pulse=t_pulse, mismatch_scale=mismatch_scale)
         if model.n_rows != n_rows:
             raise ParameterError(f"n_rows={n_rows} but the LUT's crossbar has R = {model.n_rows} rows")
@@ -456,9 +456,9 @@ def train_digits_wht(
     xtr, ytr, xte, yte = digits.load()
     rng = np.random.default_rng(seed)
     chip_rng = np.random.default_rng([seed, CHIP_STREAM])
-    top = bw.max_int(bits)
+    top = bwp.max_int(bits)
     L = int(blocks)
-    hm = bw.block_hadamard(N_FEATURES, n_rows, order).astype(float)
+    hm = bwp.block_hadamard(N_FEATURES, n_rows, order).astype(float)
     net = WhtNet(
         v=np.ones((L, N_FEATURES)), tau=np.zeros((L, N_FEATURES)), s_in=np.ones(L), k_f=np.ones(L),
         s_u=np.ones(L), k_i=np.ones(L),
@@ -487,13 +487,13 @@ def train_digits_wht(
         for l in range(L):
             ag = net.g[l] * a
             net.s_in[l] = _pscale(ag, top, percentile)
-            y, _ = _ideal(net, bw.quantize_signed(ag, net.s_in[l], bits), None)
+            y, _ = _ideal(net, bwp.quantize_signed(ag, net.s_in[l], bits), None)
             net.k_f[l] = _lsq(y, ag @ hm)
             t = net.thresholds(l)
             u = net.v[l] * net.k_f[l] * np.sign(y) * np.maximum(np.abs(y) - t, 0.0)
             if inverse == "crossbar":
                 net.s_u[l] = _pscale(u, top, percentile)
-                z, _ = _ideal(net, bw.quantize_signed(u, net.s_u[l], bits), None)
+                z, _ = _ideal(net, bwp.quantize_signed(u, net.s_u[l], bits), None)
                 net.k_i[l] = _lsq(z, u @ hm.T)
                 o = net.k_i[l] * z / n_rows
             else:
@@ -514,7 +514,7 @@ def train_digits_wht(
             i = 0
             for l in range(L):
                 ag = net.g[l] * a
-                xi = bw.quantize_signed(ag, net.s_in[l], bits)
+                xi = bwp.quantize_signed(ag, net.s_in[l], bits)
                 clip_in = np.abs(ag) <= net.s_in[l] * (top + 0.5)
                 y = transform(i, xi)
                 i += 1
@@ -524,7 +524,7 @@ def train_digits_wht(
                 keep = np.abs(y) > t
                 u = np.where(keep, np.sign(z) * (np.abs(z) - net.tau[l]), 0.0)
                 if inverse == "crossbar":
-                    ui = bw.quantize_signed(u, net.s_u[l], bits)
+                    ui = bwp.quantize_signed(u, net.s_u[l], bits)
                     clip_u = np.abs(u) <= net.s_u[l] * (top + 0.5)
                     o = net.k_i[l] * transform(i, ui) / n_rows
                     i += 1
@@ -602,7 +602,7 @@ DEFAULT_SCALES = (0.0, 0.5, 1.0, 2.0, 4.0)
 
 def default_mode(lut) -> str:
     """The latch mode of a ``wht_column`` LUT: "ternary" for the latch pair, "sign" for the sign latch."""
-    lut, _ = bw.load_wht_lut(lut)
+    lut, _ = bwl.load_wht_lut(lut)
     tern = lut.conditions.get("ternary")
     if tern is None:
         tern = "thr_pos_mean" in lut.tables
@@ -612,7 +612,7 @@ def default_mode(lut) -> str:
 def default_vdd(lut) -> float | None:
     """The published 0.8 V when it is on the LUT's VDD grid, else None (the LUT's rule: the PDK nominal
     VDD if inside the grid, else the highest grid VDD; see :meth:`WhtModel.from_lut`)."""
-    lut, _ = bw.load_wht_lut(lut)
+    lut, _ = bwl.load_wht_lut(lut)
     names = [a.name for a in lut.axes]
     if "vdd" not in names:
         return None
@@ -663,7 +663,7 @@ def _run(net: WhtNet, pixels, layers: list, early_termination: bool):
 
 def _sum_stats(stats: list, idx: Sequence[int] | None = None):
     sel = stats if idx is None else [stats[i] for i in idx]
-    tot = bw.WhtStats(bits=sel[0].bits, n_rows=sel[0].n_rows)
+    tot = bwp.WhtStats(bits=sel[0].bits, n_rows=sel[0].n_rows)
     for s in sel:
         tot += s
     return tot
@@ -688,7 +688,7 @@ def evaluate_wht(
     Accuracy on the fixed digits test split: float (unquantized), ideal (quantized, noiseless crossbar)
     and CiM on ``chips`` simulated chips drawn from ``seed`` (every crossbar transform of the network
     has its own tiles and mismatch, fixed per chip), mean / min / max. Energy per inference = the
-    crossbar column evaluations only (see :data:`charz.blocks.wht.model.CONVENTIONS`), with and without
+    crossbar column evaluations only (see :data:`charz.blocks.wht.model_planes.CONVENTIONS`), with and without
     early termination (the same run: early termination never changes a soft-thresholded output, so
     "without" is the energy of every active column-plane). ``vdd`` None = the published 0.8 V when it is
     on the LUT's VDD grid (:func:`default_vdd`), else the LUT's rule (:meth:`WhtModel.from_lut`);
@@ -696,9 +696,9 @@ def evaluate_wht(
     "sign"), whatever the network was trained for (``network["mode_trained"]`` says that). Raises
     LUTError / ParameterError with a one-line message.
     """
-    lut, source = bw.load_wht_lut(lut)
+    lut, source = bwl.load_wht_lut(lut)
     net, wsource = _weights(weights)
-    mode = default_mode(lut) if mode is None else bw.check_mode(mode)
+    mode = default_mode(lut) if mode is None else bwp.check_mode(mode)
     vdd_choice = None
     if vdd is None:
         vdd = default_vdd(lut)
@@ -798,7 +798,7 @@ def evaluate_wht(
                     "weights": wsource, "seed": net.meta.get("seed"),
                     "recorded_ideal_accuracy": net.meta.get("ideal_test_accuracy")},
         "conventions": {
-            **bw.CONVENTIONS,
+            **bwp.CONVENTIONS,
             "ops_per_inference": f"{len(names)} crossbar transforms x {N_FEATURES // net.n_rows} blocks x "
                                  f"2 x {net.n_rows}^2 = {ops} ops"
                                  + ("" if net.inverse == "crossbar" else " (the digital inverse is not counted)"),
@@ -817,7 +817,7 @@ def evaluate_wht(
 def accuracy_vs_mismatch_wht(lut, scales: Sequence[float] = DEFAULT_SCALES, *, chips: int = DEFAULT_CHIPS,
                              seed: int = 0, **kwargs) -> dict:
     """:func:`evaluate_wht` at each mismatch scale (same seed: the same chips with larger deviations)."""
-    lut, source = bw.load_wht_lut(lut)
+    lut, source = bwl.load_wht_lut(lut)
     try:
         scales = [float(s) for s in scales]
     except (TypeError, ValueError) as exc:
@@ -831,14 +831,14 @@ def accuracy_vs_mismatch_wht(lut, scales: Sequence[float] = DEFAULT_SCALES, *, c
 def accuracy_vs_vdd_wht(lut, vdds: Sequence[float] | None = None, *, chips: int = DEFAULT_CHIPS, seed: int = 0,
                         **kwargs) -> dict:
     """:func:`evaluate_wht` at each VDD (None = every VDD of the LUT grid): accuracy, energy, TOPS/W."""
-    lut, source = bw.load_wht_lut(lut)
+    lut, source = bwl.load_wht_lut(lut)
     grid = lut.axis("vdd").values
     vdds = [float(v) for v in (grid if vdds is None else vdds)]
     if not vdds:
         raise ParameterError("give at least one VDD")
     for v in vdds:
         if not np.any(np.isclose(grid, v, rtol=0, atol=1e-9)):
-            raise ParameterError(f"vdd={v:g} V is not on the {bw.BLOCK} LUT grid {grid.tolist()}: use grid values")
+            raise ParameterError(f"vdd={v:g} V is not on the {bwl.BLOCK} LUT grid {grid.tolist()}: use grid values")
     res = [evaluate_wht(lut, vdd=v, chips=chips, seed=seed, **kwargs) for v in vdds]
     return _sweep("vdd", vdds, res, wht_lut_summary(lut, source))
 
@@ -916,10 +916,10 @@ def format_wht(r: dict) -> str:
         f"{r['tops_per_watt_et'] / PUBLISHED_TOPS_W[1]:.3f} (early termination); why they differ:",
         *[f"    - {x}" for x in wht_reasons(r)],
         "  conventions:",
-        f"    ops: {bw.CONVENTIONS['ops']}",
-        f"    energy: {bw.CONVENTIONS['energy']}",
-        f"    not counted: {bw.CONVENTIONS['digital']}",
-        f"    {bw.CONVENTIONS['tops_per_watt']}",
+        f"    ops: {bwp.CONVENTIONS['ops']}",
+        f"    energy: {bwp.CONVENTIONS['energy']}",
+        f"    not counted: {bwp.CONVENTIONS['digital']}",
+        f"    {bwp.CONVENTIONS['tops_per_watt']}",
     ]
     return "\n".join(lines)
 

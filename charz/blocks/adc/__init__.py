@@ -11,7 +11,7 @@ BLOCK = Block(
     params=("charz.blocks.adc.netlist:SarParams", "charz.blocks.adc.netlist_flash:FlashParams"),
     recipe="charz.blocks.adc.recipe:characterize",
     plots="charz.blocks.adc.plots:plot_lut",
-    golden=("charz.blocks.adc.netlist:golden_netlists", "charz.blocks.adc.netlist_flash:golden_netlists"),
+    golden=("charz.blocks.adc.netlist_deck:golden_netlists", "charz.blocks.adc.netlist_flash:golden_netlists"),
     options=(
         Option("--bits", type="int", help="resolution in bits (default 5)"),
         Option("--steps-per-lsb", type="int",

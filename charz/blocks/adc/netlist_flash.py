@@ -14,7 +14,7 @@ Topology (one deck, every device named so Monte Carlo can ``alter`` it)::
   ``rl_<2^n>`` from ``tap_<2^n-1>`` to ``vrefh``), fed by two ideal sources ``vrefh`` = ``vref_hi`` and
   ``vrefl`` = ``vref_lo``. Tap c sits at ``vref_lo + c (vref_hi - vref_lo) / 2^n``: comparator c fires
   when the input is above tap c, so edge c (code c-1 -> c) is nominally at tap c (the ``absolute``
-  ideal edges of :func:`charz.blocks.adc.model.inl_dnl`). The resistors are ideal (no mismatch, no
+  ideal edges of :func:`charz.blocks.adc.model_transfer.inl_dnl`). The resistors are ideal (no mismatch, no
   temperature coefficient, no parasitic capacitance): ladder mismatch is NOT drawn, so Monte Carlo
   spreads come from the comparators' transistor mismatch only. The ladder's finite tap impedance is
   real in the deck: the comparators' kickback at every clock edge disturbs the taps and recovers with
@@ -26,7 +26,7 @@ Topology (one deck, every device named so Monte Carlo can ``alter`` it)::
   and ``dn_c`` (the encoder's input). Decision 1 of comparator c = ``dp_c`` high = V(ain) > V(tap_c)
   plus its offset.
 - **Encoder**: ideal digital, in NumPy (:mod:`charz.blocks.adc.recipe_flash`): the thermometer code of the
-  2^n - 1 decisions of a cycle -> binary by :func:`charz.blocks.adc.model.thermometer_to_binary`
+  2^n - 1 decisions of a cycle -> binary by :func:`charz.blocks.adc.model_transfer.thermometer_to_binary`
   (1-of-n + ROM) and by a ones count (bubble tolerant), both recorded.
 - **Input**: an ideal PWL source ``vain`` on ``ain``: a slow staircase from ``vref_lo - margin`` to
   ``vref_hi + margin`` (clipped to the rails) by ``resolution`` volts per clock cycle (default LSB / 8),

@@ -16,7 +16,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from . import model_area as area_model  # noqa: E402
-from .model import BLOCKS, DESCRIPTION, DigitizerModel, check_lut, inl_dnl  # noqa: E402
+from .model import DESCRIPTION, DigitizerModel, check_lut  # noqa: E402
+from .model_transfer import BLOCKS, inl_dnl  # noqa: E402
 from ...core.errors import LUTError  # noqa: E402
 from ...core.lut import Kind  # noqa: E402
 

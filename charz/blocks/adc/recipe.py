@@ -5,11 +5,11 @@ Transfer curve from ramp decks
 ------------------------------
 The input is swept finely over ``[vref_lo, vref_hi]``: levels ``vref_lo + (k + 1/2) step`` with
 ``step`` = LSB / 8 by default (``input_step``). Conversions run back to back, ``conversions_per_deck``
-of them in one transient (:func:`charz.blocks.adc.netlist.ramp_netlist`), so a 5-bit transfer curve at
+of them in one transient (:func:`charz.blocks.adc.netlist_deck.ramp_netlist`), so a 5-bit transfer curve at
 LSB / 8 is 256 conversions in 4 decks. Each conversion's code is read from the comparator's latched
 output at the capture strobes. The **transition** of edge c is ``min{v : code(v) >= c}``, taken as the
 midpoint between the last level below it and the first level at or above it (the definition of the
-effective transitions in :mod:`charz.blocks.adc.model`; resolution = ``step``, error within
+effective transitions in :mod:`charz.blocks.adc.model_transfer`; resolution = ``step``, error within
 +-step/2). The sweep goes on beyond the range by ``sweep_margin`` (max(1 LSB, 4 x the a-priori sigma
 of the comparator's input pair)) inside the rails, in extra decks (the in-range decks, and their cached
 runs, do not change), so that the end transitions of Monte Carlo instances are found. An edge outside
@@ -62,13 +62,14 @@ from typing import Sequence
 
 import numpy as np
 
-from .model import inl_dnl
+from .model_transfer import inl_dnl
 from .model_area import area
 from ...core.errors import ParameterError
 from ...core.grid import grid
 from ...core.lut import LUT, Axis, Kind
 from ...core.mc import Draws, Mismatch
-from .netlist import SarParams, decode, eval_time, ramp_netlist, sar_caps, sar_devices, timeline
+from .netlist import SarParams, decode, eval_time, timeline
+from .netlist_deck import ramp_netlist, sar_caps, sar_devices
 from ...core.pdk import PDK
 from ...sim.executor import Executor
 from ...core.validate import finite, round12 as _r12
@@ -209,7 +210,7 @@ class SarRecipe(Recipe):
 
     kind = Kind.ADC_SAR
     version = RECIPE
-    generator = "charz.blocks.adc.netlist.ramp_netlist + charz.blocks.adc.recipe.characterize_sar"
+    generator = "charz.blocks.adc.netlist_deck.ramp_netlist + charz.blocks.adc.recipe.characterize_sar"
 
 
 @dataclasses.dataclass
@@ -471,7 +472,7 @@ def _conditions(base: SarParams, bits: int, kind: str, step: float, pdk: PDK) ->
 
 def _fit_entry(fit_res, fit_points, keys, corner, trans, v, bits, block, fb) -> dict:
     """SPICE codes of random-order inputs vs the behavioural decision on the LUT's nominal transitions."""
-    from .model import decide
+    from .model_transfer import decide
     from ...core.lut import fit_quality_entry
 
     pred, sim, where = [], [], []

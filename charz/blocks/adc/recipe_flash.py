@@ -12,8 +12,8 @@ Measurements (NumPy on the saved vectors, :func:`measure_flash`):
   :func:`charz.blocks.comparator.recipe.cycle_decisions` on ``v(dp_c) - v(dn_c)`` (+1 = "1", -1 = "0",
   0 = unresolved at the end of the evaluate half);
 - **thermometer code** of a cycle: the 2^n - 1 decisions (1 where +1); **binary code** by the ideal
-  encoder: the ones count (``code``, bubble tolerant, what :func:`charz.blocks.adc.model.decide`
-  models) and the 1-of-n + ROM encoder :func:`charz.blocks.adc.model.thermometer_to_binary`
+  encoder: the ones count (``code``, bubble tolerant, what :func:`charz.blocks.adc.model_transfer.decide`
+  models) and the 1-of-n + ROM encoder :func:`charz.blocks.adc.model_transfer.thermometer_to_binary`
   (``code_rom``); cycles where the two differ (bubbles) are counted in ``provenance["checks"]``;
 - **transition of comparator c** (= raw edge c, code c-1 -> c for a bubble-free converter): with the
   staircase levels ``v_k = v_start + (k + 1/2) r``, ``n0`` cycles deciding 0 and ``nu`` unresolved,
@@ -21,7 +21,7 @@ Measurements (NumPy on the saved vectors, :func:`measure_flash`):
   decision sequence (linear interpolation between the two staircase levels; quantization uniform in
   +-r/2, rms r / sqrt(12)). NaN (and counted) when the transition lies outside the staircase. The
   converter's effective code edges (``e[c]`` = the input where the ones count reaches c) follow from
-  these with :func:`charz.blocks.adc.model.effective_transitions` (identical for a nominal converter,
+  these with :func:`charz.blocks.adc.model_transfer.effective_transitions` (identical for a nominal converter,
   whose comparators fire in ladder order);
 - **energy per conversion** [J], averaged over the conversions of the staircase (cycles 1 .. n-1, i.e.
   over inputs spread uniformly over the range): ``VDD x (Q(vdd) + Q+(vclk)) / cycles`` for the
@@ -59,7 +59,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .model import effective_transitions, inl_dnl, thermometer_to_binary
+from .model_transfer import effective_transitions, inl_dnl, thermometer_to_binary
 from .model_area import area as digitizer_area
 from ...core.errors import CharzError, ParameterError
 from ...core.lut import LUT, Axis, Kind

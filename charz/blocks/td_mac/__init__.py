@@ -20,10 +20,10 @@ BLOCK = Block(
     kinds=TD_KINDS,
     summary="time-domain FP8 MAC: delay line, TDC, accumulation line, arbiter",
     params=("charz.blocks.td_mac.netlist:DelayLineParams", "charz.blocks.td_mac.netlist:TimeCmpParams",
-            "charz.blocks.td_mac.netlist:MacTimeParams", "charz.blocks.td_mac.netlist:AccParams"),
+            "charz.blocks.td_mac.netlist_tdc:MacTimeParams", "charz.blocks.td_mac.netlist_acc:AccParams"),
     recipe="charz.blocks.td_mac.recipe:characterize",
     plots="charz.blocks.td_mac.plots:plot_lut",
-    golden=("charz.blocks.td_mac.netlist:golden_netlists",),
+    golden=("charz.blocks.td_mac.netlist_tdc:golden_netlists",),
     options=(
         Option("--bits", type="int", kinds=(Kind.TD_DELAY, Kind.TD_TDC),
                help="exponent bits per line (default 4 = E4M3)"),

@@ -1,9 +1,9 @@
 """Check the behavioural time-domain FP8 MAC against SPICE: complete L-element scalar products.
 
-For random FP8 vectors (:func:`charz.blocks.td_mac.model.random_vectors`, ``"normal"``: a, b ~ N(0, 1)
+For random FP8 vectors (:func:`charz.blocks.td_mac.model_study.random_vectors`, ``"normal"``: a, b ~ N(0, 1)
 rounded to the format), one scalar product per clock cycle:
 
-1. **Time path in ngspice** (:func:`charz.blocks.td_mac.netlist.mac_time_netlist`, transistor level): every
+1. **Time path in ngspice** (:func:`charz.blocks.td_mac.netlist_tdc.mac_time_netlist`, transistor level): every
    element's two exponent delay lines in series, the latest-of-L detector and the STOP clock driver,
    every element's TDC (its exponent difference to the shared scale) and the shared-scale TDC from the
    reference pair at code 0; TDC bias = the TDC LUT's calibrated ``vbn_t`` and start-cell bias its
@@ -11,7 +11,7 @@ rounded to the format), one scalar product per clock cycle:
    thermometer codes d_i and E_read at the end of each cycle, the energy per cycle.
 2. **Alignment** (digital, in Python: the multiplier, shifter and sign logic are ideal logic):
    q_i = floor(Ma_i Mb_i 2^G / 2^d_i) from the *SPICE* codes (d_i = window: dropped).
-3. **Accumulation in ngspice** (:func:`charz.blocks.td_mac.netlist.acc_netlist`): the signed q_i onto the
+3. **Accumulation in ngspice** (:func:`charz.blocks.td_mac.netlist_acc.acc_netlist`): the signed q_i onto the
    capacitor arrays of the line pair; read V_P - V_N and the energy.
 4. **Read-out**: the model's converter (the ``adc`` LUT's nominal instance) on the SPICE voltage, and the
    output float from the SPICE E_read (:meth:`TdMacModel.read_out`).
@@ -30,14 +30,18 @@ import time
 import numpy as np
 
 from ...behavior import fp8
-from .model import model_from_luts, random_vectors
+from .model import model_from_luts
+from .model_study import random_vectors
 from ...core.errors import ParameterError
-from .netlist import AccParams, MacTimeParams, acc_netlist, mac_time_netlist, timeline
+from .netlist import timeline
+from .netlist_acc import AccParams, acc_netlist
+from .netlist_tdc import MacTimeParams, mac_time_netlist
 from ...core.pdk import get
 from ...sim.executor import Executor, owned
 from ...core.validate import posint
 from ...characterize.common import integral, run_points
-from .recipe import _cross, acc_measure
+from .recipe import acc_measure
+from .recipe_delay import _cross
 
 CHECK_RECIPE = "td_mac_check/1"
 

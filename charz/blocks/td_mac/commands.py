@@ -18,7 +18,7 @@ from ...core.errors import CharzError
 
 def td_luts(args) -> dict:
     """The TD-MAC LUT paths of eval / check / train: ``delay``, ``tdc``, ``acc``, ``adc`` (None = the
-    ``<pdk>/`` defaults of :mod:`charz.blocks.td_mac.model` on the LUT search path) and ``pdk`` (--pdk where
+    ``<pdk>/`` defaults of :mod:`charz.blocks.td_mac.model_circuit` on the LUT search path) and ``pdk`` (--pdk where
     the command has it, else the default PDK)."""
     pdk = get_pdk(args).name if getattr(args, "pdk", None) else DEFAULT_PDK
     return {"delay": args.delay_lut, "tdc": args.tdc_lut, "acc": args.acc_lut, "adc": args.adc_lut, "pdk": pdk}
@@ -31,7 +31,7 @@ def eval_td(args) -> int:
     from ...core.lut import LUT
     from ...network import td_mac as nt
     from ..adc.model import DigitizerModel
-    from .model import adc_corner, circuit_from_luts, default_lut
+    from .model_circuit import adc_corner, circuit_from_luts, default_lut
 
     if getattr(args, "columns_per_adc", None) is not None:
         raise CharzError("--columns-per-adc does not apply to --network td_mac (one converter per engine)")
@@ -56,7 +56,7 @@ def eval_td(args) -> int:
     print(nt.format_td(res))
     if args.out:
         from . import plots as pt
-        from .model import compare_paths, format_paths
+        from .model_study import compare_paths, format_paths
 
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)

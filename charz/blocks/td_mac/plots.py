@@ -274,7 +274,7 @@ def plot_lut(lut, out: Path, stem: str) -> list[Path]:
 
 def plot_sensitivity(res: dict, path) -> Path:
     """Relative RMS error of the dot product vs the mismatch scale on the exponent path only and on the
-    mantissa path only (:func:`charz.blocks.td_mac.model.compare_paths`)."""
+    mantissa path only (:func:`charz.blocks.td_mac.model_study.compare_paths`)."""
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     for p, col in (("exponent", "tab:red"), ("mantissa", "tab:blue")):
         r = res[p]

@@ -24,7 +24,7 @@ import time
 
 import numpy as np
 
-from .model import signed_planes_msb
+from .model_planes import signed_planes_msb
 from ...core.errors import LUTError, ParameterError
 from ...core.lut import LUT, Kind
 from ...core.mc import Mismatch, draw

@@ -84,7 +84,7 @@ def plot_error_probability(lut: LUT, path, vdd=None, temp=None, t_pulse=None) ->
     _check(lut)
     if "p_wrong_sign" not in lut.tables and "p_wrong_ternary" not in lut.tables:
         raise LUTError("this LUT has no Monte Carlo decision statistics: characterize with --mc N (N > 1)")
-    from .model import predicted_wrong
+    from .model_lut import predicted_wrong
 
     op = _op(lut, vdd, temp, t_pulse)
     n = lut.conditions["n_rows"]

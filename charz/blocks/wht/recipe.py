@@ -31,7 +31,7 @@ each corner:
 
 A nominal-only LUT (no Monte Carlo) stores the offset and thresholds as the midpoint of the interval the
 nominal decisions bracket, and zero sigmas. The fit quality entry ``decision_model`` compares the wrong
-rates the fitted model predicts (Gaussian in dv, see :func:`charz.blocks.wht.model.predicted_wrong`) with the measured ones.
+rates the fitted model predicts (Gaussian in dv, see :func:`charz.blocks.wht.model_lut.predicted_wrong`) with the measured ones.
 
 LUT contract (read by :mod:`charz.blocks.wht.model`): block ``wht_column``; axes ``vdd`` [V], ``temp``
 [degC], ``t_pulse`` [s] (continuous), ``kp``, ``kn`` [cells] (discrete 0..R); tables above on the
@@ -51,7 +51,7 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import log_ndtr
 
-from .model import predicted_wrong
+from .model_lut import predicted_wrong
 from ...core.errors import ParameterError
 from ...core.grid import grid
 from ...core.lut import LUT, Axis, Kind, fit_quality_entry
