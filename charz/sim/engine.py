@@ -368,6 +368,11 @@ class Engine:
                 break
             time.sleep(0.0002)
         if not finished:
+            # halt only a thread that has started: a bg_halt that reaches ngspice while its background thread
+            # is still being created crashed libngspice 39 now and then (a segmentation fault of the whole
+            # process, seen with limits of 0.1 ms on a loaded machine)
+            with sh.cond:
+                sh.cond.wait_for(lambda: sh.starts > first, 5.0)
             sh.command("bg_halt")
             self._settle(5.0)
             raise SimulationTimeout(f"run exceeded its {timeout:g} s time limit and was halted (raise it with "
