@@ -8,9 +8,9 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STAMP  := $(VENV)/.charz-installed
 PYTEST_ARGS ?=
 
-.PHONY: setup ngspice demo test test-all bench luts luts-adc luts-wht luts-td report netlists clean
+.PHONY: setup ngspice datasets demo test test-all bench luts luts-adc luts-wht luts-td report netlists clean
 
-setup: ngspice $(STAMP)
+setup: ngspice datasets $(STAMP)
 
 # ngspice and the shared library PySpice loads (libngspice.so comes with libngspice0-dev)
 ngspice:
@@ -19,6 +19,16 @@ ngspice:
 	else \
 		echo "installing ngspice and libngspice0-dev with apt-get"; \
 		$(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y ngspice libngspice0-dev; \
+	fi
+
+# Fashion-MNIST from Debian: the four IDX gzip files in /usr/share/datasets/fashion-mnist (`charz data` lists it;
+# MNIST and CIFAR-10 are found on CHARZ_DATA_PATH or ../shared/datasets, see README "Datasets")
+datasets:
+	@if [ -d /usr/share/datasets/fashion-mnist ]; then \
+		echo "fashion-mnist: /usr/share/datasets/fashion-mnist found"; \
+	else \
+		echo "installing dataset-fashion-mnist with apt-get"; \
+		$(SUDO) apt-get update && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y dataset-fashion-mnist; \
 	fi
 
 $(STAMP): pyproject.toml
@@ -43,6 +53,7 @@ bench: setup
 	$(BIN)/python bench/bench_digitizer.py
 	$(BIN)/python bench/bench_wht.py --lut lut/ptm16hp/wht16
 	$(BIN)/python bench/bench_wht_spice.py
+	$(BIN)/python bench/bench_executor.py
 
 # the default LUTs committed in lut/ (about 15 minutes on 2 cores)
 luts: setup

@@ -172,6 +172,22 @@ def _named_blocks(text: str) -> list[str]:
     return found
 
 
+GENERIC_NETWORK = ("engine", "graph", "onnx_import", "mapping", "backends", "model_report", "zoo")
+"""The network modules that know no block family (the model executor, its graph, mapping, backends factory,
+report and the model zoo): the command line may import them."""
+
+
+def _forbidden_import(mod: str) -> bool:
+    """A family module (charz.blocks.<family>...) or a family-specific network module (anything in
+    charz.network but GENERIC_NETWORK)."""
+    m = re.match(r"^(?:\.\.|charz\.)(blocks|network)(?:\.([A-Za-z0-9_]+))?", mod)
+    if not m:
+        return False
+    if m.group(1) == "blocks":
+        return m.group(2) not in (None, "base")
+    return m.group(2) not in GENERIC_NETWORK
+
+
 def test_no_block_name_in_the_command_line():
     """Every module of charz/cli/ is free of LUT kinds, family names, quoted network-command names and Kind
     constants, and imports neither a family (charz.blocks.<family>) nor a network module: what a block adds to
@@ -185,12 +201,18 @@ def test_no_block_name_in_the_command_line():
         for node in ast.walk(ast.parse(text)):
             if isinstance(node, ast.ImportFrom):
                 mod = "." * node.level + (node.module or "")
-                if re.match(r"^\.\.(blocks\.(?!base$)|network)", mod) or re.match(r"^charz\.(blocks\.(?!base$)|network)", mod):
+                if _forbidden_import(mod):
                     bad.append(f"{path.name}:{node.lineno}: imports {mod}")
             elif isinstance(node, ast.Import):
-                bad += [f"{path.name}:{node.lineno}: imports {a.name}" for a in node.names
-                        if re.match(r"^charz\.(blocks\.(?!base$)|network)", a.name)]
+                bad += [f"{path.name}:{node.lineno}: imports {a.name}" for a in node.names if _forbidden_import(a.name)]
     assert not bad, "block names in charz/cli/ (declare them in the family's __init__):\n  " + "\n  ".join(bad)
+
+
+def test_the_import_rule_allows_only_generic_network_modules():
+    assert _forbidden_import("..network.wht") and _forbidden_import("charz.network.evaluate")
+    assert _forbidden_import("..blocks.wht") and _forbidden_import("..network")
+    assert not _forbidden_import("..network.engine") and not _forbidden_import("..blocks")
+    assert not _forbidden_import("..blocks.base") and not _forbidden_import("..core.lut")
 
 
 def test_the_block_name_scan_sees_names():

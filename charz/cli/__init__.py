@@ -1,7 +1,7 @@
 """`charz` command line. Every sub-command has --help; errors are one line and a non-zero exit code.
 
 One module per verb (``doctor``, ``pdk``, ``cache``, ``netlist``, ``characterize``, ``lut``, ``plot``,
-``eval``, ``check``, ``train``, ``report``, ``demo``), each with ``add_parser(sub)`` and its ``cmd_*``
+``eval``, ``check``, ``train``, ``report``, ``demo``, ``data``), each with ``add_parser(sub)`` and its ``cmd_*``
 function; :mod:`.common` holds what they share. No block is named here: ``characterize`` takes its blocks
 and options from :data:`charz.blocks.REGISTRY`, and ``eval`` / ``check`` / ``train`` run the commands the
 block families declare there (``charz/blocks/<family>/commands.py``)."""
@@ -17,7 +17,7 @@ from pathlib import Path
 from .. import __version__
 from ..core.errors import CharzError
 from ..core.lut import LUT_PATH_ENV
-from . import cache, characterize, check, demo, doctor, eval, lut, netlist, pdk, plot, report, train
+from . import cache, characterize, check, data, demo, doctor, eval, lut, models, netlist, pdk, plot, report, train
 from .characterize import default_lut_output
 from .common import DEFAULT_PDK, check_workers, max_workers
 from .netlist import golden_netlists
@@ -25,7 +25,7 @@ from .netlist import golden_netlists
 EXIT_INTERNAL = 70
 """Exit code of an unexpected exception (EX_SOFTWARE); the traceback goes to a log file."""
 
-VERBS = (doctor, pdk, netlist, characterize, lut, plot, eval, check, report, demo, train, cache)
+VERBS = (doctor, pdk, netlist, characterize, lut, plot, eval, check, report, demo, train, models, cache, data)
 """The verb modules, in the order ``charz --help`` lists them."""
 
 # names kept from the single-module command line (tests and scripts use them)
@@ -55,8 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
                f"<folder>/<pdk>/<name>.json, separated by '{os.pathsep}'). A default LUT (one a command reads when "
                f"no path is given) is looked for on the LUT search path: {LUT_PATH_ENV}, then the LUTs installed "
                "with charz, then lut/ of the checkout charz runs from; a LUT path you give is read as given. "
+               "CHARZ_DATA_PATH (dataset folders searched first, see `charz data --help`). "
                "Exit codes: 0 ok, 2 bad input, 3 ngspice missing, "
-               f"4 simulation failed, 5 bad LUT, {EXIT_INTERNAL} internal error (a bug: the one-line message names "
+               f"4 simulation failed, 5 bad LUT, 6 bad or missing dataset, {EXIT_INTERNAL} internal error (a bug: the one-line "
+               "message names "
                "the log file with the traceback), 130 interrupted.",
     )
     ap.add_argument("--version", action="version", version=f"charz {__version__}")

@@ -40,3 +40,10 @@ class LUTError(CharzError):
     """A LUT file is corrupt, of the wrong schema or kind, or does not match the PDK in use."""
 
     exit_code = 5
+
+
+class DataError(CharzError):
+    """A dataset is missing from the search path, in an unknown or malformed layout, or refused (a pickle, an
+    unsafe archive member)."""
+
+    exit_code = 6

@@ -9,6 +9,7 @@ files and no card file (``*.pm``) is ever packaged. An editable install reads th
 
 from __future__ import annotations
 
+import os
 from importlib import resources
 from pathlib import Path
 
@@ -29,3 +30,13 @@ def checkout_root() -> Path | None:
     installed copy (the folder above is ``site-packages``)."""
     root = Path(__file__).resolve().parents[2]
     return root if (root / "pyproject.toml").is_file() else None
+
+
+def cache_root() -> Path:
+    """charz's cache folder (simulation results, decoded datasets, logs): ``CHARZ_CACHE_DIR`` if set, else
+    ``$XDG_CACHE_HOME/charz``, else ``~/.cache/charz``. Nothing is created here."""
+    env = os.environ.get("CHARZ_CACHE_DIR")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "charz"

@@ -1,6 +1,6 @@
 """Network-level figures: accuracy vs mismatch, energy breakdown per layer.
 
-Both take the dicts returned by :mod:`charz.network.evaluate` and write one PNG.
+Each takes a result dict (:mod:`charz.network.evaluate`, :mod:`charz.network.engine`) and writes one PNG.
 """
 
 from __future__ import annotations
@@ -164,4 +164,54 @@ def plot_energy_breakdown(result: dict, path) -> Path:
     fig.text(0.5, 0.905, _subtitle(op, result["lut"], result.get("chips"), result.get("n_images")) +
              f", mismatch scale {op.get('mismatch_scale', 0):g}", ha="center", fontsize=8.5)
     fig.tight_layout(rect=(0, 0, 1, 0.9))
+    return _save(fig, path)
+
+
+def plot_layer_energy(result: dict, path, title: str = "") -> Path:
+    """Energy per inference of every layer of a model run (:func:`charz.network.engine.evaluate_model`),
+    stacked by component (array, read-out, digital, ...), with each layer's backend under its name."""
+    rows = result["layers"]
+    comps = sorted({c for row in rows for c in row["energy_by_component_J"]})
+    x = np.arange(len(rows))
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.55 * len(rows) + 2), 4.2))
+    bottom = np.zeros(len(rows))
+    for i, comp in enumerate(comps):
+        v = np.array([row["energy_by_component_J"].get(comp, 0.0) for row in rows]) * 1e12
+        ax.bar(x, v, bottom=bottom, label=comp, color=plt.cm.tab10(i % 10))
+        bottom += v
+    ax.set_xticks(x, [f"{row['name']}\n{row['backend']}" for row in rows], rotation=60, ha="right", fontsize=7)
+    ax.set_ylabel("energy per inference [pJ]")
+    tops = result.get("tops_per_watt")
+    ax.set_title((title + "\n" if title else "")
+                 + f"total {result['energy_per_inference_J'] * 1e12:.1f} pJ / inference"
+                 + (f", {tops:.1f} TOPS/W" if tops else "") + f" ({result['chips']} chips, {result['n_images']} images)",
+                 fontsize=9)
+    if comps:
+        ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_accuracy_sweep(sweep: dict, path, title: str = "") -> Path:
+    """Accuracy (mean ± std over chips, every chip as a dot) against one swept backend option
+    (:func:`charz.network.model_report.sweep`), with the float and quantized-ideal accuracies as lines."""
+    v = np.asarray(sweep["values"], dtype=float)
+    m = 100 * np.asarray(sweep["accuracy_mean"])
+    s = 100 * np.asarray(sweep["accuracy_std"])
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for xi, accs in zip(v, sweep["accuracy_per_chip"]):
+        ax.plot([xi] * len(accs), 100 * np.asarray(accs), ".", color="tab:blue", alpha=0.4, ms=4)
+    ax.errorbar(v, m, yerr=s, fmt="-o", color="tab:blue", capsize=3, label="chips: mean ± std")
+    for key, style, label in (("float_accuracy", "--", "float"), ("ideal_accuracy", ":", "quantized ideal")):
+        if sweep.get(key) is not None:
+            ax.axhline(100 * sweep[key], ls=style, color="k", lw=1, label=f"{label} {100 * sweep[key]:.2f} %")
+    ax.set_xlabel(sweep["key"].replace("_", " "))
+    if all(float(x).is_integer() for x in v):
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    ax.set_ylabel("top-1 accuracy [%]")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
     return _save(fig, path)

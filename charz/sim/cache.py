@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.resources import cache_root
+
 _KEY = re.compile(r"^[0-9a-f]{64}$")
 _ENTRY = re.compile(r"^([0-9a-f]{64})\.npz$")
 _PART = re.compile(r"^([0-9a-f]{64})\.[A-Za-z0-9_]+\.part\.npz$")
@@ -32,11 +34,7 @@ _FAILED = re.compile(r"^([0-9a-f]{64})\.cir$")
 def default_dir() -> Path:
     """The cache folder: ``CHARZ_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/charz``, else
     ``~/.cache/charz``."""
-    env = os.environ.get("CHARZ_CACHE_DIR")
-    if env:
-        return Path(env).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "charz"
+    return cache_root()
 
 
 class Cache:

@@ -1,0 +1,680 @@
+"""The matrix-product backends the network executor (:mod:`charz.network.engine`) runs a layer on, and
+their options.
+
+Every backend is a :class:`charz.behavior.interfaces.MatmulBackend` (``label``, ``shape``,
+``program(w)``, ``matmul(x) -> (y, Cost)``, ``ideal()``) for ONE simulated chip, plus ``operands``:
+``"int"`` (the executor quantizes x and W with :mod:`charz.network.quant` and gives integers; the
+backend returns the integer accumulations) or ``"float"`` (real operands, real results).
+
+============  ========  =====================================================================================
+name          operands  what computes / what its Cost counts
+============  ========  =====================================================================================
+``float``     float     ``x @ W`` in the model's dtype (or float64 / float32, option ``dtype``): the
+                        unquantized reference.
+                        Cost: ops only (no energy).
+``exact``     int       :func:`charz.network.quant.integer_matmul`: the exact integer product of the
+                        quantized operands (the quantized-ideal reference). Cost: ops only.
+``digital``   int       the same exact integers, on a digital MAC array whose energy is
+                        ``energy_per_mac`` [J] per MAC (default :data:`DIGITAL_MAC_ENERGY_J`, an
+                        ASSUMPTION stated in :data:`DIGITAL_MAC_SOURCE`), ``energy["digital"]``.
+``cim``       int       the bit-plane CiM column (:class:`CimLayerBackend` around
+                        :class:`charz.blocks.cim_column.model_layer.CimBackend`): the column LUT's
+                        curves with their mismatch drawn once per chip, the ideal quantizer or a
+                        converter LUT, tiles of N rows. Cost: ``array`` (E(k) of every column
+                        evaluation from the LUT), ``readout`` (conversions x the converter's energy),
+                        conversions, column evaluations, and the latency of
+                        :mod:`charz.network.timing` (LUT columns only).
+``td_mac``    float     the time-domain FP8 MAC (:class:`TdMacLayerBackend` around
+                        :class:`charz.blocks.td_mac.model.TdMacBackend`): operands scaled by per-tensor
+                        powers of two (:func:`charz.network.td_mac.pow2_scale`: the weights' at
+                        programming, the activations' per call or from the calibrated range, option
+                        ``x_scale``) and rounded to FP8. Cost: ``mac``, ``readout`` from the model; no
+                        latency.
+============  ========  =====================================================================================
+
+:func:`make_backend` builds one from a name, an option dict (:data:`OPTIONS`; what each backend takes:
+:data:`BACKEND_OPTIONS`) and a chip seed. The engine adds two options of its own: ``x_signed`` (the
+calibrated activations of the layer are signed) and ``x_amax`` (their calibrated magnitude, for the FP8
+activation scale).
+
+Signed activations on the CiM column (which applies unsigned bit planes only) are applied in **offset
+binary**: ``x_u = x + 2^(b-1)`` (in [1, 2^b - 1] for the symmetric b-bit range), one pass of b planes,
+and the digital back end subtracts ``2^(b-1) * sum_k W[k, n]`` (a constant per output, computed when
+programmed). The same columns evaluate every plane, so a chip's mismatch is applied once; the inputs'
+zeros are no longer zero planes (offset binary costs the sparsity a sign-magnitude split would keep).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import numbers
+from pathlib import Path
+
+import numpy as np
+
+from ..behavior import fp8
+from ..behavior.interfaces import Cost
+from ..blocks.cim_column.model import ColumnModel
+from ..blocks.cim_column.model_layer import CimBackend
+from ..blocks.td_mac.model import TdMacBackend, TdMacModel
+from ..core.errors import ParameterError
+from . import quant, timing
+from .td_mac import pow2_scale
+
+DIGITAL_MAC_ENERGY_J = 0.23e-12
+"""ASSUMED energy of one digital multiply-accumulate [J] for layers not mapped to an analog backend
+(``digital``): see :data:`DIGITAL_MAC_SOURCE`. Override per layer with the option ``energy_per_mac``."""
+DIGITAL_MAC_SOURCE = ("assumption: 0.23 pJ per MAC = an 8-bit integer multiply (0.2 pJ) + an 8-bit add "
+                      "(0.03 pJ) at 45 nm, 0.9 V (M. Horowitz, 'Computing's energy problem', ISSCC 2014, "
+                      "table of operation energies); not scaled to the PDK's node or to the layer's bits, "
+                      "no data movement, no SRAM reads; override with energy_per_mac")
+"""Where :data:`DIGITAL_MAC_ENERGY_J` comes from (quoted in every result that uses it)."""
+
+BACKENDS = ("float", "exact", "digital", "cim", "td_mac")
+"""Backend names :func:`make_backend` knows."""
+FLOAT_DTYPES = ("model", "float64", "float32")
+"""Precisions of the ``float`` backend."""
+CIM_MAX_X_BITS = 8
+"""Widest activations the CiM column model applies (bit planes)."""
+
+
+# ---- options -------------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Opt:
+    """One backend option: its kind (``int``, ``float``, ``choice``, ``path``, ``bool``, ``int_or_path``),
+    bounds or choices, and what it means (with units)."""
+
+    kind: str
+    doc: str
+    lo: float | None = None
+    hi: float | None = None
+    choices: tuple = ()
+
+    def check(self, value, key: str, where: str):
+        """*value* checked (an int, float, str or bool), or a one-line ParameterError naming *where* and *key*."""
+        bad = f"{where}: {key} = {value!r}"
+        if self.kind == "bool":
+            if not isinstance(value, bool):
+                raise ParameterError(f"{bad}: must be true or false")
+            return value
+        if self.kind == "choice":
+            if value not in self.choices:
+                raise ParameterError(f"{bad}: must be one of {', '.join(map(str, self.choices))}")
+            return value
+        if self.kind == "path" or (self.kind == "int_or_path" and isinstance(value, str)):
+            if not isinstance(value, str) or not value.strip():
+                raise ParameterError(f"{bad}: must be a path (a non-empty string)")
+            return value
+        if self.kind in ("int", "int_or_path"):
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                raise ParameterError(f"{bad}: must be an integer" + (" or a LUT path" if self.kind == "int_or_path" else ""))
+            v = int(value)
+        else:
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(float(value)):
+                raise ParameterError(f"{bad}: must be a finite number")
+            v = float(value)
+        if (self.lo is not None and v < self.lo) or (self.hi is not None and v > self.hi):
+            hi = "" if self.hi is None else f" and <= {self.hi:g}"
+            raise ParameterError(f"{bad}: must be >= {self.lo:g}{hi}")
+        return v
+
+
+OPTIONS = {
+    # quantization (the executor's; every integer backend)
+    "w_bits": Opt("int", "weight bits (signed symmetric)", 2, quant.MAX_BITS),
+    "x_bits": Opt("int", "activation bits (unsigned after ReLU, else signed symmetric)", 1, quant.MAX_BITS),
+    "weight_scale": Opt("choice", "weight scale granularity", choices=quant.GRANULARITIES),
+    "act_range": Opt("choice", "activation range estimator on the calibration images", choices=quant.RANGE_METHODS),
+    "percentile": Opt("float", "percentile of the activation range [%]", 50.000001, 100),
+    # float
+    "dtype": Opt("choice", "float product precision ('model': the operands' own dtype)", choices=FLOAT_DTYPES),
+    # digital
+    "energy_per_mac": Opt("float", "digital energy per MAC [J]", 0, 1e-9),
+    # cim
+    "columns": Opt("choice", "'lut': the column LUT's circuit; 'ideal': ideal columns (k_hat = k, 0 J)",
+                   choices=("lut", "ideal")),
+    "lut": Opt("path", "cim_column LUT (default <pdk>/cim_column on the LUT search path)"),
+    "pdk": Opt("path", "PDK of the default LUTs"),
+    "tile_rows": Opt("int", "rows N per tile (must equal the column LUT's N; free for ideal columns)", 1, 4096),
+    "vdd": Opt("float", "supply [V] (default: the LUT's)", 0.05, 5.0),
+    "temp": Opt("float", "temperature [degC] (default: the LUT's)", -273.15, 500),
+    "t_pulse": Opt("float", "wordline pulse [s] (default: best separated)", 0, 1e-6),
+    "adc_bits": Opt("int", "ideal quantizer bits (default: the fewest that separate all levels)", 1, 12),
+    "adc_lut": Opt("path", "converter LUT read-out (adc_sar*, adc_mi_sar*, adc_flash*, adc_hybrid*)"),
+    "adc_mismatch_scale": Opt("float", "converter Monte Carlo spread multiplier", 0, 100),
+    "adc_reference": Opt("choice", "converter full scale: 'column' swing or as characterized ('lut')",
+                         choices=("column", "lut")),
+    "calibration": Opt("choice", "converter calibration: 'offset' trims every instance's offset once",
+                       choices=("none", "offset")),
+    "columns_per_adc": Opt("int", "columns sharing a dedicated converter", 1, 4096),
+    "array_columns": Opt("int", "columns per array (converter placement and timing)", 1, 1 << 16),
+    "mismatch_scale": Opt("float", "column Monte Carlo spread multiplier (0 = nominal columns)", 0, 100),
+    "mismatch_source": Opt("choice", "column instances: multivariate normal or resampled MC rows",
+                           choices=("mvn", "resample")),
+    # td_mac
+    "fmt": Opt("choice", "FP8 format", choices=("e4m3", "e5m2")),
+    "length": Opt("int", "FP8 pairs per scalar product L", 1, 1 << 14),
+    "circuit": Opt("choice", "'luts': the SPICE TD-MAC LUTs; 'ideal': the ideal circuit", choices=("luts", "ideal")),
+    "adc": Opt("int_or_path", "TD-MAC read-out: converter bits (ideal) or a converter LUT path", 1, 16),
+    "window": Opt("int", "element-TDC thresholds W (default: the circuit's)", 1, 64),
+    "guard": Opt("int", "guard bits G", 0, 58),
+    "fullscale": Opt("float", "converter full scale, fraction of L pmax 2^G", 1e-6, 1.0),
+    "exp_mismatch": Opt("float", "exponent-path mismatch multiplier", 0, 100),
+    "man_mismatch": Opt("float", "mantissa-path mismatch multiplier", 0, 100),
+    "units": Opt("int", "physical TD-MAC engines", 1, 1 << 16),
+    "x_scale": Opt("choice", "FP8 activation scale: 'dynamic' (the amax of each call's x, as charz.network.td_mac "
+                   "does) or 'calibrated' (from the calibrated range: the same for every batch)",
+                   choices=("dynamic", "calibrated")),
+    # set by the executor, not by a mapping file
+    "x_signed": Opt("bool", "the layer's activations are signed (set by the executor)"),
+    "x_amax": Opt("float", "calibrated activation magnitude (set by the executor)", 0, None),
+}
+"""Every option a backend takes, with its check."""
+
+QUANT_KEYS = ("w_bits", "x_bits", "weight_scale", "act_range", "percentile")
+"""Options of the executor's quantization (integer backends; ``td_mac`` takes the range keys)."""
+ENGINE_KEYS = ("x_signed", "x_amax")
+"""Options the executor sets itself (a mapping file may not)."""
+BACKEND_OPTIONS = {
+    "float": ("dtype",),
+    "exact": QUANT_KEYS,
+    "digital": QUANT_KEYS + ("energy_per_mac",),
+    "cim": QUANT_KEYS + ("columns", "lut", "pdk", "tile_rows", "vdd", "temp", "t_pulse", "adc_bits", "adc_lut",
+                         "adc_mismatch_scale", "adc_reference", "calibration", "columns_per_adc", "array_columns",
+                         "mismatch_scale", "mismatch_source"),
+    "td_mac": ("act_range", "percentile", "fmt", "length", "circuit", "adc", "pdk", "vdd", "temp", "window", "guard",
+               "fullscale", "exp_mismatch", "man_mismatch", "units", "x_scale"),
+}
+"""The options (keys of :data:`OPTIONS`) each backend takes, besides :data:`ENGINE_KEYS`."""
+DEFAULTS = {"w_bits": 8, "x_bits": 8, "weight_scale": "channel", "act_range": "percentile",
+            "percentile": quant.DEFAULT_PERCENTILE, "dtype": "model", "energy_per_mac": DIGITAL_MAC_ENERGY_J,
+            "columns": "lut", "pdk": "ptm16hp", "mismatch_scale": 1.0, "mismatch_source": "mvn",
+            "adc_reference": "column", "calibration": "none", "array_columns": timing.DEFAULT_ARRAY_COLUMNS,
+            "fmt": "e4m3", "length": 16, "circuit": "luts", "exp_mismatch": 1.0, "man_mismatch": 1.0, "units": 1,
+            "x_scale": "dynamic"}
+"""Values of the options not given (the others default to None: the block model's own default)."""
+
+
+def check_options(name: str, options: dict, where: str = "backend options", engine: bool = True) -> dict:
+    """*options* checked against backend *name*'s keys (:data:`BACKEND_OPTIONS`, plus :data:`ENGINE_KEYS`
+    when *engine*): a new dict, or a one-line ParameterError naming *where* and the key."""
+    if name not in BACKENDS:
+        raise ParameterError(f"{where}: backend = {name!r}: must be one of {', '.join(BACKENDS)}")
+    allowed = set(BACKEND_OPTIONS[name]) | (set(ENGINE_KEYS) if engine else set())
+    out = {}
+    for k, v in dict(options or {}).items():
+        if k not in OPTIONS:
+            raise ParameterError(f"{where}: unknown key {k!r} (backend options: {', '.join(sorted(OPTIONS))})")
+        if k not in allowed:
+            raise ParameterError(f"{where}: key {k!r} does not apply to backend {name!r} (it takes: "
+                                 f"{', '.join(BACKEND_OPTIONS[name]) or 'nothing'})")
+        out[k] = OPTIONS[k].check(v, k, where)
+    if name == "cim" and out.get("x_bits", DEFAULTS["x_bits"]) > CIM_MAX_X_BITS:
+        raise ParameterError(f"{where}: x_bits = {out['x_bits']}: the CiM column applies at most "
+                             f"{CIM_MAX_X_BITS}-bit activations")
+    return out
+
+
+def option(options: dict, key: str):
+    """The value of *key* in *options*, else its :data:`DEFAULTS` value (None when it has none)."""
+    return options[key] if key in options else DEFAULTS.get(key)
+
+
+# ---- backends ------------------------------------------------------------------------------------------
+def _weights2d(weights, what="weights") -> np.ndarray:
+    w = np.asarray(weights)
+    if w.ndim != 2:
+        raise ParameterError(f"{what} must be a 2-D (in, out) matrix, got shape {w.shape}")
+    return w
+
+
+def _rows(x, k: int) -> np.ndarray:
+    x = np.asarray(x)
+    if x.ndim != 2 or x.shape[1] != k:
+        raise ParameterError(f"inputs must have shape (batch, {k}), got {x.shape}")
+    return x
+
+
+class FloatBackend:
+    """The unquantized product ``x @ W``: a :class:`~charz.behavior.interfaces.MatmulBackend` with real
+    operands. ``dtype="model"`` (the default) multiplies the arrays as given, in their own dtype (float32 for
+    a float32 model): exactly the default product of :func:`charz.network.graph.run`; ``"float64"`` /
+    ``"float32"`` cast both first. Cost = ops only (no energy counted)."""
+
+    operands = "float"
+
+    def __init__(self, dtype: str = "model"):
+        if dtype not in FLOAT_DTYPES:
+            raise ParameterError(f"dtype must be one of {', '.join(FLOAT_DTYPES)}, got {dtype!r}")
+        self.dtype = dtype
+        self.weights: np.ndarray | None = None
+        """The programmed (in, out) weights (as given for ``dtype="model"``; None before :meth:`program`)."""
+
+    @property
+    def label(self) -> str:
+        """``x @ W`` and its precision."""
+        return f"float x @ W ({'the model dtype' if self.dtype == 'model' else self.dtype}, unquantized)"
+
+    @property
+    def shape(self) -> tuple[int, int] | None:
+        """(in, out) of the programmed weights; None before :meth:`program`."""
+        return None if self.weights is None else tuple(self.weights.shape)
+
+    def program(self, weights) -> None:
+        """Keep real weights (in, out): as given (``"model"``, no copy) or cast to :attr:`dtype`."""
+        w = _weights2d(weights)
+        self.weights = w if self.dtype == "model" else w.astype(self.dtype)
+
+    def matmul(self, x) -> tuple[np.ndarray, Cost]:
+        """(x @ W (batch, out), Cost with ops = 2 x batch x in x out)."""
+        if self.weights is None:
+            raise ParameterError("program the weights first (backend.program(w))")
+        k, n = self.weights.shape
+        x = _rows(x, k)
+        y = x @ self.weights if self.dtype == "model" else x.astype(self.dtype) @ self.weights
+        return y, Cost(ops=2 * x.shape[0] * k * n, counters={"vectors": x.shape[0]})
+
+    def describe(self) -> dict:
+        """The product's precision."""
+        return {"dtype": self.dtype}
+
+    def ideal(self) -> "FloatBackend":
+        """The same float product (it is its own reference), programmed alike."""
+        out = FloatBackend(self.dtype)
+        out.weights = self.weights
+        return out
+
+
+class ExactBackend:
+    """The exact integer product of quantized operands (:func:`charz.network.quant.integer_matmul`): signed
+    ``w_bits`` weights, ``x_bits`` activations (signed symmetric when ``x_signed``, else unsigned); int64
+    outputs. Cost = ops only."""
+
+    operands = "int"
+
+    def __init__(self, w_bits: int = 8, x_bits: int = 8, x_signed: bool = False):
+        self.w_bits = quant.check_bits(w_bits, "w_bits")
+        self.x_bits = quant.check_bits(x_bits, "x_bits", 1)
+        self.x_signed = bool(x_signed)
+        self.weights: np.ndarray | None = None
+        """The programmed (in, out) int64 weights (None before :meth:`program`)."""
+
+    @property
+    def label(self) -> str:
+        """Bits and signedness of the exact integer product."""
+        return f"exact integers w{self.w_bits} x{self.x_bits}{'s' if self.x_signed else 'u'}"
+
+    @property
+    def shape(self) -> tuple[int, int] | None:
+        """(in, out) of the programmed weights; None before :meth:`program`."""
+        return None if self.weights is None else tuple(self.weights.shape)
+
+    def program(self, weights) -> None:
+        """Keep signed integer weights (in, out) in [-(2^(w_bits-1) - 1), 2^(w_bits-1) - 1]."""
+        self.weights = _check_ints(_weights2d(weights), -quant.qmax(self.w_bits, True), quant.qmax(self.w_bits, True),
+                                   "weights", self.w_bits)
+
+    def _check_x(self, x) -> np.ndarray:
+        if self.weights is None:
+            raise ParameterError("program the weights first (backend.program(w))")
+        top = quant.qmax(self.x_bits, self.x_signed)
+        return _check_ints(_rows(x, self.weights.shape[0]), -top if self.x_signed else 0, top, "activations", self.x_bits)
+
+    def matmul(self, x) -> tuple[np.ndarray, Cost]:
+        """(x @ W int64 (batch, out), Cost with ops = 2 x batch x in x out)."""
+        x = self._check_x(x)
+        k, n = self.weights.shape
+        return quant.integer_matmul(x, self.weights), Cost(ops=2 * x.shape[0] * k * n, counters={"vectors": x.shape[0]})
+
+    def describe(self) -> dict:
+        """Bits and signedness."""
+        return {"w_bits": self.w_bits, "x_bits": self.x_bits, "x_signed": self.x_signed}
+
+    def ideal(self) -> "ExactBackend":
+        """Itself (the exact product is its own reference), programmed alike."""
+        out = ExactBackend(self.w_bits, self.x_bits, self.x_signed)
+        out.weights = self.weights
+        return out
+
+
+class DigitalBackend(ExactBackend):
+    """A digital MAC array: the exact integer product (as :class:`ExactBackend`) with ``energy_per_mac`` [J]
+    per MAC booked as ``energy["digital"]`` (default :data:`DIGITAL_MAC_ENERGY_J`, an assumption: see
+    :data:`DIGITAL_MAC_SOURCE`). No latency."""
+
+    def __init__(self, w_bits: int = 8, x_bits: int = 8, x_signed: bool = False,
+                 energy_per_mac: float = DIGITAL_MAC_ENERGY_J):
+        super().__init__(w_bits, x_bits, x_signed)
+        self.energy_per_mac = OPTIONS["energy_per_mac"].check(energy_per_mac, "energy_per_mac", "digital backend")
+
+    @property
+    def label(self) -> str:
+        """Bits and the energy per MAC."""
+        return (f"digital MACs w{self.w_bits} x{self.x_bits}{'s' if self.x_signed else 'u'}, "
+                f"{self.energy_per_mac * 1e12:.3g} pJ/MAC (assumed)")
+
+    def matmul(self, x) -> tuple[np.ndarray, Cost]:
+        """(x @ W int64, Cost with ``energy["digital"]`` = MACs x energy_per_mac [J])."""
+        y, c = super().matmul(x)
+        macs = c.ops // 2
+        return y, Cost(energy={"digital": macs * self.energy_per_mac}, ops=c.ops, counters={**c.counters, "macs": macs})
+
+    def describe(self) -> dict:
+        """Bits, signedness and the assumed energy per MAC [J]."""
+        return {**super().describe(), "energy_per_mac_J": self.energy_per_mac, "energy_source": DIGITAL_MAC_SOURCE}
+
+    def ideal(self) -> "DigitalBackend":
+        """Itself (digital arithmetic is exact), programmed alike."""
+        out = DigitalBackend(self.w_bits, self.x_bits, self.x_signed, self.energy_per_mac)
+        out.weights = self.weights
+        return out
+
+
+class CimLayerBackend:
+    """The bit-plane CiM column for the executor: a :class:`charz.blocks.cim_column.model_layer.CimBackend`
+    (one chip: *model*'s columns, their curves and converters drawn from *seed* at :meth:`program`) plus
+    signed activations in offset binary (see the module doc) and the latency of
+    :mod:`charz.network.timing` when *lut* (the column LUT, for its timing) is given.
+
+    Latency of a call: every input vector (row of x) takes ``x_bits`` rounds of the layer's arrays (all
+    tiles in parallel, one vector after the other): ``rows x x_bits x T_round(C)``,
+    ``C = min(columns per tile, array_columns)``, ``T_round`` of the read-out's placement
+    (:func:`charz.network.timing.round_time`)."""
+
+    operands = "int"
+
+    def __init__(self, model: ColumnModel | None, *, n_rows: int | None = None, w_bits: int = 8, x_bits: int = 8,
+                 x_signed: bool = False, seed=0, lut=None, columns_per_adc: int | None = None,
+                 array_columns: int = timing.DEFAULT_ARRAY_COLUMNS):
+        self.x_signed = bool(x_signed)
+        self.x_bits = quant.check_bits(x_bits, "x_bits", 2 if self.x_signed else 1, CIM_MAX_X_BITS)
+        self.inner = CimBackend(model, n_rows=n_rows, w_bits=w_bits, x_bits=self.x_bits, seed=seed)
+        self.model = model
+        self.lut = lut
+        self.columns_per_adc = columns_per_adc
+        self.array_columns = int(array_columns)
+        self.offset = (1 << (self.x_bits - 1)) if self.x_signed else 0
+        """Added to every activation (offset binary; 0 for unsigned activations)."""
+        self._colsum: np.ndarray | None = None
+        self._t_vector: float | None = None
+
+    @property
+    def label(self) -> str:
+        """The column backend's label, with the input coding."""
+        return self.inner.label + (" (signed inputs in offset binary)" if self.x_signed else "")
+
+    @property
+    def shape(self) -> tuple[int, int] | None:
+        """(in, out) of the programmed weights; None before :meth:`program`."""
+        return self.inner.shape
+
+    @property
+    def n_rows(self) -> int:
+        """Rows N per tile."""
+        return self.inner.n_rows
+
+    @property
+    def w_bits(self) -> int:
+        """Weight bits."""
+        return self.inner.w_bits
+
+    def program(self, weights) -> None:
+        """Map signed integer weights onto this chip's columns (mismatch drawn now); keep the column sums the
+        offset binary needs."""
+        self.inner.program(weights)
+        self._colsum = self.inner.weights.sum(axis=0)
+        self._t_vector = self._vector_time()
+
+    def _vector_time(self) -> float | None:
+        if self.lut is None or self.model is None:
+            return None
+        lay = self.inner.layer
+        col = timing.column_timing(self.lut, self.model.coords.get("t_pulse", 0.0))
+        q = self.model.quantizer
+        scheme, sa_bits = timing.scheme_for(q)
+        c = min(lay.columns_per_tile, self.array_columns)
+        r = timing.round_time(scheme, col, float(q.t_conv), c, self.columns_per_adc or 1, sa_bits,
+                              neighbour_columns=self.array_columns)
+        return self.x_bits * r["t_round_s"]
+
+    def matmul(self, x) -> tuple[np.ndarray, Cost]:
+        """(integer outputs (batch, out) int64, Cost) of ``x_bits``-bit activations (unsigned, or signed
+        symmetric when ``x_signed``)."""
+        if self.inner.layer is None:
+            raise ParameterError("program the weights first (backend.program(w))")
+        top = quant.qmax(self.x_bits, self.x_signed)
+        x = _check_ints(_rows(x, self.inner.layer.in_features), -top if self.x_signed else 0, top, "activations",
+                        self.x_bits)
+        y, c = self.inner.matmul(x + self.offset if self.offset else x)
+        if self.offset:
+            y = y - self.offset * self._colsum
+        if self._t_vector is not None:
+            c.latency = x.shape[0] * self._t_vector
+        return y, c
+
+    def ideal(self) -> "CimLayerBackend":
+        """Ideal columns of the same size and bits (exact ``x @ W``), programmed with the same weights."""
+        out = CimLayerBackend(None, n_rows=self.n_rows, w_bits=self.w_bits, x_bits=self.x_bits,
+                              x_signed=self.x_signed)
+        if self.inner.weights is not None:
+            out.program(self.inner.weights)
+        return out
+
+    def describe(self) -> dict:
+        """Tiles, physical columns per tile, column evaluations per input vector, and the timing per vector."""
+        lay = self.inner.layer
+        if lay is None:
+            return {}
+        return {"n_rows": self.n_rows, "tiles": lay.n_tiles, "columns_per_tile": lay.columns_per_tile,
+                "evaluations_per_vector": lay.evaluations_per_input, "t_vector_s": self._t_vector,
+                "input_coding": "offset binary" if self.x_signed else "unsigned"}
+
+
+class TdMacLayerBackend:
+    """The time-domain FP8 MAC for the executor: :class:`charz.blocks.td_mac.model.TdMacBackend` on real
+    operands. :meth:`program` scales W by its per-tensor power of two ``s_w``
+    (:func:`charz.network.td_mac.pow2_scale`: max |W| just below the format's largest value) and rounds
+    it to FP8; :meth:`matmul` scales x by ``s_x`` (from ``x_amax``, the calibrated activation magnitude,
+    so every batch uses the same scale; None: the amax of each call's x), rounds it to FP8 (saturating),
+    and returns ``y / (s_x s_w)``."""
+
+    operands = "float"
+
+    def __init__(self, model: TdMacModel, x_amax: float | None = None):
+        self.inner = TdMacBackend(model)
+        self.model = model
+        self.x_amax = None if x_amax is None else float(x_amax)
+        self.s_x = None if not self.x_amax else pow2_scale(np.array([self.x_amax]), model.fmt)
+        self.s_w: float | None = None
+        self.weights: np.ndarray | None = None
+        """The real (unscaled) programmed weights (None before :meth:`program`)."""
+
+    @property
+    def label(self) -> str:
+        """The TD-MAC backend's label."""
+        return self.inner.label
+
+    @property
+    def shape(self) -> tuple[int, int] | None:
+        """(in, out) of the programmed weights; None before :meth:`program`."""
+        return self.inner.shape
+
+    def program(self, weights) -> None:
+        """Scale real weights (in, out) by their power of two and program them as FP8."""
+        w = _weights2d(weights).astype(np.float64)
+        self.weights = w
+        self.s_w = pow2_scale(w, self.model.fmt)
+        self.inner.program(fp8.quantize(w * self.s_w, self.model.fmt))
+
+    def matmul(self, x) -> tuple[np.ndarray, Cost]:
+        """(y (batch, out) float64 ~ x @ W, Cost) of real inputs x (batch, in)."""
+        if self.weights is None:
+            raise ParameterError("program the weights first (backend.program(w))")
+        x = _rows(x, self.weights.shape[0]).astype(np.float64)
+        s_x = self.s_x if self.s_x is not None else pow2_scale(x, self.model.fmt)
+        y, c = self.inner.matmul(fp8.quantize(x * s_x, self.model.fmt))
+        c.counters["vectors"] = x.shape[0]
+        return np.asarray(y, dtype=np.float64) / (s_x * self.s_w), c
+
+    def ideal(self) -> "TdMacLayerBackend":
+        """Exact FP8 products (:meth:`TdMacModel.exact`, same format and length), same scales and weights."""
+        out = TdMacLayerBackend(TdMacModel.exact(self.model.fmt, self.model.length), self.x_amax)
+        if self.weights is not None:
+            out.program(self.weights)
+        return out
+
+    def describe(self) -> dict:
+        """Format, length, read-out, scales."""
+        return {"format": self.model.fmt.name, "length": self.model.length, "adc": self.model.adc_label,
+                "x_scale": self.s_x, "w_scale": self.s_w}
+
+
+# ---- factory -------------------------------------------------------------------------------------------
+def make_backend(name: str, options: dict | None = None, chip_seed=0, *, cache: dict | None = None):
+    """A new backend *name* (:data:`BACKENDS`) for one simulated chip, with *options* (:data:`OPTIONS`,
+    checked; missing ones take :data:`DEFAULTS`) and *chip_seed*: an int, a ``SeedSequence`` or a
+    ``numpy.random.Generator``. The ``cim`` backend draws its columns from it at ``program`` (a Generator
+    given to several layers is consumed in programming order, as :func:`charz.network.evaluate.evaluate`
+    does for one chip). ``td_mac`` builds a :class:`~charz.blocks.td_mac.model.TdMacModel` (its engines drawn
+    from the integer seed; from a Generator: one integer drawn); with *cache* (a dict kept for one chip)
+    layers with the same seed and model options share that model: a TD-MAC stores no weights, so a chip's
+    engines serve every layer in turn, as in :func:`charz.network.td_mac.evaluate_td`."""
+    opts = check_options(name, options or {})
+    o = functools.partial(option, opts)
+    signed = bool(opts.get("x_signed", False))
+    if name == "float":
+        return FloatBackend(o("dtype"))
+    if name == "exact":
+        return ExactBackend(o("w_bits"), o("x_bits"), signed)
+    if name == "digital":
+        return DigitalBackend(o("w_bits"), o("x_bits"), signed, o("energy_per_mac"))
+    rng = _generator(chip_seed)
+    if name == "cim":
+        if o("columns") == "ideal":
+            extra = [k for k in ("lut", "adc_bits", "adc_lut", "vdd", "temp", "t_pulse") if k in opts]
+            if extra:
+                raise ParameterError(f"cim option {extra[0]} does not apply to ideal columns (columns = 'ideal')")
+            return CimLayerBackend(None, n_rows=o("tile_rows") or 16, w_bits=o("w_bits"), x_bits=o("x_bits"),
+                                   x_signed=signed, seed=rng)
+        model, lut = column_model(opts)
+        if opts.get("tile_rows") is not None and opts["tile_rows"] != model.n_rows:
+            raise ParameterError(f"cim option tile_rows = {opts['tile_rows']}, but the column LUT has N = "
+                                 f"{model.n_rows} rows: leave tile_rows out or use columns = 'ideal'")
+        return CimLayerBackend(model, w_bits=o("w_bits"), x_bits=o("x_bits"), x_signed=signed, seed=rng, lut=lut,
+                               columns_per_adc=opts.get("columns_per_adc"), array_columns=o("array_columns"))
+    # td_mac
+    seed = int(rng.integers(0, 2**63 - 1)) if isinstance(chip_seed, (np.random.Generator, np.random.SeedSequence)) \
+        else int(chip_seed)
+    key = (seed,) + tuple(sorted((k, v) for k, v in opts.items() if k in _TD_MODEL_KEYS))
+    model = None if cache is None else cache.get(("td_mac", key))
+    if model is None:
+        circ, conv = _td_parts(o("circuit"), o("fmt"), o("pdk"), opts.get("adc"), opts.get("vdd"), opts.get("temp"))
+        kw = {k: opts[k] for k in ("window", "guard", "fullscale") if k in opts}
+        if circ is not None:
+            kw.setdefault("window", circ.tdc_thr.size)
+        model = TdMacModel(o("fmt"), o("length"), circuit=circ, adc=conv, exp_mismatch=o("exp_mismatch"),
+                           man_mismatch=o("man_mismatch"), units=o("units"), seed=seed, **kw)
+        if cache is not None:
+            cache[("td_mac", key)] = model
+    return TdMacLayerBackend(model, opts.get("x_amax") if o("x_scale") == "calibrated" else None)
+
+
+_TD_MODEL_KEYS = ("fmt", "length", "circuit", "adc", "pdk", "vdd", "temp", "window", "guard", "fullscale",
+                  "exp_mismatch", "man_mismatch", "units")
+
+
+def _generator(chip_seed) -> np.random.Generator:
+    if isinstance(chip_seed, np.random.Generator):
+        return chip_seed
+    if isinstance(chip_seed, np.random.SeedSequence):
+        return np.random.default_rng(chip_seed)
+    if isinstance(chip_seed, bool) or not isinstance(chip_seed, numbers.Integral) or chip_seed < 0:
+        raise ParameterError(f"chip seed must be an integer >= 0, a SeedSequence or a Generator, got {chip_seed!r}")
+    return np.random.default_rng(int(chip_seed))
+
+
+def column_model(options: dict):
+    """(ColumnModel, its LUT) of the ``cim`` options: the column LUT (``lut``, default ``<pdk>/cim_column``)
+    read at vdd / temp / t_pulse with the ideal quantizer of ``adc_bits``, or read out by the converter LUT
+    ``adc_lut`` placed as :func:`charz.network.evaluate.evaluate` places it (its vdd / temp, full scale on
+    the column swing, ``columns_per_adc`` per dedicated converter, floor(array_columns / 2^s) memory-immersed
+    converters per array). Models are cached per option set (one per process)."""
+    keys = ("lut", "pdk", "vdd", "temp", "t_pulse", "adc_bits", "adc_lut", "adc_mismatch_scale", "adc_reference",
+            "calibration", "columns_per_adc", "array_columns", "mismatch_scale", "mismatch_source")
+    return _column_model(tuple((k, option(options, k)) for k in keys))
+
+
+@functools.lru_cache(maxsize=16)
+def _column_model(items: tuple):
+    from ..blocks.adc import model as dz
+    from ..blocks.adc import model_transfer as dzt
+    from ..core.lut import LUT, find_default
+
+    o = dict(items)
+    lut = LUT.load(o["lut"] if o["lut"] is not None else find_default(o["pdk"], "cim_column"), block="cim_column")
+    adc_bits = o["adc_bits"]
+    adc = None
+    if o["adc_lut"] is not None:
+        adc, _ = dz.load(o["adc_lut"])
+        lut_bits = dzt.check_bits(adc.conditions.get("bits"), f"{adc.block} LUT resolution (condition 'bits')")
+        if adc_bits is not None and adc_bits != lut_bits:
+            raise ParameterError(f"cim option adc_bits = {adc_bits}, but the {adc.block} LUT is a {lut_bits}-bit "
+                                 f"converter: leave adc_bits out")
+        adc_bits = lut_bits
+    elif any(o[k] not in (None, DEFAULTS.get(k)) for k in ("adc_mismatch_scale", "adc_reference", "calibration",
+                                                                  "columns_per_adc")):
+        raise ParameterError("cim options adc_mismatch_scale, adc_reference, calibration and columns_per_adc need "
+                             "an adc_lut")
+    model = ColumnModel.from_lut(lut, vdd=o["vdd"], temp=o["temp"], t_pulse=o["t_pulse"], adc_bits=adc_bits,
+                                 mismatch_scale=o["mismatch_scale"], mismatch_source=o["mismatch_source"])
+    if adc is not None:
+        has_mc = "transition" in adc.samples or "transition_sigma" in adc.tables
+        ms = o["adc_mismatch_scale"] if o["adc_mismatch_scale"] is not None else (1.0 if has_mc else 0.0)
+        at = {a.name for a in adc.axes}
+        dig = dz.DigitizerModel.from_lut(adc, mismatch_scale=ms, reference=o["adc_reference"],
+                                         calibration=o["calibration"],
+                                         **{k: model.coords[k] for k in ("vdd", "temp") if k in at and k in model.coords})
+        scheme, sa_bits = timing.scheme_for(dig)
+        ac = o["array_columns"]
+        if scheme == "immersed":
+            if o["columns_per_adc"] is not None:
+                raise ParameterError(f"cim option columns_per_adc does not apply to {adc.block}: a memory-immersed "
+                                     f"array forms floor(array_columns / 2^{sa_bits}) converters")
+            g = timing.round_time(scheme, timing.column_timing(lut, 0.0), 0.0, ac, 1, sa_bits, ac)["converters_per_array"]
+            model = model.with_digitizer(dig, array_columns=ac, converters_per_array=g)
+        else:
+            model = model.with_digitizer(dig, columns_per_adc=o["columns_per_adc"] or 1, array_columns=ac)
+    return model, lut
+
+
+@functools.lru_cache(maxsize=8)
+def _td_parts(circuit: str, fmt: str, pdk: str, adc, vdd, temp):
+    """(TdMacCircuit or None for the ideal circuit, converter: bits, a DigitizerModel or None)."""
+    from ..blocks.adc.model import DigitizerModel
+    from ..blocks.td_mac.model_circuit import adc_corner, circuit_from_luts, default_lut
+    from ..core.lut import LUT
+
+    if circuit == "ideal":
+        if isinstance(adc, str):
+            raise ParameterError("td_mac option adc must be a number of bits for the ideal circuit (circuit = 'ideal')")
+        return None, (6 if adc is None else adc)
+    is_bits = isinstance(adc, int)
+    circ = circuit_from_luts(None, None, None, None if is_bits else (Path(adc) if adc else None), vdd=vdd, temp=temp,
+                             fmt=fmt, pdk=pdk)
+    if is_bits:
+        return circ, adc
+    alut = LUT.load(adc if adc is not None else default_lut(pdk, "adc"))
+    av, at, _ = adc_corner(alut, circ.source["vdd"], circ.source["temp"])
+    return circ, DigitizerModel.from_lut(alut, vdd=av, temp=at)
+
+
+def _check_ints(a: np.ndarray, lo: int, hi: int, what: str, bits: int) -> np.ndarray:
+    if a.dtype.kind not in "iu":
+        if a.dtype.kind == "f" and np.all(np.isfinite(a)) and np.all(a == np.rint(a)):
+            a = a.astype(np.int64)
+        else:
+            raise ParameterError(f"{what} must be integers, got dtype {a.dtype}")
+    if a.size and (a.min() < lo or a.max() > hi):
+        raise ParameterError(f"{what} must lie in [{lo}, {hi}] ({bits} bits), got [{a.min()}, {a.max()}]")
+    return a.astype(np.int64, copy=False)

@@ -1,0 +1,150 @@
+"""The model zoo (charz/network/zoo.py, charz/network/models/): every shipped ONNX file loads, its JSON
+record matches the file (parameters, MACs, checksum, preprocessing), onnxruntime on 200 test images gives
+the recorded accuracy, ``charz models`` lists every model; training (PyTorch, optional) makes the loss fall.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from charz.core.errors import CharzError
+from charz.network import zoo
+
+from tests.helpers import charz, one_line_error
+
+onnx = pytest.importorskip("onnx")
+
+RECORDS = zoo.shipped()
+TRAINED = [r for r in RECORDS if r["onnx"]]
+MAX_BYTES = 2 * 1024 * 1024
+
+
+def test_every_zoo_model_is_shipped():
+    assert [r["name"] for r in RECORDS] == list(zoo.MODELS)
+    for r in RECORDS:
+        assert r["recipe"]["dataset"] and r["recipe"]["epochs"] >= 1 and r["recipe"]["batch"] >= 1
+        assert r["parameters"] > 0 and r["macs_per_image"] > 0 and r["command"].startswith("charz train --model")
+        if r["onnx"] is None:  # a recipe only: it says so and claims no accuracy
+            assert r["status"].startswith("recipe only") and r["float_test_accuracy"] is None
+
+
+@pytest.mark.parametrize("rec", TRAINED, ids=lambda r: r["name"])
+def test_shipped_model_matches_its_record(rec):
+    path = rec["onnx"]
+    with open(path, "rb") as fh:
+        raw = fh.read()
+    assert len(raw) < MAX_BYTES and len(raw) == rec["onnx_bytes"]
+    import hashlib
+
+    assert hashlib.sha256(raw).hexdigest() == rec["onnx_sha256"]
+    model = onnx.load_from_string(raw)
+    onnx.checker.check_model(model)
+    assert model.opset_import[0].version == zoo.OPSET == rec["opset"]
+    assert zoo.onnx_parameters(model) == rec["parameters"]
+    assert zoo.onnx_macs(model) == rec["macs_per_image"]
+    pre = zoo.preprocess_of(model)
+    assert pre == rec["preprocess"] and pre["layout"] == "NCHW" and len(pre["mean"]) == len(pre["std"])
+    assert rec["recipe"]["dataset"] and rec["status"] == "trained" and rec["torch_version"]
+    assert 0.0 < rec["float_test_accuracy"] <= 1.0 and rec["test_images"] >= 10000
+
+
+def test_vit_has_transformer_operators():
+    rec = next((r for r in TRAINED if r["name"] == "vit_mnist"), None)
+    if rec is None:
+        pytest.skip("vit_mnist is not shipped")
+    ops = {n.op_type for n in onnx.load(rec["onnx"]).graph.node}
+    assert {"LayerNormalization", "Softmax", "MatMul"} <= ops and ({"Erf", "Gelu"} & ops)
+
+
+@pytest.mark.parametrize("rec", TRAINED, ids=lambda r: r["name"])
+def test_shipped_model_accuracy_on_200_test_images(rec):
+    from charz import datasets
+
+    try:
+        test = datasets.load(rec["recipe"]["dataset"], "test", limit=200)
+    except CharzError as exc:
+        pytest.skip(f"dataset not found: {exc}")
+    ort = pytest.importorskip("onnxruntime")
+    images, labels = np.asarray(test.images), np.asarray(test.labels)
+    acc = zoo.onnx_accuracy(rec["onnx"], images, labels)
+    assert abs(acc - rec["float_test_accuracy"]) <= 0.015, (acc, rec["float_test_accuracy"])
+    # the independent reference: onnxruntime on the same file and inputs predicts the same classes
+    sess = ort.InferenceSession(str(rec["onnx"]), providers=["CPUExecutionProvider"])
+    pre = zoo.preprocess_of(onnx.load(str(rec["onnx"])))
+    ref = sess.run(None, {sess.get_inputs()[0].name: zoo.preprocess(images, pre)})[0].argmax(1)
+    assert np.mean(ref == labels) == acc
+
+
+def test_lenet5_lenet_macs_by_hand():
+    """LeNet-5 on 28x28: conv1 28*28*6*25, conv2 10*10*16*150, dense 400*120 + 120*84 + 84*10."""
+    rec = next((r for r in TRAINED if r["name"] == "lenet5"), None)
+    if rec is None:
+        pytest.skip("lenet5 is not shipped")
+    assert rec["macs_per_image"] == 28 * 28 * 6 * 25 + 10 * 10 * 16 * 150 + 400 * 120 + 120 * 84 + 84 * 10
+    assert rec["parameters"] == ((6 * 25 + 6) + (16 * 150 + 16) + (400 * 120 + 120) + (120 * 84 + 84)
+                                 + (84 * 10 + 10))
+
+
+def test_charz_models_lists_every_model_without_torch():
+    r = charz("models")
+    assert r.returncode == 0, r.stderr
+    for rec in RECORDS:
+        assert rec["name"] in r.stdout
+        if rec["float_test_accuracy"] is not None:
+            assert f"{100 * rec['float_test_accuracy']:.2f} %" in r.stdout
+    code = "import sys; from charz.cli import main; main(['models']); print('TORCH' if 'torch' in sys.modules else 'NO')"
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip().endswith("NO"), out.stdout + out.stderr
+
+
+def test_zoo_reads_records_without_torch(tmp_path):
+    (tmp_path / "m.json").write_text(json.dumps({"recipe": {"dataset": "mnist"}, "float_test_accuracy": 0.5}))
+    (tmp_path / "bad.json").write_text("{")
+    with pytest.raises(CharzError, match="unreadable"):
+        zoo.shipped(tmp_path)
+    (tmp_path / "bad.json").unlink()
+    [rec] = zoo.shipped(tmp_path)
+    assert rec["name"] == "m" and rec["onnx"] is None
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["train", "--model", "nope"], "unknown model 'nope'"),
+    (["train", "--model", "lenet5", "--network", "wht"], "not both"),
+    (["train", "--model", "lenet5", "--length", "4"], "not to --model"),
+    (["train", "--limit", "10"], "--limit applies to --model only"),
+    (["train", "--model", "lenet5", "-o", "x.npz"], "--out"),
+])
+def test_train_model_bad_input_is_one_line(args, needle):
+    assert needle in one_line_error(charz(*args))
+
+
+def test_training_without_torch_is_one_line(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch raises ImportError
+    with pytest.raises(zoo.TrainingExtraMissing, match=r"pip install 'charz\[train\]'"):
+        zoo.fit("lenet5", epochs=1, limit=10, progress=None)
+
+
+@pytest.mark.slow
+def test_lenet5_one_epoch_on_2000_images_loss_falls(tmp_path):
+    torch = pytest.importorskip("torch")
+    from charz import datasets
+
+    try:
+        datasets.load("mnist", "train", limit=10)
+    except CharzError as exc:
+        pytest.skip(f"dataset not found: {exc}")
+    torch.set_num_threads(2)
+    fit = zoo.fit("lenet5", "mnist", epochs=1, limit=2000, progress=None)
+    assert fit.train_images == 2000 and len(fit.step_losses) == 16
+    assert np.mean(fit.step_losses[-4:]) < np.mean(fit.step_losses[:4]) - 0.1  # one short epoch, mostly warm-up
+    out = zoo.export(fit, tmp_path / "lenet5.onnx")
+    model = onnx.load(str(out))
+    assert zoo.onnx_parameters(model) == 61706 and zoo.preprocess_of(model)["input_shape"] == [1, 28, 28]
