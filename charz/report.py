@@ -260,7 +260,8 @@ def plot_offsets(comp: LUT | None, summ: dict, path, pdk: str):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .blocks.adc.plots import COLORS, _save
+    from .blocks.adc.plots import COLORS
+    from .plot.common import save
 
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11.5, 4.4))
     if comp is not None and "offset" in comp.samples:
@@ -296,7 +297,7 @@ def plot_offsets(comp: LUT | None, summ: dict, path, pdk: str):
     a2.set_ylabel("instances")
     a2.set_title("converter offset per Monte Carlo instance (SPICE)", fontsize=9)
     fig.tight_layout()
-    return _save(fig, path)
+    return save(fig, path, tight=True)
 
 
 def network_table(pdk: str, lut_dir, out, chips: int = 3, n_images: int | None = None, progress=print) -> dict:
@@ -365,7 +366,8 @@ def plot_network(rows: list[dict], path, pdk: str):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .blocks.adc.plots import COLORS, _save
+    from .blocks.adc.plots import COLORS
+    from .plot.common import save
 
     fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
     ideal = rows[0]
@@ -400,7 +402,7 @@ def plot_network(rows: list[dict], path, pdk: str):
         fig.text(0.5, 0.005, "nominal-only LUTs (no converter mismatch, so not comparable with the others): "
                  + ", ".join(nominal), ha="center", va="bottom", fontsize=8, color="tab:red")
     fig.tight_layout(rect=(0, 0.04 if nominal else 0, 1, 1))
-    return _save(fig, path)
+    return save(fig, path, tight=True)
 
 
 __all__ = ["digitizers", "converter_summary", "network_table", "ratios", "KINDS"]

@@ -13,23 +13,15 @@ from ..blocks import REGISTRY
 from ..blocks.base import Command, applies, resolve
 from ..core.errors import ParameterError
 from ..core.grid import grid, number
+from ..core.validate import WORKERS_PER_CPU, max_workers
 
 DEFAULT_PDK = "ptm16hp"
 """The PDK a command uses when ``--pdk`` is not given."""
 ON_LUT_PATH = "on the LUT search path"
 """How help texts say where a default LUT is looked for (the search path is explained in the epilog)."""
 
-WORKERS_PER_CPU = 4
-"""--workers is at most this many times the CPU count (ngspice is CPU-bound: more only thrashes)."""
-
-
 # ---------------------------------------------------------------------------------------------------
 # simulation
-def max_workers() -> int:
-    """The largest --workers accepted: WORKERS_PER_CPU x the CPU count."""
-    return WORKERS_PER_CPU * (os.cpu_count() or 1)
-
-
 def check_workers(n) -> int | None:
     """*n* local worker processes: None (one per core), 0 (run in this process) .. max_workers()."""
     if n is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 
 from .errors import ParameterError
 
@@ -68,3 +69,13 @@ def setting(override, env: str, check):
         return override
     text = os.environ.get(env)
     return check(text, env) if text else None
+
+
+WORKERS_PER_CPU = 4
+"""Local worker processes are at most this many times the CPU count (simulations and network runs are
+CPU-bound: more only thrashes)."""
+
+
+def max_workers() -> int:
+    """The most local worker processes accepted: :data:`WORKERS_PER_CPU` x the CPU count."""
+    return WORKERS_PER_CPU * (os.cpu_count() or 1)

@@ -597,12 +597,46 @@ def _generator(chip_seed) -> np.random.Generator:
 def column_model(options: dict):
     """(ColumnModel, its LUT) of the ``cim`` options: the column LUT (``lut``, default ``<pdk>/cim_column``)
     read at vdd / temp / t_pulse with the ideal quantizer of ``adc_bits``, or read out by the converter LUT
-    ``adc_lut`` placed as :func:`charz.network.evaluate.evaluate` places it (its vdd / temp, full scale on
+    ``adc_lut`` placed by :func:`attach_converter` (as `charz eval` places it: its vdd / temp, full scale on
     the column swing, ``columns_per_adc`` per dedicated converter, floor(array_columns / 2^s) memory-immersed
     converters per array). Models are cached per option set (one per process)."""
     keys = ("lut", "pdk", "vdd", "temp", "t_pulse", "adc_bits", "adc_lut", "adc_mismatch_scale", "adc_reference",
             "calibration", "columns_per_adc", "array_columns", "mismatch_scale", "mismatch_source")
     return _column_model(tuple((k, option(options, k)) for k in keys))
+
+
+def attach_converter(model: ColumnModel, lut, adc, *, mismatch_scale=None, reference: str = "column",
+                     calibration: str = "none", columns_per_adc=None, array_columns: int, where: str = ""):
+    """*model* read out by the converter LUT *adc*, placed next to the array as its kind requires: a
+    conventional converter (dedicated) serves *columns_per_adc* columns (None = 1); a memory-immersed one
+    forms floor(array_columns / 2^s) converters per array from the neighbour's bitlines. The converter is
+    read at the model's vdd / temp where its LUT has those axes, with its Monte Carlo spread (x
+    *mismatch_scale*; None = 1 when the LUT has Monte Carlo, else 0). Returns (the model with its digitizer,
+    the digitizer); a one-line ``ParameterError`` (prefixed *where*) for columns_per_adc on an immersed kind.
+    Shared by :func:`charz.network.evaluate.evaluate` and the ``cim`` backend."""
+    from ..blocks.adc import model as dz
+    from ..core.validate import posint
+
+    has_mc = "transition" in adc.samples or "transition_sigma" in adc.tables
+    if mismatch_scale is None:
+        ms = 1.0 if has_mc else 0.0
+        choice = "LUT Monte Carlo (1.0)" if has_mc else "0: the LUT has no Monte Carlo (nominal converters)"
+    else:
+        ms, choice = mismatch_scale, "given"
+    at = {a.name for a in adc.axes}
+    dig = dz.DigitizerModel.from_lut(adc, mismatch_scale=ms, reference=reference, calibration=calibration,
+                                     **{k: model.coords[k] for k in ("vdd", "temp") if k in at and k in model.coords})
+    dig.choices["mismatch_scale"] = choice
+    scheme, sa_bits = timing.scheme_for(dig)
+    ac = posint(array_columns, "array_columns")
+    if scheme == "immersed":
+        if columns_per_adc is not None:
+            raise ParameterError(f"{where}columns_per_adc does not apply to {adc.block}: a memory-immersed array "
+                                 f"forms floor(array_columns / 2^{sa_bits}) converters from its neighbour's bitlines")
+        g = timing.round_time(scheme, timing.column_timing(lut, 0.0), 0.0, ac, 1, sa_bits, ac)["converters_per_array"]
+        return model.with_digitizer(dig, array_columns=ac, converters_per_array=g), dig
+    cpa = 1 if columns_per_adc is None else posint(columns_per_adc, "columns_per_adc")
+    return model.with_digitizer(dig, columns_per_adc=cpa, array_columns=ac), dig
 
 
 @functools.lru_cache(maxsize=16)
@@ -629,22 +663,10 @@ def _column_model(items: tuple):
     model = ColumnModel.from_lut(lut, vdd=o["vdd"], temp=o["temp"], t_pulse=o["t_pulse"], adc_bits=adc_bits,
                                  mismatch_scale=o["mismatch_scale"], mismatch_source=o["mismatch_source"])
     if adc is not None:
-        has_mc = "transition" in adc.samples or "transition_sigma" in adc.tables
-        ms = o["adc_mismatch_scale"] if o["adc_mismatch_scale"] is not None else (1.0 if has_mc else 0.0)
-        at = {a.name for a in adc.axes}
-        dig = dz.DigitizerModel.from_lut(adc, mismatch_scale=ms, reference=o["adc_reference"],
-                                         calibration=o["calibration"],
-                                         **{k: model.coords[k] for k in ("vdd", "temp") if k in at and k in model.coords})
-        scheme, sa_bits = timing.scheme_for(dig)
-        ac = o["array_columns"]
-        if scheme == "immersed":
-            if o["columns_per_adc"] is not None:
-                raise ParameterError(f"cim option columns_per_adc does not apply to {adc.block}: a memory-immersed "
-                                     f"array forms floor(array_columns / 2^{sa_bits}) converters")
-            g = timing.round_time(scheme, timing.column_timing(lut, 0.0), 0.0, ac, 1, sa_bits, ac)["converters_per_array"]
-            model = model.with_digitizer(dig, array_columns=ac, converters_per_array=g)
-        else:
-            model = model.with_digitizer(dig, columns_per_adc=o["columns_per_adc"] or 1, array_columns=ac)
+        model, _ = attach_converter(model, lut, adc, mismatch_scale=o["adc_mismatch_scale"],
+                                    reference=o["adc_reference"], calibration=o["calibration"],
+                                    columns_per_adc=o["columns_per_adc"], array_columns=o["array_columns"],
+                                    where="cim option ")
     return model, lut
 
 

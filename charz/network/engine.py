@@ -80,7 +80,7 @@ import numpy as np
 
 from ..behavior.interfaces import Cost
 from ..core.errors import CharzError, ParameterError
-from ..core.validate import posint
+from ..core.validate import WORKERS_PER_CPU, max_workers, posint
 from . import backends as bk
 from . import quant
 from .graph import Graph, run, weight_products
@@ -436,19 +436,17 @@ def run_chip(plan: Plan, chip, keep_logits: bool = False, cost_log: bool = False
 
 
 # ---- chips in parallel ---------------------------------------------------------------------------------
-WORKERS_PER_CPU = 4
-"""``workers`` is at most this many times the CPU count (the runs are CPU-bound: more only thrashes)."""
 _PARENT_POLL_S = 0.25
 _WORKER: dict = {}
 """In a pool worker: the plan (sent once, by the initializer), the shared slots and this worker's slot."""
 
 
 def check_workers(workers) -> int | None:
-    """*workers* local processes: None or 0 (run in this process) .. :data:`WORKERS_PER_CPU` x the CPU count;
+    """*workers* local processes: None or 0 (run in this process) .. :func:`charz.core.validate.max_workers`;
     a one-line ``ParameterError`` otherwise."""
     if workers is None:
         return None
-    hi = WORKERS_PER_CPU * (os.cpu_count() or 1)
+    hi = max_workers()
     if isinstance(workers, bool) or not isinstance(workers, numbers.Integral) or not 0 <= workers <= hi:
         raise ParameterError(f"workers must be 0 (run in this process) to {hi} ({WORKERS_PER_CPU} x the "
                              f"{os.cpu_count() or 1} CPUs) local processes, got {workers!r}")

@@ -130,29 +130,11 @@ def evaluate(
     )
     adc_info = None
     if adc_lut is not None:
-        has_mc = "transition" in adc.samples or "transition_sigma" in adc.tables
-        if adc_mismatch_scale is None:
-            adc_ms = 1.0 if has_mc else 0.0
-            ms_choice = "LUT Monte Carlo (1.0)" if has_mc else "0: the LUT has no Monte Carlo (nominal converters)"
-        else:
-            adc_ms, ms_choice = adc_mismatch_scale, "given"
-        at = {a.name for a in adc.axes}
-        dig = dz.DigitizerModel.from_lut(
-            adc, mismatch_scale=adc_ms, reference=adc_reference, calibration=adc_calibration,
-            **{k: model.coords[k] for k in ("vdd", "temp") if k in at and k in model.coords},
-        )
-        dig.choices["mismatch_scale"] = ms_choice
-        scheme, sa_bits = timing.scheme_for(dig)
-        ac = posint(array_columns, "array_columns")
-        if scheme == "immersed":
-            if columns_per_adc is not None:
-                raise ParameterError(f"columns_per_adc does not apply to {adc.block}: a memory-immersed array forms "
-                                     f"floor(array_columns / 2^{sa_bits}) converters from its neighbour's bitlines")
-            g = timing.round_time(scheme, timing.column_timing(lut, 0.0), 0.0, ac, 1, sa_bits, ac)["converters_per_array"]
-            model = model.with_digitizer(dig, array_columns=ac, converters_per_array=g)
-        else:
-            columns_per_adc = 1 if columns_per_adc is None else posint(columns_per_adc, "columns_per_adc")
-            model = model.with_digitizer(dig, columns_per_adc=columns_per_adc, array_columns=ac)
+        from .backends import attach_converter
+
+        model, _ = attach_converter(model, lut, adc, mismatch_scale=adc_mismatch_scale, reference=adc_reference,
+                                    calibration=adc_calibration, columns_per_adc=columns_per_adc,
+                                    array_columns=array_columns)
         adc_info = model.quantizer.describe()
         if adc_source:
             adc_info["source"] = adc_source

@@ -1,4 +1,5 @@
-"""Network-level figures: accuracy vs mismatch, energy breakdown per layer.
+"""Network-level figures: accuracy vs mismatch, energy breakdown per layer, energy by layer of a model run and
+accuracy against a swept backend option.
 
 Each takes a result dict (:mod:`charz.network.evaluate`, :mod:`charz.network.engine`) and writes one PNG.
 """
@@ -14,6 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
+from .common import save  # noqa: E402
 
 
 def _subtitle(op: dict, lut: dict, chips: int | None = None, n_images: int | None = None, width: int = 200) -> str:
@@ -35,12 +37,6 @@ def _subtitle(op: dict, lut: dict, chips: int | None = None, n_images: int | Non
     return "\n".join(textwrap.wrap(s, width, break_on_hyphens=False))
 
 
-def _save(fig, path) -> Path:
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(p, dpi=130, bbox_inches="tight", pad_inches=0.15)
-    plt.close(fig)
-    return p
 
 
 def _series(ax, result: dict, color: str, label: str, span: float, seed: int) -> tuple[float, float]:
@@ -101,7 +97,7 @@ def plot_accuracy_vs_mismatch(result: dict, path, measured: dict | None = None) 
     fig.text(0.5, 0.935, _subtitle(result["operating_point"], result["lut"], result.get("chips"), result.get("n_images"),
                                    width=105), ha="center", va="top", fontsize=8)
     fig.tight_layout(rect=(0, 0, 1, 0.92))
-    return _save(fig, path)
+    return save(fig, path, tight=True)
 
 
 def plot_energy_breakdown(result: dict, path) -> Path:
@@ -164,7 +160,7 @@ def plot_energy_breakdown(result: dict, path) -> Path:
     fig.text(0.5, 0.905, _subtitle(op, result["lut"], result.get("chips"), result.get("n_images")) +
              f", mismatch scale {op.get('mismatch_scale', 0):g}", ha="center", fontsize=8.5)
     fig.tight_layout(rect=(0, 0, 1, 0.9))
-    return _save(fig, path)
+    return save(fig, path, tight=True)
 
 
 def plot_layer_energy(result: dict, path, title: str = "") -> Path:
@@ -190,7 +186,7 @@ def plot_layer_energy(result: dict, path, title: str = "") -> Path:
         ax.legend(fontsize=8)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
-    return _save(fig, path)
+    return save(fig, path, tight=True)
 
 
 def plot_accuracy_sweep(sweep: dict, path, title: str = "") -> Path:
@@ -214,4 +210,4 @@ def plot_accuracy_sweep(sweep: dict, path, title: str = "") -> Path:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    return _save(fig, path)
+    return save(fig, path, tight=True)

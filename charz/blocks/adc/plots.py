@@ -20,6 +20,7 @@ from .model import DESCRIPTION, DigitizerModel, check_lut  # noqa: E402
 from .model_transfer import BLOCKS, inl_dnl  # noqa: E402
 from ...core.errors import LUTError  # noqa: E402
 from ...core.lut import Kind  # noqa: E402
+from ...plot.common import save  # noqa: E402
 
 SHORT = {Kind.ADC_SAR: "SAR\n(conventional)", Kind.ADC_MI_SAR: "SAR\n(memory-immersed)", Kind.ADC_FLASH: "flash",
          Kind.ADC_HYBRID: "hybrid\n(flash + MI-SA)"}
@@ -39,12 +40,6 @@ CAT_COLORS = {"comparators": "#4c72b0", "SA logic, encoder, registers": "#dd8452
               "CDAC capacitors": "#c44e52", "reference ladder": "#8172b3"}
 
 
-def _save(fig, path) -> Path:
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(p, dpi=130, bbox_inches="tight", pad_inches=0.15)
-    plt.close(fig)
-    return p
 
 
 def _model(lut, vdd, temp, mismatch_scale) -> DigitizerModel:
@@ -138,7 +133,7 @@ def plot_transfer(lut, path, n_instances: int = 4, seed: int = 0, vdd: float | N
            f"{m.energy * 1e15:.3g} fJ, {m.t_conv * 1e9:.3g} ns per conversion; {mc}")
     fig.text(0.5, 0.962, "\n".join(textwrap.wrap(sub, 110)), ha="center", va="top", fontsize=8)
     fig.tight_layout(rect=(0, 0, 1, 0.945))
-    return _save(fig, path)
+    return save(fig, path, tight=True)
 
 
 def _luts_by_kind(luts) -> dict:
@@ -236,7 +231,7 @@ def plot_converter_comparison(luts, path, pdk="ptm65bulk", bits: int = 5, vdd: f
             f"different nodes and complete stand-alone ADCs, so they are shown beside ours, not as ours.")
     fig.text(0.5, 0.01, "\n".join(textwrap.wrap(foot, 175)), ha="center", va="bottom", fontsize=7.2, color="0.25")
     fig.tight_layout(rect=(0, 0.08, 1, 0.95))
-    return _save(fig, path)
+    return save(fig, path, tight=True)
 
 
 def _category(part: str) -> str:

@@ -18,6 +18,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from ...core.errors import LUTError  # noqa: E402
 from ...core.lut import LUT, Kind  # noqa: E402
+from ...plot.common import save, mc_note  # noqa: E402
 
 BLOCK = Kind.CIM_COLUMN
 MAX_SAMPLE_LINES = 60
@@ -66,21 +67,8 @@ def _title(lut: LUT, temp: float, t_pulse: float, extra: str = "") -> str:
     return s + (f"\n{extra}" if extra else "")
 
 
-def _mc_note(lut: LUT) -> str:
-    p = lut.provenance
-    n = p.get("mc_samples") or 0
-    if not n:
-        return "nominal only (no Monte Carlo)"
-    src = "user value" if "override" in str(p.get("avt_source", "")) else "assumed"
-    return f"Monte Carlo: {n} column instances, A_VT = {p.get('avt_mv_um', '?')} mV·µm ({src}), seed {p.get('mc_seed')}"
 
 
-def _save(fig, path) -> Path:
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(p, dpi=130)
-    plt.close(fig)
-    return p
 
 
 def plot_vbl_vs_k(lut: LUT, path, vdd=None, temp=None, t_pulse=None) -> Path:
@@ -123,9 +111,9 @@ def plot_vbl_vs_k(lut: LUT, path, vdd=None, temp=None, t_pulse=None) -> Path:
     ax.set_xlabel("k = cells with input = weight = 1")
     ax.set_ylabel("read-bitline voltage at the sense instant V_BL [V]")
     ax.grid(alpha=0.3)
-    ax.set_title(_title(lut, temp, t_pulse, _mc_note(lut)), fontsize=8.5)
+    ax.set_title(_title(lut, temp, t_pulse, mc_note(lut, "column instances")), fontsize=8.5)
     fig.tight_layout()
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def plot_vbl_histograms(lut: LUT, path, ks=None, vdd=None, temp=None, t_pulse=None) -> Path:
@@ -171,10 +159,10 @@ def plot_vbl_histograms(lut: LUT, path, ks=None, vdd=None, temp=None, t_pulse=No
         a.set_ylabel("samples")
         a.grid(alpha=0.25)
     h, lab = axes.flat[0].get_legend_handles_labels()
-    fig.suptitle(_title(lut, temp, t_pulse, f"VDD = {v:g} V. " + _mc_note(lut)), fontsize=8.5)
+    fig.suptitle(_title(lut, temp, t_pulse, f"VDD = {v:g} V. " + mc_note(lut, "column instances")), fontsize=8.5)
     fig.tight_layout(rect=(0, 0.06, 1, 1))
     fig.legend(h, lab, loc="lower center", ncol=3, fontsize=8, frameon=False)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def plot_energy_vs_k(lut: LUT, path, vdd=None, temp=None, t_pulse=None) -> Path:
@@ -225,7 +213,7 @@ def plot_energy_vs_k(lut: LUT, path, vdd=None, temp=None, t_pulse=None) -> Path:
     fig.suptitle(_title(lut, temp, t_pulse, "energy = VDD × supply charge over precharge release, wordline pulse, "
                                             "sense and restore"), fontsize=8.5)
     fig.tight_layout()
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def plot_lut(lut: LUT, out: Path, stem: str) -> list[Path]:

@@ -18,6 +18,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from ...core.errors import LUTError  # noqa: E402
 from ...core.lut import LUT, Kind  # noqa: E402
+from ...plot.common import save, mc_note  # noqa: E402
 
 BLOCK = Kind.COMPARATOR
 
@@ -59,21 +60,8 @@ def _head(lut: LUT) -> str:
             f"t_clk = {c.get('t_clk', float('nan')) * 1e12:.0f} ps")
 
 
-def _mc_note(lut: LUT) -> str:
-    p = lut.provenance
-    n = p.get("mc_samples") or 0
-    if not n:
-        return "nominal only (no Monte Carlo)"
-    src = "user value" if "override" in str(p.get("avt_source", "")) else "assumed"
-    return f"Monte Carlo: {n} instances, A_VT = {p.get('avt_mv_um', '?')} mV·µm ({src}), seed {p.get('mc_seed')}"
 
 
-def _save(fig, path) -> Path:
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(p, dpi=130)
-    plt.close(fig)
-    return p
 
 
 def plot_offset_histogram(lut: LUT, path, vdd=None, temp=None) -> Path:
@@ -128,10 +116,10 @@ def plot_offset_histogram(lut: LUT, path, vdd=None, temp=None) -> Path:
         a.grid(alpha=0.25)
     h, lab = axes.flat[0].get_legend_handles_labels()
     note = f"ramp resolution {res * 1e3:g} mV per decision" if res else ""
-    fig.suptitle(f"{_head(lut)}, {t:g} °C\n{_mc_note(lut)}; {note}", fontsize=8.5)
+    fig.suptitle(f"{_head(lut)}, {t:g} °C\n{mc_note(lut)}; {note}", fontsize=8.5)
     fig.tight_layout(rect=(0, 0.07, 1, 1))
     fig.legend(h, lab, loc="lower center", ncol=3, fontsize=8, frameon=False)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def plot_decision_time(lut: LUT, path, vdd=None, temp=None) -> Path:
@@ -183,7 +171,7 @@ def plot_decision_time(lut: LUT, path, vdd=None, temp=None) -> Path:
     ax.set_title(f"{_head(lut)}, {t:g} °C\nnominal (no mismatch); regeneration fit over |dv| ≤ {fit_max * 1e3:g} mV",
                  fontsize=8.5)
     fig.tight_layout()
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def plot_energy_vs_vdd(lut: LUT, path, temp=None) -> Path:
@@ -221,7 +209,7 @@ def plot_energy_vs_vdd(lut: LUT, path, temp=None) -> Path:
                  f"(|dv| {mags.min() * 1e3:g}-{mags.max() * 1e3:g} mV), "
                  f"load {lut.conditions.get('c_load', 0) * 1e15:.3g} fF per output", fontsize=8.5)
     fig.tight_layout()
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def plot_lut(lut: LUT, out, stem: str = "comparator") -> list[Path]:

@@ -16,7 +16,7 @@ import numpy as np  # noqa: E402
 
 from ...core.errors import ParameterError  # noqa: E402
 from ...core.lut import Kind  # noqa: E402
-from ...plot.network import _save  # noqa: E402
+from ...plot.common import save  # noqa: E402
 
 COLORS = {"lines": "tab:blue", "tdcs": "tab:orange", "shared": "tab:purple", "caps": "tab:green", "readout": "tab:red"}
 LABELS = {"lines": "delay lines (2 per element)", "tdcs": "element TDCs", "shared": "latest detector + scale TDC",
@@ -73,7 +73,7 @@ def plot_training(cmp: dict, path) -> Path:
     fig.suptitle("Digits MLP 64-64-10 trained in memory: FP32 vs time-domain FP8 MAC", fontsize=11)
     fig.text(0.5, 0.905, "\n".join(textwrap.fill(s, 150) for s in sub.split("\n")), ha="center", va="top", fontsize=8)
     fig.tight_layout(rect=(0, 0, 1, 0.86))
-    return _save(fig, path)
+    return save(fig, path, tight=True)
 
 
 def plot_energy_breakdown(result: dict, path) -> Path:
@@ -125,7 +125,7 @@ def plot_energy_breakdown(result: dict, path) -> Path:
            "accumulation of chunks, scaling, bias, ReLU, data movement")
     fig.text(0.5, 0.905, "\n".join(textwrap.fill(s, 160) for s in sub.split("\n")), ha="center", va="top", fontsize=8)
     fig.tight_layout(rect=(0, 0, 1, 0.86))
-    return _save(fig, path)
+    return save(fig, path, tight=True)
 
 
 def plot_accuracy_vs_mismatch(sweep: dict, path) -> Path:
@@ -159,7 +159,7 @@ def plot_accuracy_vs_mismatch(sweep: dict, path) -> Path:
         f"{_circuit_line(sweep)}; {sweep['fmt'].upper()}, L = {sweep['length']}; {sweep['chips']} chips, "
         f"{sweep['n_images']} images", 95), fontsize=8.5)
     fig.tight_layout()
-    return _save(fig, path)
+    return save(fig, path, tight=True)
 
 
 # ---- figures of the SPICE LUTs (td_delay, td_tdc, td_acc, td_arbiter) ------------------------------------
@@ -188,7 +188,7 @@ def plot_delay(lut, path) -> Path:
     ax2.axhline(0, color="k", lw=0.5)
     ax2.set(xlabel="exponent code", ylabel="INL [unit delays]", title="deviation from the straight-line fit")
     ax2.legend(fontsize=8)
-    return _save(fig, path)
+    return save(fig, path, tight=True)
 
 
 def plot_tdc(lut, path) -> Path:
@@ -217,7 +217,7 @@ def plot_tdc(lut, path) -> Path:
         ax2.legend(fontsize=8)
     else:
         ax2.text(0.5, 0.5, "no Monte Carlo", ha="center", transform=ax2.transAxes)
-    return _save(fig, path)
+    return save(fig, path, tight=True)
 
 
 def plot_acc(lut, path) -> Path:
@@ -237,7 +237,7 @@ def plot_acc(lut, path) -> Path:
     ax2.axhline(0, color="k", lw=0.5)
     ax2.set(xlabel="signed sum S [unit capacitors]", ylabel="INL [unit capacitors]", title="deviation from the line")
     ax2.legend(fontsize=8)
-    return _save(fig, path)
+    return save(fig, path, tight=True)
 
 
 def plot_arbiter(lut, path) -> Path:
@@ -260,7 +260,7 @@ def plot_arbiter(lut, path) -> Path:
     ax.legend(fontsize=8)
     ax2.set(xscale="symlog", xlabel="dt = t_b - t_a [ps]", ylabel="P(a wins)", title="Monte Carlo instances")
     ax2.legend(fontsize=8)
-    return _save(fig, path)
+    return save(fig, path, tight=True)
 
 
 def plot_lut(lut, out: Path, stem: str) -> list[Path]:
@@ -284,4 +284,4 @@ def plot_sensitivity(res: dict, path) -> Path:
            yscale="log", title=textwrap.fill(f"TD-MAC sensitivity: {res['verdict']['more_sensitive']} path more "
                                              f"sensitive ({res['verdict']['ratio']:.3g}x at scale 1)", 60))
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save(fig, path, tight=True)

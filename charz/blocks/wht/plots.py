@@ -19,7 +19,8 @@ import numpy as np  # noqa: E402
 
 from ...core.errors import LUTError  # noqa: E402
 from ...core.lut import LUT, Kind  # noqa: E402
-from ..cim_column.plots import _pick, _save  # noqa: E402
+from ..cim_column.plots import _pick  # noqa: E402
+from ...plot.common import save  # noqa: E402
 
 BLOCK = Kind.WHT_COLUMN
 PARTS = (("energy_precharge", "bitline precharge", "tab:blue"), ("energy_latch", "latches (supply + clocks)", "tab:red"),
@@ -75,7 +76,7 @@ def plot_dv_map(lut: LUT, path, vdd=None, temp=None, t_pulse=None) -> Path:
     ax.set_ylabel("k− (cells pulling the − bitline)")
     ax.set_title(_title(lut, op, "differential bitline voltage"), fontsize=8.5)
     fig.tight_layout()
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def plot_error_probability(lut: LUT, path, vdd=None, temp=None, t_pulse=None) -> Path:
@@ -117,7 +118,7 @@ def plot_error_probability(lut: LUT, path, vdd=None, temp=None, t_pulse=None) ->
         fig.colorbar(sc, ax=ax, label="k+ + k− (active rows)")
         ax.set_title(_title(lut, op, f"{label} errors"), fontsize=8)
     fig.tight_layout()
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def plot_energy_breakdown(lut: LUT, path, vdd=None, temp=None, t_pulse=None) -> Path:
@@ -147,7 +148,7 @@ def plot_energy_breakdown(lut: LUT, path, vdd=None, temp=None, t_pulse=None) -> 
     axes[1].legend(fontsize=8, loc="upper left")
     fig.suptitle(_title(lut, op, "energy breakdown (supply charge)"), fontsize=8.5)
     fig.tight_layout()
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def plot_lut(lut: LUT, out, stem: str = "wht") -> list[Path]:
@@ -186,7 +187,7 @@ def plot_accuracy_vs_mismatch(sweep: dict, path) -> Path:
     ax.set_title(_net_title(r0, f"accuracy vs mismatch\nVDD {op.get('vdd', 0):g} V, "
                                 f"{r0['network']['mode']} latches"), fontsize=8.5)
     fig.tight_layout()
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def plot_accuracy_vs_vdd(sweep: dict, path) -> Path:
@@ -213,7 +214,7 @@ def plot_accuracy_vs_vdd(sweep: dict, path) -> Path:
     a2.legend(fontsize=8)
     fig.suptitle(_net_title(sweep["results"][0], "accuracy and efficiency vs VDD"), fontsize=8.5)
     fig.tight_layout()
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def plot_planes_histogram(result: dict, path) -> Path:
@@ -229,4 +230,4 @@ def plot_planes_histogram(result: dict, path) -> Path:
                                     f"active forward column-planes skipped, energy skipped "
                                     f"{100 * result['energy_skipped_fraction']:.1f} %"), fontsize=8.5)
     fig.tight_layout()
-    return _save(fig, path)
+    return save(fig, path)
