@@ -1,7 +1,7 @@
 """`charz` command line. Every sub-command has --help; errors are one line and a non-zero exit code.
 
 One module per verb (``doctor``, ``pdk``, ``cache``, ``netlist``, ``characterize``, ``lut``, ``plot``,
-``eval``, ``check``, ``train``, ``report``, ``demo``, ``data``), each with ``add_parser(sub)`` and its ``cmd_*``
+``eval``, ``check``, ``train``, ``report``, ``demo``, ``data``, ``models``), each with ``add_parser(sub)`` and its ``cmd_*``
 function; :mod:`.common` holds what they share. No block is named here: ``characterize`` takes its blocks
 and options from :data:`charz.blocks.REGISTRY`, and ``eval`` / ``check`` / ``train`` run the commands the
 block families declare there (``charz/blocks/<family>/commands.py``)."""
