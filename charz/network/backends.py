@@ -30,7 +30,21 @@ name          operands  what computes / what its Cost counts
                         programming, the activations' per call or from the calibrated range, option
                         ``x_scale``) and rounded to FP8. Cost: ``mac``, ``readout`` from the model; no
                         latency.
+``wht``       block     the WHT crossbar (:class:`WhtLayerBackend` around
+                        :class:`charz.blocks.wht.model.WhtBackend`) for the fixed-function operator
+                        ``ai.charz.WhtCrossbar`` (:mod:`charz.network.ops_wht`) only: programmed with the
+                        node's hard-wired block Hadamard matrix, fed the sign-magnitude integers the
+                        operator quantizes, per-plane latches of a ``wht_column`` LUT (mismatch drawn once
+                        per chip) or ideal ones; the node's threshold input is the per-call
+                        early-termination hint. Cost: ``rows`` (row drive) and ``columns`` (precharge,
+                        latch, clock) from the LUT, ops = 2 R^2 per R-point transform, conversions =
+                        evaluated column-planes, counters (skipped column-planes, the energy without
+                        early termination, ...); no latency.
 ============  ========  =====================================================================================
+
+A **block operator** (:data:`BLOCK_BACKENDS`: op type -> its backend) is not a weight product: the
+executor routes it through the graph's block hook, never quantizes it (the operator carries its own
+quantization) and maps it on its own backend only; that backend takes no other layer.
 
 :func:`make_backend` builds one from a name, an option dict (:data:`OPTIONS`; what each backend takes:
 :data:`BACKEND_OPTIONS`) and a chip seed. The engine adds two options of its own: ``x_signed`` (the
@@ -58,8 +72,12 @@ from ..behavior.interfaces import Cost
 from ..blocks.cim_column.model import ColumnModel
 from ..blocks.cim_column.model_layer import CimBackend
 from ..blocks.td_mac.model import TdMacBackend, TdMacModel
+from ..blocks.wht import model_planes as wht_planes
+from ..blocks.wht.model import WhtBackend, WhtModel
 from ..core.errors import ParameterError
+from ..core.hadamard import ORDERS
 from . import quant, timing
+from .ops_wht import OP as WHT_OP
 from .td_mac import pow2_scale
 
 DIGITAL_MAC_ENERGY_J = 0.23e-12
@@ -71,8 +89,16 @@ DIGITAL_MAC_SOURCE = ("assumption: 0.23 pJ per MAC = an 8-bit integer multiply (
                       "no data movement, no SRAM reads; override with energy_per_mac")
 """Where :data:`DIGITAL_MAC_ENERGY_J` comes from (quoted in every result that uses it)."""
 
-BACKENDS = ("float", "exact", "digital", "cim", "td_mac")
+BACKENDS = ("float", "exact", "digital", "cim", "td_mac", "wht")
 """Backend names :func:`make_backend` knows."""
+BLOCK_BACKENDS = {WHT_OP: "wht"}
+"""Fixed-function block operator (op type) -> the backend that runs it (and runs nothing else)."""
+ANALOG = ("cim", "td_mac", "wht")
+"""The backends whose layers make the analog TOPS/W of a result."""
+DRAW_FROM_GENERATOR = ("cim", "wht")
+"""Backends that draw their mismatch at ``program`` from the chip's one generator, in programming order."""
+DEFAULT_WHT_LUT = "wht16"
+"""The ``wht`` backend's default LUT: ``<pdk>/wht16`` on the LUT search path (as `charz eval --network wht`)."""
 FLOAT_DTYPES = ("model", "float64", "float32")
 """Precisions of the ``float`` backend."""
 CIM_MAX_X_BITS = 8
@@ -134,7 +160,8 @@ OPTIONS = {
     # cim
     "columns": Opt("choice", "'lut': the column LUT's circuit; 'ideal': ideal columns (k_hat = k, 0 J)",
                    choices=("lut", "ideal")),
-    "lut": Opt("path", "cim_column LUT (default <pdk>/cim_column on the LUT search path)"),
+    "lut": Opt("path", "the block's LUT: cim_column for cim (default <pdk>/cim_column), wht_column for wht (default "
+                       "<pdk>/wht16), on the LUT search path"),
     "pdk": Opt("path", "PDK of the default LUTs"),
     "tile_rows": Opt("int", "rows N per tile (must equal the column LUT's N; free for ideal columns)", 1, 4096),
     "vdd": Opt("float", "supply [V] (default: the LUT's)", 0.05, 5.0),
@@ -166,15 +193,24 @@ OPTIONS = {
     "x_scale": Opt("choice", "FP8 activation scale: 'dynamic' (the amax of each call's x, as charz.network.td_mac "
                    "does) or 'calibrated' (from the calibrated range: the same for every batch)",
                    choices=("dynamic", "calibrated")),
+    # wht
+    "crossbar": Opt("choice", "'lut': the wht_column LUT's circuit; 'ideal': ideal latches, no LUT (0 J)",
+                    choices=("lut", "ideal")),
+    "mode": Opt("choice", "WHT latch: 'ternary' (latch pair) or 'sign' (default: the LUT's latch)",
+                choices=wht_planes.MODES),
+    "early_termination": Opt("bool", "WHT: stop a column once its soft-thresholded output is settled (the "
+                             "operator's threshold hint)"),
     # set by the executor, not by a mapping file
     "x_signed": Opt("bool", "the layer's activations are signed (set by the executor)"),
     "x_amax": Opt("float", "calibrated activation magnitude (set by the executor)", 0, None),
+    "in_bits": Opt("int", "input bits of a block operator (set by the executor from the node's attributes)", 2,
+                   wht_planes.MAX_BITS),
 }
 """Every option a backend takes, with its check."""
 
 QUANT_KEYS = ("w_bits", "x_bits", "weight_scale", "act_range", "percentile")
 """Options of the executor's quantization (integer backends; ``td_mac`` takes the range keys)."""
-ENGINE_KEYS = ("x_signed", "x_amax")
+ENGINE_KEYS = ("x_signed", "x_amax", "in_bits")
 """Options the executor sets itself (a mapping file may not)."""
 BACKEND_OPTIONS = {
     "float": ("dtype",),
@@ -185,6 +221,7 @@ BACKEND_OPTIONS = {
                          "mismatch_scale", "mismatch_source"),
     "td_mac": ("act_range", "percentile", "fmt", "length", "circuit", "adc", "pdk", "vdd", "temp", "window", "guard",
                "fullscale", "exp_mismatch", "man_mismatch", "units", "x_scale"),
+    "wht": ("crossbar", "lut", "pdk", "vdd", "temp", "t_pulse", "mismatch_scale", "mode", "early_termination"),
 }
 """The options (keys of :data:`OPTIONS`) each backend takes, besides :data:`ENGINE_KEYS`."""
 DEFAULTS = {"w_bits": 8, "x_bits": 8, "weight_scale": "channel", "act_range": "percentile",
@@ -192,7 +229,7 @@ DEFAULTS = {"w_bits": 8, "x_bits": 8, "weight_scale": "channel", "act_range": "p
             "columns": "lut", "pdk": "ptm16hp", "mismatch_scale": 1.0, "mismatch_source": "mvn",
             "adc_reference": "column", "calibration": "none", "array_columns": timing.DEFAULT_ARRAY_COLUMNS,
             "fmt": "e4m3", "length": 16, "circuit": "luts", "exp_mismatch": 1.0, "man_mismatch": 1.0, "units": 1,
-            "x_scale": "dynamic"}
+            "x_scale": "dynamic", "crossbar": "lut", "early_termination": True}
 """Values of the options not given (the others default to None: the block model's own default)."""
 
 
@@ -214,6 +251,20 @@ def check_options(name: str, options: dict, where: str = "backend options", engi
         raise ParameterError(f"{where}: x_bits = {out['x_bits']}: the CiM column applies at most "
                              f"{CIM_MAX_X_BITS}-bit activations")
     return out
+
+
+def check_pairing(backend: str, op: str, name: str, where: str) -> None:
+    """A one-line ParameterError (prefixed *where*) when layer *name* (op type *op*) cannot run on *backend*: a
+    block operator runs only on its own backend (:data:`BLOCK_BACKENDS`), which runs nothing else."""
+    home = BLOCK_BACKENDS.get(op)
+    if home is not None and backend != home:
+        raise ParameterError(f"{where}: layer '{name}' is a {op} node, a fixed-function block: it runs on backend "
+                             f"'{home}' only, not {backend!r}")
+    if home is None and backend in BLOCK_BACKENDS.values():
+        ops = ", ".join(o for o, b in BLOCK_BACKENDS.items() if b == backend)
+        raise ParameterError(f"{where}: layer '{name}' ({op}) cannot run on backend {backend!r}, which runs only "
+                             f"{ops} nodes: map it to one of "
+                             f"{', '.join(b for b in BACKENDS if b not in BLOCK_BACKENDS.values())}")
 
 
 def option(options: dict, key: str):
@@ -530,6 +581,100 @@ class TdMacLayerBackend:
                 "x_scale": self.s_x, "w_scale": self.s_w}
 
 
+class WhtLayerBackend:
+    """The WHT crossbar for the executor's block operator ``ai.charz.WhtCrossbar``: a
+    :class:`charz.blocks.wht.model.WhtBackend` of one chip, made at :meth:`program` (n, R and the Hadamard
+    ordering read from the hard-wired matrix the node gives; its tiles' mismatch drawn then from *seed*, a
+    Generator a chip's layers share in programming order, as :func:`charz.network.wht.evaluate_wht` draws one
+    chip's transforms). *model* None: ideal latches without a LUT (no energy); ``ideal=True``: ideal latches,
+    energy from the model's LUT tables. :meth:`matmul` takes the sign-magnitude integers the operator
+    quantized and its hint ``thresholds`` (used for early termination when *early_termination*)."""
+
+    operands = "block"
+
+    def __init__(self, model: WhtModel | None, *, bits: int = wht_planes.DEFAULT_BITS, mode: str = "ternary",
+                 early_termination: bool = True, ideal: bool = False, seed=0):
+        self.model = model
+        self.bits = wht_planes.check_bits(bits)
+        self.mode = wht_planes.check_mode(mode)
+        if model is not None:
+            model.check_mode(mode)
+        self.early_termination = bool(early_termination)
+        self.is_ideal = bool(ideal) or model is None
+        self.seed = seed
+        self.inner: WhtBackend | None = None
+        self.weights: np.ndarray | None = None
+
+    @property
+    def label(self) -> str:
+        """The crossbar's label (after :meth:`program`), with early termination."""
+        if self.inner is None:
+            return f"WHT crossbar ({self.mode} latch, {self.bits}-bit inputs), not programmed"
+        return self.inner.label + (", early termination" if self.early_termination else "")
+
+    @property
+    def shape(self) -> tuple[int, int] | None:
+        """(n, n) once programmed; None before."""
+        return None if self.inner is None else self.inner.shape
+
+    def program(self, weights) -> None:
+        """Build this chip's crossbars for the block Hadamard matrix *weights* (n, n) and draw their mismatch."""
+        w = _weights2d(weights)
+        r, order = _block_hadamard_geometry(w)
+        if self.model is not None and (r != self.model.n_rows or order != self.model.order):
+            raise ParameterError(f"the WHT operator needs {r}x{r} crossbars in {order} order, but the wht_column LUT "
+                                 f"has R = {self.model.n_rows}, {self.model.order} order: use a LUT characterized for "
+                                 f"it, or crossbar = 'ideal'")
+        self.inner = WhtBackend(w.shape[0], model=self.model, n_rows=None if self.model is not None else r,
+                                order=order, bits=self.bits, mode=self.mode, ideal=self.is_ideal, seed=self.seed)
+        self.inner.program(w)
+        self.weights = w
+
+    def matmul(self, x, thresholds=None) -> tuple[np.ndarray, Cost]:
+        """(y (vectors, n) int64, Cost) of sign-magnitude integers x (vectors, n); *thresholds* = the node's hint."""
+        if self.inner is None:
+            raise ParameterError("program the weights first (backend.program(block_hadamard(n, R, order)))")
+        x = np.asarray(x)
+        y, c = self.inner.matmul(x, thresholds=thresholds,
+                                 early_termination=self.early_termination and thresholds is not None)
+        c.counters["vectors"] = int(x.shape[0]) if x.ndim == 2 else 1
+        c.counters["column_evaluations"] = c.counters["evaluated_column_planes"]
+        return y, c
+
+    def ideal(self) -> "WhtLayerBackend":
+        """Ideal latches (the ideal quantized crossbar; energy from the LUT's tables), same bits, mode and
+        early termination, programmed alike."""
+        out = WhtLayerBackend(self.model, bits=self.bits, mode=self.mode, early_termination=self.early_termination,
+                              ideal=True)
+        if self.weights is not None:
+            out.program(self.weights)
+        return out
+
+    def describe(self) -> dict:
+        """Crossbar size, ordering, bits, latch, ideal or circuit, early termination, operating point; ``tiles``
+        = 1 per group (each group of the node is one R x R crossbar)."""
+        out = {"tiles": 1, "bits": self.bits, "mode": self.mode, "early_termination": self.early_termination,
+               "ideal": self.is_ideal}
+        if self.inner is not None:
+            out.update(n=self.inner.layer.n, n_rows=self.inner.layer.n_rows, order=self.inner.layer.order)
+        if self.model is not None:
+            out["operating_point"] = dict(self.model.coords)
+            out["mismatch_scale"] = self.model.mismatch_scale
+        return out
+
+
+def _block_hadamard_geometry(w: np.ndarray) -> tuple[int, str]:
+    """(R, order) of a block Hadamard matrix (n, n), or a one-line ParameterError."""
+    n = w.shape[0]
+    r = int(np.count_nonzero(w[0])) if w.shape == (n, n) and n else 0
+    if r and not r & (r - 1) and n % r == 0:
+        for order in ORDERS:
+            if np.array_equal(w, wht_planes.block_hadamard(n, r, order)):
+                return r, order
+    raise ParameterError(f"a WHT crossbar is hard-wired: it takes a block Hadamard matrix only, got another "
+                         f"{w.shape} matrix")
+
+
 # ---- factory -------------------------------------------------------------------------------------------
 def make_backend(name: str, options: dict | None = None, chip_seed=0, *, cache: dict | None = None):
     """A new backend *name* (:data:`BACKENDS`) for one simulated chip, with *options* (:data:`OPTIONS`,
@@ -539,7 +684,10 @@ def make_backend(name: str, options: dict | None = None, chip_seed=0, *, cache: 
     does for one chip). ``td_mac`` builds a :class:`~charz.blocks.td_mac.model.TdMacModel` (its engines drawn
     from the integer seed; from a Generator: one integer drawn); with *cache* (a dict kept for one chip)
     layers with the same seed and model options share that model: a TD-MAC stores no weights, so a chip's
-    engines serve every layer in turn, as in :func:`charz.network.td_mac.evaluate_td`."""
+    engines serve every layer in turn, as in :func:`charz.network.td_mac.evaluate_td`. ``wht`` (block operators
+    only) builds a :class:`WhtLayerBackend` on the :func:`wht_model` of its options (``crossbar = "ideal"``:
+    no LUT) with the latch ``mode`` (default: the LUT's), the executor's ``in_bits``, and draws its crossbars'
+    mismatch from the Generator at ``program``, as ``cim`` does."""
     opts = check_options(name, options or {})
     o = functools.partial(option, opts)
     signed = bool(opts.get("x_signed", False))
@@ -550,6 +698,17 @@ def make_backend(name: str, options: dict | None = None, chip_seed=0, *, cache: 
     if name == "digital":
         return DigitalBackend(o("w_bits"), o("x_bits"), signed, o("energy_per_mac"))
     rng = _generator(chip_seed)
+    if name == "wht":
+        model = None
+        if o("crossbar") == "ideal":
+            extra = [k for k in ("lut", "vdd", "temp", "t_pulse") if k in opts]
+            if extra:
+                raise ParameterError(f"wht option {extra[0]} does not apply to the ideal crossbar (crossbar = 'ideal')")
+        else:
+            model = wht_model(opts)
+        mode = opts.get("mode") or ("sign" if model is not None and not model.ternary else "ternary")
+        return WhtLayerBackend(model, bits=opts.get("in_bits", wht_planes.DEFAULT_BITS), mode=mode,
+                               early_termination=o("early_termination"), seed=rng)
     if name == "cim":
         if o("columns") == "ideal":
             extra = [k for k in ("lut", "adc_bits", "adc_lut", "vdd", "temp", "t_pulse") if k in opts]
@@ -592,6 +751,24 @@ def _generator(chip_seed) -> np.random.Generator:
     if isinstance(chip_seed, bool) or not isinstance(chip_seed, numbers.Integral) or chip_seed < 0:
         raise ParameterError(f"chip seed must be an integer >= 0, a SeedSequence or a Generator, got {chip_seed!r}")
     return np.random.default_rng(int(chip_seed))
+
+
+def wht_model(options: dict) -> WhtModel:
+    """The :class:`~charz.blocks.wht.model.WhtModel` of the ``wht`` options: the ``wht_column`` LUT (``lut``,
+    default ``<pdk>/wht16``) read at vdd / temp / t_pulse (None: the LUT's rule, :meth:`WhtModel.from_lut`)
+    with ``mismatch_scale``. Cached per option set (one per process)."""
+    keys = ("lut", "pdk", "vdd", "temp", "t_pulse", "mismatch_scale")
+    return _wht_model(tuple((k, option(options, k)) for k in keys))
+
+
+@functools.lru_cache(maxsize=16)
+def _wht_model(items: tuple) -> WhtModel:
+    from ..core.lut import LUT, find_default
+
+    o = dict(items)
+    lut = LUT.load(o["lut"] if o["lut"] is not None else find_default(o["pdk"], DEFAULT_WHT_LUT), block="wht_column")
+    return WhtModel.from_lut(lut, vdd=o["vdd"], temp=o["temp"], t_pulse=o["t_pulse"],
+                             mismatch_scale=o["mismatch_scale"])
 
 
 def column_model(options: dict):

@@ -14,7 +14,13 @@ latency and a per-layer table.
    preprocessed one batch at a time.
 2. **Weights**: one dry run on one image records every weight matrix the graph multiplies by (per node and
    group, as :func:`charz.network.graph.run` hands them to the product hook); integer backends get them
-   quantized (:mod:`charz.network.quant`: signed symmetric, per output channel by default).
+   quantized (:mod:`charz.network.quant`: signed symmetric, per output channel by default). A **block
+   operator** (a fixed-function block of charz's ONNX domain: ``ai.charz.WhtCrossbar``,
+   :mod:`charz.network.ops_wht`) is a layer too (``kind="block"``): the dry run records its hard-wired
+   matrix and its attributes; it is never quantized or calibrated by the executor (the operator quantizes
+   its own inputs), runs on its own backend (:data:`charz.network.backends.BLOCK_BACKENDS`: ``wht``), and
+   in every run goes through the graph's block hook: the operator's integers and per-call hints (the
+   early-termination threshold) to the chip's backend, or its float path in the float run.
 3. **Calibration** of the activation ranges on ``calib_count`` calibration images: the first images of
    ``calib_images`` (pass a training split) or, when none is given, the first images being evaluated
    (optimistic: the test data sets its own ranges; the result says which). ``calib_pass="float"`` (the
@@ -31,7 +37,9 @@ latency and a per-layer table.
    A chip builds each layer's backend once (:func:`charz.network.backends.make_backend`) and programs
    its weights once, then runs every batch of ``batch`` images through it. The CiM layers of chip c draw
    their columns, in execution order, from one generator ``default_rng(SeedSequence(seed, spawn_key=(c,)))``
-   (= ``SeedSequence(seed).spawn(chips)[c]``, the draw of :func:`charz.network.evaluate.evaluate`); the
+   (= ``SeedSequence(seed).spawn(chips)[c]``, the draw of :func:`charz.network.evaluate.evaluate`; the
+   ``wht`` layers draw their crossbars from the same generator, as :func:`charz.network.wht.evaluate_wht`
+   draws one chip's transforms); the
    ``td_mac`` layers of chip c share one :class:`~charz.blocks.td_mac.model.TdMacModel` per option set,
    seed ``seed + c`` (its engines serve every layer in turn, as :func:`charz.network.td_mac.make_chips`
    and :func:`~charz.network.td_mac.evaluate_td` do).
@@ -49,17 +57,16 @@ latency and a per-layer table.
    activation x activation products (attention) run in float and are booked as digital MACs at
    :data:`charz.network.backends.DIGITAL_MAC_ENERGY_J` (an assumption).
 
-Conventions: ops = 2 x MACs (1 MAC = one multiply and one add), logical MACs of the products (not per
-bit plane); TOPS/W = ops per inference / energy per inference [J] / 1e12, energy = every component every
-backend counts (layers on ``float`` / ``exact`` count none: the result lists them); accuracy per chip,
-mean, sample std and the 95 % confidence interval of the mean (Student t, chips - 1 degrees of freedom,
-clipped to [0, 1]);
-latency per inference = the sum over layers of each layer's latency per image when every layer's backend
-gives one (layers one after the other, images one at a time), else None with the partial sum and the
-layers without timing. Per-layer input sparsity = fraction of zero quantized activations entering the
-layer's products (of zero real ones for float-operand backends; a Conv's im2col columns, padding
-included); output sparsity = fraction of zeros after the first
-Relu / Clip that follows the layer through elementwise nodes only (None when there is none).
+Conventions: ops = 2 x MACs (1 MAC = one multiply and one add), logical MACs of the products (not per bit
+plane; a WHT crossbar node: n x R MACs per vector, its R x R blocks); TOPS/W = ops per inference / energy per
+inference [J] / 1e12, energy = every component every backend counts (layers on ``float`` / ``exact`` count
+none: the result lists them); accuracy per chip, mean, sample std and the 95 % confidence interval of the mean
+(Student t, chips - 1 degrees of freedom, clipped to [0, 1]); latency per inference = the sum over layers of
+each layer's latency per image when every layer's backend gives one (layers one after the other, images one at
+a time), else None with the partial sum and the layers without timing. Per-layer input sparsity = fraction of
+zero quantized activations entering the layer's products (of zero real ones for float-operand backends; a
+Conv's im2col columns, padding included); output sparsity = fraction of zeros after the first Relu / Clip that
+follows the layer through elementwise nodes only (None when there is none).
 
 Peak memory: the raw images, one batch of activations per run (a Conv's im2col is bounded by
 :data:`charz.network.ops.IM2COL_BYTES`), the calibration observers (at most
@@ -132,10 +139,18 @@ class LayerPlan:
     """Depth: 0 when no weight layer feeds it, else 1 + the deepest weight layer that does."""
     sparsity_tensor: str | None = None
     """The Relu / Clip output whose zeros are this layer's output sparsity (None: no such activation)."""
+    kind: str = "weight"
+    """``"weight"`` (a product with constant weights) or ``"block"`` (a fixed-function block operator such as
+    ``ai.charz.WhtCrossbar``: K = N = its block size, groups = blocks per vector; ``w_float`` holds its one
+    hard-wired matrix; it quantizes its own inputs)."""
+    block: dict | None = None
+    """A block operator's attributes (its own quantization: scale, bits, ...)."""
 
     @property
     def operands(self) -> str:
-        """``"int"`` or ``"float"``: what the backend takes."""
+        """``"int"``, ``"float"`` or ``"block"`` (the operator quantizes): what the backend takes."""
+        if self.kind == "block":
+            return "block"
         return "float" if self.backend in ("float", "td_mac") else "int"
 
     @property
@@ -146,6 +161,8 @@ class LayerPlan:
     def describe(self) -> dict:
         """Shape, backend, rule and quantization, JSON-ready."""
         q = {"source": self.quant_source}
+        if self.block is not None:
+            q["operator"] = dict(self.block)
         if self.x_quant is not None:
             q["activations"] = self.x_quant.describe()
         if self.w_quant:
@@ -306,7 +323,7 @@ def make_plan(model, images, labels, mapping: Mapping | str | None = None, *, n_
                     f"test data sets its own ranges)")
     xcal = preprocess(cal_raw, pre, in_shape, in_dtype)
 
-    prods = weight_products(graph, x1.shape)
+    prods = weight_products(graph, x1.shape, blocks=True)
     if not prods:
         raise ParameterError("the model has no product of an activation with a constant weight: nothing to map")
     mp = as_mapping(mapping, backend=backend, first_last=first_last)
@@ -318,7 +335,9 @@ def make_plan(model, images, labels, mapping: Mapping | str | None = None, *, n_
     for p in prods:
         a = assign[p.name]
         layers[p.name] = LayerPlan(p.name, p.op, p.K, p.N, p.groups, p.positions, a.backend, dict(a.options),
-                                   a.rule, level=levels[p.name], sparsity_tensor=sparsity.get(p.name))
+                                   a.rule, level=levels[p.name], sparsity_tensor=sparsity.get(p.name),
+                                   kind="block" if p.op in bk.BLOCK_BACKENDS else "weight",
+                                   quant_source="operator" if p.op in bk.BLOCK_BACKENDS else "calibrated")
     _capture_weights(graph, layers, in_name, x1)
     _quantize_weights(layers, rec)
     _calibrate(graph, layers, in_name, xcal, batch, calib_pass)
@@ -345,8 +364,10 @@ def evaluate_model(model, images, labels, mapping: Mapping | str | None = None, 
     into *shards* image shards) go to :func:`map_chips`: in this process (*workers* None or 0), on *workers*
     local processes, or on the Dask scheduler *scheduler* (an address; also ``CHARZ_SCHEDULER``); the result
     is the same bit for bit. Returns a dict: accuracies (float, ideal, per chip with mean / std / 95 % CI),
-    energy per inference by component and layer, ops, TOPS/W, latency, the per-layer table, the mapping, the
-    calibration and the conventions."""
+    energy per inference by component and layer, ops, TOPS/W (and ``analog_tops_per_watt``: the analog layers'
+    ops and energy), latency, the per-layer table, each chip's energy per inference (``energy_per_chip_J``) and
+    backend counters per layer (``counters_per_chip``, totals over the images), the mapping, the calibration
+    and the conventions."""
     chips = posint(chips, "chips", 10_000)
     workers = check_workers(workers)
     shards = posint(shards, "shards", 10_000)
@@ -401,6 +422,24 @@ def run_chip(plan: Plan, chip, keep_logits: bool = False, cost_log: bool = False
         zeros[lp.name][1] += int(x2d.size)
         return x2d @ w2d
 
+    def block(node, call):
+        """A block operator on its backend: the operator's integers in, its hints per call."""
+        lp = layers[node.name]
+        xi = call.quantize()
+        zeros[lp.name][0] += int(xi.size - np.count_nonzero(xi))
+        zeros[lp.name][1] += int(xi.size)
+        y, c = backends[(lp.name, 0)].matmul(xi, **call.hints)
+        costs[lp.name] += c
+        if log is not None:
+            log[lp.name].append(c)
+        return y
+
+    def float_block(node, call):
+        lp = layers[node.name]
+        zeros[lp.name][0] += int(call.x.size - np.count_nonzero(call.x))
+        zeros[lp.name][1] += int(call.x.size)
+        return call.float()
+
     def act_product(node, a, b):
         y = np.matmul(a, b)
         act["macs"] += int(y.size) * int(a.shape[-1])
@@ -414,7 +453,7 @@ def run_chip(plan: Plan, chip, keep_logits: bool = False, cost_log: bool = False
         calls.clear()
         res = run(plan.graph, {plan.input_name: plan.inputs(i, i + plan.batch)},
                   product=float_product if kind == "float" else product, act_product=act_product,
-                  until=[out_name] + sp_names)
+                  block=float_block if kind == "float" else block, until=[out_name] + sp_names)
         logits = np.asarray(res[out_name])
         preds.append(np.argmax(logits.reshape(logits.shape[0], -1), axis=1))
         if keep_logits:
@@ -672,10 +711,19 @@ def _capture_weights(graph: Graph, layers: dict, in_name: str, x1: np.ndarray) -
             lp.w_float.append(w2d)
         return x2d @ w2d
 
-    run(graph, {in_name: x1}, product=hook, until=list(layers))
+    def block(node, call):
+        lp = layers[node.name]
+        if not lp.w_float:  # the hard-wired matrix, the operator's attributes, what its backend must know
+            lp.w_float.append(call.weights)
+            lp.block = call.spec.describe()
+            lp.options.update(call.engine_options)
+        return call.float()
+
+    run(graph, {in_name: x1}, product=hook, block=block, until=list(layers))
     for lp in layers.values():
-        if len(lp.w_float) != lp.groups:
-            raise RuntimeError(f"node '{lp.name}': {len(lp.w_float)} weight matrices seen, {lp.groups} groups")
+        want = 1 if lp.kind == "block" else lp.groups
+        if len(lp.w_float) != want:
+            raise RuntimeError(f"node '{lp.name}': {len(lp.w_float)} weight matrices seen, {want} expected")
 
 
 def _quantize_weights(layers: dict, rec: dict) -> None:
@@ -729,7 +777,8 @@ def _calibrate(graph: Graph, layers: dict, in_name: str, xcal: np.ndarray, batch
 
         for i in range(0, xcal.shape[0], batch):
             calls.clear()
-            run(graph, {in_name: xcal[i:i + batch]}, product=hook, until=sorted(targets))
+            run(graph, {in_name: xcal[i:i + batch]}, product=hook, until=sorted(targets),
+                block=(lambda node, call: call.ideal()) if mode == "quantized" else None)
         for lp in stage:
             o = obs[lp.name]
             if lp.backend == "td_mac":
@@ -749,8 +798,15 @@ def _build(plan: Plan, chip) -> dict:
     rng = np.random.default_rng(np.random.SeedSequence(plan.seed, spawn_key=(c,)))
     cache: dict = {}
     for lp in plan.layers.values():
+        if lp.kind == "block":  # one backend for the node's hard-wired matrix (all its groups)
+            b = bk.make_backend(lp.backend, lp.options, rng, cache=cache)
+            if ideal:
+                b = b.ideal()
+            b.program(lp.w_float[0])
+            out[(lp.name, 0)] = b
+            continue
         for g in range(lp.groups):
-            s = rng if lp.backend == "cim" else plan.seed + c
+            s = rng if lp.backend in bk.DRAW_FROM_GENERATOR else plan.seed + c
             b = bk.make_backend(lp.backend, lp.options, s, cache=cache)
             if ideal:
                 b = b.ideal()
@@ -871,7 +927,7 @@ def _summarize(plan: Plan, per_chip: list, ref: dict, about: dict) -> dict:
     for k, v in tot_energy.items():
         comp = k.rsplit("/", 1)[1]
         by_component[comp] = by_component.get(comp, 0.0) + v
-    analog = [row for row in table if row["backend"] in ("cim", "td_mac")]
+    analog = [row for row in table if row["backend"] in bk.ANALOG]
     a_ops = sum(row["ops_per_image"] for row in analog)
     a_e = sum(row["energy_per_image_J"] for row in analog)
     ideal_pred = ref["ideal"]["predictions"] if "ideal" in ref else None
@@ -900,12 +956,19 @@ def _summarize(plan: Plan, per_chip: list, ref: dict, about: dict) -> dict:
         "latency_partial_s": lat_sum,
         "layers_without_latency": no_lat,
         "layers": table,
+        "energy_per_chip_J": [(sum(c.energy_J for c in r["costs"].values()) + r["act_macs"] * bk.DIGITAL_MAC_ENERGY_J)
+                              / n for r in per_chip],
+        "counters_per_chip": [{name: dict(c.counters) for name, c in r["costs"].items() if c.counters}
+                              for r in per_chip],
         **about,
         "conventions": {
             "ops": "ops = 2 x MACs (1 MAC = 2 ops); MACs = logical products of the weight layers (positions x K x "
                    "N x groups per image) plus activation x activation products; not per bit plane",
             "tops_per_watt": "TOPS/W = ops per inference / energy per inference [J] / 1e12; energy = every "
-                             "component the backends count (layers_without_energy count none)",
+                             "component the backends count (layers_without_energy count none); analog TOPS/W: "
+                             "the ops and energy of the layers on " + ", ".join(bk.ANALOG) + " only",
+            "per_chip": "energy_per_chip_J: each chip's energy per inference; counters_per_chip: each chip's "
+                        "backend counters per layer, totals over the images evaluated",
             "accuracy": f"top-1 on {n} images; per chip, mean, std (ddof=1) and 95 % CI of the mean (Student t)",
             "digital": bk.DIGITAL_MAC_SOURCE,
             "activation_products": "activation x activation products run in float, booked as digital MACs",
@@ -936,14 +999,22 @@ def format_result(r: dict) -> str:
         f"  ops / inference    {r['ops_per_inference']:.0f}  (1 MAC = 2 ops)",
         f"  TOPS/W             {r['tops_per_watt']:.2f}" if r["tops_per_watt"] else "  TOPS/W             n/a (no energy counted)",
     ]
+    a_tops = r.get("analog_tops_per_watt")
+    if a_tops and r["tops_per_watt"] and abs(a_tops - r["tops_per_watt"]) > 1e-9 * a_tops:
+        lines.append(f"  TOPS/W analog      {a_tops:.2f}  (the {', '.join(bk.ANALOG)} layers' ops and energy only)")
+    skipped, active = (sum(row["counters_per_image"].get(k, 0) for row in r["layers"])
+                       for k in ("skipped_column_planes", "active_column_planes"))
+    if active:
+        lines.append(f"  early termination  {100 * skipped / active:.2f} % of the active column-planes skipped")
     if r["latency_per_inference_s"] is not None:
         lines.append(f"  latency            {r['latency_per_inference_s'] * 1e9:.3f} ns")
-    lines.append(f"  {'layer':<16} {'op':<6} {'backend':<8} {'MACs':>9} {'tiles':>6} {'col.eval':>9} {'conv.':>9} "
+    lines.append(f"  {'layer':<16} {'op':<11} {'backend':<8} {'MACs':>9} {'tiles':>6} {'col.eval':>9} {'conv.':>9} "
                  f"{'in sp.':>7} {'out sp.':>7} {'energy pJ':>10}")
     for row in r["layers"]:
         def num(v, f):
             return f"{v:{f}}" if v is not None else f"{'-':{f[0]}{f[1:].split('.')[0]}}"
-        lines.append(f"  {row['name'][:16]:<16} {row['op']:<6} {row['backend']:<8} {row['macs_per_image']:>9} "
+        op = row["op"].rsplit(".", 1)[-1]  # a charz-domain operator without its domain
+        lines.append(f"  {row['name'][:16]:<16} {op:<11} {row['backend']:<8} {row['macs_per_image']:>9} "
                      f"{num(row['tiles'], '>6')} {num(row['column_evaluations_per_image'], '>9.0f')} "
                      f"{row['conversions_per_image']:>9.0f} {num(row['input_sparsity'], '>7.3f')} "
                      f"{num(row['output_sparsity'], '>7.3f')} {row['energy_per_image_J'] * 1e12:>10.3f}")

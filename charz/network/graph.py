@@ -7,7 +7,10 @@ operators of :mod:`charz.network.ops`, in the model's dtypes (float32 for a floa
 
 The hooks are where circuits plug in: ``product(node, x2d, w2d) -> y2d`` receives every product of
 activations with a constant weight (Conv after im2col, once per group and row block; Gemm; MatMul with a
-constant 2-D second input), ``act_product(node, a, b)`` every product of two activations (attention).
+constant 2-D second input), ``act_product(node, a, b)`` every product of two activations (attention),
+``block(node, call)`` every fixed-function block operator of charz's ONNX domain ``ai.charz`` (the WHT
+crossbar, :mod:`charz.network.ops_wht`: a hard-wired transform with its own quantization, not a weight
+product).
 The contract (shapes, K order, the im2col bound :data:`charz.network.ops.IM2COL_BYTES`) is in
 :mod:`charz.network.ops`.
 
@@ -225,17 +228,20 @@ def _execute(graph: Graph, feeds: Mapping[str, Any], wanted: list[str], ctx: Con
     return {t: env[t] for t in wanted}
 
 
-def run(graph: Graph, feeds: Mapping[str, Any], *, product=None, act_product=None,
+def run(graph: Graph, feeds: Mapping[str, Any], *, product=None, act_product=None, block=None,
         until=None) -> dict[str, np.ndarray]:
     """Execute *graph* on *feeds* (input name -> array, cast to the declared dtype) in NumPy.
 
     ``product(node, x2d, w2d) -> y2d`` computes every activation x constant-weight product (default
     ``x2d @ w2d``, float32 for a float32 model), ``act_product(node, a, b)`` every activation x activation
-    product (default ``np.matmul``); see :mod:`charz.network.ops`. ``until``: a tensor name, a node name (its
-    outputs) or a list of them; only the nodes those need run, and the result holds exactly them. Returns
-    output name -> array (the graph outputs when ``until`` is None).
+    product (default ``np.matmul``); see :mod:`charz.network.ops`. ``block(node, call) -> y2d`` computes every
+    fixed-function block operator of charz's domain (``ai.charz.WhtCrossbar``: *call* is a
+    :class:`charz.network.ops_wht.BlockCall`); without it such an operator returns its float path.
+    ``until``: a tensor name, a node name (its outputs) or a list of them; only the nodes those need run, and
+    the result holds exactly them. Returns output name -> array (the graph outputs when ``until`` is None).
     """
-    ctx = Context(graph.initializers, graph.opset, product or default_product, act_product or default_act_product)
+    ctx = Context(graph.initializers, graph.opset, product or default_product, act_product or default_act_product,
+                  block=block)
     return _execute(graph, feeds, _wanted(graph, until), ctx)
 
 
@@ -274,11 +280,14 @@ def trace(graph: Graph, input_shapes=None) -> list[ProductRecord]:
     return record
 
 
-def weight_products(graph: Graph, input_shapes=None) -> list[WeightProduct]:
+def weight_products(graph: Graph, input_shapes=None, *, blocks: bool = False) -> list[WeightProduct]:
     """``(node name, op, K, N, groups, positions per image)`` of every activation x constant-weight product,
-    in execution order (:func:`trace`'s shapes; the image count is the first input's leading dimension)."""
+    in execution order (:func:`trace`'s shapes; the image count is the first input's leading dimension).
+    With *blocks*, the fixed-function block operators too (trace kind ``"block"``: a WHT crossbar node has
+    K = N = R and groups = n / R, one crossbar per group), in the same execution order."""
+    kinds = ("weight", "block") if blocks else ("weight",)
     return [WeightProduct(r.name, r.op, r.K, r.N, r.groups, r.rows // max(r.batch, 1))
-            for r in trace(graph, input_shapes) if r.kind == "weight"]
+            for r in trace(graph, input_shapes) if r.kind in kinds]
 
 
 def macs(graph: Graph, input_shapes=None, *, kind: str | None = None) -> dict[str, int]:

@@ -17,7 +17,18 @@ A mapping file is TOML (read with ``tomllib``)::
 A layer no entry matches gets the default backend, except with ``first_last = "digital"`` the first and
 the last weight layer (execution order), which run on the ``digital`` backend (the usual practice: the
 first layer sees raw pixels, the last gives the logits). An entry that matches the first or last layer
-wins over that rule. Options: the entry's, over ``[defaults]``'s; a ``[defaults]`` key that does not
+wins over that rule. A block operator (``ai.charz.WhtCrossbar``) is no weight layer: it runs on its own
+backend (``wht``; :data:`charz.network.backends.BLOCK_BACKENDS`) whatever the default, an entry may set
+its options (an entry giving it another backend, or giving ``wht`` to a weight layer, is an error), and it
+does not count for the first / last rule::
+
+    [[layer]]
+    match = "wht*"             # the WHT network's crossbar nodes (charz.network.wht.wht_onnx)
+    backend = "wht"
+    lut = "../lut/ptm16hp/wht16"
+    vdd = 0.8
+
+Options: the entry's, over ``[defaults]``'s; a ``[defaults]`` key that does not
 apply to a layer's backend is left out for that layer (``tile_rows`` is no digital option), while an
 entry's key must apply to its backend. Paths (``lut``, ``adc_lut``, a ``td_mac`` ``adc`` given as a
 string) are relative to the mapping file's folder.
@@ -92,11 +103,15 @@ class Mapping:
         (:func:`charz.network.graph.weight_products` rows qualify)."""
         items = [(str(x[0]), str(x[1])) for x in layers]
         out = {}
-        edge = {items[0][0], items[-1][0]} if items and self.first_last == "digital" else set()
+        weights = [name for name, op in items if op not in bk.BLOCK_BACKENDS]
+        edge = {weights[0], weights[-1]} if weights and self.first_last == "digital" else set()
         for name, op in items:
             rule = next((r for r in self.rules if r.matches(name, op)), None)
+            home = bk.BLOCK_BACKENDS.get(op)
             if rule is not None:
-                backend, why, own = rule.backend or self.backend, rule.where, rule.options
+                backend, why, own = rule.backend or home or self.backend, rule.where, rule.options
+            elif home is not None:
+                backend, why, own = home, f"block operator {op} (its backend)", {}
             elif name in edge:
                 backend, why, own = "digital", "first/last layer (first_last = digital)", {}
             else:
@@ -106,6 +121,7 @@ class Mapping:
             opts.update(own)
             where = rule.where if rule is not None else f"{self.source}: [defaults]"
             try:
+                bk.check_pairing(backend, op, name, where)
                 opts = bk.check_options(backend, opts, f"{where} (layer '{name}' on {backend})", engine=False)
             except ParameterError as err:
                 raise MappingError(str(err)) from None

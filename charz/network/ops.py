@@ -110,6 +110,8 @@ class Context:
     record: list | None = None
     batch: int = 1
     dry: bool = False
+    block: Callable | None = None
+    """``block(node, call) -> y`` of the fixed-function block operators (``ai.charz``); None: their float path."""
 
     def constant(self, name: str) -> np.ndarray | None:
         """The constant tensor called *name*, None when it is computed at run time (or the name is empty)."""
@@ -776,3 +778,20 @@ def _check_pad(node, constants):
     if _a(node, "mode", "constant") not in ("constant", "reflect", "edge", "wrap"):
         return f"mode={_a(node, 'mode')}"
     return None
+
+
+# ------------------------------------------------------------------------------ charz's own operators (ai.charz)
+# A fixed-function block runs through the block hook (``ctx.block``, set by graph.run), never ctx.product; the
+# operator's code and its documentation are in its own module.
+
+def _block_hook(fn, node, call):
+    """Call a block hook *fn(node, call)*, carrying its own exceptions through the executor unchanged."""
+    return _hook(lambda n, c, _unused: fn(n, c), node, call, None)
+
+
+from functools import partial as _partial  # noqa: E402
+
+from .ops_wht import OP as _WHT_OP, check as _wht_check, wht_crossbar as _wht_crossbar  # noqa: E402
+
+OPS[_WHT_OP] = _partial(_wht_crossbar, run_hook=_block_hook)
+CHECKS[_WHT_OP] = _wht_check

@@ -342,6 +342,101 @@ def load_shipped_wht() -> WhtNet:
     return WhtNet.load(DATA)
 
 
+# ---- the network as an ONNX model of the executor ----------------------------------------------------
+def wht_onnx(net=None):
+    """The WHT network (a :class:`WhtNet`, a weights path, or None = the shipped one) as an in-memory float64
+    ONNX model for :func:`charz.network.engine.evaluate_model`: input ``pixels`` (N, 64), output ``logits``
+    (N, 10); the preprocessing (pixels / 16) recorded under ``charz.preprocess`` as
+    :func:`charz.network.engine.mlp_onnx` does. The graph (node names in brackets)::
+
+        a   = Sub(pixels / 16, x_offset)                       [features.center]  (when x_offset != 0)
+        a   = Gather(a, perm, axis=1)                          [features.wiring]  (when the wiring is not row-major)
+        per block l = 1..L:
+        a   = Mul(a, g_l)                                      [whtl.gain]        (when the gains are not all 1)
+        y   = ai.charz.WhtCrossbar(a, T_l)                     [whtl.forward]     scale s_in, out_scale k_f
+        u   = Mul(Mul(v_l k_f, Sign(y)), Max(Sub(Abs(y), T_l), 0))                 soft threshold in the integer
+                                                                                  domain, T_l = net.thresholds(l)
+        z   = ai.charz.WhtCrossbar(u)                          [whtl.inverse]     scale s_u, out_scale k_i
+        o   = Div(Mul(z, k_i), R)                                                 (inverse "digital": MatMul by H^T)
+        a   = Relu(o) between blocks, o after the last
+        logits = Gemm(a, W, b)                                 [classifier]
+
+    The fixed pixel-to-row wiring is a ``Gather`` (an index permutation: exact, no products) rather than a
+    constant MatMul by a permutation matrix, which the executor would count and map as a 64 x 64 weight layer.
+    The threshold ``T_l`` feeds both the soft threshold and the forward crossbar (its early-termination hint).
+    Every constant is the :class:`WhtNet`'s own float64 value and the soft threshold, scaling and classifier
+    are the operations :meth:`WhtNet.forward` does, in the same order: with the crossbars' integers the
+    logits are those of :meth:`WhtNet.forward` bit for bit; on the float path (the crossbar operator's
+    ``(X @ H) / out_scale``) they are :meth:`WhtNet.forward_float`'s to rounding (1e-12)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from . import ops_wht
+    from .engine import PREPROCESS_KEY
+
+    net, _ = _weights(net)
+    inits, nodes = [], []
+
+    def const(name, value):
+        inits.append(numpy_helper.from_array(np.asarray(value, dtype=np.float64), name))
+        return name
+
+    def f64(name, value):  # a float64 scalar tensor attribute (ONNX float attributes are 32-bit)
+        return numpy_helper.from_array(np.asarray(value, dtype=np.float64), name)
+
+    def node(op, ins, out, name, domain=None, **attrs):
+        nodes.append(helper.make_node(op, ins, [out], name=name, domain=domain, **attrs))
+        return out
+
+    a = "pixels"
+    if net.x_offset:
+        a = node("Sub", [a, const("x_offset", net.x_offset)], "features.centered", "features.center")
+    if net.perm is not None:
+        inits.append(numpy_helper.from_array(np.asarray(net.perm, dtype=np.int64), "perm"))
+        a = node("Gather", [a, "perm"], "features", "features.wiring", axis=1)
+    zero = const("zero", 0.0)
+    r = const("n_rows", float(net.n_rows))
+    xbar = dict(domain=ops_wht.DOMAIN, rows=int(net.n_rows), order=str(net.order), bits=int(net.bits),
+                mode=str(net.mode))
+    for l in range(net.n_blocks):
+        p = f"wht{l + 1}"
+        if net.g is not None and not np.all(net.g[l] == 1.0):
+            a = node("Mul", [a, const(f"{p}.g", net.g[l])], f"{p}.gained", f"{p}.gain")
+        t = const(f"{p}.threshold", net.thresholds(l))
+        y = node(ops_wht.OP_TYPE, [a, t], f"{p}.y", f"{p}.forward", scale=f64(f"{p}.scale", net.s_in[l]),
+                 out_scale=f64(f"{p}.out_scale", net.k_f[l]), **xbar)
+        sgn = node("Sign", [y], f"{p}.sign", f"{p}.st.sign")
+        mag = node("Abs", [y], f"{p}.abs", f"{p}.st.abs")
+        dif = node("Sub", [mag, t], f"{p}.excess", f"{p}.st.sub")
+        pos = node("Max", [dif, zero], f"{p}.shrunk", f"{p}.st.max")
+        sc = node("Mul", [const(f"{p}.scale", net.v[l] * net.k_f[l]), sgn], f"{p}.signed_scale", f"{p}.st.scale")
+        u = node("Mul", [sc, pos], f"{p}.u", f"{p}.st.mul")
+        if net.inverse == "crossbar":
+            z = node(ops_wht.OP_TYPE, [u], f"{p}.z", f"{p}.inverse", scale=f64(f"{p}.inverse.scale", net.s_u[l]),
+                     out_scale=f64(f"{p}.inverse.out_scale", net.k_i[l]), **xbar)
+            z = node("Mul", [z, const(f"{p}.k_i", net.k_i[l])], f"{p}.z_scaled", f"{p}.inverse.scale")
+        else:
+            z = node("MatMul", [u, const(f"{p}.h_t", net.hmat().T)], f"{p}.z_scaled", f"{p}.inverse")
+        o = node("Div", [z, r], f"{p}.o", f"{p}.inverse.norm")
+        a = node("Relu", [o], f"{p}.a", f"{p}.relu") if net.relu and l < net.n_blocks - 1 else o
+    node("Gemm", [a, const("classifier.weight", net.w), const("classifier.bias", net.b)], "logits", "classifier")
+    g = helper.make_graph(nodes, "digits_wht",
+                          [helper.make_tensor_value_info("pixels", TensorProto.DOUBLE, ["N", N_FEATURES])],
+                          [helper.make_tensor_value_info("logits", TensorProto.DOUBLE, ["N", N_CLASSES])], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17),
+                                            helper.make_opsetid(ops_wht.DOMAIN, ops_wht.DOMAIN_VERSION)],
+                          producer_name="charz")
+    meta = {PREPROCESS_KEY: {"scale": 1.0 / digits.PIXEL_MAX, "input_shape": [N_FEATURES],
+                             "source": "charz.network.wht: pixels 0..16 / 16"},
+            "charz.network": {"source": "charz.network.wht.wht_onnx", "trained_for": net.meta.get("trained_for"),
+                              "mode_trained": net.mode}}
+    for k, v in meta.items():
+        e = m.metadata_props.add()
+        e.key, e.value = k, json.dumps(v)
+    onnx.checker.check_model(m)
+    return m
+
+
 # ---- helpers ---------------------------------------------------------------------------------------
 _IDEAL_CACHE: dict = {}
 

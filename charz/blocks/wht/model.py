@@ -583,17 +583,27 @@ class WhtBackend:
                                  f"'{lay.order}') only, got another {w.shape} matrix")
         self.programmed = True
 
-    def matmul(self, x, thresholds=None) -> tuple[np.ndarray, Cost]:
+    def matmul(self, x, thresholds=None, early_termination: bool | None = None) -> tuple[np.ndarray, Cost]:
         """(y (batch, n) int64, :class:`~charz.behavior.interfaces.Cost`) of B-bit sign-magnitude integers
-        *x* (batch, n); ``thresholds`` (integer-domain soft thresholds) turn early termination on."""
+        *x* (batch, n); ``thresholds`` (integer-domain soft thresholds) turn early termination on (unless
+        ``early_termination`` is False: then they only count the outputs they zero). Counters: transforms,
+        column-plane slots, all-zero ones, active and evaluated column-planes, ``skipped_column_planes``
+        (active but stopped by early termination), ``ternary_zero`` (evaluated with q = 0), outputs and
+        ``outputs_zero`` (|y| <= threshold, or y == 0 without thresholds), ``energy_no_et_J`` (the energy
+        of every active column-plane: what the call costs without early termination; with a model) and
+        ``planes_evaluated_<k>`` (columns x vectors that evaluated k planes)."""
         if not self.programmed:
             raise ParameterError("program the weights first (backend.program(block_hadamard(n, R, order)))")
-        y, st = self.layer(x, thresholds=thresholds)
+        y, st = self.layer(x, thresholds=thresholds, early_termination=early_termination)
         energy = {} if st.energy is None else {"rows": st.energy_rows, "columns": st.energy - st.energy_rows}
-        return y, Cost(energy=energy, ops=st.ops, conversions=st.evaluated,
-                       counters={"transforms": st.transforms, "column_planes": st.column_planes,
-                                 "zero_planes": st.zero_planes, "active_column_planes": st.active,
-                                 "evaluated_column_planes": st.evaluated})
+        counters = {"transforms": st.transforms, "column_planes": st.column_planes,
+                    "zero_planes": st.zero_planes, "active_column_planes": st.active,
+                    "evaluated_column_planes": st.evaluated, "skipped_column_planes": st.active - st.evaluated,
+                    "ternary_zero": st.ternary_zero, "outputs": st.outputs, "outputs_zero": st.outputs_zero,
+                    **{f"planes_evaluated_{k}": int(v) for k, v in enumerate(st.planes_hist)}}
+        if st.energy_no_et is not None:
+            counters["energy_no_et_J"] = st.energy_no_et
+        return y, Cost(energy=energy, ops=st.ops, conversions=st.evaluated, counters=counters)
 
     def ideal(self) -> "WhtBackend":
         """The ideal crossbar (ideal latches; energy from the LUT tables when there is a model), same size,
