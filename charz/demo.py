@@ -4,7 +4,9 @@
    Monte Carlo, over a small VDD x temperature grid (results cached: a rerun or a resumed run is fast);
 2. fit LUTs (with a SPICE re-run at off-grid points for the fit-quality report) and save them;
 3. evaluate the digits MLP with every matrix product on the column model read from that LUT;
-4. print a summary table and write the PNGs.
+4. run the shipped CNNs of the model zoo on real datasets (:data:`ZOO_RUNS`: the CNN on 1,000 Fashion-MNIST
+   test images, LeNet-5 on MNIST, ResNet-20 on CIFAR-10) on that same column LUT, each when its dataset is found;
+5. print a summary table and write the PNGs.
 
 Everything goes to the demo's own scratch folder (``--out``, default ``out/demo``: LUTs in ``lut/``, PNGs in
 ``plots/``); each run replaces the previous run's files there (no ``--force`` needed), and never touches the
@@ -14,6 +16,7 @@ search path (:func:`charz.core.lut.find_default`) and are left out when a LUT is
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -23,6 +26,13 @@ from .core import pdk as pdkmod
 from .core.errors import LUTError
 from .core.lut import ADC_KINDS, find_default
 from .sim.executor import make_executor
+
+
+ZOO_RUNS = (("cnn_fashion", "fashion-mnist", 1000, 2), ("lenet5", "mnist", 1000, 2), ("resnet20", "cifar10", 100, 1))
+"""The zoo models the demo evaluates on its own column LUT: (model, dataset, test images, chips). Fashion-MNIST
+comes with ``make setup`` (Debian's ``dataset-fashion-mnist``); MNIST and CIFAR-10 are used when found on the
+dataset search path (``charz data``). ResNet-20 gets fewer images: about 40 M MACs per image on the column
+model."""
 
 
 def _grid_around(vnom: float) -> list[float]:
@@ -114,6 +124,10 @@ def run_demo(args) -> int:
     td = _td_readout(pdk, args.seed)
     if td:
         print(td)
+    text, net_pngs = _zoo_readout(lut_dir / "cim_column", pdk, args.seed, out / "networks",
+                                  os.cpu_count() if args.workers is None else args.workers)
+    print(text)
+    pngs += net_pngs
     print(f"\nLUTs: {lut_dir}/   PNGs ({len(pngs)}):")
     for p in pngs:
         print(f"  {p}")
@@ -226,3 +240,52 @@ def _td_readout(pdk, seed: int) -> str:
             f"[{100 * r['td_accuracy_min']:.2f}..{100 * r['td_accuracy_max']:.2f}], "
             f"{r['energy_per_inference_J'] * 1e12:.1f} pJ, {r['tops_per_watt']:.1f} TOPS/W (published 22.1): "
             f"`charz eval --network td_mac`")
+
+
+def _zoo_readout(lut_path: Path, pdk, seed: int, out: Path, workers: int | None) -> tuple[str, list[Path]]:
+    """The shipped zoo models of :data:`ZOO_RUNS` on the column LUT at *lut_path* (the one the demo just
+    characterized), every weight layer on the ``cim`` backend but the first and last (digital), the LUT's
+    5-bit ideal quantizer, at the PDK's nominal VDD; each model whose ONNX file or dataset is missing is
+    named and skipped. Results (result.json / .md / .txt and the energy-per-layer PNG) go to *out*/MODEL.
+    Returns the text and the PNGs written."""
+    from .core.errors import DataError
+    from .core.validate import max_workers
+    from .datasets import load
+    from .network import mapping as mp
+    from .network.backends import DIGITAL_MAC_ENERGY_J
+    from .network.engine import evaluate_model
+    from .network.model_report import write
+    from .network.zoo import MODELS_DIR
+
+    rows, skipped, pngs = [], [], []
+    mapping = mp.default_mapping("cim", "digital", lut=str(lut_path), vdd=pdk.vdd_nom)
+    for name, dataset, n_images, chips in ZOO_RUNS:
+        onnx_file = MODELS_DIR / f"{name}.onnx"
+        if not onnx_file.is_file():
+            skipped.append(f"{name} (not trained: `charz train --model {name}`)")
+            continue
+        try:
+            data = load(dataset, "test", limit=n_images)
+        except DataError:
+            skipped.append(f"{name} ({dataset} not found: `charz data` shows the search path)")
+            continue
+        t0 = time.time()
+        print(f"[network] {name} on {len(data.labels)} {data.description} test images, {chips} chip(s), "
+              f"column LUT {lut_path} ...", flush=True)
+        r = evaluate_model(str(onnx_file), data.images, data.labels, mapping, chips=chips, seed=seed,
+                           workers=min(chips, max(0, workers or 0), max_workers()) or None)
+        title = f"{name} on {data.description} (test), backend cim, demo column LUT"
+        written = write(r, out / name, title)
+        pngs += [p for p in written if p.suffix == ".png"]
+        tops = f"{r['tops_per_watt']:8.1f}" if r["tops_per_watt"] else "     n/a"
+        rows.append(f"  {name:<12} {data.description[:22]:<22} {r['n_images']:>6} {100 * r['float_accuracy']:7.2f} % "
+                    f"{100 * r['ideal_accuracy']:7.2f} % {100 * r['accuracy_mean']:7.2f} ± {100 * r['accuracy_std']:.2f} % "
+                    f"{r['energy_per_inference_J'] * 1e9:9.2f} nJ {tops} TOPS/W  ({time.time() - t0:.0f} s)")
+    lines = [f"\nShipped CNNs on this demo's column LUT ({pdk.vdd_nom:g} V, 5-bit ideal quantizer, first and last "
+             f"layer digital at an assumed {DIGITAL_MAC_ENERGY_J * 1e12:g} pJ/MAC; results in {out}/MODEL/):",
+             f"  {'model':<12} {'dataset':<22} {'images':>6} {'float':>9} {'ideal':>9} {'chips (mean ± std)':>18} "
+             f"{'energy/inf':>12} {'':>8}"]
+    lines += rows or ["  (none run)"]
+    if skipped:
+        lines.append("  skipped: " + "; ".join(skipped))
+    return "\n".join(lines), pngs

@@ -4,6 +4,7 @@ executor itself is tested in tests/test_engine_network.py, the graph in tests/te
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -92,3 +93,35 @@ def test_bad_model_runs_are_one_line_errors(model, capsys, args, needle):
     rc, _, err = run_main(capsys, "eval", *args)
     assert rc == 2 or rc == 6, err
     assert needle in err and len(err.strip().splitlines()) == 1
+
+
+def test_image_shards_give_the_same_result_bit_for_bit(model, tmp_path, capsys):
+    lut = str(Path(__file__).resolve().parents[1] / "lut" / "ptm16hp" / "cim_column")
+    res = []
+    for shards in ("1", "3"):
+        out = tmp_path / f"s{shards}"
+        rc, stdout, _ = run_main(capsys, "eval", "--model", str(model), "--dataset", "digits", "--images", "30",
+                                 "--backend", "cim", "--first-last", "same", "--set", f"lut={lut}",
+                                 "--set", "mismatch_scale=4", "--chips", "2", "--shards", shards, "--out", str(out))
+        assert rc == 0, stdout
+        res.append(json.loads((out / "result.json").read_text()))
+    a, b = res
+    assert a["accuracy_per_chip"] == b["accuracy_per_chip"]
+    assert a["energy_per_inference_J"] == b["energy_per_inference_J"] > 0
+    assert [r["energy_per_image_J"] for r in a["layers"]] == [r["energy_per_image_J"] for r in b["layers"]]
+    with pytest.raises(SystemExit) as exc:  # an argparse error
+        run_main(capsys, "eval", "--model", str(model), "--dataset", "digits", "--shards", "0")
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "--shards" in err and "from 1 to 10000" in err
+
+
+def test_a_mapping_files_default_backend_holds_unless_backend_is_given(model, tmp_path, capsys):
+    m = tmp_path / "map.toml"
+    m.write_text('[defaults]\nbackend = "exact"\nfirst_last = "same"\n')
+    for extra, want in (([], "exact"), (["--backend", "digital"], "digital")):
+        out = tmp_path / ("o" + "".join(extra).replace("-", ""))
+        rc, stdout, _ = run_main(capsys, "eval", "--model", str(model), "--dataset", "digits", "--images", "10",
+                                 "--chips", "1", "--map", str(m), "--out", str(out), *extra)
+        assert rc == 0, stdout
+        res = json.loads((out / "result.json").read_text())
+        assert [row["backend"] for row in res["layers"]] == [want, want]

@@ -10,6 +10,7 @@ import argparse
 
 from ..blocks import REGISTRY
 from ..core.errors import ParameterError
+from ..core.validate import posint
 from .common import (add_command_options, check_workers, chosen_command, command_help, command_names,
                      command_summary, default_command, max_workers, operating_point_options, run_command,
                      sweep_scales)
@@ -57,8 +58,9 @@ def _model_options(p) -> None:
     g.add_argument("--split", default="test", help="dataset split (default test)")
     g.add_argument("--images", type=int, default=1000, help="images evaluated, the first ones of a class-balanced "
                                                             "order (default 1000)")
-    g.add_argument("--backend", choices=BACKENDS, default=DEFAULT_BACKEND,
-                   help=f"where the weight layers run (default {DEFAULT_BACKEND}; --map chooses per layer)")
+    g.add_argument("--backend", choices=BACKENDS, default=None,
+                   help=f"where the weight layers run (default {DEFAULT_BACKEND}, or the [defaults] backend of the "
+                        f"--map file; given with --map, it replaces that default)")
     g.add_argument("--map", default=None, metavar="FILE.toml",
                    help="per-layer mapping: [[layer]] match / op -> backend and its options (README, 'Your own "
                         "network')")
@@ -74,6 +76,9 @@ def _model_options(p) -> None:
     g.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="run them on this Dask scheduler instead, tcp://host:port (or set CHARZ_SCHEDULER), as "
                         "characterization does")
+    g.add_argument("--shards", type=_model_shards, default=None, metavar="N",
+                   help="also cut each chip's images into N shards run as separate tasks (more parallel tasks than "
+                        "chips on --workers / --scheduler; the result is the same bit for bit; default 1)")
     g.add_argument("--sweep-bits", default=None, metavar="BITS",
                    help="with --out: also evaluate at these read-out (ideal quantizer) bits, a,b,c, and plot accuracy "
                         "against them")
@@ -88,6 +93,15 @@ def _model_workers(text: str) -> int:
                                          f"{max_workers()} local processes") from None
 
 
+def _model_shards(text: str) -> int:
+    """--shards N of a model run: 1 .. 10,000."""
+    try:
+        return posint(int(text), "shards", 10_000)
+    except (ValueError, ParameterError):
+        raise argparse.ArgumentTypeError(f"{text!r} is not allowed: give a whole number of image shards from 1 "
+                                         f"to 10000") from None
+
+
 def cmd_eval(args) -> int:
     """``charz eval``: check --sweep-mismatch (a bad value fails now, not after the evaluation) and the
     options against the chosen ``--network``, then run its command. Returns its exit code."""
@@ -99,7 +113,8 @@ def cmd_eval(args) -> int:
         return run_model(args, shared, sweep_default=DEFAULT_SWEEP)
     model_only = [f for f, v in (("--dataset", args.dataset), ("--map", args.map), ("--set", args.set),
                                  ("--first-last", args.first_last), ("--sweep-bits", args.sweep_bits),
-                                 ("--workers", args.workers), ("--scheduler", args.scheduler)) if v is not None]
+                                 ("--workers", args.workers), ("--scheduler", args.scheduler),
+                                 ("--shards", args.shards)) if v is not None]
     if model_only:
         raise ParameterError(f"{model_only[0]} applies to --model only: give --model NAME|FILE.onnx")
     return run_command(chosen_command(VERB, args.network, args, _label), args)

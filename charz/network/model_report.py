@@ -176,14 +176,17 @@ def run_model(args, shared: dict, sweep_default: str) -> int:
     if args.calib_images:
         calib = load(args.dataset, "train", limit=args.calib_images).images
     mapping = (mp.load_mapping(args.map, backend=args.backend, first_last=args.first_last) if args.map else
-               mp.default_mapping(args.backend, args.first_last or "digital", **opts))
+               mp.default_mapping(args.backend or mp.DEFAULT_BACKEND, args.first_last or "digital", **opts))
+    backend = mapping.backend
     kw = dict(chips=args.chips, seed=args.seed, calib_images=calib, workers=getattr(args, "workers", None),
               scheduler=getattr(args, "scheduler", None) or os.environ.get("CHARZ_SCHEDULER") or None,
+              shards=getattr(args, "shards", None) or 1,
               **({"calib_count": args.calib_images} if args.calib_images else {}))
 
     t0 = time.time()
     res = evaluate_model(str(path), data.images, data.labels, mapping, **kw)
-    title = f"{path.stem} on {data.description} ({args.split}), backend {args.backend}"
+    title = (f"{path.stem} on {data.description} ({args.split}), "
+             + (f"mapping {args.map}" if args.map else f"backend {backend}"))
     print(title)
     print(format_result(res))
     print(f"evaluated in {time.time() - t0:.1f} s")
@@ -192,13 +195,13 @@ def run_model(args, shared: dict, sweep_default: str) -> int:
         if args.map is None and args.sweep_mismatch != sweep_default:
             scales = grid(args.sweep_mismatch, "--sweep-mismatch")
             sweeps["mismatch_scale"] = sweep(str(path), data.images, data.labels,
-                                             lambda v: mp.default_mapping(args.backend, args.first_last or "digital",
+                                             lambda v: mp.default_mapping(backend, args.first_last or "digital",
                                                                           **{**opts, "mismatch_scale": v}),
                                              scales, key="mismatch_scale", **kw)
         if args.sweep_bits and args.map is None:
             bits = [int(b) for b in grid(args.sweep_bits, "--sweep-bits")]
             sweeps["adc_bits"] = sweep(str(path), data.images, data.labels,
-                                       lambda v: mp.default_mapping(args.backend, args.first_last or "digital",
+                                       lambda v: mp.default_mapping(backend, args.first_last or "digital",
                                                                     **{**opts, "adc_bits": v}),
                                        bits, key="adc_bits", **kw)
         for p in write(res, Path(args.out), title, sweeps):
