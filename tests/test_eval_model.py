@@ -125,3 +125,33 @@ def test_a_mapping_files_default_backend_holds_unless_backend_is_given(model, tm
         assert rc == 0, stdout
         res = json.loads((out / "result.json").read_text())
         assert [row["backend"] for row in res["layers"]] == [want, want]
+
+
+def test_progress_bar_counts_every_image_of_every_run(capsys, monkeypatch):
+    """map_chips' bar gets every image of every run (references and chips), in this process per batch and on
+    a pool per finished task."""
+    from charz.network import engine
+
+    ticks = []
+
+    class Bar:
+        def __init__(self, total, show):
+            self.total, self.show = total, show
+
+        def update(self, n):
+            ticks.append(n)
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(engine, "_bar", Bar)
+    images = np.random.default_rng(0).integers(0, 17, (20, 8, 8, 1)).astype(np.uint8)
+    labels = np.arange(20) % 10
+    m = _digits_cnn(Path(__import__("tempfile").mkdtemp()) / "m.onnx")
+    for kw in ({"batch": 8}, {"batch": 8, "shards": 2}):
+        ticks.clear()
+        engine.evaluate_model(str(m), images, labels, None, chips=2, backend="exact", first_last="same",
+                              calib_count=20, preprocess_record={"scale": 1 / 16, "input_shape": [1, 8, 8]},
+                              progress=True, **kw)
+        assert sum(ticks) == 4 * 20  # float, ideal, 2 chips
+        assert max(ticks) <= 8  # per batch in this process

@@ -351,7 +351,7 @@ def evaluate_model(model, images, labels, mapping: Mapping | str | None = None, 
                    calib_count: int = DEFAULT_CALIB_IMAGES, calib_pass: str = "float", backend: str | None = None,
                    first_last: str | None = None, preprocess_record: dict | None = None, recorded: bool = True,
                    references: bool = True, workers: int | None = None, scheduler: str | None = None,
-                   shards: int = 1) -> dict:
+                   shards: int = 1, progress: bool = False) -> dict:
     """Run *model* (a Graph or an ONNX model: path, bytes, ``ModelProto``) on the first *n_images* of
     *images* / *labels* with every weight product on its mapped backend (*mapping*: a
     :class:`~charz.network.mapping.Mapping`, a mapping file, or None = the built-in default on *backend*
@@ -367,7 +367,7 @@ def evaluate_model(model, images, labels, mapping: Mapping | str | None = None, 
     energy per inference by component and layer, ops, TOPS/W (and ``analog_tops_per_watt``: the analog layers'
     ops and energy), latency, the per-layer table, each chip's energy per inference (``energy_per_chip_J``) and
     backend counters per layer (``counters_per_chip``, totals over the images), the mapping, the calibration
-    and the conventions."""
+    and the conventions. *progress*: a bar of the images run, on stderr (:func:`map_chips`)."""
     chips = posint(chips, "chips", 10_000)
     workers = check_workers(workers)
     shards = posint(shards, "shards", 10_000)
@@ -376,18 +376,19 @@ def evaluate_model(model, images, labels, mapping: Mapping | str | None = None, 
                             backend=backend, first_last=first_last, preprocess_record=preprocess_record,
                             recorded=recorded)
     names = (["float", "ideal"] if references else []) + list(range(chips))
-    runs = map_chips(plan, names, workers=workers, scheduler=scheduler, shards=shards)
+    runs = map_chips(plan, names, workers=workers, scheduler=scheduler, shards=shards, progress=progress)
     ref = dict(zip(names[:-chips], runs[:-chips]))
     return _summarize(plan, runs[-chips:], ref, about)
 
 
-def run_chip(plan: Plan, chip, keep_logits: bool = False, cost_log: bool = False) -> dict:
+def run_chip(plan: Plan, chip, keep_logits: bool = False, cost_log: bool = False, tick=None) -> dict:
     """One network run over every image of *plan*: *chip* = ``"float"`` (the graph's own products),
     ``"ideal"`` (each layer's ideal twin) or a chip index (its backends built and programmed once).
     Returns ``predictions`` (argmax per image), ``accuracy``, per-layer ``costs`` (:class:`Cost`), input zero
     counts, output sparsity counts, the backends' labels / descriptions and, with *keep_logits*, the model
     output of every image (``logits``); with *cost_log*, ``cost_log``: per layer the :class:`Cost` of every
-    product call in order (image shards replay them to add up exactly as one run does). A picklable call."""
+    product call in order (image shards replay them to add up exactly as one run does); *tick(n)* is called
+    after each batch of n images. A picklable call."""
     layers = plan.layers
     kind = chip if isinstance(chip, str) else "chip"
     backends = {} if kind == "float" else _build(plan, chip)
@@ -462,6 +463,8 @@ def run_chip(plan: Plan, chip, keep_logits: bool = False, cost_log: bool = False
             v = res[t]
             sp[t][0] += int(v.size - np.count_nonzero(v))
             sp[t][1] += int(v.size)
+        if tick is not None:
+            tick(int(logits.shape[0]))
     pred = np.concatenate(preds) if preds else np.zeros(0, np.int64)
     info = {n: {"label": b.label, **b.describe()}
             for (n, g), b in backends.items() if g == 0}
@@ -504,7 +507,7 @@ def shard_bounds(plan: Plan, shards: int) -> list[tuple[int, int]]:
 
 
 def map_chips(plan: Plan, chips, workers: int | None = None, scheduler: str | None = None,
-              shards: int = 1) -> list[dict]:
+              shards: int = 1, progress: bool = False) -> list[dict]:
     """:func:`run_chip` of *plan* for every entry of *chips* (chip indices, ``"float"``, ``"ideal"``), in that
     order, each cut into *shards* image shards (:func:`shard_bounds`) merged exactly: predictions
     concatenated, the costs of every product call added in the order one run adds them, zero and sparsity
@@ -513,27 +516,44 @@ def map_chips(plan: Plan, chips, workers: int | None = None, scheduler: str | No
     one after the other in this process. The results do not depend on where or in which order the runs go (a
     chip's backends come from its own seed; every backend draws its mismatch once, at ``program``). A run
     that fails, or a worker process that dies, is a one-line :class:`CharzError` naming the chip and shard
-    (the pool is stopped, nothing hangs)."""
+    (the pool is stopped, nothing hangs). *progress*: a bar on stderr (after 2 s) counting the images run
+    over all runs: per batch in this process, per finished task on a pool or Dask."""
     workers = check_workers(workers)
     chips = list(chips)
     bounds = shard_bounds(plan, shards)
     log = len(bounds) > 1
     tasks = [(chip, a, b) for chip in chips for a, b in bounds]
-    if scheduler:
-        parts = _dask_map(plan, tasks, log, str(scheduler))
-    elif workers:
-        parts = _pool_map(plan, tasks, log, workers)
-    else:
-        parts = [_run_part(plan, c, a, b, log) for c, a, b in tasks]
+    bar = _bar(len(chips) * plan.n_images, progress)
+    try:
+        if scheduler:
+            parts = _dask_map(plan, tasks, log, str(scheduler), bar.update)
+        elif workers:
+            parts = _pool_map(plan, tasks, log, workers, bar.update)
+        else:
+            parts = [_run_part(plan, c, a, b, log, bar.update) for c, a, b in tasks]
+    finally:
+        bar.close()
     k = len(bounds)
     return [_merge(plan, parts[i * k:(i + 1) * k]) for i in range(len(chips))]
 
 
-def _run_part(plan: Plan, chip, start: int, stop: int, log: bool) -> dict:
-    """:func:`run_chip` on images [start, stop) of *plan* (with the per-call cost log when *log*)."""
+def _bar(total: int, show: bool):
+    """A tqdm bar of *total* images on stderr, shown after 2 s (refreshed every 30 s when stderr is no
+    terminal), or a silent one."""
+    import sys
+
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="images", unit="img", delay=2.0, disable=not show, leave=False,
+                mininterval=0.5 if sys.stderr.isatty() else 30.0)
+
+
+def _run_part(plan: Plan, chip, start: int, stop: int, log: bool, tick=None) -> dict:
+    """:func:`run_chip` on images [start, stop) of *plan* (with the per-call cost log when *log*); *tick(n)*
+    after every batch of n images (in this process), else once with all of them at the end."""
     if (start, stop) != (0, plan.n_images):
         plan = dataclasses.replace(plan, images=plan.images[start:stop], labels=plan.labels[start:stop])
-    return run_chip(plan, chip, cost_log=log)
+    return run_chip(plan, chip, cost_log=log, tick=tick)
 
 
 def _merge(plan: Plan, parts: list) -> dict:
@@ -609,7 +629,7 @@ def _pool_task(index: int, chip, start: int, stop: int, log: bool) -> dict:
             slots[slot] = -1
 
 
-def _pool_map(plan: Plan, tasks: list, log: bool, workers: int) -> list:
+def _pool_map(plan: Plan, tasks: list, log: bool, workers: int, tick=None) -> list:
     import concurrent.futures as cf
     import multiprocessing as mp
     from concurrent.futures.process import BrokenProcessPool
@@ -628,6 +648,8 @@ def _pool_map(plan: Plan, tasks: list, log: bool, workers: int) -> list:
             i = futs[f]
             try:
                 out[i] = f.result()
+                if tick is not None:
+                    tick(tasks[i][2] - tasks[i][1])
             except BrokenProcessPool:
                 running = [int(s) for s in slots if 0 <= s < len(tasks)] or [i]
                 names = " or ".join(_what(tasks[j], log) for j in running)
@@ -647,7 +669,7 @@ def _pool_map(plan: Plan, tasks: list, log: bool, workers: int) -> list:
     return out
 
 
-def _dask_map(plan: Plan, tasks: list, log: bool, scheduler: str) -> list:
+def _dask_map(plan: Plan, tasks: list, log: bool, scheduler: str, tick=None) -> list:
     try:
         from dask.distributed import Client, as_completed
     except ImportError:
@@ -678,6 +700,8 @@ def _dask_map(plan: Plan, tasks: list, log: bool, scheduler: str) -> list:
                                      f"of memory or a crash); not resubmitted again") from None
                 raise _failed(tasks[i], log, "on Dask", e) from None
             f.release()
+            if tick is not None:
+                tick(tasks[i][2] - tasks[i][1])
         return out
     finally:
         if futs:

@@ -180,7 +180,7 @@ def run_model(args, shared: dict, sweep_default: str) -> int:
     backend = mapping.backend
     kw = dict(chips=args.chips, seed=args.seed, calib_images=calib, workers=getattr(args, "workers", None),
               scheduler=getattr(args, "scheduler", None) or os.environ.get("CHARZ_SCHEDULER") or None,
-              shards=getattr(args, "shards", None) or 1,
+              shards=getattr(args, "shards", None) or 1, progress=not getattr(args, "quiet", False),
               **({"calib_count": args.calib_images} if args.calib_images else {}))
 
     t0 = time.time()
