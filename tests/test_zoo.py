@@ -70,7 +70,8 @@ def test_shipped_model_accuracy_on_200_test_images(rec):
     ort = pytest.importorskip("onnxruntime")
     images, labels = np.asarray(test.images), np.asarray(test.labels)
     acc = zoo.onnx_accuracy(rec["onnx"], images, labels)
-    assert abs(acc - rec["float_test_accuracy"]) <= 0.015, (acc, rec["float_test_accuracy"])
+    p = rec["float_test_accuracy"]  # of the whole split: 200 images agree within 3 binomial standard errors
+    assert abs(acc - p) <= 3 * np.sqrt(p * (1 - p) / len(labels)) + 1e-9, (acc, p)
     # the independent reference: onnxruntime on the same file and inputs predicts the same classes
     sess = ort.InferenceSession(str(rec["onnx"]), providers=["CPUExecutionProvider"])
     pre = zoo.preprocess_of(onnx.load(str(rec["onnx"])))

@@ -1,5 +1,5 @@
-"""``charz models``: list the models shipped with charz (the model zoo): dataset, float test accuracy,
-parameters and MACs per image, read from each model's JSON record (PyTorch is not needed)."""
+"""``charz models``: list the models shipped with charz (the model zoo): dataset, float test accuracy, the
+8-bit quantized accuracy (the quantized ideal on the first 1,000 test images), parameters and MACs per image, read from each model's JSON record (PyTorch is not needed)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ def add_parser(sub) -> None:
     p = sub.add_parser(VERB, help="list the shipped models of the zoo (ONNX files with their recipes)",
                        description="List the models shipped with charz (charz/network/models/NAME.onnx with the "
                                    "recipe and measurements in NAME.json): dataset, float test accuracy (measured on "
-                                   "the whole test split after export; the record says with what), parameters, MACs per "
+                                   "the whole test split after export; the record says with what), the 8-bit quantized accuracy "
+                                   "(exact integer arithmetic, first 1,000 test images), parameters, MACs per "
                                    "image, training time. `charz train --model NAME` re-trains one.")
     p.add_argument("--folder", default=None, help="read the models in this folder instead of the shipped ones")
     p.set_defaults(func=cmd_models)
@@ -24,6 +25,8 @@ def _row(rec: dict) -> list[str]:
     return [rec["name"], recipe.get("dataset", "?"), f"{rec.get('parameters', 0):,}",
             f"{rec.get('macs_per_image', 0):,}",
             f"{100 * acc:.2f} %" if acc is not None else "not trained",
+            (f"{100 * q['accuracy']:.2f} % (float {100 * q['float_accuracy_same_images']:.2f} %, {q['test_images']} "
+             f"images)" if (q := rec.get("quantized")) else "-"),
             f"{secs:.0f} s" if secs is not None else "-", str(recipe.get("epochs", "-")),
             "yes" if rec.get("onnx") else "recipe only"]
 
@@ -33,7 +36,8 @@ def cmd_models(args) -> int:
     from ..network.zoo import shipped
 
     records = shipped(args.folder)
-    head = ["model", "dataset", "parameters", "MACs/image", "float test acc.", "training", "epochs", "ONNX file"]
+    head = ["model", "dataset", "parameters", "MACs/image", "float test acc.", "8-bit acc. (float on the same images)", "training", "epochs",
+            "ONNX file"]
     rows = [head] + [_row(r) for r in records]
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     for r in rows:
