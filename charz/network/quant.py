@@ -70,7 +70,11 @@ def quantize(x, scale, bits: int, signed: bool) -> np.ndarray:
     unsigned. *scale* broadcasts against *x* (a scalar, or one per column)."""
     top = qmax(bits, signed)
     lo = -top if signed else 0
-    return np.clip(np.rint(np.asarray(x, dtype=np.float64) / scale), lo, top).astype(np.int64)
+    v = np.array(x, dtype=np.float64)  # one float64 work array, then in place (same operations, same result)
+    np.divide(v, scale, out=v)
+    np.rint(v, out=v)
+    np.clip(v, lo, top, out=v)
+    return v.astype(np.int64)
 
 
 def dequantize(q, scale) -> np.ndarray:
@@ -221,12 +225,20 @@ class RangeObserver:
         self.max = -math.inf
         self.count = 0
         self._vals = np.zeros(0)
-        self._keys = np.zeros(0)
+        self._keys: np.ndarray | None = None
         self._rng = np.random.default_rng(0)
 
     def update(self, x) -> None:
-        """Add the values of *x* (any shape)."""
-        v = np.asarray(x, dtype=np.float64).reshape(-1)
+        """Add the values of *x* (any shape).
+
+        Memory: the values are kept in their own float dtype (float32 for a float32 model: exact, the
+        percentile is taken in float64 as before) and their random keys (float64, drawn in order from the
+        observer's generator) only once more than ``max_values`` have been seen: a generator's stream does not
+        depend on how the draws are split, so the keys drawn late are the keys drawn per update."""
+        v = np.asarray(x)
+        if v.dtype.kind != "f":
+            v = v.astype(np.float64)
+        v = v.reshape(-1)
         if not v.size:
             return
         if not np.all(np.isfinite(v)):
@@ -236,11 +248,14 @@ class RangeObserver:
         self.count += v.size
         if self.method == "percentile":
             # a uniform sample of everything seen: every value gets a random key, the smallest keys are kept
-            self._vals = np.concatenate([self._vals, v])
-            self._keys = np.concatenate([self._keys, self._rng.random(v.size)])
-            if self._vals.size > self.max_values:
-                keep = np.argpartition(self._keys, self.max_values - 1)[: self.max_values]
-                self._vals, self._keys = self._vals[keep], self._keys[keep]
+            self._vals = np.concatenate([self._vals, v]) if self._vals.size else v.copy()
+            if self._keys is None and self._vals.size > self.max_values:
+                self._keys = self._rng.random(self._vals.size - v.size)  # the keys of the values kept so far
+            if self._keys is not None:
+                self._keys = np.concatenate([self._keys, self._rng.random(v.size)])
+                if self._vals.size > self.max_values:
+                    keep = np.argpartition(self._keys, self.max_values - 1)[: self.max_values]
+                    self._vals, self._keys = self._vals[keep], self._keys[keep]
 
     @property
     def kept(self) -> int:
@@ -261,7 +276,7 @@ class RangeObserver:
                 a = max(-self.min, self.max)
                 return -a, a
             return 0.0, self.max
-        v = self._vals
+        v = self._vals.astype(np.float64, copy=False)
         if self.signed:
             a = float(np.percentile(np.abs(v), self.percentile))
             return -a, a
@@ -286,7 +301,8 @@ def integer_matmul(x_int, w_int) -> np.ndarray:
         raise ParameterError(f"integer_matmul needs x (rows, K) and w (K, N), got {x.shape} and {w.shape}")
     if not x.size or not w.size:
         return np.zeros((x.shape[0], w.shape[1]), dtype=np.int64)
-    bound = float(x.shape[1]) * float(np.max(np.abs(x.astype(np.int64)))) * float(np.max(np.abs(w.astype(np.int64))))
+    amax = max(int(x.max()), -int(x.min()))  # max |x| without an int64 copy of x
+    bound = float(x.shape[1]) * float(amax) * float(np.max(np.abs(w.astype(np.int64))))
     if bound < _EXACT_F64:
         return (x.astype(np.float64) @ w.astype(np.float64)).astype(np.int64)
     if bound >= 2.0**63:

@@ -29,12 +29,21 @@ same integers. Temporal noise, if a later LUT carries it, would need a per-evalu
 
 With a noiseless LUT (or ``mismatch_scale=0``) and an ideal quantizer whose bins separate all the
 nominal levels, k_hat == k everywhere and the result equals the exact integer product ``x @ w``.
+
+Two implementations give the same integers and the same k histogram (:data:`FAST`): the plain path forms k of
+every evaluation; the fast path (the default) forms ``x @ w`` exactly with BLAS and adds the read-out errors of
+only the evaluations that can be misread (screened per column at programming: k <= the column's weight bits in
+the tile; per input row: k <= its bits in the tile, zero rows skipped), and counts the histogram from the tiles'
+input patterns or packed columns (see the comment above :meth:`CiMLayer._prepare_fast`). Ideal columns without a
+histogram are the exact product alone.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
+import threading
 
 import numpy as np
 
@@ -43,7 +52,27 @@ from ...behavior.interfaces import Cost
 from .model import ColumnModel, _check_int
 
 DENSE_FRACTION = 0.25
-"""Above this fraction of possibly misread evaluations, k_hat is gathered for every evaluation."""
+"""Plain path: above this fraction of possibly misread evaluations, k_hat is gathered for every evaluation."""
+FAST = True
+"""Use the fast path of :meth:`CiMLayer.__call__` (exact product + screened corrections + k histogram by input
+patterns, see :meth:`CiMLayer._call_fast`); False: the plain path (every evaluation's k materialized). Both give
+the same integers and the same histogram."""
+PATTERN_MAX_ROWS = 16
+"""Largest tile height N for which the k histogram may be counted from the tile's input patterns (2**N bins)."""
+FULL_ROWS = 0.6
+"""Fast path: when at least this fraction of a tile's rows may be misread, all its rows are looked up (the
+others read zeros) instead of gathering those rows."""
+FAST_ROWS = 8192
+"""Fast path: rows (plane, image) per tile and block (fewer when ``chunk_elements`` asks for it)."""
+PACK_BINS = 1 << 16
+"""Direct histogram path: most joint bins of one packed group of columns."""
+FAST_BYTES = 1 << 25
+"""Fast path: a block's input bit planes take at most a quarter of this many bytes (8 MiB; all its buffers stay
+within a few times that)."""
+_NS_PATTERN_FLOP = 0.016
+"""Cost model of the histogram paths [ns per float32 flop of the pattern path]..."""
+_NS_DIRECT_EVAL = 0.45
+"""... [ns per column evaluation of the direct (packed) path]: the cheaper one is taken per tile and call."""
 
 
 # ---- mapping a weight matrix onto columns -------------------------------------------------------
@@ -68,20 +97,29 @@ class CiMLayer:
     kmap: np.ndarray | None = None
     """(T, C, N+1) int64 per-column transfer table k -> k_hat of this chip; None = ideal columns."""
     chunk_elements: int = 1 << 19
-    """Column evaluations processed per block (a cache-sized batch of images; no effect on results)."""
+    """Column evaluations processed per block on the plain path (a cache-sized batch of images; no effect on
+    results); the fast path takes at most ``chunk_elements / (4 x_bits T)`` images per block."""
     adc_bank: object = None
     """The chip's converter instances (:class:`charz.blocks.adc.model.ConverterBank`) when the
     read-out has per-instance transfer curves; None for the ideal quantizer."""
-    _ws: "_Workspace" = dataclasses.field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self):
-        self._ws = _Workspace()
         self._set_errors()
+
+    @property
+    def _ws(self) -> "_Workspace":
+        """The work buffers: one set per thread, shared by every layer (a network's layers run one after the
+        other, so a chip's memory holds one layer's buffers, not one per layer)."""
+        ws = getattr(_THREAD, "ws", None)
+        if ws is None:
+            ws = _THREAD.ws = _Workspace()
+        return ws
 
     def _set_errors(self):
         # The chain k -> k_hat is k + err[t, c, k]; err is zero below a per-column threshold k, so only
         # evaluations with k >= thr need a correction (few, unless the mismatch is large).
         t, c, n1 = self.n_tiles, self.columns_per_tile, self.n_rows + 1
+        self._fast = None  # built on the first fast call
         if self.kmap is None:
             self._err = None
             return
@@ -97,6 +135,7 @@ class CiMLayer:
         self._idx_dtype = np.float32 if t * c * n1 < 2**24 else np.float64
         self._koff = ((np.arange(t)[:, None, None] * c + np.arange(c)[None, None, :]) * n1).astype(self._idx_dtype)
         self._thr8 = thr.astype(np.uint8)[:, None, :]  # (T, 1, C); thr <= N+1 <= 255
+        self._thr = thr
 
     def set_transfer(self, kmap: np.ndarray | None) -> None:
         """Install a (T, C, N+1) (or flattened) per-column transfer table k -> k_hat."""
@@ -155,17 +194,244 @@ class CiMLayer:
         """
         x = _check_x(x_int, self.x_bits, self.in_features)
         squeeze = np.ndim(x_int) == 1
+        with _one_blas_thread():  # k-matmuls are short (inner size N) and memory bound
+            y, hist = (self._call_fast if FAST else self._call_plain)(x, return_hist)
+        if squeeze:
+            y = y[0]
+        return (y, hist) if return_hist else y
+
+    def _call_plain(self, x: np.ndarray, return_hist: bool):
+        """The plain path: k of every evaluation, its histogram, the read-out of every evaluation."""
         b = x.shape[0]
         per_image = self.x_bits * self.n_tiles * self.columns_per_tile
         step = max(1, self.chunk_elements // max(1, per_image))
         y = np.empty((b, self.out_features), dtype=np.int64)
         hist = np.zeros(self.n_rows + 1, dtype=np.int64) if return_hist else None
-        with _one_blas_thread():  # k-matmuls are short (inner size N) and memory bound
-            for i in range(0, b, step):
-                y[i : i + step] = self._block(x[i : i + step], hist)
-        if squeeze:
-            y = y[0]
-        return (y, hist) if return_hist else y
+        for i in range(0, b, step):
+            y[i : i + step] = self._block(x[i : i + step], hist)
+        return y, hist
+
+    # ---- the fast path ----------------------------------------------------------------------------
+    # y = x @ w (exact, BLAS) + the read-out errors of the evaluations that can be misread. An evaluation of
+    # physical column (t, c) on plane p of an input can be misread only if k >= thr[t, c]; k <= the column's
+    # weight popcount in the tile (so a column whose popcount is below its threshold never is: screened at
+    # programming) and k <= the popcount of the input plane in the tile (a row below the smallest threshold of
+    # the tile's remaining columns never is, a zero row only reads kmap[t, c, 0]). Only the remaining
+    # (row, column) evaluations are looked up, the risky columns of one output grouped so that one matmul
+    # column gives the joint index of the group and one table lookup its summed, weighted error
+    # (_group_corrections). The k histogram (energy) is counted per tile either from the 2**N input patterns
+    # of the tile (the pattern path: a count per pattern, then three small matrix products, cost independent
+    # of the number of rows) or from the k of the nonzero rows, several columns packed into one integer (the
+    # direct path; zero rows counted at k = 0); the cheaper is taken per tile and call (_NS_* cost model).
+    def _prepare_fast(self) -> dict:
+        t, n, c = self.n_tiles, self.n_rows, self.columns_per_tile
+        s, o = self.n_slices, self.out_features
+        wp = self.wplanes
+        bits = wp.reshape(t * n, 2, s, o)[: self.in_features].astype(np.int64)
+        w = np.tensordot(bits[:, 0] - bits[:, 1], 1 << np.arange(s), axes=([1], [0]))  # (in, out)
+        if float(self.in_features) * ((1 << self.x_bits) - 1) * ((1 << s) - 1) >= 2.0**53:  # pragma: no cover
+            raise ParameterError(f"{self.in_features} inputs: the fast path's float64 product would not be exact")
+        f = {"w": w.astype(np.float64)}
+        wpop = np.rint(wp.sum(axis=1)).astype(np.int64)  # (T, C) weight bits per physical column and tile
+        cidx = np.arange(c)
+        z, j, oo = cidx // (s * o), (cidx // o) % s, cidx % o
+        m0 = np.zeros((c, o), dtype=np.float32)
+        m0[cidx, oo] = (1 - 2 * z) * (1 << j)  # +-2**j into output o (2**p is applied per plane at the end)
+        tiles = []
+        err3 = None if self._err is None else self._err.reshape(t, c, n + 1)
+        for ti in range(t):
+            d = {}
+            if err3 is not None:
+                thr = self._thr[ti]
+                risky = np.flatnonzero(wpop[ti] >= thr)
+                if risky.size:
+                    d.update(_group_corrections(wp[ti], risky, wpop[ti], thr, err3[ti], m0, oo, n, o))
+                v0 = (err3[ti, :, 0].astype(np.float64)[:, None] * m0).sum(axis=0)  # a zero row's read-out error
+                if np.any(v0):
+                    d["v0"] = v0
+            tiles.append(d)
+        f["tiles"] = tiles
+        f["risky_columns"] = sum(d["risky"] for d in tiles if "wr" in d)
+        # histogram: column patterns (pattern path) and packed column groups (direct path)
+        if n <= PATTERN_MAX_ROWS:
+            na = n // 2
+            lo = (wp[:, :na, :] * (1 << np.arange(na))[None, :, None]).sum(axis=1).astype(np.int64)  # (T, C)
+            hi = (wp[:, na:, :] * (1 << np.arange(n - na))[None, :, None]).sum(axis=1).astype(np.int64)
+            f["pattern"] = (na, lo, hi)
+        # direct path: per tile, g columns in one integer, radix r = the tile's largest weight popcount + 1
+        # (k <= popcount), as many columns as keep r**g <= PACK_BINS; a zero row for the ones column
+        packed = []
+        for ti in range(t):
+            r = int(wpop[ti].max()) + 1
+            g = max(1, int(np.floor(np.log(PACK_BINS) / np.log(r) + 1e-9))) if r > 1 else 1
+            g = min(g, c)
+            pad = -c % g
+            wpad = np.concatenate([wp[ti], np.zeros((n, pad), np.float32)], axis=1)
+            wpk = np.zeros((n + 1, (c + pad) // g), dtype=np.float32)
+            wpk[:n] = (wpad.reshape(n, -1, g) * (r ** np.arange(g))).sum(axis=2)
+            packed.append((r, g, pad, wpk))
+        f["packed"] = packed
+        return f
+
+    def _call_fast(self, x: np.ndarray, return_hist: bool):
+        if self._fast is None:
+            self._fast = self._prepare_fast()
+        f = self._fast
+        b = x.shape[0]
+        t, n, c, p = self.n_tiles, self.n_rows, self.columns_per_tile, self.x_bits
+        o = self.out_features
+        ws = self._ws
+
+        def exact(xs):  # the exact integer product x @ w: float64 BLAS, every partial sum below 2**53
+            return xs.astype(np.float64) @ f["w"]
+
+        corr = any(d for d in f["tiles"])
+        if not corr and not return_hist:
+            y = np.empty((b, o), dtype=np.int64)
+            step = max(1, FAST_BYTES // (32 * max(1, self.in_features)))
+            for i0 in range(0, b, step):
+                y[i0 : i0 + step] = np.rint(exact(x[i0 : i0 + step]))
+            return y, None
+        hist = np.zeros(n + 1, dtype=np.int64) if return_hist else None
+        # nonzero rows (plane, image) per tile, from the OR of the tile's inputs: decides the histogram path
+        xp = np.zeros((b, t * n), dtype=np.uint8)
+        xp[:, : self.in_features] = x
+        orr = np.bitwise_or.reduce(xp.reshape(b, t, n), axis=2)  # (b, T)
+        nnz = sum(np.count_nonzero((orr >> i) & 1, axis=0) for i in range(p))  # (T,)
+        pat = [False] * t
+        if return_hist and "pattern" in f:
+            na, lo, hi = f["pattern"]
+            big = 2 * (na + 1) * (1 << n) * 2  # flops per distinct low pattern (G and D products)
+            for ti in range(t):
+                u_lo = np.unique(lo[ti]).size
+                pat[ti] = u_lo * big * _NS_PATTERN_FLOP < nnz[ti] * c * _NS_DIRECT_EVAL
+        counts = {ti: np.zeros(1 << n, dtype=np.int64) for ti in range(t) if pat[ti]}
+        joint: dict = {}
+        # blocks of about FAST_ROWS rows (plane, image) per tile: the per-tile steps are few numpy calls each
+        step = max(1, min(FAST_ROWS // p, self.chunk_elements // (4 * p * t), FAST_BYTES // (16 * p * t * (n + 1))))
+        y = np.empty((b, o), dtype=np.int64)
+        pw = 2.0 ** np.arange(p)
+        q = np.zeros((n + 1, 2), dtype=np.float32)
+        q[:n, 0] = 1.0  # popcount of the row
+        q[:n, 1] = 2.0 ** np.arange(n) if n <= PATTERN_MAX_ROWS else 0.0  # its pattern
+        for i0 in range(0, b, step):
+            xbk = xp[i0 : i0 + step]
+            bb = xbk.shape[0]
+            r = p * bb
+            xb = ws.get("fxb", (t, r, n + 1), np.float32)  # (T, P*b, N+1): bit planes, rows (plane, image), then 1
+            xb4 = xb.reshape(t, p, bb, n + 1)
+            xpt = xbk.reshape(bb, t, n).transpose(1, 0, 2)
+            for i in range(p):
+                np.bitwise_and(np.right_shift(xpt, i), 1, out=xb4[:, i, :, :n], casting="unsafe")
+            xb[:, :, n] = 1.0
+            ap = np.matmul(xb, q, out=ws.get("fap", (t, r, 2), np.float32))  # popcount, pattern
+            acc = ws.get("facc", (r, o), np.float64) if corr else None
+            if corr:
+                acc.fill(0.0)
+            for ti in range(t):
+                d = f["tiles"][ti]
+                apop = ap[ti, :, 0]
+                xt = xb[ti]
+                full = False
+                if "wr" in d:  # the screened corrections
+                    cand = np.flatnonzero(apop >= d["thr_min"])
+                    if cand.size:
+                        full = cand.size >= FULL_ROWS * r  # then all rows (the others look up zeros)
+                        if full:
+                            cand = slice(None)
+                        xg = xt if full else np.take(xt, cand, axis=0)
+                        nc = r if full else cand.size
+                        kr = np.matmul(xg, d["wr"], out=ws.get("fkr", (nc, d["wr"].shape[1]), np.float32))
+                        idx = ws.get("fidx", kr.shape, np.int32)  # float32 -> int32 is a cheaper pass than -> intp
+                        np.copyto(idx, kr, casting="unsafe")  # (rows, slots x O) table indices
+                        # indices are in range by construction (k <= the weight popcount): "wrap" skips the check
+                        e = np.take(d["etab"], idx, out=ws.get("fe", kr.shape, np.float32), mode="wrap")
+                        v = e[:, :o]
+                        if d["slots"] > 1:
+                            v = ws.get("fv", (nc, o), np.float32)
+                            np.add(e[:, :o], e[:, o : 2 * o], out=v)
+                            for si in range(2, d["slots"]):
+                                v += e[:, si * o : (si + 1) * o]
+                        if full:
+                            acc += v
+                        else:
+                            acc[cand] += v  # cand unique
+                if "v0" in d and not full:  # zero rows not looked up read kmap[t, c, 0]
+                    acc[apop == 0] += d["v0"]
+                if hist is None:
+                    continue
+                if pat[ti]:
+                    u = ws.get("fu", (r,), np.uint16 if n <= 16 else np.intp)
+                    np.copyto(u, ap[ti, :, 1], casting="unsafe")
+                    counts[ti] += np.bincount(u, minlength=1 << n)
+                else:
+                    self._hist_direct(xt, apop, ti, hist, joint)
+            if corr:
+                yc = np.einsum("pbo,p->bo", acc.reshape(p, bb, o), pw)
+                y[i0 : i0 + step] = np.rint(exact(x[i0 : i0 + step]) + yc)
+            else:
+                y[i0 : i0 + step] = np.rint(exact(x[i0 : i0 + step]))
+        for ti, cnt in counts.items():
+            hist += self._hist_patterns(cnt, ti)
+        for ti, h in joint.items():
+            hist += self._marginal(h, ti)
+        return y, hist
+
+    def _hist_direct(self, xt: np.ndarray, apop: np.ndarray, ti: int, hist: np.ndarray, joint: dict) -> None:
+        """Add the k histogram of tile *ti* over the rows of *xt* (R, N+1): zero rows counted at k = 0, the
+        others from their k, *g* columns packed into one integer in the tile's radix r (k < r): their joint
+        histogram is added to ``joint[ti]`` (marginalized by :meth:`_marginal`)."""
+        r, g, pad, wpk = self._fast["packed"][ti]
+        c = self.columns_per_tile
+        nz = np.flatnonzero(apop)
+        hist[0] += (apop.size - nz.size) * c
+        if not nz.size:
+            return
+        ws = self._ws
+        xg = xt if nz.size == apop.size else np.take(xt, nz, axis=0)
+        kp = np.matmul(xg, wpk, out=ws.get("fkp", (nz.size, wpk.shape[1]), np.float32))
+        idx = ws.get("fkpi", kp.shape, np.uint16 if r**g <= 1 << 16 else np.intp)
+        np.copyto(idx, kp, casting="unsafe")
+        h = np.bincount(idx.reshape(-1), minlength=r**g)[: r**g]
+        if ti in joint:
+            joint[ti] += h
+        else:
+            joint[ti] = h
+        hist[0] -= pad * nz.size  # the padding columns (k = 0)
+
+    def _marginal(self, h: np.ndarray, ti: int) -> np.ndarray:
+        """The k histogram (N+1,) of a joint histogram of tile *ti*'s packed columns."""
+        r, g = self._fast["packed"][ti][:2]
+        h = h.reshape((r,) * g)
+        out = np.zeros(self.n_rows + 1, dtype=np.int64)
+        for a in range(g):
+            out[:r] += h.sum(axis=tuple(i for i in range(g) if i != a))
+        return out
+
+    def _hist_patterns(self, cnt: np.ndarray, ti: int) -> np.ndarray:
+        """The k histogram of tile *ti* from *cnt*, the number of input rows of each of the 2**N patterns.
+
+        With the rows split into a low half (na rows, pattern a) and a high half (nb rows, pattern b), a column
+        whose low / high weight patterns are (l, h) gives k = popcount(a & l) + popcount(b & h). So
+        G[u, i, b] = sum_a [popcount(a & l_u) = i] count[a, b] over the distinct low patterns l_u of the tile's
+        columns, D[u, b, j] = sum_h m[u, h] [popcount(b & h) = j] with m[u, h] the columns of patterns (l_u, h),
+        and hist[v] = sum_{i + j = v} sum_{u, b} G[u, i, b] D[u, b, j]."""
+        na, lo, hi = self._fast["pattern"]
+        n = self.n_rows
+        nb = n - na
+        at, bt = _popcount_tables(na, nb)  # (2^na, na+1, 2^na), (2^nb, 2^nb * (nb+1))
+        ul, inv = np.unique(lo[ti], return_inverse=True)
+        m = np.bincount(inv * (1 << nb) + hi[ti], minlength=ul.size << nb).reshape(ul.size, 1 << nb)
+        dt = np.float32 if cnt.sum() < 2**24 else np.float64  # every G entry is a count of rows
+        nmat = cnt.reshape(1 << nb, 1 << na).T.astype(dt)  # (a, b)
+        gm = at[ul].reshape(ul.size * (na + 1), 1 << na).astype(dt, copy=False) @ nmat  # (U*(na+1), 2^nb)
+        dm = m.astype(np.float32) @ bt  # (U, 2^nb * (nb+1)), entries <= C: exact
+        gm = gm.reshape(ul.size, na + 1, 1 << nb).transpose(1, 0, 2).reshape(na + 1, -1).astype(np.float64)
+        pm = gm @ dm.reshape(ul.size << nb, nb + 1).astype(np.float64)  # (na+1, nb+1)
+        out = np.zeros(n + 1, dtype=np.float64)
+        for i in range(na + 1):
+            out[i : i + nb + 1] += pm[i]
+        return np.rint(out).astype(np.int64)
 
     def _block(self, x: np.ndarray, hist: np.ndarray | None) -> np.ndarray:
         # Work arrays are reused between blocks and calls (fresh large arrays cost page faults).
@@ -330,9 +596,13 @@ class CimBackend:
         ``x_bits``-bit activations *x* (batch, in)."""
         if self.layer is None:
             raise ParameterError("program the weights first (backend.program(w))")
-        y, hist = self.layer(x, return_hist=True)
         b = 1 if np.ndim(x) == 1 else int(np.shape(x)[0])
-        n = int(hist.sum())
+        if self.model is None:  # ideal columns: no energy, so no histogram (every evaluation is counted)
+            y, hist = self.layer(x, return_hist=False), None
+            n = b * self.layer.evaluations_per_input
+        else:
+            y, hist = self.layer(x, return_hist=True)
+            n = int(hist.sum())
         energy = {}
         if self.model is not None:
             energy = {"array": float(hist @ np.asarray(self.model.e_nom, dtype=float)),
@@ -370,6 +640,9 @@ def _one_blas_thread():
     return _BLAS.limit(limits=1, user_api="blas")
 
 
+_THREAD = threading.local()
+
+
 class _Workspace:
     """Reusable flat work buffers (one per name), handed out as contiguous views of the needed shape.
     Not thread-safe: one CiMLayer is called from one thread at a time."""
@@ -378,12 +651,99 @@ class _Workspace:
         self._b: dict[str, np.ndarray] = {}
 
     def get(self, name: str, shape: tuple, dtype) -> np.ndarray:
-        n = int(np.prod(shape))
+        n = math.prod(shape)
         dt = np.dtype(dtype)
         buf = self._b.get(name)
         if buf is None or buf.size < n or buf.dtype != dt:
             buf = self._b[name] = np.empty(max(n, 1), dtype=dt)
         return buf[:n].reshape(shape)
+
+
+GROUP_TABLE = 512
+"""Fast path: largest joint error table of one group of risky columns of one output (entries)..."""
+GROUP_TABLE_MAX = 4096
+"""... except for an output with more groups than the tile's mean (up to this many entries)."""
+
+
+def _group_corrections(wpt, risky, wpop, thr, err, m0, oo, n: int, o: int) -> dict:
+    """The correction tables of one tile: its risky columns (weight popcount >= threshold) grouped per output,
+    each group read by ONE table lookup per row: the matmul of the row's bits with ``sum_i stride_i w_i``
+    gives the mixed-radix index of (k_1, ..., k_m) (radix wpop_i + 1, as k_i <= wpop_i), the ones column adds
+    the group's table offset, and the table holds ``sum_i (+-2**j_i) err_i(k_i)``. Groups are laid out as
+    slots x outputs (empty slots read entry 0, which is 0)."""
+    order = np.lexsort((-thr[risky], oo[risky]))  # by output, then threshold (high first)
+    rc = risky[order].tolist()
+    rad = (wpop[risky[order]] + 1).tolist()
+    out = oo[risky[order]].tolist()
+    coef = m0[risky[order], oo[risky[order]]].astype(np.float64)
+    def split(members, cap):  # consecutive columns of one output, each group's table <= cap entries
+        gl, cur, size = [], [], 1
+        for i in members:
+            if cur and size * rad[i] > cap:
+                gl.append(cur)
+                cur, size = [], 1
+            cur.append((i, size))
+            size *= rad[i]
+        return gl + [cur] if cur else gl
+
+    per_out = {}
+    for i, q in enumerate(out):
+        per_out.setdefault(q, []).append(i)
+    split_of = {q: split(m, GROUP_TABLE) for q, m in per_out.items()}
+    # the lookups are slots x outputs: an output with more groups than the tile's mean gets larger tables
+    target = -(-sum(len(g) for g in split_of.values()) // max(1, len(split_of)))
+    for q, gl in split_of.items():
+        cap = GROUP_TABLE
+        while len(gl) > target and cap < GROUP_TABLE_MAX:
+            cap *= 2
+            gl = split(per_out[q], cap)
+        split_of[q] = gl
+    groups = [(q, g) for q in sorted(split_of) for g in split_of[q]]  # (output, [(position in rc, stride)])
+    slot_of = {}
+    slots = 0
+    cols = np.empty(len(groups), dtype=np.int64)
+    for gi, (q, _) in enumerate(groups):
+        sl = slot_of.get(q, 0)
+        slot_of[q] = sl + 1
+        slots = max(slots, sl + 1)
+        cols[gi] = sl * o + q
+    smat = np.zeros((len(rc), slots * o), dtype=np.float32)
+    tabs, offs, off = [np.zeros(1, dtype=np.float32)], np.empty(len(groups)), 1
+    eall = err[rc].astype(np.float64) * coef[:, None]  # +-2**j err(k) of every risky column
+    for gi, (q, members) in enumerate(groups):
+        vals = np.zeros(1)
+        for i, stride in members:
+            smat[i, cols[gi]] = stride
+            e = eall[i, : rad[i]]  # k = 0..wpop
+            vals = np.add.outer(e, vals).ravel()  # index k_i * stride_i + the lower columns' index
+        tabs.append(vals.astype(np.float32))
+        offs[gi] = off
+        off += vals.size
+    wr = np.zeros((n + 1, slots * o), dtype=np.float32)
+    wr[:n] = wpt[:, rc] @ smat  # exact: small integers
+    wr[n, cols] = offs
+    return {"wr": wr, "etab": np.concatenate(tabs), "slots": slots, "risky": int(risky.size),
+            "thr_min": max(1, int(thr[risky].min()))}
+
+
+_POPCOUNT_TABLES: dict = {}
+
+
+def _popcount_tables(na: int, nb: int):
+    """(A, B): A[l, i, a] = [popcount(a & l) = i] (2^na, na+1, 2^na) and B[h, b * (nb+1) + j] =
+    [popcount(b & h) = j] (2^nb, 2^nb * (nb+1)), float32, cached."""
+    key = (na, nb)
+    if key not in _POPCOUNT_TABLES:
+        def pc(m):
+            v = np.arange(1 << m)
+            a = v[:, None] & v[None, :]
+            return sum((a >> i) & 1 for i in range(m))
+        pa = pc(na)  # (l, a)
+        at = (pa[:, None, :] == np.arange(na + 1)[None, :, None]).astype(np.float32)
+        pb = pc(nb)  # (h, b)
+        bt = (pb[:, :, None] == np.arange(nb + 1)[None, None, :]).astype(np.float32).reshape(1 << nb, -1)
+        _POPCOUNT_TABLES[key] = (at, bt)
+    return _POPCOUNT_TABLES[key]
 
 
 def _khist(k: np.ndarray, n: int, ws: _Workspace | None = None) -> np.ndarray:
@@ -412,17 +772,17 @@ def _khist_u8(k8: np.ndarray, n: int, ws: _Workspace) -> np.ndarray:
     return out
 
 
-def _as_int(a, name: str) -> np.ndarray:
+def _as_int(a, name: str, copy: bool = True) -> np.ndarray:
     arr = np.asarray(a)
     if arr.dtype.kind in "iu":
-        return arr.astype(np.int64)
+        return arr.astype(np.int64, copy=copy)
     if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
         return arr.astype(np.int64)
     raise ParameterError(f"{name} must be integers, got dtype {arr.dtype}")
 
 
 def _check_x(x_int, x_bits: int, n_in: int) -> np.ndarray:
-    x = _as_int(x_int, "activations")
+    x = _as_int(x_int, "activations", copy=False)  # only read: converted to uint8 below
     if x.ndim == 1:
         x = x[None, :]
     if x.ndim != 2 or x.shape[1] != n_in:
