@@ -278,8 +278,10 @@ def _zoo_readout(lut_path: Path, pdk, seed: int, out: Path, workers: int | None)
         written = write(r, out / name, title)
         pngs += [p for p in written if p.suffix == ".png"]
         tops = f"{r['tops_per_watt']:8.1f}" if r["tops_per_watt"] else "     n/a"
+        chip_acc = (f"{100 * r['accuracy_mean']:.2f} ± {100 * r['accuracy_std']:.2f} %" if chips > 1 else
+                    f"{100 * r['accuracy_mean']:.2f} % (1 chip)")
         rows.append(f"  {name:<12} {data.description[:22]:<22} {r['n_images']:>6} {100 * r['float_accuracy']:7.2f} % "
-                    f"{100 * r['ideal_accuracy']:7.2f} % {100 * r['accuracy_mean']:7.2f} ± {100 * r['accuracy_std']:.2f} % "
+                    f"{100 * r['ideal_accuracy']:7.2f} % {chip_acc:>18} "
                     f"{r['energy_per_inference_J'] * 1e9:9.2f} nJ {tops} TOPS/W  ({time.time() - t0:.0f} s)")
     lines = [f"\nShipped CNNs on this demo's column LUT ({pdk.vdd_nom:g} V, 5-bit ideal quantizer, first and last "
              f"layer digital at an assumed {DIGITAL_MAC_ENERGY_J * 1e12:g} pJ/MAC; results in {out}/MODEL/):",
