@@ -326,3 +326,19 @@ def test_integer_classifier_is_calibrated_behind_the_quantized_crossbars(model, 
     assert lp.x_quant.scale == pytest.approx(np.percentile(np.abs(feats), 99.99) / 127, rel=1e-6)
     r = engine.run_chip(plan, "ideal")
     assert abs(r["accuracy"] - net.meta["ideal_test_accuracy"]) < 0.02
+
+
+def test_default_operating_point_is_the_published_one_as_network_wht_picks(model, data):
+    """Without vdd the wht backend runs at the published 0.8 V (on the LUT's grid), as `--network wht` does:
+    the same chips as vdd = 0.8 given, bit for bit; 0.6 V differs."""
+    xtr, ytr, xte, yte = data
+    given = engine.evaluate_model(model, xte, yte, mapping.parse_mapping(MAP), chips=2, n_images=60, references=False)
+    default = engine.evaluate_model(model, xte, yte, mapping.parse_mapping(MAP.replace("vdd = 0.8\n", "")), chips=2,
+                                    n_images=60, references=False)
+    assert "vdd" not in MAP.replace("vdd = 0.8\n", "")
+    assert default["accuracy_per_chip"] == given["accuracy_per_chip"]
+    assert default["energy_per_inference_J"] == given["energy_per_inference_J"] > 0
+    from charz.network import backends as bk
+
+    assert bk.wht_model({"lut": LUT}).coords["vdd"] == pytest.approx(0.8)
+    assert bk.wht_model({"lut": LUT, "vdd": 0.6}).coords["vdd"] == pytest.approx(0.6)

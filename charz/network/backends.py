@@ -164,7 +164,7 @@ OPTIONS = {
                        "<pdk>/wht16), on the LUT search path"),
     "pdk": Opt("path", "PDK of the default LUTs"),
     "tile_rows": Opt("int", "rows N per tile (must equal the column LUT's N; free for ideal columns)", 1, 4096),
-    "vdd": Opt("float", "supply [V] (default: the LUT's)", 0.05, 5.0),
+    "vdd": Opt("float", "supply [V] (default: the LUT's; wht: the published 0.8 V when on the LUT's grid)", 0.05, 5.0),
     "temp": Opt("float", "temperature [degC] (default: the LUT's)", -273.15, 500),
     "t_pulse": Opt("float", "wordline pulse [s] (default: best separated)", 0, 1e-6),
     "adc_bits": Opt("int", "ideal quantizer bits (default: the fewest that separate all levels)", 1, 12),
@@ -755,8 +755,10 @@ def _generator(chip_seed) -> np.random.Generator:
 
 def wht_model(options: dict) -> WhtModel:
     """The :class:`~charz.blocks.wht.model.WhtModel` of the ``wht`` options: the ``wht_column`` LUT (``lut``,
-    default ``<pdk>/wht16``) read at vdd / temp / t_pulse (None: the LUT's rule, :meth:`WhtModel.from_lut`)
-    with ``mismatch_scale``. Cached per option set (one per process)."""
+    default ``<pdk>/wht16``) read at vdd (None: the published 0.8 V when it is on the LUT's grid, as
+    ``charz eval --network wht`` picks it (:func:`charz.network.wht.default_vdd`), else the LUT's rule) / temp /
+    t_pulse (None: the LUT's rule, :meth:`WhtModel.from_lut`) with ``mismatch_scale``. Cached per option set (one
+    per process)."""
     keys = ("lut", "pdk", "vdd", "temp", "t_pulse", "mismatch_scale")
     return _wht_model(tuple((k, option(options, k)) for k in keys))
 
@@ -765,9 +767,12 @@ def wht_model(options: dict) -> WhtModel:
 def _wht_model(items: tuple) -> WhtModel:
     from ..core.lut import LUT, find_default
 
+    from .wht import default_vdd
+
     o = dict(items)
     lut = LUT.load(o["lut"] if o["lut"] is not None else find_default(o["pdk"], DEFAULT_WHT_LUT), block="wht_column")
-    return WhtModel.from_lut(lut, vdd=o["vdd"], temp=o["temp"], t_pulse=o["t_pulse"],
+    vdd = o["vdd"] if o["vdd"] is not None else default_vdd(lut)  # the published 0.8 V when on the grid, as --network wht
+    return WhtModel.from_lut(lut, vdd=vdd, temp=o["temp"], t_pulse=o["t_pulse"],
                              mismatch_scale=o["mismatch_scale"])
 
 
