@@ -756,7 +756,7 @@ def _generator(chip_seed) -> np.random.Generator:
 def wht_model(options: dict) -> WhtModel:
     """The :class:`~charz.blocks.wht.model.WhtModel` of the ``wht`` options: the ``wht_column`` LUT (``lut``,
     default ``<pdk>/wht16``) read at vdd (None: the published 0.8 V when it is on the LUT's grid, as
-    ``charz eval --network wht`` picks it (:func:`charz.network.wht.default_vdd`), else the LUT's rule) / temp /
+    ``charz eval --network wht`` picks it (:func:`charz.blocks.wht.model_lut.published_vdd`), else the LUT's rule) / temp /
     t_pulse (None: the LUT's rule, :meth:`WhtModel.from_lut`) with ``mismatch_scale``. Cached per option set (one
     per process)."""
     keys = ("lut", "pdk", "vdd", "temp", "t_pulse", "mismatch_scale")
@@ -767,11 +767,11 @@ def wht_model(options: dict) -> WhtModel:
 def _wht_model(items: tuple) -> WhtModel:
     from ..core.lut import LUT, find_default
 
-    from .wht import default_vdd
+    from ..blocks.wht.model_lut import published_vdd
 
     o = dict(items)
     lut = LUT.load(o["lut"] if o["lut"] is not None else find_default(o["pdk"], DEFAULT_WHT_LUT), block="wht_column")
-    vdd = o["vdd"] if o["vdd"] is not None else default_vdd(lut)  # the published 0.8 V when on the grid, as --network wht
+    vdd = o["vdd"] if o["vdd"] is not None else published_vdd(lut)  # 0.8 V when on the grid, as --network wht
     return WhtModel.from_lut(lut, vdd=vdd, temp=o["temp"], t_pulse=o["t_pulse"],
                              mismatch_scale=o["mismatch_scale"])
 

@@ -86,7 +86,7 @@ FORMAT = 2
 N_FEATURES = 64
 N_CLASSES = 10
 PUBLISHED = "published: 1602 TOPS/W (5311 with early termination), 16×16, 8-bit, 0.8 V"
-PUBLISHED_VDD = 0.8
+PUBLISHED_VDD = bwl.PUBLISHED_VDD
 PUBLISHED_TOPS_W = (1602.0, 5311.0)
 """All planes / with early termination, 16x16 crossbar, 8-bit inputs, 0.8 V (arXiv 2309.01771)."""
 
@@ -706,14 +706,9 @@ def default_mode(lut) -> str:
 
 def default_vdd(lut) -> float | None:
     """The published 0.8 V when it is on the LUT's VDD grid, else None (the LUT's rule: the PDK nominal
-    VDD if inside the grid, else the highest grid VDD; see :meth:`WhtModel.from_lut`)."""
-    lut, _ = bwl.load_wht_lut(lut)
-    names = [a.name for a in lut.axes]
-    if "vdd" not in names:
-        return None
-    grid = lut.axis("vdd").values
-    hit = np.isclose(grid, PUBLISHED_VDD, rtol=0, atol=1e-9)
-    return float(grid[hit][0]) if np.any(hit) else None
+    VDD if inside the grid, else the highest grid VDD; see :meth:`WhtModel.from_lut`):
+    :func:`charz.blocks.wht.model_lut.published_vdd`."""
+    return bwl.published_vdd(lut)
 
 
 def _weights(weights) -> tuple[WhtNet, str]:

@@ -27,6 +27,22 @@ PER_CORNER = ("offset_mean", "offset_sigma", "thr_pos_mean", "thr_pos_sigma", "t
 ENERGY_PARTS = ("energy_precharge", "energy_rows", "energy_latch", "energy_clock")
 
 
+PUBLISHED_VDD = 0.8
+"""The supply of the published signed-bit WHT crossbar (16x16, 8-bit; arXiv 2309.01771) [V]."""
+
+
+def published_vdd(lut) -> float | None:
+    """:data:`PUBLISHED_VDD` when it is on the ``wht_column`` LUT's VDD grid, else None (then the LUT's rule
+    applies: :meth:`charz.blocks.wht.model.WhtModel.from_lut`). The default operating point of the WHT
+    network (``charz eval --network wht``) and of the executor's ``wht`` backend."""
+    lut, _ = load_wht_lut(lut)
+    if "vdd" not in [a.name for a in lut.axes]:
+        return None
+    grid = lut.axis("vdd").values
+    hit = np.isclose(grid, PUBLISHED_VDD, rtol=0, atol=1e-9)
+    return float(grid[hit][0]) if np.any(hit) else None
+
+
 def load_wht_lut(lut_or_path) -> tuple[LUT, str | None]:
     """A ``wht_column`` LUT from a LUT object or a path."""
     if isinstance(lut_or_path, LUT):
