@@ -119,9 +119,9 @@ def test_large_mismatch_dense_plain_path(monkeypatch, dense):
 
 
 @pytest.mark.parametrize("mode", ["pattern", "direct"])
-@pytest.mark.parametrize("n_rows", [2, 5, 16])
+@pytest.mark.parametrize("n_rows", [1, 2, 5, 8, 16])
 def test_histogram_paths_agree(monkeypatch, mode, n_rows):
-    monkeypatch.setattr(ml, "_NS_PATTERN_FLOP", 1e-12 if mode == "pattern" else 1e12)
+    monkeypatch.setattr(ml, "_NS_PATTERN_PASS", 1e-12 if mode == "pattern" else 1e12)
     rng = np.random.default_rng(8)
     m = ColumnModel.from_lut(synthetic_column_lut(n_rows=n_rows, nonlinearity=0.3, sigma=0.02, n_samples=40, seed=1),
                              mismatch_scale=3.0)
@@ -129,6 +129,22 @@ def test_histogram_paths_agree(monkeypatch, mode, n_rows):
     layer = map_layer(w, m, np.random.default_rng(9))
     for x in _inputs(rng, 23, w.shape[0], 4).values():
         _assert_same(_reference(layer, x), layer(x))
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 12])
+def test_superset_sum_histogram_is_the_pair_count(n):
+    """The subset-sum identity behind the pattern path, on its own: hist[k] = #(row, column) pairs with
+    popcount(a & l) = k, including all-zero and all-one patterns and heavy repeats."""
+    rng = np.random.default_rng(n)
+    rows = np.concatenate([rng.integers(0, 1 << n, 300), [0, (1 << n) - 1] * 5])
+    cols = np.concatenate([rng.integers(0, 1 << n, 40), [(1 << n) - 1] * 3, [0]])
+    pop = sum(((rows[:, None] & cols[None, :]) >> i) & 1 for i in range(n))
+    want = np.bincount(pop.ravel(), minlength=n + 1)
+    layer = ml.CiMLayer.__new__(ml.CiMLayer)
+    layer.n_rows = n
+    layer._fast = {"pattern": cols[None, :]}
+    got = layer._hist_patterns({0: np.bincount(rows, minlength=1 << n)})
+    assert got.tolist() == want.tolist() and got.sum() == rows.size * cols.size
 
 
 def test_histogram_without_pattern_path_and_group_sizes(noisy_model, monkeypatch):

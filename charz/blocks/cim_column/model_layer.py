@@ -69,8 +69,8 @@ PACK_BINS = 1 << 16
 FAST_BYTES = 1 << 25
 """Fast path: a block's input bit planes take at most a quarter of this many bytes (8 MiB; all its buffers stay
 within a few times that)."""
-_NS_PATTERN_FLOP = 0.016
-"""Cost model of the histogram paths [ns per float32 flop of the pattern path]..."""
+_NS_PATTERN_PASS = 0.3
+"""Cost model of the histogram paths [ns per entry and pass of the pattern path's subset-sum transforms]..."""
 _NS_DIRECT_EVAL = 0.45
 """... [ns per column evaluation of the direct (packed) path]: the cheaper one is taken per tile and call."""
 
@@ -220,8 +220,8 @@ class CiMLayer:
     # (row, column) evaluations are looked up, the risky columns of one output grouped so that one matmul
     # column gives the joint index of the group and one table lookup its summed, weighted error
     # (_group_corrections). The k histogram (energy) is counted per tile either from the 2**N input patterns
-    # of the tile (the pattern path: a count per pattern, then three small matrix products, cost independent
-    # of the number of rows) or from the k of the nonzero rows, several columns packed into one integer (the
+    # of the tile (the pattern path: a count per pattern, then superset sums of the row and column pattern
+    # counts, _hist_patterns; cost independent of the numbers of rows and columns) or from the k of the nonzero rows, several columns packed into one integer (the
     # direct path; zero rows counted at k = 0); the cheaper is taken per tile and call (_NS_* cost model).
     def _prepare_fast(self) -> dict:
         t, n, c = self.n_tiles, self.n_rows, self.columns_per_tile
@@ -252,12 +252,11 @@ class CiMLayer:
             tiles.append(d)
         f["tiles"] = tiles
         f["risky_columns"] = sum(d["risky"] for d in tiles if "wr" in d)
-        # histogram: column patterns (pattern path) and packed column groups (direct path)
+        # the corrections are integers, |sum over tiles| <= T * n * sum_j 2 * 2**j: float32 is exact below 2**24
+        f["acc_dtype"] = np.float32 if t * n * 2 * ((1 << s) - 1) < 2**24 else np.float64
+        # histogram: the columns' weight-bit patterns (pattern path) and packed column groups (direct path)
         if n <= PATTERN_MAX_ROWS:
-            na = n // 2
-            lo = (wp[:, :na, :] * (1 << np.arange(na))[None, :, None]).sum(axis=1).astype(np.int64)  # (T, C)
-            hi = (wp[:, na:, :] * (1 << np.arange(n - na))[None, :, None]).sum(axis=1).astype(np.int64)
-            f["pattern"] = (na, lo, hi)
+            f["pattern"] = (wp * (1 << np.arange(n))[None, :, None]).sum(axis=1).astype(np.int64)  # (T, C)
         # direct path: per tile, g columns in one integer, radix r = the tile's largest weight popcount + 1
         # (k <= popcount), as many columns as keep r**g <= PACK_BINS; a zero row for the ones column
         packed = []
@@ -300,11 +299,8 @@ class CiMLayer:
         nnz = sum(np.count_nonzero((orr >> i) & 1, axis=0) for i in range(p))  # (T,)
         pat = [False] * t
         if return_hist and "pattern" in f:
-            na, lo, hi = f["pattern"]
-            big = 2 * (na + 1) * (1 << n) * 2  # flops per distinct low pattern (G and D products)
-            for ti in range(t):
-                u_lo = np.unique(lo[ti]).size
-                pat[ti] = u_lo * big * _NS_PATTERN_FLOP < nnz[ti] * c * _NS_DIRECT_EVAL
+            cost = 2 * n * (1 << n) * _NS_PATTERN_PASS  # two subset-sum transforms per tile, whatever the rows
+            pat = [cost < nnz[ti] * c * _NS_DIRECT_EVAL for ti in range(t)]
         counts = {ti: np.zeros(1 << n, dtype=np.int64) for ti in range(t) if pat[ti]}
         joint: dict = {}
         # blocks of about FAST_ROWS rows (plane, image) per tile: the per-tile steps are few numpy calls each
@@ -325,7 +321,7 @@ class CiMLayer:
                 np.bitwise_and(np.right_shift(xpt, i), 1, out=xb4[:, i, :, :n], casting="unsafe")
             xb[:, :, n] = 1.0
             ap = np.matmul(xb, q, out=ws.get("fap", (t, r, 2), np.float32))  # popcount, pattern
-            acc = ws.get("facc", (r, o), np.float64) if corr else None
+            acc = ws.get("facc", (r, o), f["acc_dtype"]) if corr else None
             if corr:
                 acc.fill(0.0)
             for ti in range(t):
@@ -371,8 +367,8 @@ class CiMLayer:
                 y[i0 : i0 + step] = np.rint(exact(x[i0 : i0 + step]) + yc)
             else:
                 y[i0 : i0 + step] = np.rint(exact(x[i0 : i0 + step]))
-        for ti, cnt in counts.items():
-            hist += self._hist_patterns(cnt, ti)
+        if counts:
+            hist += self._hist_patterns(counts)
         for ti, h in joint.items():
             hist += self._marginal(h, ti)
         return y, hist
@@ -408,30 +404,28 @@ class CiMLayer:
             out[:r] += h.sum(axis=tuple(i for i in range(g) if i != a))
         return out
 
-    def _hist_patterns(self, cnt: np.ndarray, ti: int) -> np.ndarray:
-        """The k histogram of tile *ti* from *cnt*, the number of input rows of each of the 2**N patterns.
+    def _hist_patterns(self, counts: dict) -> np.ndarray:
+        """The k histogram of the tiles in *counts* ({tile: the number of input rows of each of the 2**N row
+        patterns}), exact, at a cost independent of the numbers of rows and columns.
 
-        With the rows split into a low half (na rows, pattern a) and a high half (nb rows, pattern b), a column
-        whose low / high weight patterns are (l, h) gives k = popcount(a & l) + popcount(b & h). So
-        G[u, i, b] = sum_a [popcount(a & l_u) = i] count[a, b] over the distinct low patterns l_u of the tile's
-        columns, D[u, b, j] = sum_h m[u, h] [popcount(b & h) = j] with m[u, h] the columns of patterns (l_u, h),
-        and hist[v] = sum_{i + j = v} sum_{u, b} G[u, i, b] D[u, b, j]."""
-        na, lo, hi = self._fast["pattern"]
+        For a row of pattern a and a column of weight pattern l, k = popcount(a & l), and
+        z**k = prod over the bits of a & l of (1 + (z - 1)) = sum over the subsets S of a & l of (z - 1)**|S|.
+        Summed over rows and columns: sum_k hist[k] z**k = sum_S (z - 1)**|S| X(S) W(S), where X(S) (W(S)) is the
+        number of rows (columns) whose pattern contains S: the superset sums of the two pattern counts (a
+        subset-sum transform, N passes over 2**N entries). With M_j = sum over |S| = j of X(S) W(S), comparing
+        coefficients gives hist[k] = sum_j (-1)**(j - k) C(j, k) M_j. Integer arithmetic throughout."""
         n = self.n_rows
-        nb = n - na
-        at, bt = _popcount_tables(na, nb)  # (2^na, na+1, 2^na), (2^nb, 2^nb * (nb+1))
-        ul, inv = np.unique(lo[ti], return_inverse=True)
-        m = np.bincount(inv * (1 << nb) + hi[ti], minlength=ul.size << nb).reshape(ul.size, 1 << nb)
-        dt = np.float32 if cnt.sum() < 2**24 else np.float64  # every G entry is a count of rows
-        nmat = cnt.reshape(1 << nb, 1 << na).T.astype(dt)  # (a, b)
-        gm = at[ul].reshape(ul.size * (na + 1), 1 << na).astype(dt, copy=False) @ nmat  # (U*(na+1), 2^nb)
-        dm = m.astype(np.float32) @ bt  # (U, 2^nb * (nb+1)), entries <= C: exact
-        gm = gm.reshape(ul.size, na + 1, 1 << nb).transpose(1, 0, 2).reshape(na + 1, -1).astype(np.float64)
-        pm = gm @ dm.reshape(ul.size << nb, nb + 1).astype(np.float64)  # (na+1, nb+1)
-        out = np.zeros(n + 1, dtype=np.float64)
-        for i in range(na + 1):
-            out[i : i + nb + 1] += pm[i]
-        return np.rint(out).astype(np.int64)
+        wpat = self._fast["pattern"]
+        bx = np.empty(1 << n, dtype=np.int64)
+        bw = np.empty(1 << n, dtype=np.int64)
+        s = np.zeros(1 << n, dtype=np.int64)
+        for ti, cnt in counts.items():
+            xs = _superset_sums(cnt, bx)
+            ws = _superset_sums(np.bincount(wpat[ti], minlength=1 << n), bw)
+            s += xs * ws
+        m = [int(v) for v in np.add.reduceat(s[_popcount_order(n)[0]], _popcount_order(n)[1])]  # M_j, j = 0..n
+        out = [sum((-1) ** (j - k) * math.comb(j, k) * m[j] for j in range(k, n + 1)) for k in range(n + 1)]
+        return np.array(out, dtype=np.int64)
 
     def _block(self, x: np.ndarray, hist: np.ndarray | None) -> np.ndarray:
         # Work arrays are reused between blocks and calls (fresh large arrays cost page faults).
@@ -726,24 +720,35 @@ def _group_corrections(wpt, risky, wpop, thr, err, m0, oo, n: int, o: int) -> di
             "thr_min": max(1, int(thr[risky].min()))}
 
 
-_POPCOUNT_TABLES: dict = {}
+def _superset_sums(cnt: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Superset sums of *cnt* (2**n,): out[S] = sum of cnt[a] over the patterns a that contain S, in the bit order
+    with the two halves of the n bits swapped (what only a sum over all S needs). One pass per bit, each over
+    contiguous halves of at least 2**(n//2) entries (the upper bits first, then a transpose), in cache per tile."""
+    n = cnt.size.bit_length() - 1
+    lo, hi = n - n // 2, n // 2
+    a = cnt.astype(np.int64, copy=True)
+    for i in range(lo, n):
+        v = a.reshape(-1, 2, 1 << i)
+        v[:, 0, :] += v[:, 1, :]
+    out.reshape(1 << lo, 1 << hi)[...] = a.reshape(1 << hi, 1 << lo).T
+    for i in range(hi, n):
+        v = out.reshape(-1, 2, 1 << i)
+        v[:, 0, :] += v[:, 1, :]
+    return out
 
 
-def _popcount_tables(na: int, nb: int):
-    """(A, B): A[l, i, a] = [popcount(a & l) = i] (2^na, na+1, 2^na) and B[h, b * (nb+1) + j] =
-    [popcount(b & h) = j] (2^nb, 2^nb * (nb+1)), float32, cached."""
-    key = (na, nb)
-    if key not in _POPCOUNT_TABLES:
-        def pc(m):
-            v = np.arange(1 << m)
-            a = v[:, None] & v[None, :]
-            return sum((a >> i) & 1 for i in range(m))
-        pa = pc(na)  # (l, a)
-        at = (pa[:, None, :] == np.arange(na + 1)[None, :, None]).astype(np.float32)
-        pb = pc(nb)  # (h, b)
-        bt = (pb[:, :, None] == np.arange(nb + 1)[None, None, :]).astype(np.float32).reshape(1 << nb, -1)
-        _POPCOUNT_TABLES[key] = (at, bt)
-    return _POPCOUNT_TABLES[key]
+_POPCOUNT_ORDER: dict = {}
+
+
+def _popcount_order(n: int):
+    """(order, starts): the patterns 0..2**n-1 sorted by popcount and where each popcount 0..n starts, for
+    patterns in :func:`_superset_sums`' bit order (popcount does not depend on it), cached."""
+    if n not in _POPCOUNT_ORDER:
+        v = np.arange(1 << n)
+        pc = sum((v >> i) & 1 for i in range(n))
+        order = np.argsort(pc, kind="stable")
+        _POPCOUNT_ORDER[n] = (order, np.searchsorted(pc[order], np.arange(n + 1)))
+    return _POPCOUNT_ORDER[n]
 
 
 def _khist(k: np.ndarray, n: int, ws: _Workspace | None = None) -> np.ndarray:
