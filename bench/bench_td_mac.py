@@ -15,6 +15,14 @@ accumulation and the read-out, and count clipping, dropping and energy:
 - exact mode (window None, exact alignment, no converter).
 
     .venv/bin/python bench/bench_td_mac.py [--vectors 100000] [--length 16] [--fmt e4m3] [--repeat 7] [--quick]
+        [--layer-rows 64]
+
+Part 2 (``--layer-rows``, 0 skips it): one matrix product of ResNet-20's largest im2col shape (K = 576 inputs,
+N = 64 outputs, 64 rows = one 32x32 CIFAR image's last stage) through the executor's ``td_mac`` backend (the
+SPICE LUT circuit, as ``charz eval --backend td_mac`` runs it) and through its ideal twin (exact FP8), against
+two baselines on the same FP8-rounded operands: the FP8 products summed per chunk of L, then over the chunks
+(the mapping's grouping; one einsum per block of rows) and one float64 BLAS product (the same exact result for
+E4M3: every partial sum is a multiple of 2**-18 below 2**18 * K, exact in float64).
 
 The paths are timed interleaved (one pass of each per round) and the best round of each is kept, in
 process CPU time and in wall time; ratios are behavioral / reference CPU time of the same run. A plain
@@ -46,6 +54,7 @@ def main() -> None:
     ap.add_argument("--fmt", default="e4m3", choices=sorted(fp8.FORMATS))
     ap.add_argument("--repeat", type=int, default=7, help="timed rounds")
     ap.add_argument("--quick", action="store_true", help="10k dot products, 3 rounds (a smoke run)")
+    ap.add_argument("--layer-rows", type=int, default=64, help="rows of the ResNet-20-shape product (part 2; 0: skip)")
     a = ap.parse_args()
     if a.quick:
         a.vectors, a.repeat = 10_000, 3
@@ -95,6 +104,56 @@ def main() -> None:
     for k, (c, wl) in best.items():
         e = "0 (reference)" if k not in err else f"{np.sqrt(np.mean((err[k] - ref) ** 2)) / rms:.3g}"
         print(f"| {k} | {1e3 * c:.1f} | {1e3 * wl:.1f} | {a.vectors / c:.3g} | {c / ref_cpu:.2f} | {e} |")
+    if a.layer_rows > 0 and f is fp8.E4M3:
+        layer(a, f)
+
+
+def layer(a, f) -> None:
+    """Part 2: the executor's td_mac backend on ResNet-20's K = 576, N = 64 im2col shape."""
+    from charz.network import backends as bk
+
+    K, N, rows = 576, 64, a.layer_rows
+    rng = np.random.default_rng(1)
+    w = rng.standard_normal((K, N)) * 0.05
+    x = np.maximum(rng.standard_normal((rows, K)), 0.0)  # post-ReLU activations
+    be = bk.make_backend("td_mac", {}, chip_seed=0)
+    be.program(w)
+    tw = be.ideal()
+    L = be.model.length
+    s_x = bk.pow2_scale(x, f) if be.s_x is None else be.s_x
+    xq, wq = fp8.quantize(x * s_x, f), fp8.quantize(w * be.s_w, f)
+    chunks = -(-K // L)
+    xp = np.pad(xq, ((0, 0), (0, chunks * L - K))).reshape(rows, chunks, L)
+    wp = np.pad(wq, ((0, chunks * L - K), (0, 0))).reshape(chunks, L, N)
+    blk = max(1, (1 << 21) // (K * N))
+
+    def chunked():  # FP8 products, summed per chunk of L, then over chunks (float64, exact for E4M3)
+        y = np.empty((rows, N))
+        for r0 in range(0, rows, blk):
+            y[r0:r0 + blk] = np.einsum("rcl,cln->rcn", xp[r0:r0 + blk], wp).sum(axis=1)
+        return y
+
+    def blas():
+        return xq @ wq
+
+    assert np.array_equal(chunked(), blas())
+    assert np.array_equal(tw.matmul(x)[0] * s_x * be.s_w, blas())
+    fns = {"FP8 products summed per chunk of L (einsum)": chunked,
+           "float64 BLAS on the FP8 operands": blas,
+           "td_mac backend, ideal twin (exact FP8)": lambda: tw.matmul(x),
+           "td_mac backend, SPICE LUT circuit": lambda: be.matmul(x)}
+    best = timed_rounds(fns, max(1, min(a.repeat, 3)))
+    e_cpu = best["FP8 products summed per chunk of L (einsum)"][0]
+    b_cpu = best["float64 BLAS on the FP8 operands"][0]
+    print()
+    print(f"Part 2: one product of ResNet-20's largest im2col shape (K = {K}, N = {N}, {rows} rows: "
+          f"{rows * K * N:,} FP8 products, {rows * N * chunks:,} scalar products of L = {L}) on the executor's "
+          f"td_mac backend ({be.label}); best of {max(1, min(a.repeat, 3))} interleaved rounds")
+    print()
+    print("| path | CPU [ms] | wall [ms] | products/s | x chunked sum (CPU) | x BLAS (CPU) |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for k, (c, wl) in best.items():
+        print(f"| {k} | {1e3 * c:.2f} | {1e3 * wl:.2f} | {rows * K * N / c:.3g} | {c / e_cpu:.2f} | {c / b_cpu:.0f} |")
 
 
 if __name__ == "__main__":

@@ -236,6 +236,34 @@ def test_matmul_equals_loop_over_dot():
     assert stats["scalar_products"] == 5 * 4 * 3 and stats["energy_J"] > 0
 
 
+@pytest.mark.parametrize("fmt", FMTS)
+def test_exact_mode_matmul_blas_path_is_the_chunked_run(monkeypatch, fmt):
+    """Exact mode takes one float64 BLAS product (E4M3 only): the same values bit for bit and the same
+    statistics as the chunked scalar products, with zeros, subnormals, max values (scale saturated), NaN
+    operands (special) and a K that is not a multiple of L."""
+    f = fp8.get_format(fmt)
+    rng = np.random.default_rng(5)
+    fin = np.flatnonzero(np.isfinite(f.values()))
+    x = fp8.decode(rng.choice(fin, size=(9, 53)).astype(np.uint8), f) * (rng.random((9, 53)) < 0.8)
+    w = fp8.decode(rng.choice(fin, size=(53, 6)).astype(np.uint8), f)
+    x[2, :] = f.max_finite
+    w[:, 1] = f.max_finite
+    x[4, 7] = np.nan
+    w[40, 3] = np.nan
+    m = tm.TdMacModel.exact(fmt, 16)
+    assert m._blas_exact(53) == (fmt == "e4m3")
+    y = m.matmul(x, w)
+    fast = dict(m.last_stats)
+    monkeypatch.setattr(tm.TdMacModel, "_blas_exact", lambda self, k: False)
+    ref = m.matmul(x, w)
+    np.testing.assert_array_equal(y, ref)  # NaN where the reference has NaN
+    assert fast == m.last_stats
+    assert 0 < fast["special_fraction"] < 1 and 0 < fast["scale_saturated_fraction"] < 1
+    if fmt == "e4m3":  # the chunk sums add exactly too (E5M2's chunks are rounded once each, then added)
+        fin_ = np.isfinite(ref)
+        assert np.array_equal(ref[fin_], fp8.exact_dot(x[:, None, :], w.T[None, :, :], f)[fin_])
+
+
 def test_energy_positive_and_grows_with_caps_switched():
     c = tc.synthetic_circuit("e4m3", 8)
     m = tm.TdMacModel("e4m3", 4, circuit=c, exp_mismatch=0, man_mismatch=0)

@@ -359,6 +359,8 @@ class TdMacModel:
         pad = chunks * L - k
         cx = np.pad(fp8.encode(x, self.fmt, self.saturate), ((0, 0), (0, pad))).reshape(n, 1, chunks, L)
         cw = np.pad(fp8.encode(w, self.fmt, self.saturate), ((0, pad), (0, 0))).T.reshape(1, m, chunks, L)
+        if self._blas_exact(k):
+            return self._matmul_exact(cx[:, 0], cw[0])
         unit = np.broadcast_to((np.arange(m) % self.units)[:, None], (m, chunks))
         y = np.zeros((n, m))
         acc = _Stats()
@@ -373,6 +375,42 @@ class TdMacModel:
             y[r0 : r0 + nb] = r["y"].reshape(nb, m, chunks).sum(axis=-1)
             acc.add(r)
         self.last_stats = acc.summary()
+        return y
+
+    def _blas_exact(self, k: int) -> bool:
+        """True when :meth:`matmul` may use one float64 BLAS product: exact mode (ideal 0 J circuit, no element
+        dropped, exact alignment, no converter, no mismatch) in E4M3, where every FP8 product is a multiple of
+        2^-18 below 2^18 and any partial sum of up to 2^17 of them is exact in float64 (as in
+        :func:`charz.behavior.fp8.exact_dot`), so the sum equals the chunked one bit for bit."""
+        c = self.circuit
+        return (self.fmt is fp8.E4M3 and k < 1 << 17 and self.window is None and self.exact_guard
+                and self.adc_bits is None and self.cap_dev is None and bool(c.source.get("ideal"))
+                and self.scale_thresholds.shape[1] == 2 * self.fmt.max_exp_field and self._time_ideal())
+
+    def _matmul_exact(self, cx: np.ndarray, cw: np.ndarray) -> np.ndarray:
+        """:meth:`matmul` in exact mode from codes cx (N, chunks, L), cw (M, chunks, L): the float64 product of
+        the FP8 values, and ``last_stats`` counted per scalar product as :meth:`_run` does (0 J, nothing
+        dropped or clipped; special: a NaN operand in the chunk; scale saturated: some element of the chunk
+        with both exponent fields at the top, e_a + e_b = the shared-scale TDC's last tap)."""
+        val, _, e_t, _, _, _ = fp8._table(self.fmt)
+        n, chunks, _ = cx.shape
+        m = cw.shape[0]
+        nan_x, nan_w = (cx & 0x7F) > self._top, (cw & 0x7F) > self._top
+        fx, fw = nan_x.any(axis=2).sum(axis=0), nan_w.any(axis=2).sum(axis=0)  # special chunks per chunk index
+        special = int(np.sum(fx * m + fw * n - fx * fw))
+        top_x = (e_t[cx] == self.fmt.max_exp_field) & ~nan_x  # a NaN element counts as code 0 in _run
+        top_w = (e_t[cw] == self.fmt.max_exp_field) & ~nan_w
+        sat = 0
+        if top_x.any() and top_w.any():
+            for j in range(chunks):  # (row, column) pairs of chunk j with a common top element: 0/1 products
+                sat += int(np.count_nonzero(top_x[:, j].astype(np.float32) @ top_w[:, j].T.astype(np.float32)))
+        with np.errstate(invalid="ignore"):
+            y = val[cx].reshape(n, -1) @ val[cw].reshape(m, -1).T
+        total = n * m * chunks
+        self.last_stats = {"scalar_products": total, "clipped_fraction": 0.0, "dropped_fraction": 0.0,
+                           "special_fraction": special / max(total, 1),
+                           "scale_saturated_fraction": sat / max(total, 1), "energy_J": 0.0,
+                           "energy_per_product_J": 0.0}
         return y
 
     def describe(self) -> dict:
