@@ -125,6 +125,14 @@ def test_train_model_bad_input_is_one_line(args, needle):
     assert needle in one_line_error(charz(*args))
 
 
+def test_train_model_refuses_an_existing_out_before_training(tmp_path):
+    (tmp_path / "m.json").write_text("{}")
+    err = one_line_error(charz("train", "--model", "lenet5", "--out", str(tmp_path / "m.onnx")))
+    assert "m.json already exists: give --force" in err
+    assert (tmp_path / "m.json").read_text() == "{}"
+    assert "--force applies to --model only" in one_line_error(charz("train", "--force"))
+
+
 def test_training_without_torch_is_one_line(monkeypatch):
     import sys
 

@@ -43,13 +43,16 @@ def add_parser(sub) -> None:
     g.add_argument("--limit", type=int, default=None, metavar="N",
                    help="--model: train on N training images only (a quick run; the test split is "
                         "always whole)")
+    g.add_argument("--force", action="store_true",
+                   help="--model: replace an existing --out ONNX file and its JSON record (else refused before "
+                        "training)")
     p.set_defaults(func=cmd_train)
 
 
 def _check_zoo_options(args) -> None:
     """Refuse (one line) what does not go with ``--model`` / what needs it."""
     if args.model is None:
-        for flag, value in (("--dataset", args.dataset), ("--limit", args.limit)):
+        for flag, value in (("--dataset", args.dataset), ("--limit", args.limit), ("--force", args.force or None)):
             if value is not None:
                 raise ParameterError(f"{flag} applies to --model only (a zoo model), not to --network")
         return
@@ -74,7 +77,7 @@ def cmd_train(args) -> int:
 
         get(args.model)
         train(args.model, dataset=args.dataset, epochs=args.epochs, limit=args.limit, out=args.out,
-              seed=args.seed, progress=lambda line: print(line, flush=True))
+              seed=args.seed, progress=lambda line: print(line, flush=True), force=args.force)
         return 0
     args.network = args.network or default_command(VERB)
     return run_command(chosen_command(VERB, args.network, args, _label), args)

@@ -530,18 +530,23 @@ def export(result: Fit, path: Path | str, doc: str = "") -> Path:
 
 
 def train(name: str, dataset: str | None = None, epochs: int | None = None, limit: int | None = None,
-          out: Path | str | None = None, seed: int = 0, progress: Callable[[str], None] | None = print) -> dict:
+          out: Path | str | None = None, seed: int = 0, progress: Callable[[str], None] | None = print,
+          force: bool = False) -> dict:
     """Train zoo model *name* (:func:`fit`), export it to *out* (default ``out/zoo/<name>.onnx``), measure its
     float test accuracy with charz's float executor on the whole test split of the dataset and write the JSON record
-    beside the ONNX file; returns the record."""
+    beside the ONNX file; returns the record. An existing *out* (or its JSON record) is a one-line error before
+    any training unless *force*."""
     import onnx
 
-    torch = _torch()
     spec = get(name)
     dataset = dataset or spec.dataset
     out = Path(out) if out is not None else Path("out") / "zoo" / f"{name}.onnx"
     if out.suffix != ".onnx":
         raise ParameterError(f"--out must name an .onnx file, not '{out}'")
+    for p in (out, out.with_suffix(".json")):
+        if p.exists() and not force:
+            raise ParameterError(f"{p} already exists: give --force to replace it or choose another --out")
+    torch = _torch()
     result = fit(name, dataset, epochs, limit, seed, progress)
     export(result, out, doc=f"charz zoo model {name}: {spec.summary}; trained on {dataset}")
     model = onnx.load(str(out))
