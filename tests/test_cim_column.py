@@ -14,7 +14,9 @@ from charz.blocks.cim_column.recipe import characterize_column, measure
 from charz.core.errors import ParameterError, PDKError
 from charz.core.lut import LUT
 from charz.netlist.cells import CellSizes
-from charz.blocks.cim_column.netlist import CimColumnParams, column_devices, column_netlist, golden_netlists, timeline
+from charz.blocks.cim_column.netlist import (CimColumnParams, column_devices, column_netlist, deck_draws,
+                                             golden_netlists, timeline)
+from charz.core import mc as mcmod
 from charz.sim.executor import InlineExecutor
 from charz.sim.runner import JobFailure, SimJob, execute
 
@@ -235,6 +237,40 @@ def test_mc_tables_samples_and_draws(mc_lut):
     # sample s is one column instance at every k: its deviation from the mean is correlated across k
     dev = lut.samples["vbl"][0, 0, 0] - m[:, None]
     assert np.corrcoef(dev[N // 2], dev[N])[0, 1] > 0.5
+
+
+def test_ideal_storage_decks_keep_the_read_ports_and_their_draws(pdk):
+    six = CimColumnParams(pdk=pdk.name, n_rows=N)
+    ideal = six.replace(storage="ideal")
+    a, b = column_netlist(six, 3, pdk), column_netlist(ideal, 3, pdk)
+    assert a.title == b.title and ".ic" in a.text() and ".ic" not in b.text()
+    names = [d.name for d in b.devices]
+    assert names == ["mpre"] + [f"m{r}_{i}" for i in range(N) for r in ("rd", "ra")]
+    assert {d.name: d for d in a.devices}.items() >= {d.name: d for d in b.devices}.items()  # same sizes
+    # rows 0..2 store 1 (gate on the cell supply), the others 0 (gate on ground); the access devices as before
+    rd = {ln.split()[0]: ln.split()[2] for ln in b.body if ln.startswith("mrd_")}
+    assert rd == {f"mrd_{i}": ("vdd_cell" if i < 3 else "0") for i in range(N)}
+    assert [ln for ln in b.body if ln.startswith("mra_")] == [ln for ln in a.body if ln.startswith("mra_")]
+    assert column_devices(ideal, pdk) == column_devices(six, pdk) == a.devices
+    draws = mcmod.draw(mcmod.Mismatch(1.4, 1.0), column_devices(six, pdk), 3, 7)
+    assert deck_draws(draws, six, pdk) is draws
+    full = [dict(((d, p), v) for d, p, v in s) for s in draws.samples()]
+    part = list(deck_draws(draws, ideal, pdk).samples())
+    assert [{(d, p) for d, p, _ in s} for s in part] == [{(n, p) for n in names for p in ("delvto", "mulu0")}] * 3
+    assert all(full[i][(d, p)] == v for i, s in enumerate(part) for d, p, v in s)
+
+
+def test_ideal_storage_matches_the_6t_column_in_spice(pdk, mc_lut):
+    """Nominal and per Monte Carlo sample (sample s = the same instance in both modes), V_BL and energy of the
+    decks without 6T cores stay with the full ones (bench (i) measures the whole 16-row LUT and the time)."""
+    lut = characterize_column(pdk, n_rows=N, vdd=0.7, t_pulse=100e-12, mc=3, seed=1, executor=InlineExecutor(),
+                              progress=False, use_cache=False, fit_check=False, storage="ideal")
+    assert "ideal" in lut.conditions["storage"] and lut.arrays["mc_delvto"].shape == (3, 2 * N + 1)
+    dv = lut.tables["vbl"] - mc_lut.tables["vbl"]
+    assert np.all(np.abs(dv) < 0.5e-3) and np.all(dv <= 1e-5)  # a source holds the gate a little higher
+    ds = lut.samples["vbl"] - mc_lut.samples["vbl"][..., :3]
+    assert np.all(np.abs(ds) < 2.5e-3) and np.any(ds != 0)
+    np.testing.assert_allclose(lut.tables["energy"], mc_lut.tables["energy"], rtol=2e-3)
 
 
 def test_mc_sigma_scales_with_avt(pdk, mc_lut):

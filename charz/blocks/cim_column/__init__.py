@@ -12,6 +12,11 @@ T_PULSE_POINT = Option("--t-pulse", help="wordline / row pulse width in s (defau
                                          "value)")
 """``--t-pulse`` of the commands that read a LUT at one operating point (``charz eval`` / ``check``)."""
 
+STORAGE = Option("--storage", choices=("6t", "ideal"), default="6t",
+                 help="how the column decks hold the weights: 6t = the cells' 6T cores (default), ideal = the read "
+                      "drivers' gates tied to the supply or ground (no 6T core simulated: faster; "
+                      "bench/README.md (i) has what it changes)")
+
 BLOCK = Block(
     family="cim_column",
     kinds=(Kind.CIM_COLUMN,),
@@ -20,7 +25,7 @@ BLOCK = Block(
     recipe="charz.blocks.cim_column.recipe:characterize",
     plots="charz.blocks.cim_column.plots:plot_lut",
     golden=("charz.blocks.cim_column.netlist:golden_netlists",),
-    options=(ROWS, T_PULSE, SIZE, BETA_MISMATCH),
+    options=(ROWS, T_PULSE, SIZE, BETA_MISMATCH, STORAGE),
     model="charz.blocks.cim_column.model:ColumnModel",
     commands=(
         Command(verb="eval", name="mlp", run="charz.blocks.cim_column.commands:eval_mlp", default=True,

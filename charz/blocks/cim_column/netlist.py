@@ -12,6 +12,13 @@ What one deck simulates (one column evaluation, one value of k)::
   The 6T core holds its weight bit through ``.ic`` on ``q_i``/``qb_i`` (ngspice solves the operating
   point with the cell forced into that state, then releases it). Write wordlines are held at 0 V, write
   bitlines at the cell supply (hold state).
+- **Ideal storage nodes** (``storage="ideal"``, for cheaper characterization): the 6T cores never touch
+  the read bitline, so a deck may leave them out and tie each read driver's gate to the cell supply
+  (weight 1) or to ground (weight 0). Only the coupling of the read port back into a real storage node
+  (held by a 6T device, not by a source) and the cores' own mismatch are lost; Monte Carlo still draws over
+  every transistor of the physical column (:func:`column_devices`), so sample s is the same instance in
+  both modes (:func:`deck_draws`). What it saves and what it changes are measured by
+  ``bench/bench_column_storage.py`` (bench/README.md, section (i)).
 - **Inputs.** The input bit of row i is its read wordline ``rwl``: rows with input 1 are driven by one
   wordline source (one source for all active rows gives the same total charge as one driver per row),
   rows with input 0 have their read wordline tied to ground.
@@ -64,13 +71,15 @@ from ...core.errors import ParameterError
 from ...core.params import Choice, Instance, Int, Params, Real, param, positive
 from ...core.validate import round12 as _r12
 from ...core.pdk import PDK
-from ...netlist.cells import CellSizes, cell_8t
+from ...netlist.cells import CellSizes, cell_8t, read_port
 from ...netlist.spice import PDK_NAME, TEMP, VDD, edge_points, Device, Netlist, ident, mos, num, pdk_of
 
 BLOCK = "cim_column"
 N_MIN, N_MAX = 8, 64
 PATTERNS: dict[str, tuple[int, int]] = {"x1w0": (1, 0), "x0w1": (0, 1), "x0w0": (0, 0)}
 """Pattern of the N-k rows that do not compute a 1: (input bit, weight bit)."""
+STORAGE = ("6t", "ideal")
+"""How the cells hold their weights in a deck (:attr:`CimColumnParams.storage`)."""
 EDGE_SEGMENTS = 4
 C_WIRE_16NM = 1.5e-15
 SAVE = ("time", "v(rbl)", "i(vpre)", "i(vrwl)", "i(vpch)")
@@ -94,6 +103,9 @@ class CimColumnParams(Params):
     t_edge: float = param(20e-12, positive(1e-9, "s"), "duration of every wordline and precharge-clock edge (0-100 %, raised cosine)")
     t_restore: float = param(400e-12, positive(100e-9, "s"), "precharge (restore) time after the sense instant; the deck ends after it")
     t_step: float = param(20e-12, positive(1e-9, "s"), "maximum transient time step")
+    storage: str = param("6t", Choice(STORAGE, noun="storage"), "how the cells hold their weights: '6t' = the 6T "
+                         "cores (.ic), 'ideal' = every read driver's gate tied to the cell supply or to ground, no "
+                         "6T core in the deck (faster; module doc)")
 
     def check(self):
         """Per-PDK defaults; VDD against the card; t_pulse > t_edge; t_step <= t_pulse; sizes against Lmin."""
@@ -151,8 +163,20 @@ def _pwl(points: list[tuple[float, float]]) -> str:
 
 
 def column_devices(params: CimColumnParams, pdk: PDK | None = None) -> tuple[Device, ...]:
-    """The column's transistors (Monte Carlo draws over all of them, the same for every k)."""
-    return _body(params, 0, pdk or pdkmod.describe(params.pdk))[1]
+    """The physical column's transistors, 6T cores included whatever ``params.storage`` is: Monte Carlo
+    draws over all of them (the same for every k), so sample s is the same column instance in both storage
+    modes (:func:`deck_draws` lays the draws on the devices a deck has)."""
+    return _body(params.replace(storage="6t"), 0, pdk or pdkmod.describe(params.pdk))[1]
+
+
+def deck_draws(draws, params: CimColumnParams, pdk: PDK | None = None):
+    """*draws* (over :func:`column_devices`) restricted to the transistors the decks of *params* contain: all
+    of them with ``storage="6t"``, the read ports only with ``"ideal"`` (each keeping its own drawn values)."""
+    if draws is None or params.storage == "6t":
+        return draws
+    full = [d.name for d in column_devices(params, pdk)]
+    present = [d.name for d in _body(params, 0, pdk or pdkmod.describe(params.pdk))[1]]
+    return draws.take(tuple(present), [full.index(n) for n in present])
 
 
 def _body(params: CimColumnParams, k: int, p: PDK) -> tuple[list[str], tuple[Device, ...]]:
@@ -176,11 +200,14 @@ def _body(params: CimColumnParams, k: int, p: PDK) -> tuple[list[str], tuple[Dev
     ics = []
     for i in range(n):
         x, w = (1, 1) if i < k else (x_other, w_other)
-        cl, cd = cell_8t(i, f"q_{i}", f"qb_{i}", "vdd_cell", "vdd_cell", "0",
-                         "rwl" if x else "0", "rbl", "vdd_cell", s, p)
+        if params.storage == "ideal":  # the storage node is the cell supply (weight 1) or ground (weight 0)
+            cl, cd = read_port(i, "vdd_cell" if w else "0", "rwl" if x else "0", "rbl", s, p)
+        else:
+            cl, cd = cell_8t(i, f"q_{i}", f"qb_{i}", "vdd_cell", "vdd_cell", "0",
+                             "rwl" if x else "0", "rbl", "vdd_cell", s, p)
+            ics.append(f".ic v(q_{i})={num(vdd if w else 0.0)} v(qb_{i})={num(0.0 if w else vdd)}")
         lines += cl
         devices += cd
-        ics.append(f".ic v(q_{i})={num(vdd if w else 0.0)} v(qb_{i})={num(0.0 if w else vdd)}")
     return lines + ics, tuple(devices)
 
 

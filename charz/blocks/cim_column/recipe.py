@@ -38,7 +38,7 @@ from ...core.errors import ParameterError
 from ...core.grid import grid
 from ...core.lut import LUT, Axis, Kind
 from ...netlist.cells import CellSizes, parse_sizes
-from .netlist import BLOCK, PATTERNS, CimColumnParams, column_devices, column_netlist, timeline
+from .netlist import BLOCK, PATTERNS, CimColumnParams, column_devices, column_netlist, deck_draws, timeline
 from ...core.pdk import PDK, get
 from ...sim.executor import Executor
 from ...characterize.common import corner_values, integral, midpoints, sample_stats
@@ -56,7 +56,7 @@ PATTERN_TEXT = {
     "x0w1": "rows k..N-1 hold input 0, weight 1 (read wordline off)",
     "x0w0": "rows k..N-1 hold input 0, weight 0 (read wordline off)",
 }
-COLUMN_OPTIONS = ("w_pre", "sense_delay", "t_edge", "t_restore", "t_step")
+COLUMN_OPTIONS = ("w_pre", "sense_delay", "t_edge", "t_restore", "t_step", "storage")
 RESTORE_TOLERANCE = 5e-3
 """Bitline left more than this below VDD at the end of the deck: the energy misses the rest of the restore."""
 
@@ -127,7 +127,7 @@ def characterize_column(
     pattern: state of the N-k rows that do not compute a 1 (``x1w0``, ``x0w1``, ``x0w0``).
     mismatch_beta: also draw current-factor mismatch (``mulu0``, A_beta of the PDK).
     column_params: further :class:`CimColumnParams` fields (``w_pre``, ``sense_delay``, ``t_edge``,
-        ``t_restore``, ``t_step``).
+        ``t_restore``, ``t_step``, ``storage``).
     """
     r = ColumnRecipe(pdk, mc=mc, seed=seed, executor=executor, use_cache=use_cache, progress=progress,
                      fit_check=fit_check)
@@ -149,7 +149,7 @@ def characterize_column(
               for p in params.values() for k in ks]
     where = [(i, j, m, k) for (i, j, m) in params for k in ks]
     fit_params = _fit_points(base, vdds, temps, tps) if fit_check else []
-    draws = r.draws(column_devices(base, pdk), mismatch_beta)
+    draws = deck_draws(r.draws(column_devices(base, pdk), mismatch_beta), base, pdk)
 
     with r:
         res = r.run(points, draws, desc=f"cim_column{n} " + ("nominal" if draws is None else f"nominal + {mc} MC"))
@@ -264,7 +264,9 @@ def _conditions(base: CimColumnParams) -> dict:
         "energy": "VDD x (net precharge-supply charge + wordline and precharge-clock driver pull-up charge) over "
                   "one precharge-release / wordline pulse / sense / restore cycle; 6T-core standby leakage excluded",
         "cycle_s": timeline(base).end,
-    }
+    } | ({"storage": "ideal: every read driver's gate tied to the cell supply or ground, 6T cores not in the "
+                     "decks (Monte Carlo draws over the whole column, read ports altered)"}
+         if base.storage == "ideal" else {})
 
 
 def _flat(i: int, j: int, m: int, nt: int, ntp: int) -> int:
@@ -272,13 +274,14 @@ def _flat(i: int, j: int, m: int, nt: int, ntp: int) -> int:
 
 
 def characterize(kind: str, pdk, *, rows=None, t_pulse=None, size=None, beta_mismatch: bool = False,
-                 **common) -> LUT:
+                 storage: str = "6t", **common) -> LUT:
     """The registry's entry (``charz characterize cim_column``): *rows* cells on the bitline (None = 16),
     *t_pulse* a pulse-width grid as text (``40p,60p``), *size* ``NAME=VALUE`` cell-size overrides,
-    *beta_mismatch* also current-factor mismatch; *common* as :attr:`charz.blocks.base.Block.recipe`."""
+    *beta_mismatch* also current-factor mismatch, *storage* ``6t`` or ``ideal`` (:class:`CimColumnParams`);
+    *common* as :attr:`charz.blocks.base.Block.recipe`."""
     pdk = get(pdk) if isinstance(pdk, str) else pdk
     return characterize_column(pdk, n_rows=16 if rows is None else rows, t_pulse=grid(t_pulse, "--t-pulse"),
-                               sizes=parse_sizes(pdk, size), mismatch_beta=beta_mismatch, **common)
+                               sizes=parse_sizes(pdk, size), mismatch_beta=beta_mismatch, storage=storage, **common)
 
 
 __all__ = ["characterize_column", "ColumnRecipe", "measure", "RECIPE", "PATTERNS"]
