@@ -95,7 +95,7 @@ MODELS: dict[str, ZooModel] = {m.name: m for m in (
              augmentation=("shift:2",)),
     ZooModel("resnet20", "cifar10",
              "ResNet-20 for CIFAR (3x3 convolutions, 3 stages of 3 basic blocks, 16/32/64 channels, identity "
-             "shortcuts zero-padded)", build="build_resnet20", epochs=30, lr=0.1, batch=128, optimizer="sgd",
+             "shortcuts zero-padded)", build="build_resnet20", epochs=45, lr=0.1, batch=128, optimizer="sgd",
              weight_decay=5e-4, schedule="onecycle", augmentation=("shift:4", "hflip"), goal=0.88),
 )}
 """The zoo, by name."""
