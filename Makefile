@@ -53,7 +53,9 @@ bench: setup
 	$(BIN)/python bench/bench_digitizer.py
 	$(BIN)/python bench/bench_wht.py --lut lut/ptm16hp/wht16
 	$(BIN)/python bench/bench_wht_spice.py
+	$(BIN)/python bench/bench_td_mac.py
 	$(BIN)/python bench/bench_executor.py
+	$(BIN)/python bench/bench_column_storage.py
 
 # the default LUTs committed in lut/ (about 15 minutes on 2 cores)
 luts: setup
