@@ -221,8 +221,9 @@ class CiMLayer:
     # column gives the joint index of the group and one table lookup its summed, weighted error
     # (_group_corrections). The k histogram (energy) is counted per tile either from the 2**N input patterns
     # of the tile (the pattern path: a count per pattern, then superset sums of the row and column pattern
-    # counts, _hist_patterns; cost independent of the numbers of rows and columns) or from the k of the nonzero rows, several columns packed into one integer (the
-    # direct path; zero rows counted at k = 0); the cheaper is taken per tile and call (_NS_* cost model).
+    # counts, _hist_patterns; cost independent of the numbers of rows and columns) or from the k of the
+    # nonzero rows, several columns packed into one integer (the direct path; zero rows counted at k = 0);
+    # the cheaper is taken per tile and call (_NS_* cost model).
     def _prepare_fast(self) -> dict:
         t, n, c = self.n_tiles, self.n_rows, self.columns_per_tile
         s, o = self.n_slices, self.out_features
@@ -252,8 +253,10 @@ class CiMLayer:
             tiles.append(d)
         f["tiles"] = tiles
         f["risky_columns"] = sum(d["risky"] for d in tiles if "wr" in d)
-        # the corrections are integers, |sum over tiles| <= T * n * sum_j 2 * 2**j: float32 is exact below 2**24
-        f["acc_dtype"] = np.float32 if t * n * 2 * ((1 << s) - 1) < 2**24 else np.float64
+        # the corrections are integers, |sum over tiles| <= T * max|err| * sum_j 2 * 2**j: float32 is exact below
+        # 2**24 (else float64)
+        emax = 0.0 if self._err is None else float(np.max(np.abs(self._err), initial=0.0))
+        f["acc_dtype"] = np.float32 if t * emax * 2 * ((1 << s) - 1) < 2**24 else np.float64
         # histogram: the columns' weight-bit patterns (pattern path) and packed column groups (direct path)
         if n <= PATTERN_MAX_ROWS:
             f["pattern"] = (wp * (1 << np.arange(n))[None, :, None]).sum(axis=1).astype(np.int64)  # (T, C)
