@@ -133,6 +133,50 @@ def test_train_model_refuses_an_existing_out_before_training(tmp_path):
     assert "--force applies to --model only" in one_line_error(charz("train", "--force"))
 
 
+def test_fit_resumed_after_a_kill_is_the_same_training(tmp_path):
+    """A 2-epoch run killed after its first epoch and resumed from its checkpoint (a new call, as a new
+    process would) gives the weights, losses and history of the uninterrupted run, bit for bit; a checkpoint
+    of another run is refused in one line."""
+    torch = pytest.importorskip("torch")
+    from charz import datasets
+
+    try:
+        datasets.load("mnist", "train", limit=10)
+    except CharzError:
+        pytest.skip("MNIST is not on the dataset search path")
+
+    class Kill(Exception):
+        pass
+
+    def kill_after_first(line):
+        if "epoch 1/2" in line:
+            raise Kill
+
+    kw = dict(epochs=2, limit=300, seed=3)
+    whole = zoo.fit("lenet5", "mnist", progress=None, **kw)
+    ck = tmp_path / "lenet5.ckpt"
+    with pytest.raises(Kill):
+        zoo.fit("lenet5", "mnist", progress=kill_after_first, checkpoint=ck, **kw)
+    assert len(torch.load(str(ck), weights_only=True)["history"]) == 1
+    resumed = zoo.fit("lenet5", "mnist", progress=None, checkpoint=ck, **kw)
+    assert resumed.step_losses == whole.step_losses
+    assert [(e["loss"], e["train_accuracy"]) for e in resumed.epochs] == [(e["loss"], e["train_accuracy"])
+                                                                          for e in whole.epochs]
+    a, b = whole.module.state_dict(), resumed.module.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(CharzError, match="another run"):
+        zoo.fit("lenet5", "mnist", progress=None, checkpoint=ck, epochs=3, limit=300, seed=3)
+
+
+def test_train_resume_needs_its_checkpoint_and_refuses_a_stale_one(tmp_path):
+    err = one_line_error(charz("train", "--model", "lenet5", "--out", str(tmp_path / "m.onnx"), "--resume"))
+    assert "no checkpoint" in err and "m.ckpt" in err
+    (tmp_path / "m.ckpt").write_bytes(b"x")
+    err = one_line_error(charz("train", "--model", "lenet5", "--out", str(tmp_path / "m.onnx")))
+    assert "unfinished training run: give --resume" in err
+    assert "--resume applies to --model only" in one_line_error(charz("train", "--resume"))
+
+
 def test_training_without_torch_is_one_line(monkeypatch):
     import sys
 

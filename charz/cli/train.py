@@ -46,13 +46,17 @@ def add_parser(sub) -> None:
     g.add_argument("--force", action="store_true",
                    help="--model: replace an existing --out ONNX file and its JSON record (else refused before "
                         "training)")
+    g.add_argument("--resume", action="store_true",
+                   help="--model: continue a killed run from the checkpoint beside --out (OUT.ckpt, written after "
+                        "every epoch; same model, dataset, epochs, limit and seed)")
     p.set_defaults(func=cmd_train)
 
 
 def _check_zoo_options(args) -> None:
     """Refuse (one line) what does not go with ``--model`` / what needs it."""
     if args.model is None:
-        for flag, value in (("--dataset", args.dataset), ("--limit", args.limit), ("--force", args.force or None)):
+        for flag, value in (("--dataset", args.dataset), ("--limit", args.limit), ("--force", args.force or None),
+                            ("--resume", args.resume or None)):
             if value is not None:
                 raise ParameterError(f"{flag} applies to --model only (a zoo model), not to --network")
         return
@@ -77,7 +81,8 @@ def cmd_train(args) -> int:
 
         get(args.model)
         train(args.model, dataset=args.dataset, epochs=args.epochs, limit=args.limit, out=args.out,
-              seed=args.seed, progress=lambda line: print(line, flush=True), force=args.force)
+              seed=args.seed, progress=lambda line: print(line, flush=True), force=args.force,
+              resume=args.resume)
         return 0
     args.network = args.network or default_command(VERB)
     return run_command(chosen_command(VERB, args.network, args, _label), args)

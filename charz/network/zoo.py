@@ -415,10 +415,15 @@ def _augment(torch, x, augmentation, gen):
 
 
 def fit(name: str, dataset: str | None = None, epochs: int | None = None, limit: int | None = None,
-        seed: int = 0, progress: Callable[[str], None] | None = print) -> Fit:
+        seed: int = 0, progress: Callable[[str], None] | None = print, checkpoint: Path | str | None = None) -> Fit:
     """Train zoo model *name* on *dataset* (default the recipe's) for *epochs* (default the recipe's) on
     *limit* training images (default all; :func:`charz.datasets.load` picks them), following its recipe;
-    *progress* gets one line per epoch."""
+    *progress* gets one line per epoch.
+
+    With *checkpoint* (a file path) the whole training state (weights, optimizer, schedule, random streams,
+    history) is written there after every epoch, and a checkpoint of the same run (name, dataset, epochs,
+    limit, seed) found there at the start is continued from its last epoch: a long training may span several
+    processes with the same result as one. A checkpoint of another run is a one-line error."""
     torch = _torch()
     spec = get(name)
     dataset = dataset or spec.dataset
@@ -466,14 +471,35 @@ def fit(name: str, dataset: str | None = None, epochs: int | None = None, limit:
     def lr_at(step: int) -> float:
         if step < warm:
             return (step + 1) / warm
-        return 0.5 * (1 + np.cos(np.pi * (step - warm) / max(total - warm, 1)))
+        return float(0.5 * (1 + np.cos(np.pi * (step - warm) / max(total - warm, 1))))  # a plain float: checkpoints
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
     loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=spec.label_smoothing)
     step_losses: list[float] = []
     history: list[dict] = []
-    t0 = time.perf_counter()
-    for epoch in range(epochs):
+    run_id = {"name": name, "dataset": dataset, "epochs": epochs, "limit": limit, "seed": seed, "train_images": n}
+    done_s, first = 0.0, 0
+    ckpt = Path(checkpoint) if checkpoint is not None else None
+    if ckpt is not None and ckpt.exists():
+        try:
+            st = torch.load(str(ckpt), weights_only=True)  # tensors, numbers, strings, lists and dicts only
+        except Exception as exc:
+            raise ParameterError(f"checkpoint {ckpt} is unreadable ({type(exc).__name__}): delete it to start "
+                                 f"over") from None
+        if st.get("run") != run_id:
+            raise ParameterError(f"checkpoint {ckpt} belongs to another run ({st.get('run')}): delete it or give "
+                                 f"the same model, dataset, epochs, limit and seed")
+        model.load_state_dict(st["model"])
+        opt.load_state_dict(st["opt"])
+        sched.load_state_dict(st["sched"])
+        gen.set_state(st["gen"])
+        torch.set_rng_state(st["torch_rng"])
+        step_losses, history, done_s = list(st["step_losses"]), list(st["history"]), float(st["seconds"])
+        first = len(history)
+        if progress:
+            progress(f"{name}: resuming from {ckpt} after epoch {first}/{epochs}")
+    t0 = time.perf_counter() - done_s
+    for epoch in range(first, epochs):
         te = time.perf_counter()
         model.train()
         order = torch.randperm(n, generator=gen)
@@ -493,6 +519,14 @@ def fit(name: str, dataset: str | None = None, epochs: int | None = None, limit:
         rec = {"epoch": epoch + 1, "loss": round(loss_sum / n, 5), "train_accuracy": round(correct / n, 5),
                "seconds": round(time.perf_counter() - te, 1)}
         history.append(rec)
+        if ckpt is not None:  # written beside, then renamed: a kill never leaves half a checkpoint
+            ckpt.parent.mkdir(parents=True, exist_ok=True)
+            tmp = ckpt.with_name(ckpt.name + ".tmp")
+            torch.save({"run": run_id, "model": model.state_dict(), "opt": opt.state_dict(),
+                        "sched": sched.state_dict(), "gen": gen.get_state(), "torch_rng": torch.get_rng_state(),
+                        "step_losses": step_losses, "history": history,
+                        "seconds": time.perf_counter() - t0}, str(tmp))
+            tmp.replace(ckpt)
         if progress:
             progress(f"{name} epoch {epoch + 1}/{epochs}: loss {rec['loss']:.4f}, train accuracy "
                      f"{100 * rec['train_accuracy']:.2f} % ({rec['seconds']:.0f} s)")
@@ -531,11 +565,13 @@ def export(result: Fit, path: Path | str, doc: str = "") -> Path:
 
 def train(name: str, dataset: str | None = None, epochs: int | None = None, limit: int | None = None,
           out: Path | str | None = None, seed: int = 0, progress: Callable[[str], None] | None = print,
-          force: bool = False) -> dict:
+          force: bool = False, resume: bool = False) -> dict:
     """Train zoo model *name* (:func:`fit`), export it to *out* (default ``out/zoo/<name>.onnx``), measure its
     float test accuracy with charz's float executor on the whole test split of the dataset and write the JSON record
     beside the ONNX file; returns the record. An existing *out* (or its JSON record) is a one-line error before
-    any training unless *force*."""
+    any training unless *force*. The training state is checkpointed after every epoch in ``<out>.ckpt``
+    (:func:`fit`), removed once the record is written; *resume* continues a killed run from it (without
+    *resume* an existing checkpoint is a one-line error)."""
     import onnx
 
     spec = get(name)
@@ -546,8 +582,14 @@ def train(name: str, dataset: str | None = None, epochs: int | None = None, limi
     for p in (out, out.with_suffix(".json")):
         if p.exists() and not force:
             raise ParameterError(f"{p} already exists: give --force to replace it or choose another --out")
+    ckpt = out.with_suffix(".ckpt")
+    if ckpt.exists() and not resume:
+        raise ParameterError(f"{ckpt} holds an unfinished training run: give --resume to continue it, or delete it")
+    if resume and not ckpt.exists():
+        raise ParameterError(f"--resume: no checkpoint {ckpt} to continue (it is written beside --out after every "
+                             f"epoch)")
     torch = _torch()
-    result = fit(name, dataset, epochs, limit, seed, progress)
+    result = fit(name, dataset, epochs, limit, seed, progress, checkpoint=ckpt)
     export(result, out, doc=f"charz zoo model {name}: {spec.summary}; trained on {dataset}")
     model = onnx.load(str(out))
     test = _dataset(dataset, "test", None)
@@ -573,6 +615,7 @@ def train(name: str, dataset: str | None = None, epochs: int | None = None, limi
                     + f" --out {out}"),
     }
     out.with_suffix(".json").write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    ckpt.unlink(missing_ok=True)
     if progress:
         progress(f"{name}: float test accuracy {100 * acc:.2f} % on {record['test_images']} {dataset} test images "
                  f"(charz float executor), {record['parameters']} parameters, {record['macs_per_image']} MACs per image, "
