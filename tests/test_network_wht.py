@@ -17,7 +17,6 @@ from charz.network.wht import (
     accuracy_vs_mismatch_wht,
     accuracy_vs_vdd_wht,
     default_mode,
-    default_vdd,
     evaluate_wht,
     format_wht,
     format_wht_sweep,
@@ -139,8 +138,8 @@ def test_hardware_aware_training_runs_through_the_circuit_model(lut):
 
 
 def test_defaults_follow_the_lut():
-    assert default_vdd(bwl.synthetic_wht_lut(vdd=(0.6, 0.8, 0.9))) == 0.8
-    assert default_vdd(bwl.synthetic_wht_lut(vdd=(0.7, 0.9), vdd_nom=0.9)) is None
+    assert bwl.published_vdd(bwl.synthetic_wht_lut(vdd=(0.6, 0.8, 0.9))) == 0.8
+    assert bwl.published_vdd(bwl.synthetic_wht_lut(vdd=(0.7, 0.9), vdd_nom=0.9)) is None
     assert default_mode(bwl.synthetic_wht_lut()) == "ternary"
     assert default_mode(bwl.synthetic_wht_lut(ternary=False)) == "sign"
     net = train_digits_wht(seed=2, epochs=1)  # a ternary-trained network

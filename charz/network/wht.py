@@ -704,13 +704,6 @@ def default_mode(lut) -> str:
     return "ternary" if tern else "sign"
 
 
-def default_vdd(lut) -> float | None:
-    """The published 0.8 V when it is on the LUT's VDD grid, else None (the LUT's rule: the PDK nominal
-    VDD if inside the grid, else the highest grid VDD; see :meth:`WhtModel.from_lut`):
-    :func:`charz.blocks.wht.model_lut.published_vdd`."""
-    return bwl.published_vdd(lut)
-
-
 def _weights(weights) -> tuple[WhtNet, str]:
     return resolve_weights(weights, WhtNet, load_shipped_wht, "shipped charz/network/data/digits_wht.npz")
 
@@ -781,7 +774,7 @@ def evaluate_wht(
     crossbar column evaluations only (see :data:`charz.blocks.wht.model_planes.CONVENTIONS`), with and without
     early termination (the same run: early termination never changes a soft-thresholded output, so
     "without" is the energy of every active column-plane). ``vdd`` None = the published 0.8 V when it is
-    on the LUT's VDD grid (:func:`default_vdd`), else the LUT's rule (:meth:`WhtModel.from_lut`);
+    on the LUT's VDD grid (:func:`charz.blocks.wht.model_lut.published_vdd`), else the LUT's rule (:meth:`WhtModel.from_lut`);
     ``mode`` None = the LUT's latch (:func:`default_mode`: a ternary LUT runs "ternary", a sign LUT
     "sign"), whatever the network was trained for (``network["mode_trained"]`` says that). Raises
     LUTError / ParameterError with a one-line message.
@@ -791,7 +784,7 @@ def evaluate_wht(
     mode = default_mode(lut) if mode is None else bwp.check_mode(mode)
     vdd_choice = None
     if vdd is None:
-        vdd = default_vdd(lut)
+        vdd = bwl.published_vdd(lut)
         vdd_choice = "published 0.8 V (on the LUT grid)" if vdd is not None else None
     chips = posint(chips, "chips", 10_000)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:

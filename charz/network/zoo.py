@@ -612,7 +612,7 @@ def train(name: str, dataset: str | None = None, epochs: int | None = None, limi
         "torch_version": torch.__version__, "torch_threads": torch.get_num_threads(),
         "command": (f"charz train --model {name} --dataset {dataset} --epochs {n_epochs}"
                     + (f" --limit {limit}" if limit is not None else "") + (f" --seed {seed}" if seed else "")
-                    + f" --out {out}"),
+                    + f" --out {out}" + (" --force" if force else "") + (" --resume" if resume else "")),
     }
     out.with_suffix(".json").write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     ckpt.unlink(missing_ok=True)
