@@ -93,6 +93,12 @@ def cmd_doctor(args) -> int:
         print(f"dask: {dask.__version__} (distributed sweeps available)")
     except ImportError:
         print("dask: not installed (optional: pip install 'charz[dask]')")
+    try:
+        import optuna  # noqa: F401
+
+        print(f"optuna: {optuna.__version__} (charz explore available)")
+    except ImportError:
+        print("optuna: not installed (optional, for charz explore: pip install 'charz[explore]')")
     if problems or card_problems:
         print("\nProblems:", file=sys.stderr)
         for p in problems + card_problems:
