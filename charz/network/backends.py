@@ -172,8 +172,11 @@ OPTIONS = {
     "adc_mismatch_scale": Opt("float", "converter Monte Carlo spread multiplier", 0, 100),
     "adc_reference": Opt("choice", "converter full scale: 'column' swing or as characterized ('lut')",
                          choices=("column", "lut")),
-    "calibration": Opt("choice", "converter calibration: 'offset' trims every instance's offset once",
-                       choices=("none", "offset")),
+    "calibration": Opt("choice", "converter calibration: 'offset' trims every instance's offset once (ideal trim); "
+                       "'trim' through the comparator's trim DAC characterized in SPICE (trim_lut)",
+                       choices=("none", "offset", "trim")),
+    "trim_lut": Opt("path", "comparator LUT with an offset trim, for calibration 'trim' (default "
+                            "<pdk>/comparator_trim)"),
     "columns_per_adc": Opt("int", "columns sharing a dedicated converter", 1, 4096),
     "array_columns": Opt("int", "columns per array (converter placement and timing)", 1, 1 << 16),
     "mismatch_scale": Opt("float", "column Monte Carlo spread multiplier (0 = nominal columns)", 0, 100),
@@ -217,8 +220,8 @@ BACKEND_OPTIONS = {
     "exact": QUANT_KEYS,
     "digital": QUANT_KEYS + ("energy_per_mac",),
     "cim": QUANT_KEYS + ("columns", "lut", "pdk", "tile_rows", "vdd", "temp", "t_pulse", "adc_bits", "adc_lut",
-                         "adc_mismatch_scale", "adc_reference", "calibration", "columns_per_adc", "array_columns",
-                         "mismatch_scale", "mismatch_source"),
+                         "adc_mismatch_scale", "adc_reference", "calibration", "trim_lut", "columns_per_adc",
+                         "array_columns", "mismatch_scale", "mismatch_source"),
     "td_mac": ("act_range", "percentile", "fmt", "length", "circuit", "adc", "pdk", "vdd", "temp", "window", "guard",
                "fullscale", "exp_mismatch", "man_mismatch", "units", "x_scale"),
     "wht": ("crossbar", "lut", "pdk", "vdd", "temp", "t_pulse", "mismatch_scale", "mode", "early_termination"),
@@ -783,18 +786,21 @@ def column_model(options: dict):
     the column swing, ``columns_per_adc`` per dedicated converter, floor(array_columns / 2^s) memory-immersed
     converters per array). Models are cached per option set (one per process)."""
     keys = ("lut", "pdk", "vdd", "temp", "t_pulse", "adc_bits", "adc_lut", "adc_mismatch_scale", "adc_reference",
-            "calibration", "columns_per_adc", "array_columns", "mismatch_scale", "mismatch_source")
+            "calibration", "trim_lut", "columns_per_adc", "array_columns", "mismatch_scale", "mismatch_source")
     return _column_model(tuple((k, option(options, k)) for k in keys))
 
 
 def attach_converter(model: ColumnModel, lut, adc, *, mismatch_scale=None, reference: str = "column",
-                     calibration: str = "none", columns_per_adc=None, array_columns: int, where: str = ""):
+                     calibration: str = "none", columns_per_adc=None, array_columns: int, where: str = "",
+                     trim_lut=None, pdk: str = "ptm16hp"):
     """*model* read out by the converter LUT *adc*, placed next to the array as its kind requires: a
     conventional converter (dedicated) serves *columns_per_adc* columns (None = 1); a memory-immersed one
     forms floor(array_columns / 2^s) converters per array from the neighbour's bitlines. The converter is
     read at the model's vdd / temp where its LUT has those axes, with its Monte Carlo spread (x
     *mismatch_scale*; None = 1 when the LUT has Monte Carlo, else 0). Returns (the model with its digitizer,
     the digitizer); a one-line ``ParameterError`` (prefixed *where*) for columns_per_adc on an immersed kind.
+    Calibration ``"trim"`` reads the comparator trim LUT *trim_lut* (a path; None = ``<pdk>/comparator_trim``
+    on the LUT search path) at the converter's corner.
     Shared by :func:`charz.network.evaluate.evaluate` and the ``cim`` backend."""
     from ..blocks.adc import model as dz
     from ..core.validate import posint
@@ -806,8 +812,14 @@ def attach_converter(model: ColumnModel, lut, adc, *, mismatch_scale=None, refer
     else:
         ms, choice = mismatch_scale, "given"
     at = {a.name for a in adc.axes}
+    corner = {k: model.coords[k] for k in ("vdd", "temp") if k in at and k in model.coords}
+    trim = None
+    if calibration == "trim":
+        trim = trim_dac(trim_lut, pdk, adc, corner)
+    elif trim_lut is not None:
+        raise ParameterError(f"{where}trim_lut applies to calibration 'trim' only")
     dig = dz.DigitizerModel.from_lut(adc, mismatch_scale=ms, reference=reference, calibration=calibration,
-                                     **{k: model.coords[k] for k in ("vdd", "temp") if k in at and k in model.coords})
+                                     trim=trim, **corner)
     dig.choices["mismatch_scale"] = choice
     scheme, sa_bits = timing.scheme_for(dig)
     ac = posint(array_columns, "array_columns")
@@ -819,6 +831,21 @@ def attach_converter(model: ColumnModel, lut, adc, *, mismatch_scale=None, refer
         return model.with_digitizer(dig, array_columns=ac, converters_per_array=g), dig
     cpa = 1 if columns_per_adc is None else posint(columns_per_adc, "columns_per_adc")
     return model.with_digitizer(dig, columns_per_adc=cpa, array_columns=ac), dig
+
+
+def trim_dac(trim_lut, pdk: str, adc, corner: dict):
+    """The comparator trim DAC of calibration ``"trim"``: the trim LUT *trim_lut* (None: ``<pdk>/comparator_trim``
+    on the LUT search path) at the converter's operating *corner* (VDD / temperature; the trim LUT's defaults
+    where absent); a one-line error for a trim LUT made on another card than the converter LUT *adc*."""
+    from ..blocks.comparator.model_trim import TrimDac
+    from ..core.lut import LUT, find_default
+
+    path = trim_lut if trim_lut is not None else find_default(pdk, "comparator_trim")
+    lut = LUT.load(path, block="comparator")
+    a, b = lut.provenance.get("pdk"), adc.provenance.get("pdk")
+    if a and b and a != b:
+        raise ParameterError(f"trim LUT {path} was made on {a}, the converter LUT on {b}: give a trim LUT of {b}")
+    return TrimDac.from_lut(lut, vdd=corner.get("vdd"), temp=corner.get("temp"), source=str(path))
 
 
 @functools.lru_cache(maxsize=16)
@@ -839,16 +866,16 @@ def _column_model(items: tuple):
                                  f"converter: leave adc_bits out")
         adc_bits = lut_bits
     elif any(o[k] not in (None, DEFAULTS.get(k)) for k in ("adc_mismatch_scale", "adc_reference", "calibration",
-                                                                  "columns_per_adc")):
-        raise ParameterError("cim options adc_mismatch_scale, adc_reference, calibration and columns_per_adc need "
-                             "an adc_lut")
+                                                                  "trim_lut", "columns_per_adc")):
+        raise ParameterError("cim options adc_mismatch_scale, adc_reference, calibration, trim_lut and "
+                             "columns_per_adc need an adc_lut")
     model = ColumnModel.from_lut(lut, vdd=o["vdd"], temp=o["temp"], t_pulse=o["t_pulse"], adc_bits=adc_bits,
                                  mismatch_scale=o["mismatch_scale"], mismatch_source=o["mismatch_source"])
     if adc is not None:
         model, _ = attach_converter(model, lut, adc, mismatch_scale=o["adc_mismatch_scale"],
                                     reference=o["adc_reference"], calibration=o["calibration"],
                                     columns_per_adc=o["columns_per_adc"], array_columns=o["array_columns"],
-                                    where="cim option ")
+                                    where="cim option ", trim_lut=o["trim_lut"], pdk=o["pdk"])
     return model, lut
 
 

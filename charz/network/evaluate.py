@@ -86,6 +86,7 @@ def evaluate(
     adc_mismatch_scale: float | None = None,
     adc_reference: str = "column",
     adc_calibration: str = "none",
+    trim_lut=None,
     columns_per_adc: int | None = None,
     array_columns: int = timing.DEFAULT_ARRAY_COLUMNS,
 ) -> dict:
@@ -134,13 +135,15 @@ def evaluate(
 
         model, _ = attach_converter(model, lut, adc, mismatch_scale=adc_mismatch_scale, reference=adc_reference,
                                     calibration=adc_calibration, columns_per_adc=columns_per_adc,
-                                    array_columns=array_columns)
+                                    array_columns=array_columns, trim_lut=trim_lut,
+                                    pdk=adc.provenance.get("pdk") or "ptm16hp")
         adc_info = model.quantizer.describe()
         if adc_source:
             adc_info["source"] = adc_source
     elif (adc_mismatch_scale is not None or columns_per_adc is not None or adc_reference != "column"
-          or adc_calibration != "none"):
-        raise ParameterError("adc_mismatch_scale, adc_reference, adc_calibration and columns_per_adc need an adc_lut")
+          or adc_calibration != "none" or trim_lut is not None):
+        raise ParameterError("adc_mismatch_scale, adc_reference, adc_calibration, trim_lut and columns_per_adc need an "
+                             "adc_lut")
     net, wsource = _weights(weights)
     _, _, xte, yte = digits.load()
     if n_images is not None:
@@ -368,7 +371,19 @@ def format_result(r: dict) -> str:
         miss = [c["instances_with_missing_codes"] for c in adc["per_chip"]]
         inst = adc["per_chip"][0]["instances"]
         lines.append(f"  {'ADC instances':<28} {inst} per chip; with missing codes: {min(miss)}..{max(miss)} per chip")
+    if adc and adc.get("trim"):
+        lines.append("  " + trim_line(adc["trim"]))
     return "\n".join(lines)
+
+
+def trim_line(t: dict) -> str:
+    """One line on a converter's trim DAC (:meth:`DigitizerModel.trim_cost`): step, range, what it adds per
+    conversion, the calibration's time and energy per converter, its area."""
+    return (f"{'trim DAC':<28} {t['bits']}-bit, step {t['step_V'] * 1e3:.3g} mV, range {t['range_V'][0] * 1e3:+.0f} .. "
+            f"{t['range_V'][1] * 1e3:+.0f} mV ({t['mc_samples']} MC instances); +{t['energy_per_conversion_J'] * 1e15:.3g} "
+            f"fJ per conversion; calibration {t['calibration_conversions']} conversions = "
+            f"{t['calibration_time_s'] * 1e9:.4g} ns, {t['calibration_energy_J'] * 1e12:.4g} pJ per converter "
+            f"({t['assumption']}); {t['area_units']:.0f} minimum-transistor units")
 
 
 def format_sweep(s: dict) -> str:

@@ -111,7 +111,7 @@ def find_model(name_or_path: str) -> Path:
 
 # options of the network commands that are also backend options of a model run: flag key -> backend key
 _AS_BACKEND = {"lut": "lut", "adc_lut": "adc_lut", "adc_bits": "adc_bits", "columns_per_adc": "columns_per_adc",
-               "t_pulse": "t_pulse", "length": "length"}
+               "t_pulse": "t_pulse", "length": "length", "trim_lut": "trim_lut"}
 
 
 def backend_options(args, shared: dict) -> dict:

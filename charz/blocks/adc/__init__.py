@@ -4,6 +4,15 @@
 from ...core.lut import ADC_KINDS, Kind
 from ..base import Block, Option
 
+ADC_CALIBRATION = Option(
+    "--adc-calibration", choices=("none", "offset", "trim"), default="none",
+    help="with a converter LUT: 'offset' trims every converter instance's offset once (foreground calibration, ideal "
+         "trim); 'trim' does it through the comparator's trim DAC characterized in SPICE (finite step, its own "
+         "mismatch, its energy counted; --trim-lut); default none")
+"""The converter calibration option of the network commands that read a converter LUT out."""
+TRIM_LUT = Option("--trim-lut", help="with --adc-calibration trim: the comparator LUT with an offset trim (default "
+                                     "ptm16hp/comparator_trim on the LUT search path)")
+
 BLOCK = Block(
     family="adc",
     kinds=ADC_KINDS,

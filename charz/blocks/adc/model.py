@@ -67,6 +67,7 @@ one conversion per column evaluation.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 
 import numpy as np
 
@@ -85,7 +86,7 @@ DESCRIPTION = {
     "ideal": QUANTIZER_LABEL,
 }
 REFERENCES = ("column", "lut")
-CALIBRATIONS = ("none", "offset")
+CALIBRATIONS = ("none", "offset", "trim")
 CHUNK = 1 << 21
 """Input-times-edge comparisons per block in :meth:`ConverterBank.convert` (bounds the memory)."""
 
@@ -223,6 +224,36 @@ class IdealDigitizer(IdealQuantizer):
         t = np.broadcast_to(self.nominal_transitions(), (int(n), self.levels - 1)).copy()
         return ConverterBank(t, t.copy(), self.bits, self.v_lo, self.v_hi, self.label, ideal=self)
 
+    def _mean_error(self, raw: np.ndarray) -> np.ndarray:
+        """(n, 1) each instance's mean transition error against nominal (what an offset calibration sees)."""
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return np.nanmean(np.where(np.isfinite(raw), raw - self.t_nom, np.nan), axis=1, keepdims=True)
+
+    def _trim_change(self, raw: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """The trim DAC's change of every instance's transitions after calibration: a flash trims each of its
+        comparators against its own error, the others trim their SA comparator against the mean error; the
+        trim instances come from *rng* after the converter instances."""
+        n, e = raw.shape
+        if self.block == "adc_flash":
+            err = np.nan_to_num(raw - self.t_nom)
+            curves = self.trim.curves(n * e, rng, self.mismatch_scale).reshape(n, e, -1)
+            return self.trim.calibrate(err, curves)[1]
+        err = np.nan_to_num(self._mean_error(raw)[:, 0])
+        return self.trim.calibrate(err, self.trim.curves(n, rng, self.mismatch_scale))[1][:, None]
+
+    def trim_cost(self) -> dict | None:
+        """What the trim costs one converter (energy per conversion, calibration time and energy, area;
+        :meth:`TrimDac.cost`), or None without a trim."""
+        if self.trim is None:
+            return None
+        flash = self.block == "adc_flash"
+        comps = (1 << self.bits) - 1 if flash else 1
+        return {**self.trim.describe(), **self.trim.cost(self.energy, self.t_conv,
+                                                         decisions_per_conversion(self.block, self.bits,
+                                                                                  self.flash_bits),
+                                                         comps, sequential_levels=comps)}
+
     def convert(self, v, instance_index=None, bank: ConverterBank | None = None) -> np.ndarray:
         """Codes of *v* [V]: :meth:`IdealQuantizer.codes` (*instance_index* and *bank* are ignored: every
         instance is ideal)."""
@@ -286,7 +317,14 @@ class DigitizerModel:
     calibration: str = "none"
     """``"none"``: instances as drawn. ``"offset"``: every instance's offset trimmed once (a foreground
     calibration with an ideal trim): its transitions shifted by minus their mean deviation from nominal;
-    INL / DNL (and a flash's per-comparator spread) stay."""
+    INL / DNL (and a flash's per-comparator spread) stay. ``"trim"``: the same calibration through the
+    comparator's trim DAC (:attr:`trim`, characterized in SPICE): the code that best cancels the error is
+    kept, so the finite step and the trim's own mismatch remain; a flash trims each of its comparators
+    (its per-comparator spread is trimmed too), the SA kinds and the hybrid trim their SA comparator."""
+    trim: object = None
+    """The comparator trim DAC (:class:`charz.blocks.comparator.model_trim.TrimDac`) of ``"trim"``."""
+    trim_energy: float = 0.0
+    """Energy the trim devices add per conversion [J] (included in :attr:`energy`)."""
 
     has_instances = True
 
@@ -301,13 +339,15 @@ class DigitizerModel:
         mismatch_source: str = "mvn",
         reference: str = "column",
         calibration: str = "none",
+        trim=None,
         **coords,
     ) -> "DigitizerModel":
         """Read a digitizer LUT at (vdd, temp). None picks a default, recorded in ``choices``: vdd = the
         provenance's nominal VDD if inside the grid, else the highest grid VDD; temp = 27 degC if inside
         the grid, else the nearest grid value. ``mismatch_scale`` multiplies the Monte Carlo spread
         (0 = nominal converters); ``reference`` is ``"column"`` or ``"lut"`` (module doc);
-        ``calibration`` ``"none"`` or ``"offset"`` (per-instance offset trim, see the field).
+        ``calibration`` ``"none"``, ``"offset"`` or ``"trim"`` (see the field; ``"trim"`` needs *trim*, a
+        :class:`~charz.blocks.comparator.model_trim.TrimDac`).
         Raises a one-line :class:`LUTError` (wrong kind, inconsistent LUT) or :class:`ParameterError`
         (resolution outside 2..6, bad options)."""
         check_lut(lut)
@@ -317,6 +357,9 @@ class DigitizerModel:
         flash_bits = _flash_bits(block, bits, cond.get("flash_bits"))
         if calibration not in CALIBRATIONS:
             raise ParameterError(f"converter calibration must be one of {', '.join(CALIBRATIONS)}, got {calibration!r}")
+        if (calibration == "trim") != (trim is not None):
+            raise ParameterError("converter calibration 'trim' needs the comparator's trim DAC (a trim LUT), and a "
+                                 "trim DAC needs calibration 'trim'")
         if mismatch_source not in ("mvn", "resample"):
             raise ParameterError(f"mismatch_source must be 'mvn' or 'resample', got {mismatch_source!r}")
         if reference not in REFERENCES:
@@ -373,12 +416,18 @@ class DigitizerModel:
         mc_n, dev_mean, dev_factor, dev_samples, mismatch_source, info = lut_mismatch(
             lut, "transition", point, t_nom, ms, mismatch_source, "converter instances", "edges",
             "none (nominal converters)")
+        trim_energy = 0.0
+        if trim is not None:
+            trim_energy = decisions_per_conversion(block, bits, flash_bits) * trim.energy_per_decision
+            notes.append(f"trim devices add {trim_energy * 1e15:.3g} fJ per conversion (included)")
+            energy += trim_energy
         return cls(
             block=block, bits=bits, v_lo=lo, v_hi=hi, t_nom=t_nom, energy=energy, t_conv=t_conv,
             flash_bits=flash_bits, coords=point, lut_range=(lo, hi), reference=reference, mismatch_scale=ms,
             mismatch_source=mismatch_source, dev_factor=dev_factor, dev_mean=dev_mean, dev_samples=dev_samples,
             mc_samples=mc_n, mismatch_info=info, conditions=cond, choices=choices,
-            provenance=dict(lut.provenance), notes=notes, calibration=calibration,
+            provenance=dict(lut.provenance), notes=notes, calibration=calibration, trim=trim,
+            trim_energy=trim_energy,
         )
 
     # -- derived ---------------------------------------------------------------------------------
@@ -408,12 +457,15 @@ class DigitizerModel:
         return (f"{self.block} {self.bits}-bit{fb} ({DESCRIPTION[self.block]}; {src}), "
                 f"{self.energy * 1e15:.4g} fJ and {self.t_conv * 1e9:.4g} ns per conversion, "
                 f"range [{self.v_lo:.4g}, {self.v_hi:.4g}] V, {mm}"
-                + (", offset trimmed per instance" if self.calibration == "offset" else ""))
+                + (", offset trimmed per instance" if self.calibration == "offset" else "")
+                + (f", trimmed by a {self.trim.bits}-bit comparator trim DAC (step {self.trim.step * 1e3:.3g} mV, SPICE)"
+                   if self.calibration == "trim" else ""))
 
     @property
     def short_label(self) -> str:
         """Short label for tables and plot legends (block, resolution, trimming, synthetic)."""
         return (f"{self.block} {self.bits}-bit" + (" offset-trimmed" if self.calibration == "offset" else "")
+                + (f" {self.trim.bits}-bit-trim" if self.calibration == "trim" else "")
                 + (" (synthetic LUT)" if self.synthetic else ""))
 
     @property
@@ -479,11 +531,41 @@ class DigitizerModel:
             raise ParameterError(f"number of converter instances must be >= 0, got {n}")
         raw = self.draw_raw(n, rng)
         if self.calibration == "offset" and raw.size:
-            with np.errstate(invalid="ignore"):
-                shift = np.nanmean(np.where(np.isfinite(raw), raw - self.t_nom, np.nan), axis=1, keepdims=True)
-            raw = raw - np.nan_to_num(shift)
+            raw = raw - np.nan_to_num(self._mean_error(raw))
+        elif self.calibration == "trim" and raw.size:
+            raw = raw + self._trim_change(raw, rng)
         eff = effective_transitions(raw, self.block, self.bits, self.flash_bits)
         return ConverterBank(eff, raw, self.bits, self.v_lo, self.v_hi, self.label)
+
+    def _mean_error(self, raw: np.ndarray) -> np.ndarray:
+        """(n, 1) each instance's mean transition error against nominal (what an offset calibration sees)."""
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return np.nanmean(np.where(np.isfinite(raw), raw - self.t_nom, np.nan), axis=1, keepdims=True)
+
+    def _trim_change(self, raw: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """The trim DAC's change of every instance's transitions after calibration: a flash trims each of its
+        comparators against its own error, the others trim their SA comparator against the mean error; the
+        trim instances come from *rng* after the converter instances."""
+        n, e = raw.shape
+        if self.block == "adc_flash":
+            err = np.nan_to_num(raw - self.t_nom)
+            curves = self.trim.curves(n * e, rng, self.mismatch_scale).reshape(n, e, -1)
+            return self.trim.calibrate(err, curves)[1]
+        err = np.nan_to_num(self._mean_error(raw)[:, 0])
+        return self.trim.calibrate(err, self.trim.curves(n, rng, self.mismatch_scale))[1][:, None]
+
+    def trim_cost(self) -> dict | None:
+        """What the trim costs one converter (energy per conversion, calibration time and energy, area;
+        :meth:`TrimDac.cost`), or None without a trim."""
+        if self.trim is None:
+            return None
+        flash = self.block == "adc_flash"
+        comps = (1 << self.bits) - 1 if flash else 1
+        return {**self.trim.describe(), **self.trim.cost(self.energy, self.t_conv,
+                                                         decisions_per_conversion(self.block, self.bits,
+                                                                                  self.flash_bits),
+                                                         comps, sequential_levels=comps)}
 
     def convert(self, v, instance_index=None, bank: ConverterBank | None = None) -> np.ndarray:
         """Codes of *v*: through *bank*'s instances (see :meth:`ConverterBank.convert`), or through the
@@ -544,6 +626,7 @@ class DigitizerModel:
             "mismatch": self.mismatch_info,
             "mc_samples": self.mc_samples,
             "calibration": self.calibration,
+            "trim": self.trim_cost(),
             "sigma_max_lsb": float(np.max(self.sigma) / self.lsb),
             "nominal_max_abs_dnl_lsb": float(nom["max_abs_dnl"]),
             "nominal_max_abs_inl_lsb": float(nom["max_abs_inl"]),
@@ -553,6 +636,16 @@ class DigitizerModel:
             "pdk": self.provenance.get("pdk"),
             "synthetic": self.synthetic,
         }
+
+
+def decisions_per_conversion(block: str, bits: int, flash_bits: int | None = None) -> int:
+    """Comparator decisions in one conversion: n for an SA converter, 2^n - 1 for a flash, 2^m - 1 coarse
+    plus n - m SA decisions for a hybrid."""
+    if block == "adc_flash":
+        return (1 << bits) - 1
+    if block == "adc_hybrid" and flash_bits:
+        return (1 << flash_bits) - 1 + bits - flash_bits
+    return bits
 
 
 def _edge_constant(lut: LUT, table: str, point: dict, notes: list) -> float:

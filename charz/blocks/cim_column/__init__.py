@@ -4,6 +4,7 @@ ideal quantizer or a converter LUT."""
 
 from ...core.lut import Kind
 from ..base import Block, Command, Option
+from ..adc import ADC_CALIBRATION, TRIM_LUT
 from ..bitcell import BETA_MISMATCH, SIZE
 
 ROWS = Option("--rows", type="int", help="cells on the bitline, 8..64 (default 16)")
@@ -40,9 +41,8 @@ BLOCK = Block(
                     Option("--adc-lut", help="read the columns out with this converter LUT (adc_sar, adc_mi_sar, "
                                              "adc_flash, adc_hybrid) instead of the ideal quantizer; its energy and "
                                              "conversion time are counted"),
-                    Option("--adc-calibration", choices=("none", "offset"), default="none",
-                           help="with --adc-lut: 'offset' trims every converter instance's offset once (foreground "
-                                "calibration, ideal trim); default none"),
+                    ADC_CALIBRATION,
+                    TRIM_LUT,
                     Option("--columns-per-adc", type="int",
                            help="with a conventional --adc-lut: columns one converter serves through a mux "
                                 "(default 1)"),

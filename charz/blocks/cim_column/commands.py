@@ -31,9 +31,11 @@ def eval_mlp(args) -> int:
         lut.check_pdk(get_pdk(args).sha256)
     coords = eval_coords(args)
     if args.adc_lut is not None:
-        coords.update(adc_lut=args.adc_lut, columns_per_adc=args.columns_per_adc, adc_calibration=args.adc_calibration)
-    elif args.columns_per_adc is not None or args.adc_calibration != "none":
-        raise CharzError("--columns-per-adc and --adc-calibration need --adc-lut (the ideal quantizer has no converters)")
+        coords.update(adc_lut=args.adc_lut, columns_per_adc=args.columns_per_adc, adc_calibration=args.adc_calibration,
+                      trim_lut=args.trim_lut)
+    elif args.columns_per_adc is not None or args.adc_calibration != "none" or args.trim_lut is not None:
+        raise CharzError("--columns-per-adc, --adc-calibration and --trim-lut need --adc-lut (the ideal quantizer has "
+                         "no converters)")
     res = ev.evaluate(lut, adc_bits=args.adc_bits, mismatch_scale=args.mismatch, chips=args.chips,
                       seed=args.seed, **coords)
     print(ev.format_result(res))

@@ -46,6 +46,17 @@ byte-identical text):
   The staircase levels are ``v_lo + (i + 1/2) x resolution`` so that no level is exactly 0 V (a
   perfectly symmetric nominal comparator is metastable there).
 
+Offset trim (``trim_bits`` = k > 0): k binary-weighted NMOS devices beside each input device (``mtrp<b>``
+drain ``xp``, ``mtrn<b>`` drain ``xn``, source on the tail, width 2^b x ``w_trim``, length ``l_in``). The
+signed code is sign-magnitude: a positive code turns on (gate at VDD) the p-side devices of its magnitude
+bits, a negative one the n-side devices; an off device has its gate at 0 V and keeps its capacitance on
+the internal node. An on device adds current to its side while the tail conducts, as if that input were
+higher, so a positive code lowers the input-referred offset. On ptm16hp at 0.7 V one LSB device of
+w_trim = Lmin moves the offset by 6 mV and the 4-bit code 15 by 103 mV (README, "Calibration through the
+comparator's trim DAC"), against an offset sigma of 19.9 mV. Every trim device is in every deck whatever the code (only gates change), so Monte Carlo draws
+the same instance at every code. With ``trim_bits = 0`` (default) the decks are the plain comparator's,
+byte for byte.
+
 Timing (:func:`timeline`): the deck starts with half a period of reset (``clk`` low, operating point in
 the reset state), then ``n`` cycles of period ``t_clk``, each one an evaluate half (clock rising edge
 starts at ``rise[k]``) and a reset half; the deck ends at the end of the last reset half, i.e. in the
@@ -97,13 +108,15 @@ import numbers
 from ...core import pdk as pdkmod
 from ...core.errors import ParameterError
 from ...core.pdk import PDK
-from ...core.params import Bool, Instance, Params, Real, param, positive
+from ...core.params import Bool, Instance, Int, Params, Real, param, positive
 from ...core.validate import finite, round12 as _r12
 from ...netlist.spice import PDK_NAME, TEMP, VDD, edge_points, Device, Netlist, ident, mos, num, pdk_of
 
 BLOCK = "comparator"
 EDGE_SEGMENTS = 4
 N_CYCLES_MAX = 2000
+MAX_TRIM_BITS = 6
+"""At most this many trim magnitude bits (63 codes each way)."""
 """At most this many clock cycles in one deck (a ramp of 2000 decisions already takes seconds)."""
 SAVE_STEP = ("time", "v(dp)", "v(dn)", "v(outp)", "v(outn)", "i(vdd)", "i(vclk)")
 SAVE_RAMP = ("time", "v(dp)", "v(dn)")
@@ -161,9 +174,19 @@ class ComparatorParams(Params):
     vcm_ratio: float = param(VCM_RATIO, Real(0.2, 0.95), "input common mode as a fraction of VDD")
     sr_latch: bool = param(True, Bool(), "add the NOR SR output latch (q, qb) that holds the decision through reset")
     t_step: float | None = param(None, positive(1e-8, "s"), "maximum transient time step; None = t_clk / 200")
+    trim_bits: int = param(0, Int(0, MAX_TRIM_BITS), "offset trim DAC magnitude bits k (0 = no trim devices)")
+    """Offset trim: k binary-weighted NMOS pairs (widths w_trim x 2^b) in parallel with the input pair
+    (module doc, "Offset trim"); 0 = the plain comparator (its decks do not change)."""
+    trim_code: int = param(0, Int(-(2 ** MAX_TRIM_BITS - 1), 2 ** MAX_TRIM_BITS - 1),
+                           "signed trim code, |code| <= 2^trim_bits - 1 (sign-magnitude; 0 = every trim device off)")
+    w_trim: float | None = param(None, _W, "width of the trim LSB device (bit b: 2^b x w_trim); None = Lmin")
+
+    TRIM_FIELDS = ("trim_bits", "trim_code", "w_trim")
+    """Recorded (in headers, cache keys and provenance) only when ``trim_bits`` > 0."""
 
     def check(self):
-        """Per-PDK defaults, VDD against the card, t_edge <= t_clk / 8, t_step <= t_edge."""
+        """Per-PDK defaults, VDD against the card, t_edge <= t_clk / 8, t_step <= t_edge; trim code within
+        the trim's bits (no code and no trim width without trim bits)."""
         p = pdk_of(self)
         vdd = p.vdd_nom if self.vdd is None else p.check_vdd(self.vdd)
         sizes = ComparatorSizes.default(p) if self.sizes is None else self.sizes
@@ -176,7 +199,27 @@ class ComparatorParams(Params):
         t_step = _r12(t_clk / 200) if self.t_step is None else self.t_step
         if t_step > t_edge:
             raise ParameterError(f"t_step = {t_step:g} s is longer than the edge ({t_edge:g} s): give a smaller step")
-        self._set(vdd=float(vdd), sizes=sizes, c_load=c_load, t_clk=t_clk, t_edge=t_edge, t_step=t_step)
+        k = self.trim_bits
+        if abs(self.trim_code) > 2 ** k - 1:
+            raise ParameterError(f"trim_code = {self.trim_code} needs more than trim_bits = {k} bits: give |code| <= "
+                                 f"{2 ** k - 1}" + (" (or trim_bits > 0)" if k == 0 else ""))
+        if k == 0 and self.w_trim is not None:
+            raise ParameterError("w_trim is set but trim_bits = 0: give trim_bits >= 1 for trim devices")
+        w_trim = (_r12(p.lmin) if self.w_trim is None else self.w_trim) if k else None
+        self._set(vdd=float(vdd), sizes=sizes, c_load=c_load, t_clk=t_clk, t_edge=t_edge, t_step=t_step, w_trim=w_trim)
+
+    def as_dict(self) -> dict:
+        """The fields as a plain dict (sizes nested); the trim fields only when ``trim_bits`` > 0, so the
+        decks of a comparator without trim are the ones they always were."""
+        d = super().as_dict()
+        for key in () if self.trim_bits else self.TRIM_FIELDS:
+            del d[key]
+        return d
+
+    @property
+    def trim(self) -> "Trim | None":
+        """The trim of this testbench (None without trim bits)."""
+        return Trim(self.trim_bits, self.trim_code, self.w_trim, self.sizes.l_in) if self.trim_bits else None
 
     @property
     def vcm(self) -> float:
@@ -195,16 +238,50 @@ def default_t_clk(p: PDK) -> float:
 
 
 # ---- the comparator itself (reused by the converters) -------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Trim:
+    """The offset trim DAC of one comparator: *bits* binary-weighted device pairs, the signed *code*
+    (sign-magnitude), the LSB device width *w* and the devices' length *l* (the input pair's)."""
+
+    bits: int
+    code: int
+    w: float
+    l: float
+
+    def gates(self, side: str) -> list[bool]:
+        """Which of the *side* (``"p"`` or ``"n"``) devices are on, LSB first: a positive code turns on
+        the p-side devices of its magnitude bits, a negative one the n-side devices."""
+        on_side = "p" if self.code > 0 else "n"
+        mag = abs(self.code)
+        return [side == on_side and bool((mag >> b) & 1) for b in range(self.bits)]
+
+
+def trim_codes(bits: int) -> tuple[int, ...]:
+    """The codes the recipe measures in SPICE for a *bits*-bit trim: 0, +-2^b for every bit (the bit
+    steps; any code is their sum) and +-(2^bits - 1) (the check of that superposition)."""
+    single = [c for b in range(bits) for c in (-(1 << b), 1 << b)]
+    full = (1 << bits) - 1
+    extra = [-full, full] if bits > 1 else []
+    return tuple(sorted(set([0] + single + extra)))
+
+
 def comparator_cell(i: int | str | None, inp: str, inn: str, clk: str, vdd: str, dp: str, dn: str,
                     sizes: ComparatorSizes, pdk: PDK, sr_latch: bool = False, q: str = "q",
-                    qb: str = "qb") -> tuple[list[str], list[Device]]:
+                    qb: str = "qb", trim: Trim | None = None) -> tuple[list[str], list[Device]]:
     """Element lines and devices of one StrongARM comparator with output inverters (and optionally
-    the NOR SR latch driving *q* / *qb*). Internal nodes and device names get the suffix ``_<i>``
-    (none when *i* is None), so several comparators can share a deck; ground is node 0."""
+    the NOR SR latch driving *q* / *qb*, and the offset *trim* devices). Internal nodes and device names
+    get the suffix ``_<i>`` (none when *i* is None), so several comparators can share a deck; ground is
+    node 0."""
     sfx = "" if i is None else f"_{i}"
     tail, xp, xn, op, on = (f"{n}{sfx}" for n in ("tail", "xp", "xn", "outp", "outn"))
     s, L = sizes, sizes.l
     nm, pm = pdk.nmos, pdk.pmos
+    trim_devices = []
+    if trim is not None:  # gate on the supply (device on) or ground (off: its capacitance stays)
+        for side, drain in (("p", xp), ("n", xn)):
+            for b, on_ in enumerate(trim.gates(side)):
+                trim_devices.append((f"mtr{side}{b}", drain, vdd if on_ else "0", tail, "0", nm,
+                                     trim.w * (1 << b), trim.l, "n"))
     t = [
         ("mtail", tail, clk, "0", "0", nm, s.w_tail, L, "n"),
         ("min_p", xp, inp, tail, "0", nm, s.w_in, s.l_in, "n"),
@@ -221,7 +298,7 @@ def comparator_cell(i: int | str | None, inp: str, inn: str, clk: str, vdd: str,
         ("mbn_p", dp, on, "0", "0", nm, s.w_buf_n, L, "n"),
         ("mbp_n", dn, op, vdd, vdd, pm, s.w_buf_p, L, "p"),
         ("mbn_n", dn, op, "0", "0", nm, s.w_buf_n, L, "n"),
-    ]
+    ] + trim_devices
     if sr_latch:
         sq, sqb = f"sq{sfx}", f"sqb{sfx}"
         t += [  # q = NOR(dn, qb), qb = NOR(dp, q)
@@ -328,13 +405,15 @@ def _pdk_for(params: ComparatorParams, pdk: PDK | None) -> PDK:
 def comparator_devices(params: ComparatorParams, pdk: PDK | None = None) -> tuple[Device, ...]:
     """The testbench's transistors (Monte Carlo draws over all of them; the same in every testbench)."""
     p = pdk or pdkmod.describe(params.pdk)
-    return tuple(comparator_cell(None, "inp", "inn", "clk", "vdd", "dp", "dn", params.sizes, p, params.sr_latch)[1])
+    return tuple(comparator_cell(None, "inp", "inn", "clk", "vdd", "dp", "dn", params.sizes, p, params.sr_latch,
+                                 trim=params.trim)[1])
 
 
 def _deck(params: ComparatorParams, p: PDK, kind: str, extra_params: list, stimulus: list[str], n_cycles: int,
           save: tuple[str, ...], what: str) -> Netlist:
     tl = timeline(params, n_cycles)
-    cl, devices = comparator_cell(None, "inp", "inn", "clk", "vdd", "dp", "dn", params.sizes, p, params.sr_latch)
+    cl, devices = comparator_cell(None, "inp", "inn", "clk", "vdd", "dp", "dn", params.sizes, p, params.sr_latch,
+                                  trim=params.trim)
     body = [f"* StrongARM latch comparator ({what}); decision 1 = dp high = v(inp) > v(inn)",
             f"vdd vdd 0 {num(params.vdd)}", *_pwl("vclk", "clk", _clock(params, tl)), *stimulus, *cl]
     if params.c_load > 0:

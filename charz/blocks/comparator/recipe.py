@@ -66,6 +66,20 @@ Carlo, ``offset_mean``, ``offset_sigma`` [V] and samples ``offset`` (per instanc
 failed or the offset was out of range); arrays ``mc_delvto``, ``mc_devices`` (and ``mc_mulu0``).
 Failures never stop the sweep: they are NaN and listed in ``lut.provenance["failed_points"]``.
 
+Offset trim (``trim_bits`` = k > 0, :mod:`charz.blocks.comparator.netlist`): the offset ramp runs again at
+every code -(2^k - 1) .. 2^k - 1 nominally, and at the codes of
+:func:`~charz.blocks.comparator.netlist.trim_codes` (0, +-2^b, +-(2^k - 1)) for the same Monte Carlo
+instances (the trim devices are in every deck, only their gates change), at a ramp resolution 4x finer by
+default (the trim curves are read off the ramps). Arrays ``trim_codes`` (every code), ``trim_offset`` (vdd,
+temp, code), ``trim_mc_codes`` and ``trim_offset_mc`` (vdd, temp, mc code, sample) [V]; per-corner tables
+``trim_step`` (least-squares LSB over the single-bit codes [V per code]), ``trim_step_sigma`` (its spread
+over the instances) and ``trim_energy`` (energy per decision with the trim devices minus without them, one
+extra step deck per corner without trim devices) [J]; ``conditions["trim"]`` describes the circuit and
+``provenance["checks"]["trim_superposition_max_V"]`` how far an instance's deviation from the nominal change
+at +-(2^k - 1) is from the sum of its bits' deviations (what :mod:`charz.blocks.comparator.model_trim`
+assumes for the codes the instances did not run; the nominal changes themselves are not summed: on ptm16hp
+the 4-bit code 15 moves the offset 12 mV more than its bits' sum).
+
 Figures measured with the defaults (offset sigma, tau, decision time, energy per decision on ptm16hp and
 ptm65bulk) are in lut/README.md, 'Comparator'.
 """
@@ -86,10 +100,12 @@ from ...core.lut import LUT, Axis, Kind
 from ...core.mc import Mismatch
 from .netlist import (
     BLOCK, ComparatorParams, ComparatorSizes, comparator_devices, ramp_levels, ramp_netlist, step_netlist, timeline,
+    trim_codes,
 )
 from ...core.pdk import PDK
 from ...sim.executor import Executor
 from ...core.validate import finite
+from ...netlist.spice import pdk_of
 from ...characterize.common import corner_values, integral, midpoints, sample_stats
 from ...characterize.recipe import Recipe
 
@@ -101,12 +117,16 @@ RECIPE = "comparator/1"
 DV_DEFAULT_MV = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)
 """Magnitudes of the default step inputs (mV); the grid holds both signs."""
 TAU_FIT_MAX = 10e-3
-COMPARATOR_OPTIONS = ("c_load", "t_clk", "t_edge", "vcm_ratio", "sr_latch", "t_step")
+COMPARATOR_OPTIONS = ("c_load", "t_clk", "t_edge", "vcm_ratio", "sr_latch", "t_step", "trim_bits", "w_trim")
+TRIM_TABLES = ("trim_step", "trim_step_sigma", "trim_energy")
+"""Per-corner tables of a comparator with an offset trim (``trim_bits`` > 0)."""
+TRIM_RESOLUTION_DIVISOR = 4
+"""With a trim, the default ramp resolution is this much finer (the trim curves are read off the ramps)."""
 PER_CORNER = ("energy", "energy_supply", "energy_clock", "energy_toggle", "tau", "t_decision_1mv", "offset",
               "offset_mean", "offset_sigma")
 UNITS = {"t_decision": "s", "decision": "1", "sign_ok": "1", "energy_dv": "J", "energy": "J", "energy_supply": "J",
          "energy_clock": "J", "energy_toggle": "J", "tau": "s", "t_decision_1mv": "s", "offset": "V",
-         "offset_mean": "V", "offset_sigma": "V"}
+         "offset_mean": "V", "offset_sigma": "V", "trim_step": "V", "trim_step_sigma": "V", "trim_energy": "J"}
 RESET_TOLERANCE = 5e-3
 """An internal node more than this below VDD at the end of a reset half: the next decision starts unequal."""
 
@@ -322,6 +342,8 @@ def characterize_comparator(
     vdds, temps, dvs = r.vdds(vdd), r.temps(temp), _dv_grid(dv)
     base = ComparatorParams(pdk=pdk.name, vdd=vdds[0], temp=temps[0], sizes=sizes, **params)
     r_def, res_def = default_ramp(base, pdk)
+    if base.trim_bits and offset_resolution is None:
+        res_def = res_def / TRIM_RESOLUTION_DIVISOR
     R = r_def if offset_range is None else finite(offset_range, "offset_range (V)")
     res = res_def if offset_resolution is None else finite(offset_resolution, "offset_resolution (V per cycle)")
     if R <= 0:
@@ -337,11 +359,14 @@ def characterize_comparator(
     step_where = [(i, j, m) for (i, j) in cparams for m in range(len(dvs))]
     fit_params = _fit_points(base, vdds, temps, dvs) if fit_check else []
     draws = r.draws(comparator_devices(base, pdk), mismatch_beta)
+    trim = _trim_plan(base, cparams, dvs, R, res, n_step_cycles, pdk)
 
     with r:
         sres = r.run(step_points, desc=f"comparator steps ({len(step_points)})")
         rres = r.run(ramp_points, draws,
                      desc="comparator offset ramp " + ("nominal" if draws is None else f"nominal + {mc} MC"))
+        if trim is not None:  # the same instances (same devices, same draws) at every trim code
+            _run_trim(r, trim, draws)
         fit_runs: list[dict | None] = []
         if fit_params:
             fpts = [({"vdd": p.vdd, "temp": p.temp, "dv": x, "fit": "off-grid"}, step_netlist(p, x, n_step_cycles, pdk))
@@ -352,6 +377,11 @@ def characterize_comparator(
     corner, tau_fits = _corner_tables(tables, parts, first, dvs, vdds, temps, tau_fit_max, mc)
     ramps = _measure_ramps(rres, list(cparams), cparams, R, res, corner, mc)
     notes = _notes(ramps, R, reset_gap, base.vdd)
+    trim_arrays, trim_checks = {}, {}
+    if trim is not None:
+        trim_arrays, trim_checks = _measure_trim(trim, cparams, R, res, corner, ramps, tables, dvs, mc,
+                                                 n_step_cycles)
+        notes += trim_checks.pop("notes")
     out_tables, samples = _lut_tables(tables, corner, ramps, mc)
     axes = (
         Axis("vdd", "V", np.asarray(vdds)),
@@ -378,12 +408,12 @@ def characterize_comparator(
         checks={"reset_residual_max_V": round(reset_gap, 6), "reset_tolerance_V": RESET_TOLERANCE,
                 "ramp_output_residual_max_V": round(ramps.output_residual, 6),
                 "offset_out_of_range": ramps.out_of_range, "offset_non_monotonic": ramps.non_monotonic,
-                "offset_unresolved_cycles": ramps.unresolved},
+                "offset_unresolved_cycles": ramps.unresolved, **trim_checks},
         warnings=notes,
     )
     lut = LUT(block=Kind.COMPARATOR, axes=axes, tables=out_tables, units={name: UNITS[name] for name in out_tables},
               samples=samples, conditions=_conditions(base, R, res, tau_fit_max, tau_fits, out_tables),
-              provenance=prov, arrays=draws.arrays() if draws is not None else {})
+              provenance=prov, arrays={**(draws.arrays() if draws is not None else {}), **trim_arrays})
 
     # ---- fit quality: step decks at off-grid points vs the LUT's interpolation -------------------------
     if fit_params:
@@ -529,8 +559,175 @@ def _conditions(base: ComparatorParams, R: float, res: float, tau_fit_max: float
         "offset_range": R,
         "offset_resolution": res,
         "tau_fit": {"model": "t_d = t_1mV - tau ln(|dv| / 1 mV)", "max_abs_dv": tau_fit_max, "per_corner": tau_fits},
-        "per_corner": [n for n in PER_CORNER if n in out_tables],
+        "per_corner": [n for n in PER_CORNER + TRIM_TABLES if n in out_tables],
         "per_corner_note": "these tables do not depend on dv: they are constant along the dv axis",
+        **({"trim": _trim_conditions(base, pdk_of(base).lmin)} if base.trim_bits else {}),
+    }
+
+
+# ---- offset trim ----------------------------------------------------------------------------------
+@dataclasses.dataclass
+class _Trim:
+    """The extra decks of a comparator with an offset trim, and their results."""
+
+    codes: tuple[int, ...]
+    """Every code -(2^k - 1) .. 2^k - 1: its nominal offset ramp (code 0 is the offset ramp itself)."""
+    mc_codes: tuple[int, ...]
+    """The codes the Monte Carlo instances run (:func:`trim_codes`: 0, +-2^b, +-(2^k - 1))."""
+    nominal_points: list
+    nominal_where: list
+    mc_points: list
+    mc_where: list
+    plain_points: list
+    """One step deck per corner at the dv nearest 10 mV without trim devices (their energy cost)."""
+    dv_index: int
+    nominal: object = None
+    mc: object = None
+    steps: list | None = None
+
+
+def _trim_plan(base: ComparatorParams, cparams: dict, dvs, R: float, res: float, n_step_cycles: int,
+               pdk) -> _Trim | None:
+    if not base.trim_bits:
+        return None
+    full = (1 << base.trim_bits) - 1
+    codes = tuple(range(-full, full + 1))
+    mc_codes = trim_codes(base.trim_bits)
+    nom_pts, nom_where, mc_pts, mc_where = [], [], [], []
+    for (i, j), p in cparams.items():
+        for c in codes:
+            if not c:
+                continue
+            point = ({"vdd": p.vdd, "temp": p.temp, "ramp": "trim", "code": c},
+                     ramp_netlist(p.replace(trim_code=c), -R, R, res, pdk))
+            if c in mc_codes:
+                mc_pts.append(point)
+                mc_where.append((i, j, c))
+            else:
+                nom_pts.append(point)
+                nom_where.append((i, j, c))
+    m = int(np.argmin(np.abs(np.asarray(dvs) - 10e-3)))
+    plain = [({"vdd": p.vdd, "temp": p.temp, "dv": dvs[m], "trim": "none"},
+              step_netlist(p.replace(trim_bits=0, trim_code=0, w_trim=None), dvs[m], n_step_cycles, pdk))
+             for p in cparams.values()]
+    return _Trim(codes, mc_codes, nom_pts, nom_where, mc_pts, mc_where, plain, m)
+
+
+def _run_trim(r, trim: _Trim, draws) -> None:
+    """Run the trim decks: the Monte Carlo codes with the offset ramps' instances, the others nominally."""
+    trim.mc = r.run(trim.mc_points, draws, desc=f"comparator trim ramps ({len(trim.mc_codes) - 1} codes"
+                                                + (", Monte Carlo)" if draws is not None else ")"))
+    if trim.nominal_points:
+        trim.nominal = r.run(trim.nominal_points, desc="comparator trim ramps (the other codes, nominal)")
+    trim.steps = r.run(trim.plain_points, desc="comparator without trim devices").nominal
+
+
+def _slopes(delta: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Least-squares slope through 0 of *delta* (..., codes) against the single-bit *codes* (NaN-aware)."""
+    c = np.broadcast_to(codes, delta.shape)
+    ok = np.isfinite(delta)
+    num_ = np.sum(np.where(ok, delta * c, 0.0), axis=-1)
+    den = np.sum(np.where(ok, c * c, 0.0), axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num_ / den, np.nan)
+
+
+def _measure_trim(trim: _Trim, cparams: dict, R: float, res: float, corner: dict, ramps: _Ramps, tables: dict,
+                  dvs, mc: int, n_step_cycles: int) -> tuple[dict, dict]:
+    """Nominal offsets at every trim code and per-instance offsets at the Monte Carlo codes (code 0 from the
+    offset ramps), the per-corner trim tables (LSB step = least-squares slope over the single-bit codes, its
+    spread over the instances, the energy the trim devices add per decision) into *corner*; returns the
+    arrays and the checks."""
+    nv, nt = corner["offset"].shape
+    codes, mc_codes = list(trim.codes), list(trim.mc_codes)
+    nom = np.full((nv, nt, len(codes)), np.nan)
+    per = np.full((nv, nt, len(mc_codes), mc), np.nan)
+    nom[:, :, codes.index(0)] = corner["offset"]
+    per[:, :, mc_codes.index(0), :] = ramps.offsets
+    out_of_range = 0
+
+    def offset(run, i, j, c):
+        nonlocal out_of_range
+        ro = ramp_offset(run, cparams[(i, j)].replace(trim_code=c), -R, R, res)
+        out_of_range += not ro.in_range
+        return ro.offset
+
+    for (i, j, c), run, mc_runs in zip(trim.mc_where, trim.mc.nominal, trim.mc.mc):
+        if run is not None:
+            nom[i, j, codes.index(c)] = offset(run, i, j, c)
+        for s, srun in enumerate(mc_runs):
+            if srun is not None:
+                per[i, j, mc_codes.index(c), s] = offset(srun, i, j, c)
+    if trim.nominal is not None:
+        for (i, j, c), run in zip(trim.nominal_where, trim.nominal.nominal):
+            if run is not None:
+                nom[i, j, codes.index(c)] = offset(run, i, j, c)
+    single = [c for c in mc_codes if c and (abs(c) & (abs(c) - 1)) == 0]
+    i_s = [codes.index(c) for c in single]
+    d_nom = nom - nom[:, :, codes.index(0)][..., None]
+    corner["trim_step"] = _slopes(d_nom[..., i_s], np.asarray(single, dtype=float))
+    m_s = [mc_codes.index(c) for c in single]
+    d_per = per - per[:, :, mc_codes.index(0), None, :]  # (nv, nt, mc codes, samples): each instance's changes
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        slopes = (_slopes(np.moveaxis(d_per[:, :, m_s, :], 3, 2), np.asarray(single, dtype=float)) if mc
+                  else np.full((nv, nt, 0), np.nan))
+        corner["trim_step_sigma"] = np.nanstd(slopes, axis=-1, ddof=1) if mc > 1 else np.zeros((nv, nt))
+    e_trim = tables["energy_dv"][:, :, trim.dv_index]
+    e_plain = np.full((nv, nt), np.nan)
+    for (i, j), run in zip(cparams, trim.steps):
+        if run is not None:
+            e_plain[i, j] = measure_step(run, cparams[(i, j)].replace(trim_bits=0, trim_code=0, w_trim=None),
+                                         n_step_cycles)["energy_dv"]
+    corner["trim_energy"] = e_trim - e_plain
+    # the model takes every code's nominal change as measured and adds the instance's deviation from it as the
+    # sum of its bits' deviations: check that at the +-(2^k - 1) codes the instances ran
+    err = []
+    if mc:
+        dev = d_per - d_nom[:, :, [codes.index(c) for c in mc_codes], None]
+        for c in mc_codes:
+            if c == 0 or c in single:
+                continue
+            bits = [mc_codes.index(int(np.sign(c)) * (1 << b)) for b in range(abs(c).bit_length()) if (abs(c) >> b) & 1]
+            err.append(np.abs(dev[:, :, mc_codes.index(c), :] - dev[:, :, bits, :].sum(axis=2)).ravel())
+    err_all = np.concatenate(err) if err else np.zeros(0)
+    sup = float(np.nanmax(err_all)) if np.any(np.isfinite(err_all)) else None
+    notes = []
+    if out_of_range:
+        notes.append(f"{BLOCK}: {out_of_range} trimmed offset(s) fell outside the +-{R * 1e3:g} mV ramp and are NaN: "
+                     f"give a wider offset_range")
+    arrays = {"trim_codes": np.asarray(codes, dtype=np.int64), "trim_offset": nom}
+    if mc:
+        arrays["trim_mc_codes"] = np.asarray(mc_codes, dtype=np.int64)
+        arrays["trim_offset_mc"] = per
+    checks = {"trim_superposition_max_V": None if sup is None else round(sup, 6),
+              "trim_superposition_note": "per instance at +-(2^k - 1): |its offset change minus the nominal change| "
+                                         "against the sum of its bits' such deviations; the ramp resolves "
+                                         f"{res * 1e3:g} mV",
+              "trim_offset_out_of_range": out_of_range, "notes": notes}
+    return arrays, checks
+
+
+def _trim_conditions(base: ComparatorParams, lmin: float) -> dict:
+    return {
+        "bits": base.trim_bits,
+        "w_trim": base.w_trim,
+        "l_trim": base.sizes.l_in,
+        "lmin": lmin,
+        "mc_codes": list(trim_codes(base.trim_bits)),
+        "circuit": "sign-magnitude: bit b is an NMOS of width 2^b x w_trim in parallel with each input device "
+                   "(drain on xp / xn, source on the tail); a positive code turns on (gate at VDD) the p-side "
+                   "devices of its magnitude bits, a negative code the n-side ones; off devices have their gate "
+                   "at 0 V and keep their capacitance",
+        "arrays": "trim_codes (every code), trim_offset (vdd, temp, code) nominal offset [V]; trim_mc_codes (0, "
+                  "+-2^b, +-(2^k - 1)) and trim_offset_mc (vdd, temp, mc code, sample) per instance, the offset "
+                  "ramps' instances (sample s is the same comparator at every code). A model takes each code's "
+                  "nominal change as measured and an instance's deviation from it as the sum of its bits' "
+                  "deviations (checked at +-(2^k - 1): provenance checks trim_superposition_max_V)",
+        "trim_step": "least-squares slope through 0 of the nominal offset change against the single-bit codes "
+                     "[V per code]; trim_step_sigma: the spread of that slope over the instances",
+        "trim_energy": "energy per decision with the trim devices (code 0) minus without them, at the step input "
+                       "nearest 10 mV [J]",
     }
 
 

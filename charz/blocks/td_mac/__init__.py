@@ -2,6 +2,7 @@
 charge accumulation line and arbiter (``charz characterize td_delay|td_tdc|td_acc|td_arbiter``)."""
 
 from ...core.lut import TD_KINDS, Kind
+from ..adc import ADC_CALIBRATION, TRIM_LUT
 from ..base import Block, Command, Option
 
 LUTS = (
@@ -39,9 +40,7 @@ BLOCK = Block(
                 help="the digits MLP with every product on the time-domain FP8 MAC read from the td_* LUTs and a "
                      "read-out converter LUT, beside the published 22.1 TOPS/W (default VDD 0.8 V); --out adds the "
                      "mismatch sweep and the exponent- vs mantissa-path sensitivity study.",
-                options=LUTS + (LENGTH, Option("--adc-calibration", choices=("none", "offset"), default="none",
-                                               help="'offset' trims every converter instance's offset once "
-                                                    "(foreground calibration, ideal trim); default none")),
+                options=LUTS + (LENGTH, ADC_CALIBRATION, TRIM_LUT),
                 hints=(("--columns-per-adc", "one converter per engine"), ("--lut", _OTHER_LUTS),
                        ("--adc-bits", _OTHER_LUTS), ("--t-pulse", "it has no wordline pulse"))),
         Command(verb="check", name="td_mac", run="charz.blocks.td_mac.commands:check_td",

@@ -30,7 +30,7 @@ def eval_td(args) -> int:
     PNGs and ``td_eval.json``. Raises ``CharzError`` for options that do not apply. Returns 0."""
     from ...core.lut import LUT
     from ...network import td_mac as nt
-    from ..adc.model import DigitizerModel
+    from .model import converter
     from .model_circuit import adc_corner, circuit_from_luts, default_lut
 
     if getattr(args, "columns_per_adc", None) is not None:
@@ -48,7 +48,7 @@ def eval_td(args) -> int:
     adc_path = luts["adc"] or default_lut(luts["pdk"], "adc")
     alut = LUT.load(adc_path)
     av, at, _ = adc_corner(alut, circ.source["vdd"], circ.source["temp"])
-    conv = DigitizerModel.from_lut(alut, vdd=av, temp=at, calibration=args.adc_calibration)
+    conv = converter(alut, av, at, args.adc_calibration, args.trim_lut, luts["pdk"])
     kw = dict(adc=conv, window=circ.tdc_thr.size, length=args.length)
     chips = nt.make_chips(circ, chips=args.chips, seed=args.seed, exp_mismatch=args.mismatch,
                           man_mismatch=args.mismatch, **kw)

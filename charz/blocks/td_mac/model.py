@@ -756,16 +756,28 @@ def _scale(x, name: str) -> float:
 
 
 # ---- the model on the SPICE LUTs -------------------------------------------------------------------
+def converter(alut, vdd, temp, calibration: str = "none", trim_lut=None, pdk: str = "ptm16hp"):
+    """The read-out converter model of the converter LUT *alut* at (vdd, temp) with its *calibration*
+    (``"trim"``: the comparator trim LUT *trim_lut*, default ``<pdk>/comparator_trim``)."""
+    from ...network.backends import trim_dac
+    from ..adc.model import DigitizerModel
+
+    if trim_lut is not None and calibration != "trim":
+        raise ParameterError("--trim-lut applies to --adc-calibration trim only")
+    trim = trim_dac(trim_lut, pdk, alut, {"vdd": vdd, "temp": temp}) if calibration == "trim" else None
+    return DigitizerModel.from_lut(alut, vdd=vdd, temp=temp, calibration=calibration, trim=trim)
+
+
 def model_from_luts(delay=None, tdc=None, acc=None, adc=None, vdd: float | None = None, temp: float | None = None,
-                    fmt="e4m3", pdk: str = "ptm16hp", adc_calibration: str = "none", **kw) -> TdMacModel:
+                    fmt="e4m3", pdk: str = "ptm16hp", adc_calibration: str = "none", trim_lut=None,
+                    **kw) -> TdMacModel:
     """A :class:`TdMacModel` on the SPICE circuit (:func:`circuit_from_luts`) whose read-out is the
     converter LUT (``adc``: a path / LUT, default ``<pdk>/adc_sar6`` on the LUT search path; an int = an
     ideal converter of that many bits with the LUT circuit's other parts; ``adc_calibration`` "offset" trims
-    each converter instance's offset once). The element-TDC window is the characterized one.
+    each converter instance's offset once, "trim" through the comparator trim LUT *trim_lut* (default
+    ``<pdk>/comparator_trim``)). The element-TDC window is the characterized one.
     Other keywords go to :class:`TdMacModel` (length, guard, fullscale, exp_mismatch, man_mismatch, units,
     seed)."""
-    from ..adc.model import DigitizerModel
-
     circ = circuit_from_luts(delay, tdc, acc, None if isinstance(adc, int) and not isinstance(adc, bool) else adc,
                              vdd=vdd, temp=temp, fmt=fmt, pdk=pdk)
     if isinstance(adc, int) and not isinstance(adc, bool):
@@ -776,7 +788,7 @@ def model_from_luts(delay=None, tdc=None, acc=None, adc=None, vdd: float | None 
         src = adc if adc is not None else default_lut(pdk, "adc")
         alut = src if isinstance(src, LUT) else LUT.load(src)
         av, at, _ = adc_corner(alut, circ.source["vdd"], circ.source["temp"])
-        conv = DigitizerModel.from_lut(alut, vdd=av, temp=at, calibration=adc_calibration)  # the model
+        conv = converter(alut, av, at, adc_calibration, trim_lut, pdk)  # the model
         # scales the converter's mismatch by man_mismatch itself
     kw.setdefault("window", circ.tdc_thr.size)
     return TdMacModel(fmt, circuit=circ, adc=conv, **kw)
