@@ -224,36 +224,6 @@ class IdealDigitizer(IdealQuantizer):
         t = np.broadcast_to(self.nominal_transitions(), (int(n), self.levels - 1)).copy()
         return ConverterBank(t, t.copy(), self.bits, self.v_lo, self.v_hi, self.label, ideal=self)
 
-    def _mean_error(self, raw: np.ndarray) -> np.ndarray:
-        """(n, 1) each instance's mean transition error against nominal (what an offset calibration sees)."""
-        with np.errstate(invalid="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            return np.nanmean(np.where(np.isfinite(raw), raw - self.t_nom, np.nan), axis=1, keepdims=True)
-
-    def _trim_change(self, raw: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """The trim DAC's change of every instance's transitions after calibration: a flash trims each of its
-        comparators against its own error, the others trim their SA comparator against the mean error; the
-        trim instances come from *rng* after the converter instances."""
-        n, e = raw.shape
-        if self.block == "adc_flash":
-            err = np.nan_to_num(raw - self.t_nom)
-            curves = self.trim.curves(n * e, rng, self.mismatch_scale).reshape(n, e, -1)
-            return self.trim.calibrate(err, curves)[1]
-        err = np.nan_to_num(self._mean_error(raw)[:, 0])
-        return self.trim.calibrate(err, self.trim.curves(n, rng, self.mismatch_scale))[1][:, None]
-
-    def trim_cost(self) -> dict | None:
-        """What the trim costs one converter (energy per conversion, calibration time and energy, area;
-        :meth:`TrimDac.cost`), or None without a trim."""
-        if self.trim is None:
-            return None
-        flash = self.block == "adc_flash"
-        comps = (1 << self.bits) - 1 if flash else 1
-        return {**self.trim.describe(), **self.trim.cost(self.energy, self.t_conv,
-                                                         decisions_per_conversion(self.block, self.bits,
-                                                                                  self.flash_bits),
-                                                         comps, sequential_levels=comps)}
-
     def convert(self, v, instance_index=None, bank: ConverterBank | None = None) -> np.ndarray:
         """Codes of *v* [V]: :meth:`IdealQuantizer.codes` (*instance_index* and *bank* are ignored: every
         instance is ideal)."""
