@@ -214,3 +214,29 @@ def test_a_bad_name_stops_before_any_simulation(tmp_path, capsys):
     assert main(["explore", "cim_column", "--space", str(space), "--model", "lenet5", "--dataset", "mnist",
                  "--out", str(tmp_path / "o")]) == 2
     assert "adc_bitz is not a backend option" in capsys.readouterr().err
+
+
+def test_an_interrupted_study_keeps_its_points_and_says_how_to_resume(tmp_path, mnist_small, monkeypatch, capsys):
+    from charz.cli import main
+
+    space = tmp_path / "space.toml"
+    space.write_text(TINY)
+    out = tmp_path / "study"
+    args = ["explore", "cim_column", "--space", str(space), "--model", "lenet5", "--dataset", "mnist",
+            "--out", str(out), "--workers", "0", "--no-fit-check", "--quiet"]
+    real = st.run_point
+
+    def stop_second(ctx, number, values):
+        if number == 1:
+            raise KeyboardInterrupt
+        return real(ctx, number, values)
+
+    monkeypatch.setattr(st, "run_point", stop_second)
+    assert main(args) == 130
+    err = capsys.readouterr().err
+    assert "add --resume to the same command" in err
+    d = json.loads((out / "points.json").read_text())
+    assert len(d["points"]) == 1 and d["failed"][0]["number"] == 1
+    monkeypatch.setattr(st, "run_point", real)
+    assert main(args + ["--resume"]) == 0
+    assert len(json.loads((out / "points.json").read_text())["points"]) == 2

@@ -4,6 +4,7 @@ network accuracy, energy, TOPS/W) with an Optuna sampler; the Pareto front as a 
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from ..blocks import REGISTRY
@@ -78,6 +79,10 @@ def cmd_explore(args) -> int:
                          workers=None, log=lambda s: print(s, flush=True))
         try:
             run = st.explore(ctx, study, args.trials)
+        except KeyboardInterrupt:
+            print(f"charz: the study is kept in {out / st.DB_NAME}: add --resume to the same command to continue it",
+                  file=sys.stderr)
+            raise
         finally:
             for path in st.write_report(study, space, out, title):
                 print(f"wrote {path}", flush=True)
