@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from charz.blocks import REGISTRY
-from charz.core.errors import ParameterError, SimulationError
+from charz.core.errors import LUTError, ParameterError, SimulationError
 from charz.core.pdk import get
 from charz.explore import space as sp
 from charz.explore import study as st
@@ -240,3 +240,23 @@ def test_an_interrupted_study_keeps_its_points_and_says_how_to_resume(tmp_path, 
     monkeypatch.setattr(st, "run_point", real)
     assert main(args + ["--resume"]) == 0
     assert len(json.loads((out / "points.json").read_text())["points"]) == 2
+
+
+def test_td_mac_blocks_are_explored_through_the_backend_options_that_read_their_luts():
+    from charz.network.engine import digits_split, evaluate_model, mlp_onnx
+    from charz.network.mapping import default_mapping
+
+    assert {"td_delay", "td_tdc", "td_acc", "adc_sar", "cim_column", "wht_column"} <= set(st.explorable())
+    assert "td_arbiter" not in st.explorable() and "comparator" not in st.explorable()
+    assert st.lut_slot("td_delay") == ("td_mac", "delay_lut") and st.lut_slot("td_acc") == ("td_mac", "acc_lut")
+    _, _, xte, yte = digits_split()
+    net = mlp_onnx()
+    run = lambda **o: evaluate_model(net, xte[:40], yte[:40], default_mapping("td_mac", "same", **o), chips=1,  # noqa: E731
+                                     references=False)
+    a = run()
+    b = run(delay_lut="lut/ptm16hp/td_delay4", tdc_lut="lut/ptm16hp/td_tdc", acc_lut="lut/ptm16hp/td_acc")
+    assert a["accuracy_per_chip"] == b["accuracy_per_chip"] and a["energy_per_inference_J"] == b["energy_per_inference_J"]
+    with pytest.raises(LUTError, match="a 'td_delay' table is needed"):
+        run(delay_lut="lut/ptm16hp/td_tdc")
+    with pytest.raises(ParameterError, match="need circuit = 'luts'"):
+        run(circuit="ideal", delay_lut="lut/ptm16hp/td_delay4")

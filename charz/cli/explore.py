@@ -17,7 +17,7 @@ def add_parser(sub) -> None:
     p = sub.add_parser("explore", help="search a design space: characterize each point, evaluate a network on it, "
                                        "Pareto front",
                        description="Search a design space of BLOCK (a block that a network backend reads: a "
-                                   "converter, the CiM column or the WHT column). Each point is characterized in "
+                                   "converter, the CiM column, the WHT column or a TD-MAC part). Each point is characterized in "
                                    "ngspice (result cache and --workers / --scheduler as `charz characterize`), its "
                                    "LUT saved under OUT/points/NNNN/, and the network --model evaluated on --dataset "
                                    "with it. An Optuna sampler (NSGA-II by default) chooses the points; the study "

@@ -53,20 +53,25 @@ def need_optuna():
 
 
 # ---- where a block's LUT goes in the network ------------------------------------------------------------
+SLOTS = {"cim_column": ("cim", "lut"), "wht_column": ("wht", "lut"), "td_delay": ("td_mac", "delay_lut"),
+         "td_tdc": ("td_mac", "tdc_lut"), "td_acc": ("td_mac", "acc_lut")}
+"""Blocks other than the converters: (backend, backend option) that reads their LUT."""
+
+
 def explorable() -> tuple[str, ...]:
     """The blocks ``charz explore`` takes: those whose LUT a network backend reads (:func:`lut_slot`)."""
-    return tuple(k for k in REGISTRY.kinds if k.startswith("adc_") or k in ("cim_column", "wht_column"))
+    return tuple(k for k in REGISTRY.kinds if k.startswith("adc_") or k in SLOTS)
 
 
 def lut_slot(kind: str) -> tuple[str, str]:
     """(backend, backend option) that reads a LUT of *kind*: converters read out the ``cim`` columns
-    (``adc_lut``), a column LUT is the ``cim`` backend's ``lut``, a WHT column LUT the ``wht`` backend's."""
+    (``adc_lut``), a column LUT is the ``cim`` backend's ``lut``, a WHT column LUT the ``wht`` backend's, the
+    TD-MAC's delay-line, TDC and accumulation LUTs the ``td_mac`` backend's ``delay_lut`` / ``tdc_lut`` /
+    ``acc_lut``."""
     if kind.startswith("adc_"):
         return "cim", "adc_lut"
-    if kind == "cim_column":
-        return "cim", "lut"
-    if kind == "wht_column":
-        return "wht", "lut"
+    if kind in SLOTS:
+        return SLOTS[kind]
     raise ParameterError(f"charz explore evaluates blocks that a network backend reads ({', '.join(explorable())}), "
                          f"not {kind}")
 

@@ -187,6 +187,9 @@ OPTIONS = {
     "length": Opt("int", "FP8 pairs per scalar product L", 1, 1 << 14),
     "circuit": Opt("choice", "'luts': the SPICE TD-MAC LUTs; 'ideal': the ideal circuit", choices=("luts", "ideal")),
     "adc": Opt("int_or_path", "TD-MAC read-out: converter bits (ideal) or a converter LUT path", 1, 16),
+    "delay_lut": Opt("path", "TD-MAC delay-line LUT (td_delay; default <pdk>/td_delay4)"),
+    "tdc_lut": Opt("path", "TD-MAC TDC LUT (td_tdc; default <pdk>/td_tdc)"),
+    "acc_lut": Opt("path", "TD-MAC accumulation LUT (td_acc; default <pdk>/td_acc)"),
     "window": Opt("int", "element-TDC thresholds W (default: the circuit's)", 1, 64),
     "guard": Opt("int", "guard bits G", 0, 58),
     "fullscale": Opt("float", "converter full scale, fraction of L pmax 2^G", 1e-6, 1.0),
@@ -222,8 +225,8 @@ BACKEND_OPTIONS = {
     "cim": QUANT_KEYS + ("columns", "lut", "pdk", "tile_rows", "vdd", "temp", "t_pulse", "adc_bits", "adc_lut",
                          "adc_mismatch_scale", "adc_reference", "calibration", "trim_lut", "columns_per_adc",
                          "array_columns", "mismatch_scale", "mismatch_source"),
-    "td_mac": ("act_range", "percentile", "fmt", "length", "circuit", "adc", "pdk", "vdd", "temp", "window", "guard",
-               "fullscale", "exp_mismatch", "man_mismatch", "units", "x_scale"),
+    "td_mac": ("act_range", "percentile", "fmt", "length", "circuit", "adc", "delay_lut", "tdc_lut", "acc_lut", "pdk",
+               "vdd", "temp", "window", "guard", "fullscale", "exp_mismatch", "man_mismatch", "units", "x_scale"),
     "wht": ("crossbar", "lut", "pdk", "vdd", "temp", "t_pulse", "mismatch_scale", "mode", "early_termination"),
 }
 """The options (keys of :data:`OPTIONS`) each backend takes, besides :data:`ENGINE_KEYS`."""
@@ -731,7 +734,8 @@ def make_backend(name: str, options: dict | None = None, chip_seed=0, *, cache: 
     key = (seed,) + tuple(sorted((k, v) for k, v in opts.items() if k in _TD_MODEL_KEYS))
     model = None if cache is None else cache.get(("td_mac", key))
     if model is None:
-        circ, conv = _td_parts(o("circuit"), o("fmt"), o("pdk"), opts.get("adc"), opts.get("vdd"), opts.get("temp"))
+        circ, conv = _td_parts(o("circuit"), o("fmt"), o("pdk"), opts.get("adc"), opts.get("vdd"), opts.get("temp"),
+                               tuple(opts.get(k) for k in ("delay_lut", "tdc_lut", "acc_lut")))
         kw = {k: opts[k] for k in ("window", "guard", "fullscale") if k in opts}
         if circ is not None:
             kw.setdefault("window", circ.tdc_thr.size)
@@ -742,8 +746,8 @@ def make_backend(name: str, options: dict | None = None, chip_seed=0, *, cache: 
     return TdMacLayerBackend(model, opts.get("x_amax") if o("x_scale") == "calibrated" else None)
 
 
-_TD_MODEL_KEYS = ("fmt", "length", "circuit", "adc", "pdk", "vdd", "temp", "window", "guard", "fullscale",
-                  "exp_mismatch", "man_mismatch", "units")
+_TD_MODEL_KEYS = ("fmt", "length", "circuit", "adc", "delay_lut", "tdc_lut", "acc_lut", "pdk", "vdd", "temp", "window",
+                  "guard", "fullscale", "exp_mismatch", "man_mismatch", "units")
 
 
 def _generator(chip_seed) -> np.random.Generator:
@@ -880,8 +884,9 @@ def _column_model(items: tuple):
 
 
 @functools.lru_cache(maxsize=8)
-def _td_parts(circuit: str, fmt: str, pdk: str, adc, vdd, temp):
-    """(TdMacCircuit or None for the ideal circuit, converter: bits, a DigitizerModel or None)."""
+def _td_parts(circuit: str, fmt: str, pdk: str, adc, vdd, temp, luts: tuple = (None, None, None)):
+    """(TdMacCircuit or None for the ideal circuit, converter: bits, a DigitizerModel or None); *luts* = the
+    delay, TDC and accumulation LUT paths (None: the defaults)."""
     from ..blocks.adc.model import DigitizerModel
     from ..blocks.td_mac.model_circuit import adc_corner, circuit_from_luts, default_lut
     from ..core.lut import LUT
@@ -889,10 +894,12 @@ def _td_parts(circuit: str, fmt: str, pdk: str, adc, vdd, temp):
     if circuit == "ideal":
         if isinstance(adc, str):
             raise ParameterError("td_mac option adc must be a number of bits for the ideal circuit (circuit = 'ideal')")
+        if any(luts):
+            raise ParameterError("td_mac options delay_lut, tdc_lut and acc_lut need circuit = 'luts'")
         return None, (6 if adc is None else adc)
     is_bits = isinstance(adc, int)
-    circ = circuit_from_luts(None, None, None, None if is_bits else (Path(adc) if adc else None), vdd=vdd, temp=temp,
-                             fmt=fmt, pdk=pdk)
+    circ = circuit_from_luts(*(None if p is None else Path(p) for p in luts),
+                             None if is_bits else (Path(adc) if adc else None), vdd=vdd, temp=temp, fmt=fmt, pdk=pdk)
     if is_bits:
         return circ, adc
     alut = LUT.load(adc if adc is not None else default_lut(pdk, "adc"))
