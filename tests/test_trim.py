@@ -73,6 +73,26 @@ def test_calibration_keeps_the_best_code():
         TrimDac.from_lut(synthetic_adc_lut())
 
 
+def test_the_hybrid_trims_its_sa_comparator_and_each_coarse_comparator():
+    adc = synthetic_adc_lut("adc_hybrid", bits=4, flash_bits=2, vref=(0.1, 0.6), sigma_offset=0.02, n_samples=100,
+                            seed=4)
+    trim = TrimDac.from_lut(synthetic_trim_lut(bits=4, step=3e-3))
+    none = DigitizerModel.from_lut(adc, vdd=0.7)
+    trimmed = DigitizerModel.from_lut(adc, vdd=0.7, calibration="trim", trim=trim)
+    assert trimmed._trimmed_edges().tolist() == [3, 7, 11]  # the coarse edges 4, 8, 12
+    d0 = none.instances(100, np.random.default_rng(3)).raw - none.t_nom
+    d1 = trimmed.instances(100, np.random.default_rng(3)).raw - trimmed.t_nom
+    coarse = [3, 7, 11]
+    sa = [i for i in range(15) if i not in coarse]
+    ok = (np.abs(d0[:, coarse]) < 0.045).all(axis=1) & (np.abs(d0[:, sa].mean(axis=1)) < 0.045)
+    assert ok.mean() > 0.8
+    assert np.abs(d1[ok][:, coarse]).max() <= 1.5e-3 + 1e-12  # each coarse comparator within half a step
+    assert np.abs(d1[ok][:, sa].mean(axis=1)).max() <= 1.5e-3 + 1e-12
+    cost = trimmed.trim_cost()
+    assert cost["area_units"] == pytest.approx(4 * trim.area_units())  # SA + 3 coarse trims
+    assert cost["calibration_conversions"] == 5 * 16 * 4
+
+
 @pytest.mark.parametrize("kind", ["adc_sar", "adc_flash"])
 def test_trim_calibration_leaves_the_finite_step_and_costs_its_energy(kind):
     adc = synthetic_adc_lut(kind, bits=4, vref=(0.1, 0.6), sigma_offset=0.02, sigma_dnl=0.0, n_samples=200, seed=2)

@@ -290,7 +290,8 @@ class DigitizerModel:
     INL / DNL (and a flash's per-comparator spread) stay. ``"trim"``: the same calibration through the
     comparator's trim DAC (:attr:`trim`, characterized in SPICE): the code that best cancels the error is
     kept, so the finite step and the trim's own mismatch remain; a flash trims each of its comparators
-    (its per-comparator spread is trimmed too), the SA kinds and the hybrid trim their SA comparator."""
+    (its per-comparator spread is trimmed too), the SA kinds their SA comparator, the hybrid its SA
+    comparator (against the mean error of the edges it decides) and each coarse comparator (its own edge)."""
     trim: object = None
     """The comparator trim DAC (:class:`charz.blocks.comparator.model_trim.TrimDac`) of ``"trim"``."""
     trim_energy: float = 0.0
@@ -514,24 +515,40 @@ class DigitizerModel:
             return np.nanmean(np.where(np.isfinite(raw), raw - self.t_nom, np.nan), axis=1, keepdims=True)
 
     def _trim_change(self, raw: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """The trim DAC's change of every instance's transitions after calibration: a flash trims each of its
-        comparators against its own error, the others trim their SA comparator against the mean error; the
-        trim instances come from *rng* after the converter instances."""
+        """The trim DAC's change of every instance's transitions after calibration: the SA comparator against the
+        mean error of the edges it decides, every comparator that sets one edge alone (a flash's, the hybrid's
+        coarse ones) against that edge's error; the trim instances come from *rng* after the converter
+        instances."""
         n, e = raw.shape
+        coarse = self._trimmed_edges()
+        sa = np.ones(e, dtype=bool)
+        sa[coarse] = False
+        change = np.zeros_like(raw)
+        if sa.any():  # the SA comparator: its mean error over the edges it decides
+            err = np.nan_to_num(self._mean_error(np.where(sa, raw, np.nan))[:, 0])
+            change[:, sa] = self.trim.calibrate(err, self.trim.curves(n, rng, self.mismatch_scale))[1][:, None]
+        if coarse.size:  # a flash's (or the hybrid's coarse) comparators: each against its own edge
+            err = np.nan_to_num(raw[:, coarse] - self.t_nom[coarse])
+            curves = self.trim.curves(n * coarse.size, rng, self.mismatch_scale).reshape(n, coarse.size, -1)
+            change[:, coarse] = self.trim.calibrate(err, curves)[1]
+        return change
+
+    def _trimmed_edges(self) -> np.ndarray:
+        """Indices of the edges set by their own comparator: every edge of a flash, the coarse edges (multiples
+        of 2^(n - m)) of a hybrid; none for an SA converter (one comparator decides every edge)."""
+        e = (1 << self.bits) - 1
         if self.block == "adc_flash":
-            err = np.nan_to_num(raw - self.t_nom)
-            curves = self.trim.curves(n * e, rng, self.mismatch_scale).reshape(n, e, -1)
-            return self.trim.calibrate(err, curves)[1]
-        err = np.nan_to_num(self._mean_error(raw)[:, 0])
-        return self.trim.calibrate(err, self.trim.curves(n, rng, self.mismatch_scale))[1][:, None]
+            return np.arange(e)
+        if self.block == "adc_hybrid" and self.flash_bits:
+            return np.arange(1 << (self.bits - self.flash_bits), e + 1, 1 << (self.bits - self.flash_bits)) - 1
+        return np.zeros(0, dtype=np.int64)
 
     def trim_cost(self) -> dict | None:
         """What the trim costs one converter (energy per conversion, calibration time and energy, area;
         :meth:`TrimDac.cost`), or None without a trim."""
         if self.trim is None:
             return None
-        flash = self.block == "adc_flash"
-        comps = (1 << self.bits) - 1 if flash else 1
+        comps = self._trimmed_edges().size + (self.block != "adc_flash")
         return {**self.trim.describe(), **self.trim.cost(self.energy, self.t_conv,
                                                          decisions_per_conversion(self.block, self.bits,
                                                                                   self.flash_bits),
