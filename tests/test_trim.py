@@ -172,6 +172,9 @@ def test_eval_reads_the_converters_out_with_the_spice_trim(spice_trim, capsys):
     assert "trimmed by a 1-bit comparator trim DAC" in out and "trim DAC" in out and "per conversion" in out
     assert main(["eval", "--adc-lut", "lut/ptm16hp/adc_sar5", "--trim-lut", lut, "--chips", "1"]) == 2
     assert "trim_lut applies to calibration 'trim' only" in capsys.readouterr().err
+    # the committed 4-bit trim LUT is the default
+    assert main(["eval", "--adc-lut", "lut/ptm16hp/adc_sar5", "--adc-calibration", "trim", "--chips", "1"]) == 0
+    assert "trimmed by a 4-bit comparator trim DAC" in capsys.readouterr().out
 
 
 def test_every_code_runs_nominally_and_the_curve_falls_with_the_code():
