@@ -8,8 +8,8 @@ import pytest
 
 from charz.blocks.adc.model import DigitizerModel, decisions_per_conversion
 from charz.blocks.adc.model_transfer import synthetic_adc_lut
-from charz.blocks.comparator.model_trim import TrimDac, synthetic_trim_lut
-from charz.blocks.comparator.netlist import ComparatorParams, ramp_netlist, trim_codes
+from charz.blocks.comparator.model_trim import TrimDac, synthetic_trim_lut, trim_codes
+from charz.blocks.comparator.netlist import ComparatorParams, ramp_netlist
 from charz.core.errors import LUTError, ParameterError
 from charz.core.pdk import get
 

@@ -819,6 +819,8 @@ def attach_converter(model: ColumnModel, lut, adc, *, mismatch_scale=None, refer
     corner = {k: model.coords[k] for k in ("vdd", "temp") if k in at and k in model.coords}
     trim = None
     if calibration == "trim":
+        from ..blocks.comparator.model_trim import trim_dac
+
         trim = trim_dac(trim_lut, pdk, adc, corner)
     elif trim_lut is not None:
         raise ParameterError(f"{where}trim_lut applies to calibration 'trim' only")
@@ -835,21 +837,6 @@ def attach_converter(model: ColumnModel, lut, adc, *, mismatch_scale=None, refer
         return model.with_digitizer(dig, array_columns=ac, converters_per_array=g), dig
     cpa = 1 if columns_per_adc is None else posint(columns_per_adc, "columns_per_adc")
     return model.with_digitizer(dig, columns_per_adc=cpa, array_columns=ac), dig
-
-
-def trim_dac(trim_lut, pdk: str, adc, corner: dict):
-    """The comparator trim DAC of calibration ``"trim"``: the trim LUT *trim_lut* (None: ``<pdk>/comparator_trim``
-    on the LUT search path) at the converter's operating *corner* (VDD / temperature; the trim LUT's defaults
-    where absent); a one-line error for a trim LUT made on another card than the converter LUT *adc*."""
-    from ..blocks.comparator.model_trim import TrimDac
-    from ..core.lut import LUT, find_default
-
-    path = trim_lut if trim_lut is not None else find_default(pdk, "comparator_trim")
-    lut = LUT.load(path, block="comparator")
-    a, b = lut.provenance.get("pdk"), adc.provenance.get("pdk")
-    if a and b and a != b:
-        raise ParameterError(f"trim LUT {path} was made on {a}, the converter LUT on {b}: give a trim LUT of {b}")
-    return TrimDac.from_lut(lut, vdd=corner.get("vdd"), temp=corner.get("temp"), source=str(path))
 
 
 @functools.lru_cache(maxsize=16)

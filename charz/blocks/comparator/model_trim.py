@@ -39,6 +39,16 @@ REGISTER_UNITS_PER_BIT = 24
 """A static D flip-flop holding one code bit, in minimum transistors (as the SA logic in ``model_area``)."""
 
 
+def trim_codes(bits: int) -> tuple[int, ...]:
+    """The codes a trim LUT holds for its Monte Carlo instances (the recipe runs them; every code runs
+    nominally): 0, +-2^b for every bit (each instance's bit deviations) and +-(2^bits - 1) (the check that
+    the deviations add up)."""
+    single = [c for b in range(bits) for c in (-(1 << b), 1 << b)]
+    full = (1 << bits) - 1
+    extra = [-full, full] if bits > 1 else []
+    return tuple(sorted(set([0] + single + extra)))
+
+
 def has_trim(lut: LUT) -> bool:
     """Whether *lut* is a comparator LUT characterized with an offset trim."""
     return lut.block == Kind.COMPARATOR and "trim_offset" in lut.arrays and "trim_codes" in lut.arrays
@@ -196,7 +206,7 @@ def synthetic_trim_lut(bits: int = 4, step: float = 5e-3, sigma_rel: float = 0.0
     offset ``N(0, 20 mV)`` at code 0."""
     full = (1 << bits) - 1
     codes = np.arange(-full, full + 1)
-    mc_codes = np.asarray(trim_codes_of(bits))
+    mc_codes = np.asarray(trim_codes(bits))
     vdd_v, temp_v = np.asarray(vdd, float), np.asarray(temp, float)
     nv, nt = vdd_v.size, temp_v.size
 
@@ -232,8 +242,16 @@ def synthetic_trim_lut(bits: int = 4, step: float = 5e-3, sigma_rel: float = 0.0
                arrays=arrays)
 
 
-def trim_codes_of(bits: int) -> tuple[int, ...]:
-    """The codes a trim LUT of *bits* bits holds (:func:`charz.blocks.comparator.netlist.trim_codes`)."""
-    from .netlist import trim_codes
+def trim_dac(trim_lut, pdk: str, adc: LUT, corner: dict) -> TrimDac:
+    """The comparator trim DAC of a converter's ``"trim"`` calibration: the trim LUT *trim_lut* (a path; None:
+    ``<pdk>/comparator_trim`` on the LUT search path) at the converter's operating *corner* (VDD /
+    temperature; the trim LUT's defaults where absent); a one-line error for a trim LUT made on another card
+    than the converter LUT *adc*."""
+    from ...core.lut import find_default
 
-    return trim_codes(bits)
+    path = trim_lut if trim_lut is not None else find_default(pdk, "comparator_trim")
+    lut = LUT.load(path, block="comparator")
+    a, b = lut.provenance.get("pdk"), adc.provenance.get("pdk")
+    if a and b and a != b:
+        raise ParameterError(f"trim LUT {path} was made on {a}, the converter LUT on {b}: give a trim LUT of {b}")
+    return TrimDac.from_lut(lut, vdd=corner.get("vdd"), temp=corner.get("temp"), source=str(path))

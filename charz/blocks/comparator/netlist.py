@@ -256,15 +256,6 @@ class Trim:
         return [side == on_side and bool((mag >> b) & 1) for b in range(self.bits)]
 
 
-def trim_codes(bits: int) -> tuple[int, ...]:
-    """The codes the recipe measures in SPICE for a *bits*-bit trim: 0, +-2^b for every bit (the bit
-    steps; any code is their sum) and +-(2^bits - 1) (the check of that superposition)."""
-    single = [c for b in range(bits) for c in (-(1 << b), 1 << b)]
-    full = (1 << bits) - 1
-    extra = [-full, full] if bits > 1 else []
-    return tuple(sorted(set([0] + single + extra)))
-
-
 def comparator_cell(i: int | str | None, inp: str, inn: str, clk: str, vdd: str, dp: str, dn: str,
                     sizes: ComparatorSizes, pdk: PDK, sr_latch: bool = False, q: str = "q",
                     qb: str = "qb", trim: Trim | None = None) -> tuple[list[str], list[Device]]:

@@ -68,7 +68,7 @@ Failures never stop the sweep: they are NaN and listed in ``lut.provenance["fail
 
 Offset trim (``trim_bits`` = k > 0, :mod:`charz.blocks.comparator.netlist`): the offset ramp runs again at
 every code -(2^k - 1) .. 2^k - 1 nominally, and at the codes of
-:func:`~charz.blocks.comparator.netlist.trim_codes` (0, +-2^b, +-(2^k - 1)) for the same Monte Carlo
+:func:`~charz.blocks.comparator.model_trim.trim_codes` (0, +-2^b, +-(2^k - 1)) for the same Monte Carlo
 instances (the trim devices are in every deck, only their gates change), at a ramp resolution 4x finer by
 default (the trim curves are read off the ramps). Arrays ``trim_codes`` (every code), ``trim_offset`` (vdd,
 temp, code), ``trim_mc_codes`` and ``trim_offset_mc`` (vdd, temp, mc code, sample) [V]; per-corner tables
@@ -100,8 +100,8 @@ from ...core.lut import LUT, Axis, Kind
 from ...core.mc import Mismatch
 from .netlist import (
     BLOCK, ComparatorParams, ComparatorSizes, comparator_devices, ramp_levels, ramp_netlist, step_netlist, timeline,
-    trim_codes,
 )
+from .model_trim import trim_codes
 from ...core.pdk import PDK
 from ...sim.executor import Executor
 from ...core.validate import finite

@@ -759,7 +759,7 @@ def _scale(x, name: str) -> float:
 def converter(alut, vdd, temp, calibration: str = "none", trim_lut=None, pdk: str = "ptm16hp"):
     """The read-out converter model of the converter LUT *alut* at (vdd, temp) with its *calibration*
     (``"trim"``: the comparator trim LUT *trim_lut*, default ``<pdk>/comparator_trim``)."""
-    from ...network.backends import trim_dac
+    from ..comparator.model_trim import trim_dac
     from ..adc.model import DigitizerModel
 
     if trim_lut is not None and calibration != "trim":
