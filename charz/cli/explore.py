@@ -76,7 +76,7 @@ def cmd_explore(args) -> int:
         ctx = st.Context(space=space, block=block, kind=args.block, pdk=pdk, out=out, model=model, data=data,
                          calib=calib, sim=dict(executor=executor(args), use_cache=not args.no_cache,
                                                progress=not args.quiet, fit_check=not args.no_fit_check),
-                         workers=None, log=lambda s: print(s, flush=True))
+                         log=lambda s: print(s, flush=True))
         try:
             run = st.explore(ctx, study, args.trials)
         except KeyboardInterrupt:

@@ -170,7 +170,6 @@ class Context:
     calib: object
     sim: dict
     """``executor``, ``use_cache``, ``progress``, ``fit_check`` for the recipe."""
-    workers: int | None = None
     log: object = print
 
 
@@ -228,11 +227,10 @@ def run_point(ctx: Context, number: int, values: dict) -> dict:
     t1 = time.time()
     res = evaluate_model(str(ctx.model), ctx.data.images, ctx.data.labels, mapping, chips=ev["chips"],
                          seed=ev["seed"], calib_images=None if ctx.calib is None else ctx.calib.images,
-                         **({"calib_count": ev["calib_images"]} if ctx.calib is not None else {}),
-                         workers=ctx.workers)
+                         **({"calib_count": ev["calib_images"]} if ctx.calib is not None else {}))
     rec = {
         "number": number, "values": values, "metrics": _metrics(res, lut),
-        "lut": str(path), "lut_sha256": lut.provenance.get("netlist_set_sha256"),
+        "lut": str(path), "netlist_set_sha256": lut.provenance.get("netlist_set_sha256"),
         "mc_samples": lut.provenance.get("mc_samples"), "backend": backend, "backend_options": opts,
         "characterize_s": round(t_char, 2), "evaluate_s": round(time.time() - t1, 2),
         "energy_by_component_J": res["energy_by_component_J"],
