@@ -201,3 +201,31 @@ def test_lenet5_one_epoch_on_2000_images_loss_falls(tmp_path):
     out = zoo.export(fit, tmp_path / "lenet5.onnx")
     model = onnx.load(str(out))
     assert zoo.onnx_parameters(model) == 61706 and zoo.preprocess_of(model)["input_shape"] == [1, 28, 28]
+
+
+def test_bf16_recipe_trains_in_bfloat16_and_exports_float32(tmp_path):
+    """ResNet-20's recipe trains under CPU autocast (bfloat16, channels-last); the exported file is float32 and
+    the charz float executor reproduces the float32 module on it."""
+    torch = pytest.importorskip("torch")
+    from charz import datasets
+    from charz.network.graph import run
+    from charz.network.onnx_import import load_onnx
+
+    assert zoo.get("resnet20").recipe()["precision"] == "bf16" and zoo.get("lenet5").precision == "fp32"
+    try:
+        data = datasets.load("cifar10", "test", limit=8)
+    except CharzError as exc:
+        pytest.skip(f"dataset not found: {exc}")
+    torch.set_num_threads(2)
+    fit = zoo.fit("resnet20", "cifar10", epochs=1, limit=256, progress=None)
+    assert len(fit.step_losses) == 2 and all(np.isfinite(fit.step_losses))
+    assert all(p.dtype == torch.float32 for p in fit.module.parameters())
+    out = zoo.export(fit, tmp_path / "r20.onnx")
+    model = onnx.load(str(out))
+    assert {t.data_type for t in model.graph.initializer} <= {onnx.TensorProto.FLOAT, onnx.TensorProto.INT64}
+    x = zoo.preprocess(np.asarray(data.images), fit.preprocess)
+    with torch.no_grad():
+        ref = fit.module(torch.from_numpy(x)).numpy()
+    graph = load_onnx(model)
+    got = run(graph, {graph.inputs[0][0]: x})[graph.outputs[0]]
+    np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4)

@@ -71,6 +71,11 @@ class ZooModel:
     """Training-time augmentations: ``"shift:P"`` (pad P pixels, random crop back), ``"hflip"``."""
     label_smoothing: float = 0.0
     """Label smoothing of the cross-entropy loss."""
+    precision: str = "fp32"
+    """Arithmetic of the training steps: ``"fp32"``, or ``"bf16"`` (PyTorch's CPU autocast to bfloat16 for
+    convolutions and matrix products, weights and optimizer state kept in float32, activations in channels-last
+    layout: about twice as fast on a CPU with AVX-512 BF16 instructions). The exported model is float32 either
+    way."""
     goal: float | None = None
     """Float test accuracy the recipe aims at (fraction); the JSON says whether the run reached it."""
 
@@ -79,7 +84,7 @@ class ZooModel:
         return {"dataset": self.dataset, "epochs": self.epochs, "lr": self.lr, "batch": self.batch,
                 "optimizer": self.optimizer, "weight_decay": self.weight_decay, "schedule": self.schedule,
                 "augmentation": list(self.augmentation), "label_smoothing": self.label_smoothing,
-                "goal_accuracy": self.goal}
+                "precision": self.precision, "goal_accuracy": self.goal}
 
 
 MODELS: dict[str, ZooModel] = {m.name: m for m in (
@@ -95,8 +100,9 @@ MODELS: dict[str, ZooModel] = {m.name: m for m in (
              augmentation=("shift:2",)),
     ZooModel("resnet20", "cifar10",
              "ResNet-20 for CIFAR (3x3 convolutions, 3 stages of 3 basic blocks, 16/32/64 channels, identity "
-             "shortcuts zero-padded)", build="build_resnet20", epochs=45, lr=0.1, batch=128, optimizer="sgd",
-             weight_decay=5e-4, schedule="onecycle", augmentation=("shift:4", "hflip"), goal=0.88),
+             "shortcuts zero-padded)", build="build_resnet20", epochs=80, lr=0.1, batch=128, optimizer="sgd",
+             weight_decay=5e-4, schedule="onecycle", augmentation=("shift:4", "hflip"), precision="bf16",
+             goal=0.88),
 )}
 """The zoo, by name."""
 
@@ -448,6 +454,11 @@ def fit(name: str, dataset: str | None = None, epochs: int | None = None, limit:
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     model = globals()[spec.build](in_shape, n_classes)
+    if spec.precision not in ("fp32", "bf16"):
+        raise ParameterError(f"model '{name}': precision must be fp32 or bf16, not '{spec.precision}'")
+    bf16 = spec.precision == "bf16"
+    if bf16:
+        model = model.to(memory_format=torch.channels_last)
     try:
         with torch.no_grad():
             model.eval()(x_all[:2])
@@ -507,7 +518,12 @@ def fit(name: str, dataset: str | None = None, epochs: int | None = None, limit:
         for i in range(0, n, spec.batch):
             idx = order[i:i + spec.batch]
             xb, yb = _augment(torch, x_all[idx], spec.augmentation, gen), y_all[idx]
-            out = model(xb)
+            if bf16:
+                with torch.autocast("cpu", dtype=torch.bfloat16):
+                    out = model(xb.contiguous(memory_format=torch.channels_last))
+                out = out.float()
+            else:
+                out = model(xb)
             loss = loss_fn(out, yb)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -531,7 +547,7 @@ def fit(name: str, dataset: str | None = None, epochs: int | None = None, limit:
             progress(f"{name} epoch {epoch + 1}/{epochs}: loss {rec['loss']:.4f}, train accuracy "
                      f"{100 * rec['train_accuracy']:.2f} % ({rec['seconds']:.0f} s)")
     seconds = time.perf_counter() - t0
-    model.eval()
+    model = model.to(memory_format=torch.contiguous_format).eval()
     return Fit(model, pre, in_shape, list(data.classes), step_losses, history, seconds, n)
 
 
