@@ -81,6 +81,12 @@ def test_missing_libngspice_is_explained():
     (["check", "wht", "--delay-lut", "x"], "--delay-lut applies to check td_mac only"),
     (["characterize", "td_delay", "--bits", "9"], "bits"),
     (["characterize", "td_delay", "--steps-per-lsb", "4"], "--steps-per-lsb applies"),
+    # --t-step: read with SPICE suffixes, checked by the generator, only where a family declares it
+    (["characterize", "td_delay", "--t-step", "2x"], "--t-step: cannot read '2x'"),
+    (["characterize", "comparator", "--t-step", "1; shell touch /tmp/pwned"], "--t-step: cannot read"),
+    (["characterize", "td_delay", "--t-step", "30p"], "longer than the edge"),
+    (["characterize", "comparator", "--t-step=-2p"], "t_step = -2e-12 s is outside"),
+    (["characterize", "cim_column", "--t-step", "2p"], "--t-step applies to comparator, td_delay only"),
 ])
 def test_bad_input_is_one_line(args, needle, tmp_path):
     # characterize gets its own -o: an out/lut/<pdk>/<block> left by a user's run must not pre-empt the message
@@ -121,6 +127,24 @@ def test_no_user_string_reaches_spice(tmp_path):
         ident("a b")
     with pytest.raises(ParameterError):
         num(np.nan)
+
+
+def test_t_step_text_reaches_the_recipes_as_seconds(monkeypatch):
+    """``--t-step 2p`` arrives at the delay-line and comparator recipes as 2e-12 s (the generators then check
+    it against the edge and write it in the .tran line)."""
+    from charz.blocks.comparator import recipe as cr
+    from charz.blocks.td_mac import recipe as tr
+    from charz.blocks.td_mac.netlist import DelayLineParams, delay_netlist
+    from charz.core.lut import Kind
+
+    seen = {}
+    monkeypatch.setattr(tr, "characterize_delay", lambda pdk, **kw: seen.setdefault("delay", kw))
+    monkeypatch.setattr(cr, "characterize_comparator", lambda pdk, **kw: seen.setdefault("cmp", kw))
+    tr.characterize(Kind.TD_DELAY, "ptm16hp", t_step="2p", mc=0)
+    cr.characterize(Kind.COMPARATOR, "ptm16hp", t_step="4p", mc=0)
+    assert seen["delay"]["t_step"] == 2e-12 and seen["cmp"]["t_step"] == 4e-12
+    nl = delay_netlist(DelayLineParams(pdk="ptm16hp", t_step=2e-12), np.zeros((1, 1), dtype=int))
+    assert ".tran 2p " in nl.text or ".tran 2e-12 " in nl.text
 
 
 def test_size_override_reaches_the_netlist(tmp_path):
