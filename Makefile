@@ -56,6 +56,8 @@ bench: setup
 	$(BIN)/python bench/bench_td_mac.py
 	$(BIN)/python bench/bench_executor.py
 	$(BIN)/python bench/bench_column_storage.py
+	$(BIN)/python bench/bench_explore.py
+	$(BIN)/python bench/bench_tstep.py --mc 2 --factors 1.5,2,4 --workers 2
 
 # the default LUTs committed in lut/ (about 15 minutes on 2 cores)
 luts: setup
