@@ -55,7 +55,7 @@ def explore_run(space: str, model: str, dataset: str, trials: int, workers: int,
     if proc.returncode != 0:
         raise SystemExit(f"bench: {' '.join(cmd)} failed ({proc.returncode}): {proc.stderr.strip()[-400:]}")
     pts = json.loads((out / "points.json").read_text())
-    done = pts["points"] if isinstance(pts, dict) else pts  # points.json holds the completed points only
+    done = pts["points"]  # the completed points only
     char = [p["characterize_s"] for p in done if p.get("characterize_s") is not None]
     ev = [p["evaluate_s"] for p in done if p.get("evaluate_s") is not None]
     return dict(space=space, workers=workers, points=len(done), wall=wall, per_hour=3600 * len(done) / wall,

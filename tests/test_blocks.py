@@ -37,7 +37,7 @@ BLOCKS_DIR = ROOT / "charz" / "blocks"
 LUT_DIR = ROOT / "lut" / "ptm16hp"
 NETLISTS = ROOT / "netlists"
 PDK = "ptm16hp"
-OPTION_TYPES = ("int", "float", "str", "flag", "list")
+OPTION_TYPES = ("int", "float", "number", "str", "flag", "list")
 STAGE_FILE = re.compile(r"^(__init__|commands|(netlist|recipe|check|model|plots)\w*)\.py$")
 FAMILIES = [pytest.param(b, id=b.family) for b in REGISTRY.blocks]
 

@@ -82,8 +82,8 @@ def test_missing_libngspice_is_explained():
     (["characterize", "td_delay", "--bits", "9"], "bits"),
     (["characterize", "td_delay", "--steps-per-lsb", "4"], "--steps-per-lsb applies"),
     # --t-step: read with SPICE suffixes, checked by the generator, only where a family declares it
-    (["characterize", "td_delay", "--t-step", "2x"], "--t-step: cannot read '2x'"),
-    (["characterize", "comparator", "--t-step", "1; shell touch /tmp/pwned"], "--t-step: cannot read"),
+    (["characterize", "td_delay", "--t-step", "2x"], "argument --t-step: value: cannot read '2x'"),
+    (["characterize", "comparator", "--t-step", "1; shell touch /tmp/pwned"], "argument --t-step: value: cannot read"),
     (["characterize", "td_delay", "--t-step", "30p"], "longer than the edge"),
     (["characterize", "comparator", "--t-step=-2p"], "t_step = -2e-12 s is outside"),
     (["characterize", "cim_column", "--t-step", "2p"], "--t-step applies to comparator, td_delay only"),
@@ -129,20 +129,14 @@ def test_no_user_string_reaches_spice(tmp_path):
         num(np.nan)
 
 
-def test_t_step_text_reaches_the_recipes_as_seconds(monkeypatch):
-    """``--t-step 2p`` arrives at the delay-line and comparator recipes as 2e-12 s (the generators then check
-    it against the edge and write it in the .tran line)."""
-    from charz.blocks.comparator import recipe as cr
-    from charz.blocks.td_mac import recipe as tr
+def test_t_step_is_read_as_seconds_and_reaches_the_tran_line():
+    """``--t-step 2p`` is parsed as 2e-12 s by the command line (an Option of type "number"); the generator checks
+    it against the edge and writes it in the .tran line."""
     from charz.blocks.td_mac.netlist import DelayLineParams, delay_netlist
-    from charz.core.lut import Kind
+    from charz.cli import build_parser
 
-    seen = {}
-    monkeypatch.setattr(tr, "characterize_delay", lambda pdk, **kw: seen.setdefault("delay", kw))
-    monkeypatch.setattr(cr, "characterize_comparator", lambda pdk, **kw: seen.setdefault("cmp", kw))
-    tr.characterize(Kind.TD_DELAY, "ptm16hp", t_step="2p", mc=0)
-    cr.characterize(Kind.COMPARATOR, "ptm16hp", t_step="4p", mc=0)
-    assert seen["delay"]["t_step"] == 2e-12 and seen["cmp"]["t_step"] == 4e-12
+    for block, text, value in (("td_delay", "2p", 2e-12), ("comparator", "4e-12", 4e-12)):
+        assert build_parser().parse_args(["characterize", block, "--t-step", text]).t_step == value
     nl = delay_netlist(DelayLineParams(pdk="ptm16hp", t_step=2e-12), np.zeros((1, 1), dtype=int))
     assert nl.analysis.split()[:2] == [".tran", "2e-12"]
 

@@ -15,6 +15,18 @@ from typing import Any, Callable
 from ..core.errors import ParameterError
 
 
+def _number(text: str) -> float:
+    """argparse type of a ``"number"`` option (a refusal becomes argparse's one-line error)."""
+    import argparse
+
+    from ..core.grid import number
+
+    try:
+        return number(text, "value")
+    except ParameterError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def resolve(ref: str) -> Any:
     """The object a ``"package.module:attribute"`` reference names (imported on demand)."""
     module, _, attr = ref.partition(":")
@@ -38,7 +50,8 @@ class Option:
     dest: str = ""
     """Keyword the recipe / command receives (default: the flag without dashes, ``-`` -> ``_``)."""
     type: str = "str"
-    """``"int"``, ``"float"``, ``"str"`` (parsed by the family), ``"flag"`` (on / off) or ``"list"`` (repeatable)."""
+    """``"int"``, ``"float"``, ``"number"`` (a float read by :func:`charz.core.grid.number`: SPICE suffixes such as
+    ``2p``), ``"str"`` (parsed by the family), ``"flag"`` (on / off) or ``"list"`` (repeatable)."""
     choices: tuple = ()
     """Allowed values (empty: any)."""
     metavar: str | None = None
@@ -62,7 +75,7 @@ class Option:
         elif self.type == "list":
             kw["action"] = "append"
         else:
-            kw["type"] = {"int": int, "float": float, "str": str}[self.type]
+            kw["type"] = {"int": int, "float": float, "str": str, "number": _number}[self.type]
         if self.choices:
             kw["choices"] = self.choices
         if self.metavar:

@@ -18,7 +18,7 @@ BLOCK = Block(
                     help="add an offset trim DAC of this many magnitude bits, 1..6 (binary-weighted NMOS pairs beside "
                          "the input pair, LSB w_trim = Lmin) and measure the offset at codes 0, +-2^b and "
                          "+-(2^k - 1), nominal and per Monte Carlo instance (default: no trim)"),
-             Option("--t-step", kinds=(Kind.COMPARATOR,),
+             Option("--t-step", type="number", kinds=(Kind.COMPARATOR,),
                     help="maximum transient time step in s, e.g. 4p (default t_clk / 200 = 2 ps on ptm16hp; "
                          "bench/README.md (k) measures what a coarser step changes)")),
     model="charz.blocks.comparator.model:ComparatorBank",

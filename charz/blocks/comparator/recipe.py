@@ -104,7 +104,6 @@ from .netlist import (
 from .model_trim import trim_codes
 from ...core.pdk import PDK
 from ...sim.executor import Executor
-from ...core.grid import number
 from ...core.validate import finite
 from ...netlist.spice import pdk_of
 from ...characterize.common import corner_values, integral, midpoints, sample_stats
@@ -734,9 +733,7 @@ def _trim_conditions(base: ComparatorParams, lmin: float) -> dict:
 
 def characterize(kind: str, pdk, **common) -> LUT:
     """The registry's entry (``charz characterize comparator``); *common* as
-    :attr:`charz.blocks.base.Block.recipe` (``t_step`` may be text with a SPICE suffix, as ``--t-step`` gives it)."""
-    if isinstance(common.get("t_step"), str):
-        common["t_step"] = number(common["t_step"], "--t-step")
+    :attr:`charz.blocks.base.Block.recipe`."""
     return characterize_comparator(pdk, **common)
 
 

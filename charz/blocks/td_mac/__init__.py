@@ -32,7 +32,7 @@ BLOCK = Block(
                help="FP8 pairs per scalar product (default 16)"),
         Option("--window", type="int", kinds=(Kind.TD_TDC,),
                help="element-TDC taps = the largest exponent difference aligned (default 8)"),
-        Option("--t-step", kinds=(Kind.TD_DELAY,),
+        Option("--t-step", type="number", kinds=(Kind.TD_DELAY,),
                help="maximum transient time step in s, e.g. 2p (default 1 ps; bench/README.md (k) measures what a "
                     "coarser step changes)"),
     ),

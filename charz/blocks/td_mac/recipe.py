@@ -16,7 +16,6 @@ from typing import Sequence
 import numpy as np
 
 from ...core.errors import ParameterError
-from ...core.grid import number
 from ...core.validate import finite
 from ...core.lut import LUT, Axis, Kind
 from ...core.pdk import PDK
@@ -33,8 +32,6 @@ def characterize(kind: str, pdk, *, bits=None, length=None, window=None, **commo
     *window* element-TDC taps (td_tdc; None = 8); *common* as :attr:`charz.blocks.base.Block.recipe`
     (td_tdc, td_acc and td_arbiter have no off-grid fit check; td_acc has no Monte Carlo)."""
     extra = {k: v for k, v in (("length", length), ("window", window)) if v is not None}
-    if isinstance(common.get("t_step"), str):  # --t-step as typed (td_delay)
-        common["t_step"] = number(common["t_step"], "--t-step")
     if kind == Kind.TD_DELAY:
         return characterize_delay(pdk, **({"bits": bits} if bits is not None else {}), **common)
     common.pop("fit_check", None)
