@@ -77,7 +77,7 @@ luts-adc: setup
 	$(BIN)/charz characterize adc_sar --pdk ptm16hp --bits 6 --mc 4 --seed 1 --steps-per-lsb 2 --force -o lut/ptm16hp/adc_sar6
 	for k in adc_mi_sar adc_hybrid; do \
 		$(BIN)/charz characterize $$k --pdk ptm16hp --bits 6 --steps-per-lsb 2 --force -o lut/ptm16hp/$${k}6 || exit 1; done
-	$(BIN)/charz characterize comparator --pdk ptm16hp --vdd 0.7 --mc 20 --seed 1 --trim-bits 4 --force -o lut/ptm16hp/comparator_trim
+	$(BIN)/charz characterize comparator --pdk ptm16hp --vdd 0.7,0.8 --mc 20 --seed 1 --trim-bits 4 --force -o lut/ptm16hp/comparator_trim
 	$(BIN)/charz characterize comparator --pdk ptm65bulk --mc 50 --seed 1 --force -o lut/ptm65bulk/comparator
 	for k in adc_sar adc_flash adc_mi_sar adc_hybrid; do \
 		$(BIN)/charz characterize $$k --pdk ptm65bulk --bits 5 --steps-per-lsb 4 --force -o lut/ptm65bulk/$${k}5 || exit 1; done

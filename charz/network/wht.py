@@ -74,7 +74,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..blocks.wht import model as bw, model_lut as bwl, model_planes as bwp
+from ..blocks.wht import model as bw, model_lut as bwl, model_planes as bwp, model_trim as bwt
 from ..core.errors import ParameterError
 from ..core.hadamard import ORDERS
 from ..core.validate import posint
@@ -765,6 +765,7 @@ def evaluate_wht(
     mismatch_scale: float = 1.0,
     n_images: int | None = None,
     seed: int = 0,
+    trim_lut=None,
 ) -> dict:
     """Evaluate the WHT network on the crossbar model of a ``wht_column`` LUT (object or path).
 
@@ -776,7 +777,10 @@ def evaluate_wht(
     "without" is the energy of every active column-plane). ``vdd`` None = the published 0.8 V when it is
     on the LUT's VDD grid (:func:`charz.blocks.wht.model_lut.published_vdd`), else the LUT's rule (:meth:`WhtModel.from_lut`);
     ``mode`` None = the LUT's latch (:func:`default_mode`: a ternary LUT runs "ternary", a sign LUT
-    "sign"), whatever the network was trained for (``network["mode_trained"]`` says that). Raises
+    "sign"), whatever the network was trained for (``network["mode_trained"]`` says that). ``trim_lut``: a
+    comparator trim LUT (path or LUT, characterized at this VDD): every latch gets its trim DAC and every chip
+    calibrates its thresholds before it runs (:mod:`charz.blocks.wht.model_trim`); the result's
+    ``latch_calibration`` has the errors before / after, the cost and the assumptions. Raises
     LUTError / ParameterError with a one-line message.
     """
     lut, source = bwl.load_wht_lut(lut)
@@ -799,6 +803,8 @@ def evaluate_wht(
                              f"{model.n_rows}: use a LUT characterized with n_rows={net.n_rows} or re-train with "
                              f"n_rows={model.n_rows}")
     model.check_mode(mode)
+    if trim_lut is not None:
+        model = model.with_trim(bwt.load_latch_trim(trim_lut, model))
     _, _, xte, yte = digits.load()
     if n_images is not None:
         n_images = posint(n_images, "n_images", xte.shape[0])
@@ -815,10 +821,11 @@ def evaluate_wht(
     ideal_acc = accuracy(lg_ideal, yte)
     ideal_tot = _sum_stats(st_ideal)
 
-    accs, per_chip, disagree = [], [], []
+    accs, per_chip, disagree, calib = [], [], [], []
     for child in np.random.SeedSequence(int(seed)).spawn(chips):
         rng = np.random.default_rng(child)
         layers = [bw.WhtLayer(N_FEATURES, model=model, seed=rng, **mk) for _ in range(nt)]
+        calib += [lay.chip.calibration for lay in layers if lay.chip is not None and lay.chip.calibration]
         lg, st = _run(net, xte, layers, early_termination)
         accs.append(accuracy(lg, yte))
         disagree.append(float(np.mean(np.argmax(lg, 1) != np.argmax(lg_ideal, 1))))
@@ -894,7 +901,31 @@ def evaluate_wht(
         "n_images": b,
         "chips": chips,
         "seed": int(seed),
+        "latch_calibration": _latch_calibration(model, mode, calib, nt * (N_FEATURES // model.n_rows)),
     }
+
+
+def _latch_calibration(model, mode: str, reports: list[dict], tiles: int) -> dict | None:
+    """The chips' latch calibration summed over chips and transforms (None without a trim): per latch kind
+    the rms threshold error to the window centre before / after, the latches outside their window before /
+    after, those no code could reach; the trim and the calibration's cost per chip."""
+    if model.trim is None:
+        return None
+    per = {}
+    for name in bwt.latches(mode):
+        rs = [r[name] for r in reports]
+        n = sum(r["latches"] for r in rs)
+        rms = lambda k: float(np.sqrt(sum(r[k] ** 2 * r["latches"] for r in rs) / n))  # noqa: E731
+        per[name] = {"latches": n, "error_rms_before_mV": 1e3 * rms("error_rms_before_V"),
+                     "error_rms_after_mV": 1e3 * rms("error_rms_after_V"),
+                     "error_max_after_mV": 1e3 * max(r["error_max_after_V"] for r in rs),
+                     "outside_window_before": sum(r["outside_window_before"] for r in rs),
+                     "outside_window_after": sum(r["outside_window_after"] for r in rs),
+                     "unreachable": sum(r["unreachable"] for r in rs),
+                     "window_mV": 1e3 * float(np.mean([r["window_V"] for r in rs]))}
+    return {"latches": per, "trim": model.trim.describe(), "cost_per_chip": bwt.calibration_cost(model, mode, tiles),
+            "trim_energy_per_column_plane_J": bwt.trim_energy_per_column_plane(model, mode),
+            "procedure": bwt.PROCEDURE, "assumptions": list(bwt.ASSUMPTIONS)}
 
 
 def accuracy_vs_mismatch_wht(lut, scales: Sequence[float] = DEFAULT_SCALES, *, chips: int = DEFAULT_CHIPS,
@@ -982,6 +1013,8 @@ def format_wht(r: dict) -> str:
         f"  energy / inference (crossbar only)  {r['energy_per_inference_et_J'] * 1e12:8.3f} pJ with early "
         f"termination, {r['energy_per_inference_no_et_J'] * 1e12:8.3f} pJ without",
     ]
+    if r.get("latch_calibration"):
+        lines += format_latch_calibration(r["latch_calibration"])
     for n, e in r["energy_per_transform_J"].items():
         lines.append(f"    {n:<32} {e * 1e12:8.3f} pJ  (without ET {r['energy_per_transform_no_et_J'][n] * 1e12:.3f} pJ)")
     h = r["planes_evaluated_hist_forward_fraction"]
@@ -1005,6 +1038,23 @@ def format_wht(r: dict) -> str:
         f"    {bwp.CONVENTIONS['tops_per_watt']}",
     ]
     return "\n".join(lines)
+
+
+def format_latch_calibration(c: dict) -> list[str]:
+    """The report lines of a latch calibration (:func:`evaluate_wht`'s ``latch_calibration``)."""
+    t, cost = c["trim"], c["cost_per_chip"]
+    out = [f"  latch trim: {t['bits']}-bit DAC per latch, step {1e3 * t['step_V']:.2f} mV, range "
+           f"{1e3 * t['range_V'][0]:.0f}..{1e3 * t['range_V'][1]:.0f} mV ({t['mc_samples']} MC instances; {t['lut']})"]
+    for name, p in c["latches"].items():
+        what = {"thr_pos": "upper latch", "thr_neg": "lower latch", "offset": "sign latch"}[name]
+        out.append(f"    {what}: error to the window centre {p['error_rms_before_mV']:.1f} -> {p['error_rms_after_mV']:.1f} mV "
+                   f"rms (max after {p['error_max_after_mV']:.1f}; window {p['window_mV']:.1f} mV); outside the window "
+                   f"{p['outside_window_before']} -> {p['outside_window_after']} of {p['latches']}; unreachable "
+                   f"{p['unreachable']}")
+    out.append(f"    cost: +{1e15 * c['trim_energy_per_column_plane_J']:.3f} fJ per column-plane; calibration "
+               f"{cost['cycles']} cycles = {1e9 * cost['time_s']:.3g} ns, {1e12 * cost['energy_J']:.4g} pJ per chip; "
+               f"{cost['area_units_per_column']:.0f} minimum-transistor units per column")
+    return out
 
 
 def format_wht_sweep(s: dict) -> str:

@@ -34,7 +34,15 @@ BLOCK = Block(
                 options=(WHT_LUT, T_PULSE_POINT,
                          Option("--mode", choices=("sign", "ternary"),
                                 help="latch mode (default: the LUT's: ternary if characterized with the ternary "
-                                     "pair)")),
+                                     "pair)"),
+                         Option("--latch-calibration", choices=("none", "trim"), default="none",
+                                help="'trim': every latch gets the comparator's offset trim DAC (--trim-lut, "
+                                     "characterized in SPICE) and each chip centres every latch threshold between "
+                                     "two known planes before it runs; the errors before / after, the trim's energy, "
+                                     "area and the calibration's time are reported (default none)"),
+                         Option("--trim-lut", help="with --latch-calibration trim: the comparator LUT with an offset "
+                                                   "trim at the crossbar's VDD (default ptm16hp/comparator_trim on "
+                                                   "the LUT search path)")),
                 hints=tuple((f, "no converters: a latch per column")
                             for f in ("--adc-lut", "--adc-bits", "--adc-calibration", "--columns-per-adc"))),
         Command(verb="check", name="wht", run="charz.blocks.wht.commands:check_wht",

@@ -10,6 +10,8 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
+
 from ...cli.common import DEFAULT_PDK, eval_coords, executor, get_pdk, sweep_scales
 from ...core.errors import CharzError
 from ...core.lut import Kind
@@ -33,6 +35,10 @@ def eval_wht(args) -> int:
         raise CharzError(f"{(bad or ['--adc-calibration'])[0]} does not apply to the WHT network (no converters: "
                          f"a latch per column)")
     coords = eval_coords(args)
+    if args.latch_calibration == "trim":
+        coords["trim_lut"] = args.trim_lut or find_default(DEFAULT_PDK, "comparator_trim")
+    elif args.trim_lut is not None:
+        raise CharzError("--trim-lut needs --latch-calibration trim")
     res = nw.evaluate_wht(lut, mismatch_scale=args.mismatch, chips=args.chips, seed=args.seed,
                           mode=args.mode, **coords)
     res["lut"]["path"] = str(path)
@@ -45,11 +51,17 @@ def eval_wht(args) -> int:
         scales = sweep_scales(args.sweep_mismatch)
         sweep = nw.accuracy_vs_mismatch_wht(lut, scales=scales, chips=args.chips, seed=args.seed, mode=args.mode,
                                             **coords)
+        print(nw.format_wht_sweep(sweep))
         written = [pw.plot_accuracy_vs_mismatch(sweep, out / "wht_accuracy_vs_mismatch.png"),
                    pw.plot_planes_histogram(res, out / "wht_planes_evaluated.png")]
-        if lut.axis("vdd").values.size > 1 and coords.get("vdd") is None:
-            vs = nw.accuracy_vs_vdd_wht(lut, chips=args.chips, seed=args.seed, mode=args.mode,
+        vdds = [float(v) for v in lut.axis("vdd").values]
+        if coords.get("trim_lut") is not None:  # the trim is characterized at its own corners
+            have = LUT.load(coords["trim_lut"], block=Kind.COMPARATOR).axis("vdd").values
+            vdds = [v for v in vdds if np.min(np.abs(have - v)) <= 1e-3]
+        if len(vdds) > 1 and coords.get("vdd") is None:
+            vs = nw.accuracy_vs_vdd_wht(lut, vdds=vdds, chips=args.chips, seed=args.seed, mode=args.mode,
                                         **{k: v for k, v in coords.items() if k != "vdd"})
+            print(nw.format_wht_sweep(vs))
             written.append(pw.plot_accuracy_vs_vdd(vs, out / "wht_accuracy_vs_vdd.png"))
         (out / "wht_eval.json").write_text(json.dumps(res, indent=1, default=str))
         print("wrote " + ", ".join(str(p) for p in written) + f" and {out / 'wht_eval.json'}")

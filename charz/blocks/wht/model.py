@@ -91,6 +91,8 @@ from ...core.errors import LUTError, ParameterError
 from ...core.hadamard import ORDERS, hadamard
 from ...core.lut import LUT
 from ...core.validate import finite
+from ..comparator.model_trim import TrimDac
+from .model_trim import calibrate_chip, trim_energy_per_column_plane
 from .model_lut import BLOCK, ENERGY_PARTS, PER_CORNER, _margin, _on_grid
 from .model_planes import (
     _BYTE_BITS, _POPCOUNT, DEFAULT_BITS, WhtStats, _pad_rows, block_hadamard, check_bits, check_inputs, check_mode,
@@ -126,6 +128,10 @@ class WhtModel:
     provenance: dict = dataclasses.field(default_factory=dict)
     conditions: dict = dataclasses.field(default_factory=dict)
     energy_parts: dict = dataclasses.field(default_factory=dict)
+    trim: "TrimDac | None" = None
+    """Offset trim DAC of every latch (:meth:`with_trim`); None = no trim. With it, every chip drawn calibrates
+    each latch's threshold into its window (:mod:`charz.blocks.wht.model_trim`) and each latch decision costs
+    the trim devices' energy too."""
 
     @classmethod
     def from_lut(cls, lut: LUT, vdd: float | None = None, temp: float | None = None, t_pulse: float | None = None,
@@ -220,6 +226,15 @@ class WhtModel:
             raise ParameterError(f"mismatch_scale must be >= 0, got {ms:g}")
         return dataclasses.replace(self, mismatch_scale=ms)
 
+    def with_trim(self, trim: "TrimDac | None") -> "WhtModel":
+        """A copy whose latches carry the offset trim DAC *trim* (a
+        :class:`~charz.blocks.comparator.model_trim.TrimDac` at this operating point, e.g. from
+        :func:`charz.blocks.wht.model_trim.load_latch_trim`); None removes it."""
+        if trim is not None and not isinstance(trim, TrimDac):
+            raise ParameterError(f"trim must be a TrimDac (load_latch_trim(path, model)) or None, got "
+                                 f"{type(trim).__name__}")
+        return dataclasses.replace(self, trim=trim)
+
     # -- derived -----------------------------------------------------------------------------------
     @property
     def dv(self) -> np.ndarray:
@@ -285,6 +300,7 @@ class WhtModel:
             "energy_per_column_plane_fJ": [round(1e15 * float(np.nanmin(self.energy)), 3),
                                            round(1e15 * float(np.nanmax(self.energy)), 3)],
             "ternary_latch": self.ternary, "mc_samples": self.mc_samples, "choices": dict(self.choices),
+            "latch_trim": self.trim.describe() if self.trim is not None else None,
         }
 
     # -- per-chip draws ----------------------------------------------------------------------------
@@ -304,9 +320,12 @@ class WhtModel:
         e_pos = cs * z[:, 4 * r:4 * r + r * r].reshape(n_tiles, r, r)
         e_neg = cs * z[:, 4 * r + r * r:].reshape(n_tiles, r, r)
         # c_r e_r summed: + input on (r, j): c = H[r, j]; - input: c = -H[r, j]
-        return ChipTiles(offset=off.astype(np.float32), thr_pos=tp.astype(np.float32), thr_neg=tn.astype(np.float32),
+        chip = ChipTiles(offset=off.astype(np.float32), thr_pos=tp.astype(np.float32), thr_neg=tn.astype(np.float32),
                          hp=(h[None] * e_pos).astype(np.float32), hn=(h[None] * e_neg).astype(np.float32),
                          noisy=cs > 0)
+        if self.trim is not None:  # the trim instances come after the chip's mismatch: same chip without trim
+            chip = calibrate_chip(self, chip, rng, mode)
+        return chip
 
 
 @dataclasses.dataclass
@@ -320,6 +339,9 @@ class ChipTiles:
     hp: np.ndarray
     hn: np.ndarray
     noisy: bool
+    calibration: dict | None = None
+    """With a trim: per latch kind, the threshold errors before / after calibration
+    (:func:`charz.blocks.wht.model_trim.calibrate_chip`)."""
 
     @property
     def hpn(self) -> np.ndarray:
@@ -376,7 +398,7 @@ class WhtLayer:
             self.chip = model.draw(self.tiles, rng, mode)
         if model is not None:
             r1 = self.n_rows + 1
-            self._e_tot = np.nan_to_num(model.energy).reshape(-1)
+            self._e_tot = np.nan_to_num(model.energy).reshape(-1) + trim_energy_per_column_plane(model, mode)
             self._e_rows = np.nan_to_num(model.energy_rows).reshape(-1)
             self._e_col = self._e_tot - self._e_rows
             self._dv = np.nan_to_num(model.dv).astype(np.float32).reshape(-1)

@@ -162,7 +162,8 @@ def synthetic_wht_lut(
         axes=(Axis("vdd", "V", vdd_v), Axis("temp", "degC", temp_v), Axis("t_pulse", "s", tp_v),
               Axis("kp", "cells", k, discrete=True), Axis("kn", "cells", k, discrete=True)),
         tables=tables, units=units,
-        conditions={"n_rows": r, "n_cols": r, "ternary": bool(ternary), "order": order, "per_corner": per_corner},
+        conditions={"n_rows": r, "n_cols": r, "ternary": bool(ternary), "order": order, "per_corner": per_corner,
+                    "cycle_s": 5.4e-10},
         provenance={
             "pdk": "synthetic", "synthetic": True, "generator": "charz.blocks.wht.model_lut.synthetic_wht_lut",
             "note": "SYNTHETIC wht_column LUT (no SPICE): for tests only, never for circuit figures",
