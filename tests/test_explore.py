@@ -260,3 +260,65 @@ def test_td_mac_blocks_are_explored_through_the_backend_options_that_read_their_
         run(delay_lut="lut/ptm16hp/td_tdc")
     with pytest.raises(ParameterError, match="need circuit = 'luts'"):
         run(circuit="ideal", delay_lut="lut/ptm16hp/td_delay4")
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage:UserWarning")  # study.ask() stands in for the killed run
+def test_a_killed_process_point_is_failed_by_the_heartbeat_and_the_study_goes_on(tmp_path, mnist_small,
+                                                                                   monkeypatch):
+    """A process killed in the middle of a point leaves it RUNNING in study.db with a heartbeat that stops; the
+    next process that runs a point fails it (Optuna's stale-trial check) and completes the study."""
+    from optuna.trial import TrialState
+
+    from charz.cli import main
+
+    monkeypatch.setattr(st, "HEARTBEAT_S", 1)
+    monkeypatch.setattr(st, "GRACE_S", 2)
+    space = tmp_path / "space.toml"
+    space.write_text(TINY.replace("trials = 2", "trials = 1"))
+    out = tmp_path / "study"
+    args = ["explore", "cim_column", "--space", str(space), "--model", "lenet5", "--dataset", "mnist",
+            "--out", str(out), "--workers", "0", "--no-fit-check", "--quiet"]
+    assert main(args) == 0
+    # what a SIGKILL leaves: a point asked for, its heartbeat recorded once, never told
+    study = st.open_study(out, sp.parse_space(space.read_text(), str(space)), "cim_column", resume=True)
+    killed = study.ask()
+    study._storage.record_heartbeat(killed._trial_id)
+    assert study.get_trials(deepcopy=False)[killed.number].state == TrialState.RUNNING
+    import time
+
+    time.sleep(3)
+    assert main(args + ["--resume", "--trials", "2"]) == 0
+    loaded = optuna.load_study(study_name=st.STUDY_NAME, storage=f"sqlite:///{out / st.DB_NAME}")
+    states = [t.state for t in loaded.trials]
+    assert states[killed.number] == TrialState.FAIL
+    assert states.count(TrialState.COMPLETE) == 2 and TrialState.RUNNING not in states
+
+
+def test_two_processes_share_one_study(tmp_path, mnist_small):
+    """Two `charz explore --resume` processes on one --out: Optuna numbers their points, each point gets its own
+    folder, and the study ends with at least the points asked for (both may finish one more)."""
+    import subprocess
+    import sys
+
+    from charz.cli import main
+
+    space = tmp_path / "space.toml"
+    space.write_text(TINY.replace("trials = 2", "trials = 1").replace('t_pulse = { choices = ["50p", "100p"] }',
+                                                                      't_pulse = { low = 40e-12, high = 120e-12 }'))
+    out = tmp_path / "study"
+    args = ["explore", "cim_column", "--space", str(space), "--model", "lenet5", "--dataset", "mnist",
+            "--out", str(out), "--workers", "0", "--no-fit-check", "--quiet"]
+    assert main(args) == 0
+    cmd = [sys.executable, "-m", "charz.cli", *args, "--resume", "--trials", "4"]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = [p.communicate(timeout=900) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], results
+    loaded = optuna.load_study(study_name=st.STUDY_NAME, storage=f"sqlite:///{out / st.DB_NAME}")
+    done = [t for t in loaded.trials if t.state.name == "COMPLETE"]
+    assert 4 <= len(done) <= 5
+    assert len({t.number for t in done}) == len(done)
+    folders = sorted(p.name for p in (out / "points").iterdir())
+    assert folders == sorted(f"{t.number:04d}" for t in loaded.trials if t.state.name == "COMPLETE")
+    assert main(["explore", "cim_column", "--space", str(space), "--model", "lenet5", "--dataset", "mnist",
+                 "--out", str(out), "--report-only"]) == 0
+    assert len(json.loads((out / "points.json").read_text())["points"]) == len(done)

@@ -36,6 +36,11 @@ STUDY_NAME = "charz-explore"
 DB_NAME = "study.db"
 POINTS = "points"
 RECORD = "explore.json"
+HEARTBEAT_S = 60
+"""A running point's heartbeat in the study's storage (Optuna's RDBStorage heartbeat_interval) [s]."""
+GRACE_S = 300
+"""A running point whose heartbeat is older than this is failed by the next process that runs a point (its
+process was killed) [s]."""
 
 
 def need_optuna():
@@ -254,7 +259,8 @@ def open_study(out: Path, space: Space, kind: str, *, resume: bool):
         if resume:
             raise ParameterError(f"--resume: {out} holds no study ({DB_NAME}): leave --resume out to start one")
     out.mkdir(parents=True, exist_ok=True)
-    storage = optuna.storages.RDBStorage(f"sqlite:///{db.resolve()}", heartbeat_interval=60, grace_period=300)
+    storage = optuna.storages.RDBStorage(f"sqlite:///{db.resolve()}", heartbeat_interval=HEARTBEAT_S,
+                                         grace_period=GRACE_S)
     directions = [o.direction for o in space.objectives]
     study = optuna.create_study(study_name=STUDY_NAME, storage=storage, directions=directions,
                                 sampler=_sampler(optuna, space, 0), load_if_exists=True)
