@@ -172,8 +172,9 @@ OPTIONS = {
     "adc_mismatch_scale": Opt("float", "converter Monte Carlo spread multiplier", 0, 100),
     "adc_reference": Opt("choice", "converter full scale: 'column' swing or as characterized ('lut')",
                          choices=("column", "lut")),
-    "calibration": Opt("choice", "converter calibration: 'offset' trims every instance's offset once (ideal trim); "
-                       "'trim' through the comparator's trim DAC characterized in SPICE (trim_lut)",
+    "calibration": Opt("choice", "cim: converter calibration, 'offset' trims every instance's offset once (ideal "
+                       "trim), 'trim' through the comparator's trim DAC characterized in SPICE (trim_lut); wht: 'trim' "
+                       "centres every latch threshold through that trim DAC",
                        choices=("none", "offset", "trim")),
     "trim_lut": Opt("path", "comparator LUT with an offset trim, for calibration 'trim' (default "
                             "<pdk>/comparator_trim)"),
@@ -196,6 +197,9 @@ OPTIONS = {
     "exp_mismatch": Opt("float", "exponent-path mismatch multiplier", 0, 100),
     "man_mismatch": Opt("float", "mantissa-path mismatch multiplier", 0, 100),
     "units": Opt("int", "physical TD-MAC engines", 1, 1 << 16),
+    "line_calibration": Opt("choice", "TD-MAC delay lines: 'bias' locks every line's span with its own bias DAC "
+                            "(needs a delay_lut characterized with --bias-trim)", choices=("none", "bias")),
+    "bias_bits": Opt("int", "bits of each delay line's bias DAC (line_calibration 'bias')", 1, 8),
     "x_scale": Opt("choice", "FP8 activation scale: 'dynamic' (the amax of each call's x, as charz.network.td_mac "
                    "does) or 'calibrated' (from the calibrated range: the same for every batch)",
                    choices=("dynamic", "calibrated")),
@@ -226,8 +230,10 @@ BACKEND_OPTIONS = {
                          "adc_mismatch_scale", "adc_reference", "calibration", "trim_lut", "columns_per_adc",
                          "array_columns", "mismatch_scale", "mismatch_source"),
     "td_mac": ("act_range", "percentile", "fmt", "length", "circuit", "adc", "delay_lut", "tdc_lut", "acc_lut", "pdk",
-               "vdd", "temp", "window", "guard", "fullscale", "exp_mismatch", "man_mismatch", "units", "x_scale"),
-    "wht": ("crossbar", "lut", "pdk", "vdd", "temp", "t_pulse", "mismatch_scale", "mode", "early_termination"),
+               "vdd", "temp", "window", "guard", "fullscale", "exp_mismatch", "man_mismatch", "units", "x_scale",
+               "line_calibration", "bias_bits"),
+    "wht": ("crossbar", "lut", "pdk", "vdd", "temp", "t_pulse", "mismatch_scale", "mode", "early_termination",
+            "calibration", "trim_lut"),
 }
 """The options (keys of :data:`OPTIONS`) each backend takes, besides :data:`ENGINE_KEYS`."""
 DEFAULTS = {"w_bits": 8, "x_bits": 8, "weight_scale": "channel", "act_range": "percentile",
@@ -707,7 +713,7 @@ def make_backend(name: str, options: dict | None = None, chip_seed=0, *, cache: 
     if name == "wht":
         model = None
         if o("crossbar") == "ideal":
-            extra = [k for k in ("lut", "vdd", "temp", "t_pulse") if k in opts]
+            extra = [k for k in ("lut", "vdd", "temp", "t_pulse", "calibration", "trim_lut") if k in opts]
             if extra:
                 raise ParameterError(f"wht option {extra[0]} does not apply to the ideal crossbar (crossbar = 'ideal')")
         else:
@@ -736,7 +742,7 @@ def make_backend(name: str, options: dict | None = None, chip_seed=0, *, cache: 
     if model is None:
         circ, conv = _td_parts(o("circuit"), o("fmt"), o("pdk"), opts.get("adc"), opts.get("vdd"), opts.get("temp"),
                                tuple(opts.get(k) for k in ("delay_lut", "tdc_lut", "acc_lut")))
-        kw = {k: opts[k] for k in ("window", "guard", "fullscale") if k in opts}
+        kw = {k: opts[k] for k in ("window", "guard", "fullscale", "line_calibration", "bias_bits") if k in opts}
         if circ is not None:
             kw.setdefault("window", circ.tdc_thr.size)
         model = TdMacModel(o("fmt"), o("length"), circuit=circ, adc=conv, exp_mismatch=o("exp_mismatch"),
@@ -747,7 +753,7 @@ def make_backend(name: str, options: dict | None = None, chip_seed=0, *, cache: 
 
 
 _TD_MODEL_KEYS = ("fmt", "length", "circuit", "adc", "delay_lut", "tdc_lut", "acc_lut", "pdk", "vdd", "temp", "window",
-                  "guard", "fullscale", "exp_mismatch", "man_mismatch", "units")
+                  "guard", "fullscale", "exp_mismatch", "man_mismatch", "units", "line_calibration", "bias_bits")
 
 
 def _generator(chip_seed) -> np.random.Generator:
@@ -766,7 +772,7 @@ def wht_model(options: dict) -> WhtModel:
     ``charz eval --network wht`` picks it (:func:`charz.blocks.wht.model_lut.published_vdd`), else the LUT's rule) / temp /
     t_pulse (None: the LUT's rule, :meth:`WhtModel.from_lut`) with ``mismatch_scale``. Cached per option set (one
     per process)."""
-    keys = ("lut", "pdk", "vdd", "temp", "t_pulse", "mismatch_scale")
+    keys = ("lut", "pdk", "vdd", "temp", "t_pulse", "mismatch_scale", "calibration", "trim_lut")
     return _wht_model(tuple((k, option(options, k)) for k in keys))
 
 
@@ -779,8 +785,19 @@ def _wht_model(items: tuple) -> WhtModel:
     o = dict(items)
     lut = LUT.load(o["lut"] if o["lut"] is not None else find_default(o["pdk"], DEFAULT_WHT_LUT), block="wht_column")
     vdd = o["vdd"] if o["vdd"] is not None else published_vdd(lut)  # 0.8 V when on the grid, as --network wht
-    return WhtModel.from_lut(lut, vdd=vdd, temp=o["temp"], t_pulse=o["t_pulse"],
-                             mismatch_scale=o["mismatch_scale"])
+    model = WhtModel.from_lut(lut, vdd=vdd, temp=o["temp"], t_pulse=o["t_pulse"],
+                              mismatch_scale=o["mismatch_scale"])
+    if o["calibration"] == "offset":
+        raise ParameterError("wht calibration is 'none' or 'trim' (through the comparator's trim DAC): the latches "
+                             "have no ideal offset trim")
+    if o["calibration"] == "trim":
+        from ..blocks.wht.model_trim import load_latch_trim
+
+        path = o["trim_lut"] if o["trim_lut"] is not None else find_default(o["pdk"], "comparator_trim")
+        model = model.with_trim(load_latch_trim(path, model))
+    elif o["trim_lut"] is not None:
+        raise ParameterError("wht trim_lut applies to calibration 'trim' only")
+    return model
 
 
 def column_model(options: dict):

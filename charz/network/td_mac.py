@@ -506,7 +506,25 @@ def evaluate_td(
         },
         "n_images": b,
         "chips": len(ms),
+        "line_calibration": _line_calibration(ms),
     })
+    return out
+
+
+def _line_calibration(ms: list) -> dict | None:
+    """The chips' line calibration (None without a bias-trim circuit): the calibration, per-line errors against
+    the nominal curve before / after (rms over the chips' lines), and the first chip's cost."""
+    reps = [getattr(m, "line_calibration_report", None) for m in ms]
+    if not reps or any(r is None for r in reps):
+        return None
+    out = {"calibration": ms[0].line_calibration, "bits": reps[0]["bits"], "lines_per_chip": reps[0]["lines"]}
+    for when in ("before", "after"):
+        out[when] = {k: float(np.sqrt(np.mean([r[when][k] ** 2 for r in reps]))) for k in reps[0][when]}
+    for k in ("area_units_per_line", "calibration_time_s", "calibration_energy_J", "assumption", "energy_factor"):
+        if k in reps[0]:
+            out[k] = reps[0][k]
+    if "at_range_end" in reps[0]:
+        out["at_range_end"] = int(sum(r["at_range_end"] for r in reps))
     return out
 
 
@@ -631,6 +649,18 @@ def format_td(r: dict) -> str:
         f"  {'scalar products / inference':<34} {r['products_per_inference']:.0f}  "
         f"({r['conventions']['scalar_products_per_inference']})",
     ]
+    lc = r.get("line_calibration")
+    if lc:
+        b, a = lc["before"], lc["after"]
+        lines.append(f"  {'delay lines (' + lc['calibration'] + ' calibration)':<34} error to the nominal curve "
+                     f"{b['rms_tau']:.2f} -> {a['rms_tau']:.2f} tau rms (top code {b['rms_top_code_tau']:.2f} -> "
+                     f"{a['rms_top_code_tau']:.2f}; span {b['span_rms_tau']:.2f} -> {a['span_rms_tau']:.2f}; code-0 "
+                     f"offset {a['offset_rms_tau']:.2f}, untouched)")
+        if "calibration_time_s" in lc:
+            lines.append(f"  {'':<34} {lc['bits']}-bit bias DAC per line ({lc['area_units_per_line']:.0f} minimum-"
+                         f"transistor units), calibration {1e6 * lc['calibration_time_s']:.3g} us and "
+                         f"{1e12 * lc['calibration_energy_J']:.3g} pJ per engine, line energy x{lc['energy_factor']:.3f};"
+                         f" {lc['at_range_end']} lines at a range end")
     if r["energy_per_product_J"] > 0:
         lines.append(f"  {'energy / scalar product':<34} {r['energy_per_product_J'] * 1e12:9.4f} pJ")
         for k, v in r["energy_parts_per_product_J"].items():

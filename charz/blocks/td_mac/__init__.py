@@ -32,6 +32,10 @@ BLOCK = Block(
                help="FP8 pairs per scalar product (default 16)"),
         Option("--window", type="int", kinds=(Kind.TD_TDC,),
                help="element-TDC taps = the largest exponent difference aligned (default 8)"),
+        Option("--bias-trim", kinds=(Kind.TD_DELAY,), metavar="RATIOS",
+               help="also run every corner at these starve-bias ratios r (vbn = r VDD, vbp = (1 - r) VDD; default "
+                    "0.85), nominal and for the same Monte Carlo instances, for the per-line bias trim of the TD-MAC "
+                    "(e.g. 0.75,0.8,0.85,0.9,0.95)"),
         Option("--t-step", type="number", kinds=(Kind.TD_DELAY,),
                help="maximum transient time step in s, e.g. 2p (default 1 ps; bench/README.md (k) measures what a "
                     "coarser step changes)"),
@@ -43,7 +47,13 @@ BLOCK = Block(
                 help="the digits MLP with every product on the time-domain FP8 MAC read from the td_* LUTs and a "
                      "read-out converter LUT, beside the published 22.1 TOPS/W (default VDD 0.8 V); --out adds the "
                      "mismatch sweep and the exponent- vs mantissa-path sensitivity study.",
-                options=LUTS + (LENGTH, ADC_CALIBRATION, TRIM_LUT),
+                options=LUTS + (LENGTH, ADC_CALIBRATION, TRIM_LUT,
+                                Option("--line-calibration", choices=("none", "bias"), default="none",
+                                       help="'bias': every delay line gets a bias DAC and each chip locks every line's "
+                                            "span (largest code minus code 0) to the nominal one, DLL-like, before it "
+                                            "runs; needs a --delay-lut characterized with --bias-trim (default none)"),
+                                Option("--bias-bits", type="int", default=5,
+                                       help="bits of each line's bias DAC for --line-calibration bias (default 5)")),
                 hints=(("--columns-per-adc", "one converter per engine"), ("--lut", _OTHER_LUTS),
                        ("--adc-bits", _OTHER_LUTS), ("--t-pulse", "it has no wordline pulse"))),
         Command(verb="check", name="td_mac", run="charz.blocks.td_mac.commands:check_td",

@@ -49,7 +49,8 @@ def eval_td(args) -> int:
     alut = LUT.load(adc_path)
     av, at, _ = adc_corner(alut, circ.source["vdd"], circ.source["temp"])
     conv = converter(alut, av, at, args.adc_calibration, args.trim_lut, luts["pdk"])
-    kw = dict(adc=conv, window=circ.tdc_thr.size, length=args.length)
+    kw = dict(adc=conv, window=circ.tdc_thr.size, length=args.length, line_calibration=args.line_calibration,
+              bias_bits=args.bias_bits)
     chips = nt.make_chips(circ, chips=args.chips, seed=args.seed, exp_mismatch=args.mismatch,
                           man_mismatch=args.mismatch, **kw)
     res = nt.evaluate_td(chips)

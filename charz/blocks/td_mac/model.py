@@ -143,6 +143,7 @@ from ...behavior import fp8
 from ...behavior.interfaces import Cost, Digitizer
 from ...behavior.mismatch import draw_instances, mc_deviation_stats
 from ...behavior.readout import MAX_ADC_BITS
+from .model_trim import check_calibration, line_report
 from .model_circuit import TdMacCircuit, _check_window, _dmax, _seed, adc_corner, circuit_from_luts, default_lut
 
 MAX_LENGTH = 1 << 14
@@ -167,7 +168,8 @@ class TdMacModel:
 
     def __init__(self, fmt="e4m3", length: int = 16, window: int | None = 8, guard: int | None = 2, adc=6,
                  fullscale: float | None = None, circuit: TdMacCircuit | None = None, exp_mismatch: float = 1.0,
-                 man_mismatch: float = 1.0, units: int = 1, seed: int = 0, saturate: bool = True):
+                 man_mismatch: float = 1.0, units: int = 1, seed: int = 0, saturate: bool = True,
+                 line_calibration: str = "none", bias_bits: int = 5):
         f = self.fmt = fp8.get_format(fmt)
         self.length = L = posint(length, "length (FP8 pairs per scalar product)", MAX_LENGTH)
         self.window = None if window is None else _check_window(window, f)
@@ -197,6 +199,7 @@ class TdMacModel:
         if self.window is not None and c.tdc_thr.size < self.window:
             raise ParameterError(f"the circuit's element TDC has {c.tdc_thr.size} thresholds: use window <= "
                                  f"{c.tdc_thr.size} or a circuit built for window {self.window}")
+        self.line_calibration, self.bias_bits = check_calibration(line_calibration, bias_bits, c)
         self.nb = 2 * f.mbits + 2 + self.guard
         """Bits of the aligned magnitude q (the cap array has bits 0 .. nb - 1)."""
         self.wide = self.nb + math.ceil(math.log2(L)) > 62
@@ -251,7 +254,27 @@ class TdMacModel:
                           else f"nominal ({k} usable Monte Carlo instance(s): too few)")
             return draw_instances(nominal, n, self._rng(stream), s, "mvn", factor, mean, samples)
 
-        lines = instances(c.delay_mean, c.delay_dev, U * (L + 1) * 2, "lines", "lines")
+        n_lines = U * (L + 1) * 2
+        self.line_energy_factor, self.line_calibration_report = 1.0, None
+        if c.bias_trim is None:
+            lines = instances(c.delay_mean, c.delay_dev, n_lines, "lines", "lines")
+        else:  # every line at every bias ratio, jointly: the same lines with and without calibration
+            bt = c.bias_trim
+            inst = bt.draw(n_lines, self._rng("lines"), s)
+            info["lines"] = (f"{0 if bt.samples is None else bt.samples.shape[0]} Monte Carlo instances at "
+                             f"{bt.ratios.size} bias ratios, joint covariance, scale {s:g}")
+            before = inst[:, bt.default]
+            levels = None
+            if self.line_calibration == "bias":
+                target = float(c.delay_mean[-1] - c.delay_mean[0])
+                levels, lines = bt.calibrate(inst, self.bias_bits, target)
+                self.line_energy_factor = bt.energy_factor(levels, self.bias_bits)
+            else:
+                lines = before
+            self.line_calibration_report = line_report(before, lines, c.delay_mean, levels, bt, self.bias_bits)
+            if levels is not None:
+                self.line_calibration_report.update(bt.cost(self.bias_bits, 2 * (L + 1)),
+                                                    energy_factor=self.line_energy_factor)
         self.line_delay = lines.reshape(U, L + 1, 2, f.n_codes)
         """(units, L + 1, 2, 2^e) delay of every line instance vs code [tau]; slot L = the reference pair."""
         if self.window is not None:
@@ -438,6 +461,8 @@ class TdMacModel:
             "mismatch": dict(self.mismatch_info),
             "choices": dict(self.choices),
             "energy_per_conversion_J": self.e_conv,
+            "line_calibration": self.line_calibration,
+            "line_calibration_report": self.line_calibration_report,
             "not_modelled": ["transient jitter unless given (not characterized; default 0)",
                              "digital multiplier, shifter, decode and scaling: ideal, 0 J",
                              "incomplete settling of the cap array beyond acc_transfer"],
@@ -537,7 +562,7 @@ class TdMacModel:
         if np.any(special):
             y[special] = y_special
         c = self.circuit
-        el = c.e_line
+        el = c.e_line * self.line_energy_factor
         energy = np.full(y.shape, L * c.e_tdc + c.e_shared + (self.e_conv if self.adc_bits else 0.0))
         if el.ndim:
             energy += (el[ea] + el[eb]).sum(axis=1) + 2 * el[0]

@@ -17,6 +17,7 @@ import numpy as np
 from ...core.errors import ParameterError
 from ...core.validate import finite, posint
 from ...behavior import fp8
+from .model_trim import BiasTrim
 
 
 # ---- the circuit ---------------------------------------------------------------------------------
@@ -53,6 +54,9 @@ class TdMacCircuit:
     label: str = "ideal circuit"
     source: dict = dataclasses.field(default_factory=dict)
     notes: tuple = ()
+    bias_trim: "BiasTrim | None" = None
+    """The lines at every characterized bias ratio (a ``td_delay`` LUT made with ``--bias-trim``), or None:
+    what the per-line bias calibration of :mod:`charz.blocks.td_mac.model_trim` works with."""
 
     def __post_init__(self):
         def vec(name):
@@ -397,7 +401,12 @@ def circuit_from_luts(delay=None, tdc=None, acc=None, adc=None, vdd: float | Non
               "shared-scale TDC: its own 2 (2^e - 1)-tap chain as characterized (nominal + Monte Carlo)",
               "not counted: the digital multiplier / shifter / sign logic, the exponent registers, a bias "
               "generator / delay-locked loop, the chunk sums"]
+    bias_trim = BiasTrim.from_lut(dl, v, t, float(d[0]), tau)
+    if bias_trim is not None:
+        notes.append(f"delay lines characterized at bias ratios {bias_trim.ratios.tolist()} (same instances): line "
+                     "instances are drawn at every ratio jointly")
     return TdMacCircuit(
+        bias_trim=bias_trim,
         delay_mean=delay_mean, tdc_thr=tdc_thr, scale_thr=scale_thr, delay_dev=delay_dev, tdc_dev=tdc_dev,
         scale_dev=scale_dev, jitter=0.0, cap_sigma=sigma_unit, acc_transfer=(codes, volts),
         e_line=e_line, e_tdc=e_tdc, e_shared=e_shared, e_cap_unit=max(e_unit, 0.0), e_readout=e_read,

@@ -16,6 +16,12 @@ Per corner: a straight-line fit of ``delay`` vs code gives the unit delay ``tau`
 (intercept); ``inl`` [LSB] is the deviation from that line in units of tau. With Monte Carlo, every
 instance gets its own curve (samples), ``delay_sigma`` per code and the per-instance tau spread.
 
+Bias trim (``bias_trim`` = ratios r, ``--bias-trim``): every corner's deck runs again with both starve biases
+moved together (vbn = r VDD, vbp = (1 - r) VDD; the default is r = 0.85), nominally and for the same Monte Carlo
+instances, so each instance's delay curve is known at every bias: what a per-line bias trim (a DLL-like
+calibration, :mod:`charz.blocks.td_mac.model_trim`) can do with it. Arrays ``trim_ratio``, ``trim_delay``
+(vdd, temp, ratio, code), ``trim_energy`` and ``trim_delay_mc`` (vdd, temp, ratio, code, sample).
+
 LUT contract: block ``td_delay``; axes ``vdd`` [V], ``temp`` [degC] (continuous) and ``code`` (discrete);
 tables ``delay``, ``delay_rise``, ``delay_fall``, ``energy``, ``inl`` and per-corner ``tau``, ``d0``
 (broadcast over code); with Monte Carlo ``delay_mean``, ``delay_sigma``, samples ``delay``.
@@ -30,6 +36,8 @@ from typing import Sequence
 import numpy as np
 
 from ...core.errors import ParameterError
+from ...core.validate import finite, round12 as _r12
+from ...core.grid import grid
 from ...core.lut import LUT, Axis, Kind, fit_quality_entry
 from .netlist import DelayLineParams, delay_devices, delay_netlist, timeline
 from ...core.pdk import PDK
@@ -106,14 +114,18 @@ def characterize_delay(
     use_cache: bool = True,
     progress: bool = True,
     fit_check: bool = True,
+    bias_trim: Sequence[float] | None = None,
     **params,
 ) -> LUT:
-    """Delay per exponent code of the delay line over VDD x temperature (nominal + Monte Carlo)."""
+    """Delay per exponent code of the delay line over VDD x temperature (nominal + Monte Carlo). *bias_trim*:
+    starve-bias ratios r (vbn = r VDD, vbp = (1 - r) VDD) at which every corner's deck also runs, nominal and
+    for the same Monte Carlo instances (the module doc, "Bias trim")."""
     r = DelayRecipe(pdk, mc=mc, seed=seed, executor=executor, use_cache=use_cache, progress=progress,
                     fit_check=fit_check)
     unknown = set(params) - set(OPTIONS)
     if unknown:
         raise ParameterError(f"unknown delay-line parameter(s) {sorted(unknown)}: use {list(OPTIONS)}")
+    ratios = _bias_ratios(bias_trim, params)
     vdds, temps = r.vdds(vdd), r.temps(temp)
     base = DelayLineParams(pdk=r.pdk.name, bits=bits, vdd=vdds[0], temp=temps[0], **params)
     codes = np.arange(base.max_code + 1)
@@ -126,8 +138,13 @@ def characterize_delay(
         fit_prms = [base.replace(vdd=round(v, 9), temp=t, vbn=None, vbp=None) for v in midpoints(vdds) for t in temps]
         fit_prms += [base.replace(vdd=v, temp=round(t, 6), vbn=None, vbp=None) for v in vdds for t in midpoints(temps)]
     draws = r.draws(delay_devices(base, r.pdk))
+    trim_prms = [base.replace(vdd=v, temp=t, vbn=_r12(q * v), vbp=_r12((1 - q) * v))
+                 for (_, v), (_, t) in corners for q in ratios]
     with r:
         res = r.run(points, draws, desc=f"delay line {base.lines}x{bits}b", timeout=600.0, chunk=10)
+        tres = (r.run([({"vdd": p.vdd, "temp": p.temp, "bias_ratio": round(p.vbn / p.vdd, 9)},
+                        delay_netlist(p, deck_codes, r.pdk)) for p in trim_prms], draws,
+                      desc="delay line bias trim", timeout=600.0, chunk=10) if ratios else None)
         fres = (r.run([({"vdd": p.vdd, "temp": p.temp, "fit": "off-grid"}, delay_netlist(p, deck_codes, r.pdk))
                        for p in fit_prms], desc="delay line fit check", timeout=600.0, fit=True) if fit_prms else None)
     nc = codes.size
@@ -165,11 +182,58 @@ def characterize_delay(
                   "energy_dynamic": "energy minus leakage x cycle_s (leakage: supply power in a quiet window)",
                   "cycle_s": timeline(base, 1).period,
                   "inl": "deviation from the straight-line fit of delay vs code, in units of its slope tau"}
+    arrays = draws.arrays() if draws is not None else {}
+    if ratios:
+        arrays.update(_trim_arrays(tres, trim_prms, ratios, shape, r.mc))
+        conditions["bias_trim"] = {
+            "ratios": list(ratios), "bias": "vbn = ratio x VDD, vbp = (1 - ratio) x VDD (both starve devices)",
+            "arrays": "trim_ratio (ratios); trim_delay (vdd, temp, ratio, code) nominal [s]; trim_energy (vdd, temp, "
+                      "ratio, code) [J]; trim_delay_mc (vdd, temp, ratio, code, sample) [s]: sample s is the same "
+                      "line (the same Monte Carlo draw) at every ratio and in the main tables",
+            "default_ratio": 0.85}
+        prov["parameters"]["bias_trim"] = list(ratios)
     lut = LUT(block=Kind.TD_DELAY, axes=axes, tables=tables, units=units, samples=samples, conditions=conditions,
-              provenance=prov, arrays=draws.arrays() if draws is not None else {})
+              provenance=prov, arrays=arrays)
     if fres is not None:
         lut.fit_quality = _delay_fit(lut, fit_prms, fres.nominal, nc)
     return lut
+
+
+def _bias_ratios(bias_trim, params: dict) -> tuple[float, ...]:
+    """The checked bias-trim ratios (sorted, distinct, each in [0.5, 1]); empty without a trim."""
+    if bias_trim is None:
+        return ()
+    if isinstance(bias_trim, str):
+        bias_trim = grid(bias_trim, "--bias-trim")
+    if params.get("vbn") is not None or params.get("vbp") is not None:
+        raise ParameterError("bias_trim sets vbn / vbp itself: leave vbn and vbp out")
+    vals = [finite(x, "bias_trim ratio") for x in np.atleast_1d(np.asarray(bias_trim, dtype=float))]
+    if len(vals) < 2 or any(not 0.5 <= x <= 1.0 for x in vals) or len(set(vals)) != len(vals):
+        raise ParameterError(f"bias_trim {vals}: give at least two distinct starve-bias ratios in [0.5, 1] "
+                             f"(vbn = ratio x VDD), e.g. 0.75,0.8,0.85,0.9,0.95")
+    return tuple(sorted(vals))
+
+
+def _trim_arrays(tres, prms: list, ratios: tuple, shape: tuple, mc: int) -> dict:
+    """The bias-trim arrays of the LUT from the trim decks' results (corners x ratios, in order)."""
+    nv, nt, nc = shape
+    nr = len(ratios)
+    delay = np.full((nv, nt, nr, nc), np.nan)
+    energy = np.full((nv, nt, nr, nc), np.nan)
+    dmc = np.full((nv, nt, nr, nc, mc), np.nan)
+    for k, (p, run, mc_runs) in enumerate(zip(prms, tres.nominal, tres.mc)):
+        i, rest = divmod(k, nt * nr)
+        j, q = divmod(rest, nr)
+        if run is not None:
+            m = measure(run, p, nc)
+            delay[i, j, q], energy[i, j, q] = m["delay"], m["energy"]
+        for s, run_s in enumerate(mc_runs):
+            if run_s is not None:
+                dmc[i, j, q, :, s] = measure(run_s, p, nc)["delay"]
+    out = {"trim_ratio": np.asarray(ratios), "trim_delay": delay, "trim_energy": energy}
+    if mc:
+        out["trim_delay_mc"] = dmc
+    return out
 
 
 def _delay_fit(lut: LUT, fit_prms: list[DelayLineParams], runs: list[dict | None], nc: int) -> dict:
