@@ -94,6 +94,7 @@ luts-wht: setup
 # time-domain FP8 MAC (lut/README.md lists what each took)
 luts-td: setup
 	$(BIN)/charz characterize td_delay --bits 4 --vdd 0.6,0.7,0.8,0.9 --mc 8 --force -o lut/ptm16hp/td_delay4
+	$(BIN)/charz characterize td_delay --vdd 0.8 --bias-trim 0.8,0.825,0.85,0.875,0.9,0.95,1.0 --mc 16 --seed 1 --t-step 2p --force -o lut/ptm16hp/td_delay4_trim
 	$(BIN)/charz characterize td_tdc --vdd 0.6,0.7,0.8,0.9 --mc 8 --force -o lut/ptm16hp/td_tdc
 	$(BIN)/charz characterize td_acc --vdd 0.6,0.7,0.8,0.9 --temp 0,27,85 --force -o lut/ptm16hp/td_acc
 	$(BIN)/charz characterize td_arbiter --vdd 0.6,0.7,0.8,0.9 --temp 0,27,85 --mc 16 --force -o lut/ptm16hp/td_arbiter

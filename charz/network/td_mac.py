@@ -209,7 +209,7 @@ def _stats(model, xq: np.ndarray, wq: np.ndarray) -> dict:
     n = int(st.get("scalar_products", st.get("products", 0)))
     total = float(st.get("energy_J", 0.0))
     c, L, fm = model.circuit, model.length, model.fmt
-    el = np.asarray(c.e_line, dtype=float)
+    el = np.asarray(c.e_line, dtype=float) * getattr(model, "line_energy_factor", 1.0)  # the lines' chosen biases
     if el.ndim == 0:
         lines = n * (2 * L + 2) * float(el)
     else:  # per code: every x element is in M products, every w element in N; padded slots are zeros (E = 1)
