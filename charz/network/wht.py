@@ -112,9 +112,14 @@ def wht_reasons(r: dict, model=None) -> list[str]:
     if parts:
         tot = sum(parts.values())
         share = ", ".join(f"{k.replace('energy_', '')} {v:.2f} fJ ({100 * v / tot:.0f} %)" for k, v in parts.items())
-        out.append(f"where it goes (k+ = k- = {R // 4}): {share}. Ours is the charz StrongARM (64 Lmin input pair, "
-                   f"the converters' comparator); its measured threshold sigma here is "
-                   f"{r.get('latch_sigma_mV', float('nan')):.0f} mV against a cell swing of "
+        w_in = r.get("lut", {}).get("latch_w_in_lmin")
+        pair = f"{w_in:.0f} Lmin input pair" if w_in else "its input pair"
+        cal = r.get("latch_calibration")
+        trimmed = "" if not cal else (", trimmed to " + " / ".join(f"{p['error_rms_after_mV']:.1f}" for p in
+                                                                   cal["latches"].values()) + " mV rms")
+        out.append(f"where it goes (k+ = k- = {R // 4}): {share}. Ours is the charz StrongARM ({pair}, the "
+                   f"converters' comparator design); its measured threshold sigma here is "
+                   f"{r.get('latch_sigma_mV', float('nan')):.0f} mV{trimmed} against a cell swing of "
                    f"{r.get('dv_per_cell_mV', float('nan')):.0f} mV: a smaller latch saves energy but its offset grows "
                    f"as 1/sqrt(area)")
     if r["network"]["mode"] == "ternary":
@@ -721,6 +726,9 @@ def wht_lut_summary(lut, source: str | None = None) -> dict:
         if k in lut.conditions:
             out[k] = lut.conditions[k]
     out["axes"] = {a.name: [float(a.values[0]), float(a.values[-1]), int(a.values.size)] for a in lut.axes}
+    latch = (p.get("parameters") or {}).get("latch") or {}
+    if latch.get("w_in") and p.get("node_nm"):
+        out["latch_w_in_lmin"] = float(latch["w_in"]) / (float(p["node_nm"]) * 1e-9)
     if source:
         out["source"] = source
     return out
