@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 from charz.blocks.comparator.netlist import ComparatorSizes  # noqa: E402
 from charz.blocks.comparator.recipe import characterize_comparator  # noqa: E402
 from charz.blocks.wht.recipe import characterize_wht  # noqa: E402
+from charz.core.errors import LUTError  # noqa: E402
 from charz.core.lut import LUT  # noqa: E402
 from charz.core.pdk import get  # noqa: E402
 from charz.network.wht import evaluate_wht  # noqa: E402
@@ -85,17 +86,24 @@ def main() -> int:
             w = LUT.load(wp, block="wht_column")
             for v in vdds:
                 off = evaluate_wht(w, vdd=v, chips=a.chips, seed=0)
-                on = evaluate_wht(w, vdd=v, chips=a.chips, seed=0, trim_lut=tp)
-                op = on["operating_point"]
-                cal = on["latch_calibration"]
+                try:
+                    on = evaluate_wht(w, vdd=v, chips=a.chips, seed=0, trim_lut=tp)
+                except LUTError as exc:  # e.g. a trim whose codes run past the offset ramp
+                    print(f"scale {s:g}, {v:g} V: the trim LUT is not usable: {exc}")
+                    on = None
+                op = off["operating_point"]
                 e44 = w.value("energy", vdd=v, temp=27.0, t_pulse=6e-11, kp=4, kn=4)
                 el = w.value("energy_latch", vdd=v, temp=27.0, t_pulse=6e-11, kp=4, kn=4)
-                rows.append((s, v, op["thr_pos_sigma_mV"], op["thr_neg_sigma_mV"],
-                             1e15 * e44, 1e15 * el, 1e3 * cal["trim"]["step_V"],
-                             100 * off["ideal_accuracy"], 100 * off["cim_accuracy_mean"], 100 * on["cim_accuracy_mean"],
-                             100 * on["cim_accuracy_min"], off["tops_per_watt_no_et"], on["tops_per_watt_no_et"],
-                             on["tops_per_watt_et"], sum(p["outside_window_after"] for p in cal["latches"].values()),
-                             took))
+                tl = LUT.load(tp, block="comparator")
+                step = 1e3 * abs(tl.value("trim_step", vdd=v, temp=27.0, dv=tl.axis("dv").values[0]))
+                nan = float("nan")
+                cal = on["latch_calibration"] if on else None
+                rows.append((s, v, op["thr_pos_sigma_mV"], op["thr_neg_sigma_mV"], 1e15 * e44, 1e15 * el, step,
+                             100 * off["ideal_accuracy"], 100 * off["cim_accuracy_mean"],
+                             100 * on["cim_accuracy_mean"] if on else nan, 100 * on["cim_accuracy_min"] if on else nan,
+                             off["tops_per_watt_no_et"], on["tops_per_watt_no_et"] if on else nan,
+                             on["tops_per_watt_et"] if on else nan,
+                             sum(p["outside_window_after"] for p in cal["latches"].values()) if cal else "-", took))
                 print(f"scale {s:g}, {v:g} V done", flush=True)
     finally:
         ex.close()
