@@ -164,8 +164,10 @@ def plot_lut(lut: LUT, out, stem: str = "wht") -> list[Path]:
 # ---- network results (dicts of charz.network.wht) -------------------------------------------------
 def _net_title(r: dict, what: str) -> str:
     lut = r["lut"]
+    cal = r.get("latch_calibration")
+    trim = f"latches trimmed ({cal['trim']['bits']}-bit DAC per latch), " if cal else ""
     return (f"digits WHT network on {lut.get('pdk', '?')} {lut.get('n_rows', '?')}x{lut.get('n_rows', '?')} crossbars "
-            f"({r.get('chips', '?')} chips, {r.get('n_images', '?')} test images): {what}")
+            f"({r.get('chips', '?')} chips, {r.get('n_images', '?')} test images)\n{trim}{what}")
 
 
 def plot_accuracy_vs_mismatch(sweep: dict, path) -> Path:
@@ -184,7 +186,7 @@ def plot_accuracy_vs_mismatch(sweep: dict, path) -> Path:
     ax.legend(fontsize=8, loc="lower left")
     r0 = sweep["results"][0]
     op = r0["operating_point"]
-    ax.set_title(_net_title(r0, f"accuracy vs mismatch\nVDD {op.get('vdd', 0):g} V, "
+    ax.set_title(_net_title(r0, f"accuracy vs mismatch, VDD {op.get('vdd', 0):g} V, "
                                 f"{r0['network']['mode']} latches"), fontsize=8.5)
     fig.tight_layout()
     return save(fig, path)
