@@ -87,7 +87,7 @@ def main() -> int:
             for v in vdds:
                 off = evaluate_wht(w, vdd=v, chips=a.chips, seed=0)
                 try:
-                    on = evaluate_wht(w, vdd=v, chips=a.chips, seed=0, trim_lut=tp)
+                    on = evaluate_wht(w, vdd=v, chips=a.chips, seed=0, latch_calibration="trim", trim_lut=tp)
                 except LUTError as exc:  # e.g. a trim whose codes run past the offset ramp
                     print(f"scale {s:g}, {v:g} V: the trim LUT is not usable: {exc}")
                     on = None

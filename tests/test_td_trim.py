@@ -64,12 +64,12 @@ def test_options_are_checked():
         TdMacModel(circuit=_circuit(), line_calibration="dll")
     with pytest.raises(ParameterError, match="bias_bits"):
         TdMacModel(circuit=_circuit(), line_calibration="bias", bias_bits=0)
-    assert _bias_ratios("0.9,0.8,0.85", {}) == (0.8, 0.85, 0.9)
-    for bad, why in (("0.85", "at least two"), ("0.4,0.85", "in \\[0.5, 1\\]"), ("0.8,0.8", "repeated")):
+    assert _bias_ratios([0.9, 0.8, 0.85], {}) == (0.8, 0.85, 0.9)
+    for bad, why in (([0.85], "at least two"), ([0.4, 0.85], "in \\[0.5, 1\\]"), ([0.8, 0.8], "distinct")):
         with pytest.raises(ParameterError, match=why):
             _bias_ratios(bad, {})
     with pytest.raises(ParameterError, match="leave vbn"):
-        _bias_ratios("0.8,0.9", {"vbn": 0.6})
+        _bias_ratios([0.8, 0.9], {"vbn": 0.6})
 
 
 def test_bias_trim_reads_the_lut_arrays():

@@ -106,7 +106,7 @@ def test_network_recovers_with_the_trim_and_reports_it():
     t = synthetic_trim_lut(bits=4, step=6e-3, sigma_rel=0.1, n_samples=40, vdd=(0.8,))
     kw = dict(chips=2, n_images=150, seed=1, mismatch_scale=1.0)
     off = evaluate_wht(lut, net, **kw)
-    on = evaluate_wht(lut, net, trim_lut=t, **kw)
+    on = evaluate_wht(lut, net, latch_calibration="trim", trim_lut=t, **kw)
     assert off["latch_calibration"] is None
     cal = on["latch_calibration"]
     assert cal["latches"]["thr_pos"]["latches"] == 2 * 2 * 4 * 16  # chips x transforms x tiles x columns
@@ -116,17 +116,20 @@ def test_network_recovers_with_the_trim_and_reports_it():
     text = format_wht(on)
     assert "latch trim: 4-bit DAC per latch" in text and "upper latch: error to the window centre" in text
     with pytest.raises(LUTError, match="no vdd = 0.8"):
-        evaluate_wht(lut, net, trim_lut=synthetic_trim_lut(vdd=(0.7,), n_samples=8), **kw)
+        evaluate_wht(lut, net, latch_calibration="trim", trim_lut=synthetic_trim_lut(vdd=(0.7,), n_samples=8),
+                     **kw)
     with pytest.raises(LUTError, match="no Monte Carlo"):
-        evaluate_wht(lut, net, trim_lut=synthetic_trim_lut(vdd=(0.8,)), **kw)
+        evaluate_wht(lut, net, latch_calibration="trim", trim_lut=synthetic_trim_lut(vdd=(0.8,)), **kw)
+    with pytest.raises(ParameterError, match="'trim' only"):
+        evaluate_wht(lut, net, trim_lut=t, **kw)
 
 
 def test_engine_backend_options():
     from charz.network.backends import make_backend
 
-    with pytest.raises(ParameterError, match="'none' or 'trim'"):
+    with pytest.raises(ParameterError, match="choose one of none, trim"):
         make_backend("wht", {"calibration": "offset", "lut": "lut/ptm16hp/wht16"}, chip_seed=0)
-    with pytest.raises(ParameterError, match="calibration 'trim' only"):
+    with pytest.raises(ParameterError, match="latch calibration 'trim' only"):
         make_backend("wht", {"trim_lut": "lut/ptm16hp/comparator_trim", "lut": "lut/ptm16hp/wht16"}, chip_seed=0)
     with pytest.raises(ParameterError, match="ideal crossbar"):
         make_backend("wht", {"crossbar": "ideal", "calibration": "trim"}, chip_seed=0)

@@ -787,17 +787,9 @@ def _wht_model(items: tuple) -> WhtModel:
     vdd = o["vdd"] if o["vdd"] is not None else published_vdd(lut)  # 0.8 V when on the grid, as --network wht
     model = WhtModel.from_lut(lut, vdd=vdd, temp=o["temp"], t_pulse=o["t_pulse"],
                               mismatch_scale=o["mismatch_scale"])
-    if o["calibration"] == "offset":
-        raise ParameterError("wht calibration is 'none' or 'trim' (through the comparator's trim DAC): the latches "
-                             "have no ideal offset trim")
-    if o["calibration"] == "trim":
-        from ..blocks.wht.model_trim import load_latch_trim
+    from ..blocks.wht.model_trim import with_latch_calibration
 
-        path = o["trim_lut"] if o["trim_lut"] is not None else find_default(o["pdk"], "comparator_trim")
-        model = model.with_trim(load_latch_trim(path, model))
-    elif o["trim_lut"] is not None:
-        raise ParameterError("wht trim_lut applies to calibration 'trim' only")
-    return model
+    return with_latch_calibration(model, o["calibration"], o["trim_lut"])
 
 
 def column_model(options: dict):

@@ -773,6 +773,7 @@ def evaluate_wht(
     mismatch_scale: float = 1.0,
     n_images: int | None = None,
     seed: int = 0,
+    latch_calibration: str = "none",
     trim_lut=None,
 ) -> dict:
     """Evaluate the WHT network on the crossbar model of a ``wht_column`` LUT (object or path).
@@ -785,10 +786,11 @@ def evaluate_wht(
     "without" is the energy of every active column-plane). ``vdd`` None = the published 0.8 V when it is
     on the LUT's VDD grid (:func:`charz.blocks.wht.model_lut.published_vdd`), else the LUT's rule (:meth:`WhtModel.from_lut`);
     ``mode`` None = the LUT's latch (:func:`default_mode`: a ternary LUT runs "ternary", a sign LUT
-    "sign"), whatever the network was trained for (``network["mode_trained"]`` says that). ``trim_lut``: a
-    comparator trim LUT (path or LUT, characterized at this VDD): every latch gets its trim DAC and every chip
-    calibrates its thresholds before it runs (:mod:`charz.blocks.wht.model_trim`); the result's
-    ``latch_calibration`` has the errors before / after, the cost and the assumptions. Raises
+    "sign"), whatever the network was trained for (``network["mode_trained"]`` says that). ``latch_calibration``
+    ``"trim"``: every latch gets the trim DAC of the comparator trim LUT ``trim_lut`` (path or LUT, characterized
+    at this VDD; None: ``<pdk>/comparator_trim``) and every chip calibrates its thresholds before it runs
+    (:mod:`charz.blocks.wht.model_trim`); the result's ``latch_calibration`` has the errors before / after, the
+    cost and the assumptions. Raises
     LUTError / ParameterError with a one-line message.
     """
     lut, source = bwl.load_wht_lut(lut)
@@ -811,8 +813,7 @@ def evaluate_wht(
                              f"{model.n_rows}: use a LUT characterized with n_rows={net.n_rows} or re-train with "
                              f"n_rows={model.n_rows}")
     model.check_mode(mode)
-    if trim_lut is not None:
-        model = model.with_trim(bwt.load_latch_trim(trim_lut, model))
+    model = bwt.with_latch_calibration(model, latch_calibration, trim_lut)
     _, _, xte, yte = digits.load()
     if n_images is not None:
         n_images = posint(n_images, "n_images", xte.shape[0])

@@ -242,16 +242,19 @@ def synthetic_trim_lut(bits: int = 4, step: float = 5e-3, sigma_rel: float = 0.0
                arrays=arrays)
 
 
-def trim_dac(trim_lut, pdk: str, adc: LUT, corner: dict) -> TrimDac:
-    """The comparator trim DAC of a converter's ``"trim"`` calibration: the trim LUT *trim_lut* (a path; None:
-    ``<pdk>/comparator_trim`` on the LUT search path) at the converter's operating *corner* (VDD /
-    temperature; the trim LUT's defaults where absent); a one-line error for a trim LUT made on another card
-    than the converter LUT *adc*."""
+def trim_dac(trim_lut, pdk: str, of, corner: dict, what: str = "the converter LUT") -> TrimDac:
+    """The comparator trim DAC of a ``"trim"`` calibration: the trim LUT *trim_lut* (a path or a LUT; None:
+    ``<pdk>/comparator_trim`` on the LUT search path) at the *corner* (VDD / temperature; the trim LUT's
+    defaults where absent) of the block that uses it; a one-line error for a trim LUT made on another card than
+    *of* (that block's LUT or model: anything with a ``provenance``; *what* names it in the message)."""
     from ...core.lut import find_default
 
-    path = trim_lut if trim_lut is not None else find_default(pdk, "comparator_trim")
-    lut = LUT.load(path, block="comparator")
-    a, b = lut.provenance.get("pdk"), adc.provenance.get("pdk")
+    if isinstance(trim_lut, LUT):
+        lut, path = trim_lut, "the given trim LUT"
+    else:
+        path = trim_lut if trim_lut is not None else find_default(pdk, "comparator_trim")
+        lut = LUT.load(path, block="comparator")
+    a, b = lut.provenance.get("pdk"), of.provenance.get("pdk")
     if a and b and a != b:
-        raise ParameterError(f"trim LUT {path} was made on {a}, the converter LUT on {b}: give a trim LUT of {b}")
+        raise ParameterError(f"trim LUT {path} was made on {a}, {what} on {b}: give a trim LUT of {b}")
     return TrimDac.from_lut(lut, vdd=corner.get("vdd"), temp=corner.get("temp"), source=str(path))

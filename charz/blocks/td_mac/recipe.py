@@ -16,6 +16,7 @@ from typing import Sequence
 import numpy as np
 
 from ...core.errors import ParameterError
+from ...core.grid import grid
 from ...core.validate import finite
 from ...core.lut import LUT, Axis, Kind
 from ...core.pdk import PDK
@@ -26,14 +27,16 @@ from .recipe_delay import _cross, characterize_delay
 from .recipe_tdc import characterize_tdc
 
 
-def characterize(kind: str, pdk, *, bits=None, length=None, window=None, **common) -> LUT:
+def characterize(kind: str, pdk, *, bits=None, length=None, window=None, bias_trim=None, **common) -> LUT:
     """The registry's entry (``charz characterize td_delay|td_tdc|td_acc|td_arbiter``): *bits* exponent bits
     per line (td_delay, td_tdc; None = 4), *length* FP8 pairs per scalar product (td_tdc, td_acc; None = 16),
-    *window* element-TDC taps (td_tdc; None = 8); *common* as :attr:`charz.blocks.base.Block.recipe`
+    *window* element-TDC taps (td_tdc; None = 8), *bias_trim* the starve-bias ratios as text (td_delay,
+    ``--bias-trim``; None = no bias trim); *common* as :attr:`charz.blocks.base.Block.recipe`
     (td_tdc, td_acc and td_arbiter have no off-grid fit check; td_acc has no Monte Carlo)."""
     extra = {k: v for k, v in (("length", length), ("window", window)) if v is not None}
     if kind == Kind.TD_DELAY:
-        return characterize_delay(pdk, **({"bits": bits} if bits is not None else {}), **common)
+        return characterize_delay(pdk, **({"bits": bits} if bits is not None else {}),
+                                  bias_trim=grid(bias_trim, "--bias-trim"), **common)
     common.pop("fit_check", None)
     if kind == Kind.TD_TDC:
         return characterize_tdc(pdk, **({"ebits": bits} if bits is not None else {}), **extra, **common)

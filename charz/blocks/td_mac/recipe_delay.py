@@ -37,7 +37,6 @@ import numpy as np
 
 from ...core.errors import ParameterError
 from ...core.validate import finite, round12 as _r12
-from ...core.grid import grid
 from ...core.lut import LUT, Axis, Kind, fit_quality_entry
 from .netlist import DelayLineParams, delay_devices, delay_netlist, timeline
 from ...core.pdk import PDK
@@ -203,8 +202,6 @@ def _bias_ratios(bias_trim, params: dict) -> tuple[float, ...]:
     """The checked bias-trim ratios (sorted, distinct, each in [0.5, 1]); empty without a trim."""
     if bias_trim is None:
         return ()
-    if isinstance(bias_trim, str):
-        bias_trim = grid(bias_trim, "--bias-trim")
     if params.get("vbn") is not None or params.get("vbp") is not None:
         raise ParameterError("bias_trim sets vbn / vbp itself: leave vbn and vbp out")
     vals = [finite(x, "bias_trim ratio") for x in np.atleast_1d(np.asarray(bias_trim, dtype=float))]

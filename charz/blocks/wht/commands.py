@@ -35,10 +35,9 @@ def eval_wht(args) -> int:
         raise CharzError(f"{(bad or ['--adc-calibration'])[0]} does not apply to the WHT network (no converters: "
                          f"a latch per column)")
     coords = eval_coords(args)
-    if args.latch_calibration == "trim":
-        coords["trim_lut"] = args.trim_lut or find_default(DEFAULT_PDK, "comparator_trim")
-    elif args.trim_lut is not None:
+    if args.trim_lut is not None and args.latch_calibration != "trim":
         raise CharzError("--trim-lut needs --latch-calibration trim")
+    coords.update(latch_calibration=args.latch_calibration, trim_lut=args.trim_lut)
     res = nw.evaluate_wht(lut, mismatch_scale=args.mismatch, chips=args.chips, seed=args.seed,
                           mode=args.mode, **coords)
     res["lut"]["path"] = str(path)
@@ -55,8 +54,8 @@ def eval_wht(args) -> int:
         written = [pw.plot_accuracy_vs_mismatch(sweep, out / "wht_accuracy_vs_mismatch.png"),
                    pw.plot_planes_histogram(res, out / "wht_planes_evaluated.png")]
         vdds = [float(v) for v in lut.axis("vdd").values]
-        if coords.get("trim_lut") is not None:  # the trim is characterized at its own corners
-            have = LUT.load(coords["trim_lut"], block=Kind.COMPARATOR).axis("vdd").values
+        if res["latch_calibration"]:  # the trim is characterized at its own corners
+            have = LUT.load(res["latch_calibration"]["trim"]["lut"], block=Kind.COMPARATOR).axis("vdd").values
             vdds = [v for v in vdds if np.min(np.abs(have - v)) <= 1e-3]
         if len(vdds) > 1 and coords.get("vdd") is None:
             vs = nw.accuracy_vs_vdd_wht(lut, vdds=vdds, chips=args.chips, seed=args.seed, mode=args.mode,

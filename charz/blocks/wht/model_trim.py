@@ -43,7 +43,7 @@ import numpy as np
 
 from ...core.errors import LUTError, ParameterError
 from ...core.hadamard import hadamard
-from ..comparator.model_trim import CONVERSIONS_PER_STEP, TrimDac
+from ..comparator.model_trim import CONVERSIONS_PER_STEP, TrimDac, trim_dac
 
 
 PROCEDURE = ("foreground, per latch: at every trim code the controller applies the two known planes of the latch's "
@@ -164,18 +164,29 @@ def calibration_cost(model, mode: str, tiles: int) -> dict:
                           f"decisions each, latch by latch; every column and crossbar in parallel"}
 
 
-def load_latch_trim(path, model, source: str | None = None) -> TrimDac:
-    """The trim DAC of a comparator trim LUT (a path or LUT) at the crossbar *model*'s VDD and temperature;
-    one-line errors for a LUT without a trim, another card than the crossbar LUT's, or another corner."""
-    from ...core.lut import LUT
-
-    lut = path if isinstance(path, LUT) else LUT.load(path, block="comparator")
-    src = source or (str(path) if not isinstance(path, LUT) else "the given trim LUT")
-    a, b = lut.provenance.get("pdk"), model.provenance.get("pdk")
-    if a and b and a != b:
-        raise ParameterError(f"trim LUT {src} was made on {a}, the crossbar LUT on {b}: give a trim LUT of {b}")
-    dac = TrimDac.from_lut(lut, vdd=model.coords.get("vdd"), temp=model.coords.get("temp"), source=src)
+def load_latch_trim(trim_lut, model, pdk: str = "ptm16hp") -> TrimDac:
+    """The trim DAC of the comparator trim LUT *trim_lut* (a path or LUT; None: ``<pdk>/comparator_trim``) at the
+    crossbar *model*'s VDD and temperature (:func:`~charz.blocks.comparator.model_trim.trim_dac`); one-line errors
+    for a LUT without a trim, another card than the crossbar LUT's, another corner, or no Monte Carlo instances
+    when the model has mismatch."""
+    dac = trim_dac(trim_lut, model.provenance.get("pdk") or pdk, model, model.coords, what="the crossbar LUT")
     if model.mismatch_scale > 0 and dac.mc_samples < 2:
-        raise LUTError(f"trim LUT {src} has no Monte Carlo instances: the residual after calibration needs them "
-                       f"(characterize it with --mc), or use mismatch_scale 0")
+        raise LUTError(f"trim LUT {dac.source} has no Monte Carlo instances: the residual after calibration needs "
+                       f"them (characterize it with --mc), or use mismatch_scale 0")
     return dac
+
+
+CALIBRATIONS = ("none", "trim")
+
+
+def with_latch_calibration(model, calibration: str, trim_lut=None):
+    """*model* with its latches' *calibration*: ``"none"`` (as it is) or ``"trim"`` (the trim DAC of *trim_lut*,
+    :func:`load_latch_trim`); one-line errors for another calibration or a trim LUT without ``"trim"``."""
+    if calibration not in CALIBRATIONS:
+        raise ParameterError(f"latch calibration {calibration!r}: choose one of {', '.join(CALIBRATIONS)} (the "
+                             f"latches have no ideal offset trim)")
+    if calibration == "none":
+        if trim_lut is not None:
+            raise ParameterError("a trim LUT applies to the latch calibration 'trim' only")
+        return model
+    return model.with_trim(load_latch_trim(trim_lut, model))
