@@ -70,6 +70,7 @@ import numpy as np
 from ..behavior import fp8
 from ..behavior.interfaces import Cost
 from ..blocks.cim_column.model import ColumnModel
+from ..blocks.cim_column.model_calib import COLUMN_CALIBRATIONS
 from ..blocks.cim_column.model_layer import CimBackend
 from ..blocks.td_mac.model import TdMacBackend, TdMacModel
 from ..blocks.wht import model_planes as wht_planes
@@ -179,6 +180,10 @@ OPTIONS = {
     "trim_lut": Opt("path", "comparator LUT with an offset trim, for calibration 'trim' (default "
                             "<pdk>/comparator_trim)"),
     "columns_per_adc": Opt("int", "columns sharing a dedicated converter", 1, 4096),
+    "column_calibration": Opt("choice", "cim: 'gain_offset' fits every column's read-out against known inputs and "
+                              "corrects its gain and offset in its own decode table (per chip; offset at k = 0), "
+                              "'gain_offset_lsq' the least-squares line over every level",
+                              choices=COLUMN_CALIBRATIONS),
     "array_columns": Opt("int", "columns per array (converter placement and timing)", 1, 1 << 16),
     "mismatch_scale": Opt("float", "column Monte Carlo spread multiplier (0 = nominal columns)", 0, 100),
     "mismatch_source": Opt("choice", "column instances: multivariate normal or resampled MC rows",
@@ -228,7 +233,7 @@ BACKEND_OPTIONS = {
     "digital": QUANT_KEYS + ("energy_per_mac",),
     "cim": QUANT_KEYS + ("columns", "lut", "pdk", "tile_rows", "vdd", "temp", "t_pulse", "adc_bits", "adc_lut",
                          "adc_mismatch_scale", "adc_reference", "calibration", "trim_lut", "columns_per_adc",
-                         "array_columns", "mismatch_scale", "mismatch_source"),
+                         "array_columns", "mismatch_scale", "mismatch_source", "column_calibration"),
     "td_mac": ("act_range", "percentile", "fmt", "length", "circuit", "adc", "delay_lut", "tdc_lut", "acc_lut", "pdk",
                "vdd", "temp", "window", "guard", "fullscale", "exp_mismatch", "man_mismatch", "units", "x_scale",
                "line_calibration", "bias_bits"),
@@ -239,7 +244,7 @@ BACKEND_OPTIONS = {
 DEFAULTS = {"w_bits": 8, "x_bits": 8, "weight_scale": "channel", "act_range": "percentile",
             "percentile": quant.DEFAULT_PERCENTILE, "dtype": "model", "energy_per_mac": DIGITAL_MAC_ENERGY_J,
             "columns": "lut", "pdk": "ptm16hp", "mismatch_scale": 1.0, "mismatch_source": "mvn",
-            "adc_reference": "column", "calibration": "none", "array_columns": timing.DEFAULT_ARRAY_COLUMNS,
+            "adc_reference": "column", "calibration": "none", "column_calibration": "none", "array_columns": timing.DEFAULT_ARRAY_COLUMNS,
             "fmt": "e4m3", "length": 16, "circuit": "luts", "exp_mismatch": 1.0, "man_mismatch": 1.0, "units": 1,
             "x_scale": "dynamic", "crossbar": "lut", "early_termination": True}
 """Values of the options not given (the others default to None: the block model's own default)."""
@@ -529,9 +534,12 @@ class CimLayerBackend:
         lay = self.inner.layer
         if lay is None:
             return {}
-        return {"n_rows": self.n_rows, "tiles": lay.n_tiles, "columns_per_tile": lay.columns_per_tile,
-                "evaluations_per_vector": lay.evaluations_per_input, "t_vector_s": self._t_vector,
-                "input_coding": "offset binary" if self.x_signed else "unsigned"}
+        out = {"n_rows": self.n_rows, "tiles": lay.n_tiles, "columns_per_tile": lay.columns_per_tile,
+               "evaluations_per_vector": lay.evaluations_per_input, "t_vector_s": self._t_vector,
+               "input_coding": "offset binary" if self.x_signed else "unsigned"}
+        if self.model is not None and self.model.column_calibration != "none" and self._t_vector is not None:
+            out["column_calibration"] = self.model.column_calibration_cost(self._t_vector / self.x_bits)
+        return out
 
 
 class TdMacLayerBackend:
@@ -799,7 +807,8 @@ def column_model(options: dict):
     the column swing, ``columns_per_adc`` per dedicated converter, floor(array_columns / 2^s) memory-immersed
     converters per array). Models are cached per option set (one per process)."""
     keys = ("lut", "pdk", "vdd", "temp", "t_pulse", "adc_bits", "adc_lut", "adc_mismatch_scale", "adc_reference",
-            "calibration", "trim_lut", "columns_per_adc", "array_columns", "mismatch_scale", "mismatch_source")
+            "calibration", "trim_lut", "columns_per_adc", "array_columns", "mismatch_scale", "mismatch_source",
+            "column_calibration")
     return _column_model(tuple((k, option(options, k)) for k in keys))
 
 
@@ -876,7 +885,7 @@ def _column_model(items: tuple):
                                     reference=o["adc_reference"], calibration=o["calibration"],
                                     columns_per_adc=o["columns_per_adc"], array_columns=o["array_columns"],
                                     where="cim option ", trim_lut=o["trim_lut"], pdk=o["pdk"])
-    return model, lut
+    return model.with_column_calibration(o["column_calibration"]), lut
 
 
 @functools.lru_cache(maxsize=8)

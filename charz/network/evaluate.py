@@ -89,6 +89,7 @@ def evaluate(
     trim_lut=None,
     columns_per_adc: int | None = None,
     array_columns: int = timing.DEFAULT_ARRAY_COLUMNS,
+    column_calibration: str = "none",
 ) -> dict:
     """Evaluate the digits MLP on the CiM model of a ``cim_column`` LUT.
 
@@ -108,7 +109,8 @@ def evaluate(
     None). ``adc_mismatch_scale`` None = 1.0 when the LUT has Monte Carlo data, else 0 (nominal
     converters; the choice is reported). ``adc_calibration="offset"`` trims every converter instance's
     offset once (see :class:`charz.blocks.adc.model.DigitizerModel`). ``array_columns`` is also the array width of the timing model
-    (:mod:`charz.network.timing`).
+    (:mod:`charz.network.timing`). ``column_calibration="gain_offset"`` gives every column of every chip its own
+    decode, fitted against known inputs (:mod:`charz.blocks.cim_column.model_calib`; with either read-out).
     Raises :class:`charz.core.errors.LUTError` / :class:`charz.core.errors.ParameterError` with a one-line message.
     """
     lut, source = load_lut(lut_path_or_lut)
@@ -144,6 +146,7 @@ def evaluate(
           or adc_calibration != "none" or trim_lut is not None):
         raise ParameterError("adc_mismatch_scale, adc_reference, adc_calibration, trim_lut and columns_per_adc need an "
                              "adc_lut")
+    model = model.with_column_calibration(column_calibration)
     net, wsource = _weights(weights)
     _, _, xte, yte = digits.load()
     if n_images is not None:
@@ -204,6 +207,8 @@ def evaluate(
         tm["throughput_ratio_vs_dedicated_per_column"] = tm["inferences_per_s"] / ded["inferences_per_s"]
     if adc_info is not None:
         adc_info["per_chip"] = adc_stats
+    t_round = timing.round_time(scheme, col_t, float(q.t_conv), array_columns, columns_per_adc or 1, sa_bits,
+                                array_columns)["t_round_s"]
     return {
         "float_accuracy": float_acc,
         "ideal_accuracy": ideal_acc,
@@ -233,6 +238,7 @@ def evaluate(
         "adc": adc_info,
         "timing": tm,
         "inferences_per_s": tm["inferences_per_s"],
+        "column_calibration": model.column_calibration_cost(t_round),
         "conventions": {
             **en["conventions"],
             "mapping": f"N={model.n_rows}-row tiles (last tile zero-padded), {net.x_bits} input bit planes, "
@@ -373,7 +379,17 @@ def format_result(r: dict) -> str:
         lines.append(f"  {'ADC instances':<28} {inst} per chip; with missing codes: {min(miss)}..{max(miss)} per chip")
     if adc and adc.get("trim"):
         lines.append("  " + trim_line(adc["trim"]))
+    if r.get("column_calibration"):
+        lines.append("  " + column_calibration_line(r["column_calibration"]))
     return "\n".join(lines)
+
+
+def column_calibration_line(c: dict) -> str:
+    """One line on the per-column gain / offset calibration's cost (:func:`charz.blocks.cim_column.model_calib.cost`)."""
+    return (f"{'column calibration':<28} gain / offset per column against {c['levels']} known levels x "
+            f"{c['repeats']} conversions: {c['time_s'] * 1e9:.4g} ns per array, "
+            f"{c['energy_per_column_J'] * 1e12:.4g} pJ and a {c['decode_table_bits_per_column']}-bit decode table "
+            f"per column")
 
 
 def trim_line(t: dict) -> str:

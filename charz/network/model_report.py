@@ -140,6 +140,8 @@ def backend_options(args, shared: dict) -> dict:
             opts.setdefault(key, number(v, "--" + flag_key.replace("_", "-")) if key == "t_pulse" else v)
     if getattr(args, "adc_calibration", "none") not in (None, "none"):
         opts.setdefault("calibration", args.adc_calibration)
+    if getattr(args, "column_calibration", "none") not in (None, "none"):
+        opts.setdefault("column_calibration", args.column_calibration)
     if args.mismatch != 1.0:
         opts.setdefault("mismatch_scale", args.mismatch)
     for key in ("vdd", "temp"):

@@ -6,6 +6,7 @@ from ...core.lut import Kind
 from ..base import Block, Command, Option
 from ..adc import ADC_CALIBRATION, TRIM_LUT
 from ..bitcell import BETA_MISMATCH, SIZE
+from .model_calib import COLUMN_CALIBRATIONS
 
 ROWS = Option("--rows", type="int", help="cells on the bitline, 8..64 (default 16)")
 T_PULSE = Option("--t-pulse", help="wordline (row) pulse-width grid in s (e.g. 40p,60p)")
@@ -17,6 +18,12 @@ STORAGE = Option("--storage", choices=("6t", "ideal"), default="6t",
                  help="how the column decks hold the weights: 6t = the cells' 6T cores (default), ideal = the read "
                       "drivers' gates tied to the supply or ground (no 6T core simulated: faster; "
                       "bench/README.md (i) has what it changes)")
+
+COLUMN_CALIBRATION = Option(
+    "--column-calibration", choices=COLUMN_CALIBRATIONS, default="none",
+    help="gain_offset: every chip fits each column's read-out against known inputs (k = 0..N active rows on "
+         "all-ones cells) and corrects its gain and offset in that column's decode table (offset read at k = 0); "
+         "gain_offset_lsq: the least-squares line over every level; default none")
 
 BLOCK = Block(
     family="cim_column",
@@ -46,6 +53,7 @@ BLOCK = Block(
                     Option("--columns-per-adc", type="int",
                            help="with a conventional --adc-lut: columns one converter serves through a mux "
                                 "(default 1)"),
+                    COLUMN_CALIBRATION,
                 )),
         Command(verb="train", name="mlp", run="charz.blocks.cim_column.commands:train_mlp", default=True,
                 summary="the digits MLP",

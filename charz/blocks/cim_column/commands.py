@@ -36,6 +36,7 @@ def eval_mlp(args) -> int:
     elif args.columns_per_adc is not None or args.adc_calibration != "none" or args.trim_lut is not None:
         raise CharzError("--columns-per-adc, --adc-calibration and --trim-lut need --adc-lut (the ideal quantizer has "
                          "no converters)")
+    coords["column_calibration"] = args.column_calibration
     res = ev.evaluate(lut, adc_bits=args.adc_bits, mismatch_scale=args.mismatch, chips=args.chips,
                       seed=args.seed, **coords)
     print(ev.format_result(res))

@@ -56,6 +56,7 @@ from ...core.lut import LUT, Axis, Kind
 from ..adc.model import IdealDigitizer  # the ideal quantizer behind the digitizer interface
 from ...behavior.interfaces import Digitizer
 from ...behavior.mismatch import draw_instances, lut_mismatch
+from . import model_calib
 from ...behavior.readout import MAX_ADC_BITS, QUANTIZER_LABEL, IdealQuantizer
 
 BLOCK = Kind.CIM_COLUMN
@@ -99,8 +100,13 @@ class ColumnModel:
     choices: dict = dataclasses.field(default_factory=dict)
     """How defaults were chosen (operating point, adc_bits), for reports."""
     provenance: dict = dataclasses.field(default_factory=dict)
+    column_calibration: str = "none"
+    """``"none"``: the shared decode table; ``"gain_offset"`` / ``"gain_offset_lsq"``: every column's decode
+    corrected by its own gain and offset fitted against known inputs, per chip
+    (:mod:`charz.blocks.cim_column.model_calib`)."""
 
     def __post_init__(self):
+        model_calib.check(self.column_calibration)
         if not isinstance(self.quantizer, Digitizer):
             raise ParameterError(f"the column read-out must be a digitizer (charz.behavior.interfaces.Digitizer, e.g. "
                                  f"charz.blocks.adc.model.IdealDigitizer), got {type(self.quantizer).__name__}")
@@ -263,7 +269,7 @@ class ColumnModel:
         """
         q = self.quantizer
         if not q.has_instances:
-            return self.decode(q.codes(curves)), None
+            return self._calibrated(self.decode(q.codes(curves))), None
         if rng is None:
             raise ParameterError("a digitizer with per-instance transfer curves needs the chip's rng")
         curves = np.asarray(curves, dtype=float)
@@ -273,7 +279,26 @@ class ColumnModel:
             raise ParameterError(f"layout {t} x {c} does not match {n_cols} columns")
         idx = self.adc_instance_index(t, c)
         bank = q.instances(int(idx.max()) + 1 if idx.size else 0, rng)
-        return self.decode(bank.convert(curves, idx[:, None])), bank
+        return self._calibrated(self.decode(bank.convert(curves, idx[:, None]))), bank
+
+    def _calibrated(self, k_hat: np.ndarray) -> np.ndarray:
+        """The columns' k -> k_hat tables after the column calibration (unchanged for ``"none"``)."""
+        if self.column_calibration == "none":
+            return k_hat
+        return model_calib.correct(np.asarray(k_hat).reshape(-1, self.n_rows + 1),
+                                   self.column_calibration).reshape(np.shape(k_hat))
+
+    def with_column_calibration(self, column_calibration: str) -> "ColumnModel":
+        """This model with the column calibration *column_calibration* (see the field)."""
+        return dataclasses.replace(self, column_calibration=model_calib.check(column_calibration))
+
+    def column_calibration_cost(self, t_round: float) -> dict | None:
+        """:func:`charz.blocks.cim_column.model_calib.cost` of this model (*t_round*: one round of an array),
+        or None without a column calibration."""
+        if self.column_calibration == "none":
+            return None
+        return model_calib.cost(self.n_rows, self.adc_bits, self.e_nom, float(self.quantizer.energy), t_round,
+                                self.column_calibration)
 
     def adc_instance_index(self, n_tiles: int, columns_per_tile: int) -> np.ndarray:
         """Converter instance (0..n-1) reading each physical column, flattened (tile, column).
@@ -321,14 +346,15 @@ class ColumnModel:
     def describe(self) -> dict:
         """Operating point and read-out, for reports."""
         avt = self.provenance.get("avt_mv_um")
+        cal = " per column (gain / offset calibration)" if self.column_calibration != "none" else ""
         return {
             "n_rows": self.n_rows,
             **{k: v for k, v in self.coords.items()},
             "adc_bits": self.adc_bits,
             "readout": (f"{QUANTIZER_LABEL}, {self.adc_bits} bits over nominal [V(N), V(0)] = "
-                        f"[{self.quantizer.v_lo:.4g}, {self.quantizer.v_hi:.4g}] V, calibrated decode")
+                        f"[{self.quantizer.v_lo:.4g}, {self.quantizer.v_hi:.4g}] V, calibrated decode{cal}")
                        if self.ideal_readout else
-                       f"{self.quantizer.label}, calibrated decode"
+                       f"{self.quantizer.label}, calibrated decode{cal}"
                        + (f", {self.adc_converters_per_array} converters per array of {self.adc_array_columns} columns"
                           if self.adc_converters_per_array else
                           f", {self.columns_per_adc} columns per converter" if self.columns_per_adc > 1 else
@@ -337,6 +363,7 @@ class ColumnModel:
                              else self.quantizer.short_label,
             "readout_block": self.quantizer.block,
             "readout_exact_when_noiseless": self.is_exact(),
+            "column_calibration": self.column_calibration,
             "mismatch_scale": self.mismatch_scale,
             "mismatch_model": self.mismatch_info,
             "mc_mean_shift_max_mV": None if self.dev_mean is None else round(1e3 * float(np.max(np.abs(self.dev_mean))), 3),
