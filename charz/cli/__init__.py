@@ -1,7 +1,7 @@
 """`charz` command line. Every sub-command has --help; errors are one line and a non-zero exit code.
 
 One module per verb (``doctor``, ``pdk``, ``cache``, ``netlist``, ``characterize``, ``lut``, ``plot``,
-``eval``, ``explore``, ``check``, ``train``, ``report``, ``demo``, ``data``, ``models``), each with
+``eval``, ``explore``, ``study``, ``check``, ``train``, ``report``, ``demo``, ``data``, ``models``), each with
 ``add_parser(sub)`` and its ``cmd_*`` function; :mod:`.common` holds what they share. No block is named
 here: ``characterize`` takes its blocks and options from :data:`charz.blocks.REGISTRY`, and ``eval`` /
 ``check`` / ``train`` run the commands the block families declare there
@@ -19,7 +19,7 @@ from .. import __version__
 from ..core.errors import CharzError
 from ..core.lut import LUT_PATH_ENV
 from . import (cache, characterize, check, data, demo, doctor, eval, explore, lut, models, netlist, pdk, plot, report,
-               train)
+               study, train)
 from .characterize import default_lut_output
 from .common import DEFAULT_PDK, check_workers, max_workers
 from .netlist import golden_netlists
@@ -27,7 +27,8 @@ from .netlist import golden_netlists
 EXIT_INTERNAL = 70
 """Exit code of an unexpected exception (EX_SOFTWARE); the traceback goes to a log file."""
 
-VERBS = (doctor, pdk, netlist, characterize, lut, plot, eval, explore, check, report, demo, train, models, cache, data)
+VERBS = (doctor, pdk, netlist, characterize, lut, plot, eval, explore, study, check, report, demo, train, models, cache,
+         data)
 """The verb modules, in the order ``charz --help`` lists them."""
 
 # names kept from the single-module command line (tests and scripts use them)

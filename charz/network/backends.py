@@ -170,6 +170,8 @@ OPTIONS = {
     "t_pulse": Opt("float", "wordline pulse [s] (default: best separated)", 0, 1e-6),
     "adc_bits": Opt("int", "ideal quantizer bits (default: the fewest that separate all levels)", 1, 12),
     "adc_lut": Opt("path", "converter LUT read-out (adc_sar*, adc_mi_sar*, adc_flash*, adc_hybrid*)"),
+    "adc_full_scale_k": Opt("int", "cim: the read-out's full scale ends at the level V(k) of k active cells instead of "
+                            "V(N) (columns that never have more than k active cells, e.g. pruned ones)", 1, 4096),
     "adc_mismatch_scale": Opt("float", "converter Monte Carlo spread multiplier", 0, 100),
     "adc_reference": Opt("choice", "converter full scale: 'column' swing or as characterized ('lut')",
                          choices=("column", "lut")),
@@ -233,7 +235,7 @@ BACKEND_OPTIONS = {
     "digital": QUANT_KEYS + ("energy_per_mac",),
     "cim": QUANT_KEYS + ("columns", "lut", "pdk", "tile_rows", "vdd", "temp", "t_pulse", "adc_bits", "adc_lut",
                          "adc_mismatch_scale", "adc_reference", "calibration", "trim_lut", "columns_per_adc",
-                         "array_columns", "mismatch_scale", "mismatch_source", "column_calibration"),
+                         "array_columns", "mismatch_scale", "mismatch_source", "column_calibration", "adc_full_scale_k"),
     "td_mac": ("act_range", "percentile", "fmt", "length", "circuit", "adc", "delay_lut", "tdc_lut", "acc_lut", "pdk",
                "vdd", "temp", "window", "guard", "fullscale", "exp_mismatch", "man_mismatch", "units", "x_scale",
                "line_calibration", "bias_bits"),
@@ -731,7 +733,7 @@ def make_backend(name: str, options: dict | None = None, chip_seed=0, *, cache: 
                                early_termination=o("early_termination"), seed=rng)
     if name == "cim":
         if o("columns") == "ideal":
-            extra = [k for k in ("lut", "adc_bits", "adc_lut", "vdd", "temp", "t_pulse") if k in opts]
+            extra = [k for k in ("lut", "adc_bits", "adc_lut", "vdd", "temp", "t_pulse", "adc_full_scale_k") if k in opts]
             if extra:
                 raise ParameterError(f"cim option {extra[0]} does not apply to ideal columns (columns = 'ideal')")
             return CimLayerBackend(None, n_rows=o("tile_rows") or 16, w_bits=o("w_bits"), x_bits=o("x_bits"),
@@ -808,7 +810,7 @@ def column_model(options: dict):
     converters per array). Models are cached per option set (one per process)."""
     keys = ("lut", "pdk", "vdd", "temp", "t_pulse", "adc_bits", "adc_lut", "adc_mismatch_scale", "adc_reference",
             "calibration", "trim_lut", "columns_per_adc", "array_columns", "mismatch_scale", "mismatch_source",
-            "column_calibration")
+            "column_calibration", "adc_full_scale_k")
     return _column_model(tuple((k, option(options, k)) for k in keys))
 
 
@@ -885,7 +887,10 @@ def _column_model(items: tuple):
                                     reference=o["adc_reference"], calibration=o["calibration"],
                                     columns_per_adc=o["columns_per_adc"], array_columns=o["array_columns"],
                                     where="cim option ", trim_lut=o["trim_lut"], pdk=o["pdk"])
-    return model.with_column_calibration(o["column_calibration"]), lut
+    model = model.with_column_calibration(o["column_calibration"])
+    if o["adc_full_scale_k"] is not None:
+        model = model.with_full_scale(o["adc_full_scale_k"], where="cim option adc_full_scale_k")
+    return model, lut
 
 
 @functools.lru_cache(maxsize=8)

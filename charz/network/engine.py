@@ -381,9 +381,13 @@ def evaluate_model(model, images, labels, mapping: Mapping | str | None = None, 
     return _summarize(plan, runs[-chips:], ref, about)
 
 
-def run_chip(plan: Plan, chip, keep_logits: bool = False, cost_log: bool = False, tick=None) -> dict:
+def run_chip(plan: Plan, chip, keep_logits: bool = False, cost_log: bool = False, tick=None,
+             adapters: dict | None = None) -> dict:
     """One network run over every image of *plan*: *chip* = ``"float"`` (the graph's own products),
     ``"ideal"`` (each layer's ideal twin) or a chip index (its backends built and programmed once).
+    *adapters*: node name -> ``f(x2d, y2d) -> (y2d, Cost)``, called after that weight layer's product on its
+    backend with the layer's float input and the product (a digital path beside the backend, e.g. the recovery
+    paths of :mod:`charz.study.polarization`); its cost is added to the layer's.
     Returns ``predictions`` (argmax per image), ``accuracy``, per-layer ``costs`` (:class:`Cost`), input zero
     counts, output sparsity counts, the backends' labels / descriptions and, with *keep_logits*, the model
     output of every image (``logits``); with *cost_log*, ``cost_log``: per layer the :class:`Cost` of every
@@ -412,6 +416,9 @@ def run_chip(plan: Plan, chip, keep_logits: bool = False, cost_log: bool = False
             zeros[lp.name][0] += int(x2d.size - np.count_nonzero(x2d))
             zeros[lp.name][1] += int(x2d.size)
             y, c = b.matmul(x2d)
+        if adapters is not None and lp.name in adapters:
+            y, ca = adapters[lp.name](x2d, y)
+            c = c + ca
         costs[lp.name] += c
         if log is not None:
             log[lp.name].append(c)

@@ -114,15 +114,14 @@ _AS_BACKEND = {"lut": "lut", "adc_lut": "adc_lut", "adc_bits": "adc_bits", "colu
                "t_pulse": "t_pulse", "length": "length", "trim_lut": "trim_lut"}
 
 
-def backend_options(args, shared: dict) -> dict:
-    """Backend options of a model run from ``--set KEY=VALUE`` and the flags ``charz eval`` shares with its
-    network commands (--lut, --adc-lut, --adc-bits, --adc-calibration, --columns-per-adc, --t-pulse, --length,
-    --mismatch, --vdd, --temp), each only when given (*shared*: flag key -> its default)."""
+def parse_set(items) -> dict:
+    """Backend options from ``--set KEY=VALUE`` items (KEY one of :data:`charz.network.backends.OPTIONS`, the
+    value read as its kind says); a one-line ParameterError otherwise."""
     from ..core.grid import number
     from .backends import OPTIONS
 
     opts: dict = {}
-    for item in args.set or []:
+    for item in items or []:
         key, sep, value = item.partition("=")
         key = key.strip()
         if not sep or key not in OPTIONS:
@@ -134,6 +133,16 @@ def backend_options(args, shared: dict) -> dict:
             if opts[key] != int(opts[key]):
                 raise ParameterError(f"--set {item!r}: {key} is an integer")
             opts[key] = int(opts[key])
+    return opts
+
+
+def backend_options(args, shared: dict) -> dict:
+    """Backend options of a model run from ``--set KEY=VALUE`` and the flags ``charz eval`` shares with its
+    network commands (--lut, --adc-lut, --adc-bits, --adc-calibration, --columns-per-adc, --t-pulse, --length,
+    --mismatch, --vdd, --temp), each only when given (*shared*: flag key -> its default)."""
+    from ..core.grid import number
+
+    opts = parse_set(args.set)
     for flag_key, key in _AS_BACKEND.items():
         v = getattr(args, flag_key, None)
         if flag_key in shared and v is not None and v != shared[flag_key]:

@@ -140,6 +140,35 @@ def weight_quant(w, bits: int, granularity: str = "channel", scale=None) -> Weig
     return WeightQuant(bits, s, granularity)
 
 
+NF4_LEVELS = (-1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453, -0.28444138169288635,
+              -0.18477343022823334, -0.09105003625154495, 0.0, 0.07958029955625534, 0.16093020141124725,
+              0.24611230194568634, 0.33791524171829224, 0.44070982933044434, 0.5626170039176941,
+              0.7229568362236023, 1.0)
+"""The 16 NormalFloat-4 levels in [-1, 1]: quantiles of a normal distribution with an exact zero (QLoRA,
+Dettmers et al., NeurIPS 2023), the 4-bit format for normally distributed weights."""
+NF4_MIN_GRID_BITS = 6
+"""The fewest integer bits on which the 16 NF4 levels stay distinct (x 31: -31, -22, -16, ..., 22, 31)."""
+
+
+def nf4_weights(w, bits: int = NF4_MIN_GRID_BITS) -> tuple[np.ndarray, WeightQuant]:
+    """NF4 weights of the (K, N) matrix *w* for an integer engine: every output column scaled by its largest
+    |w|, every weight rounded to the nearest NF4 level, the level written as the nearest integer of
+    level x (2^(bits-1) - 1). Returns (K, N) int64 codes (16 distinct values per column at most) and the
+    :class:`WeightQuant` (``bits``, scale = max |column| / (2^(bits-1) - 1)) that dequantizes them. A bit-plane
+    engine multiplies these codes as ``bits``-bit weights: NF4 is a 4-bit *storage* format, its arithmetic
+    needs the grid."""
+    bits = check_bits(bits, "NF4 grid bits")
+    if bits < NF4_MIN_GRID_BITS:
+        raise ParameterError(f"NF4 levels need at least a {NF4_MIN_GRID_BITS}-bit integer grid to stay distinct, "
+                             f"got {bits}")
+    wq = weight_quant(w, bits, "channel")
+    w = np.asarray(w, dtype=np.float64)
+    u = w / (wq.scale * wq.qmax)  # in [-1, 1] per column
+    lv = np.asarray(NF4_LEVELS)
+    idx = np.argmin(np.abs(u[..., None] - lv), axis=-1)
+    return np.rint(lv[idx] * wq.qmax).astype(np.int64), wq
+
+
 # ---- activations ------------------------------------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
 class ActQuant:

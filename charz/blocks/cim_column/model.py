@@ -343,6 +343,17 @@ class ColumnModel:
         return dataclasses.replace(self, quantizer=q, columns_per_adc=m, adc_array_columns=ac,
                                    adc_converters_per_array=g, choices=choices)
 
+    def with_full_scale(self, k: int, where: str = "full scale k") -> "ColumnModel":
+        """This model with its read-out's full scale set to [V(k), V(0)] instead of [V(N), V(0)]: for columns that
+        never have more than k active cells (pruned to k weights per column), so the converter's codes cover
+        only the levels that occur. The decode still maps to the nearest of every level."""
+        k = _check_int(k, where, 1)
+        if k > self.n_rows:
+            raise ParameterError(f"{where} = {k}, but the column has N = {self.n_rows} rows")
+        q = self.quantizer.for_range(float(self.v_nom[k]), float(self.v_nom[0]))
+        choices = dict(self.choices, full_scale=f"V({k}) .. V(0): at most {k} active cells per column")
+        return dataclasses.replace(self, quantizer=q, choices=choices)
+
     def describe(self) -> dict:
         """Operating point and read-out, for reports."""
         avt = self.provenance.get("avt_mv_um")

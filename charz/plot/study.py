@@ -1,0 +1,121 @@
+"""Figures of the published-method studies (``charz study``): one PNG each, from the study's result dict."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from .common import save  # noqa: E402
+
+_COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple")
+
+
+def polarization_figures(result: dict, out: Path, title: str) -> list[Path]:
+    """accuracy_vs_rank.png (mean, min and max over chips per format, float and ideal-quantized lines),
+    accuracy_vs_fit_images.png (at the fit rank), recovered_per_chip.png, energy_vs_rank.png."""
+    fmts = result["formats"]
+    ranks = result["ranks"]
+    paths = []
+
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for i, (f, v) in enumerate(fmts.items()):
+        col = _COLORS[i % len(_COLORS)]
+        acc = np.array([[p["by_rank"][str(r)]["accuracy"] for r in ranks] for p in v["per_chip"]]) * 100
+        x = np.arange(len(ranks))
+        ax.plot(x, acc.mean(0), "o-", color=col, label=f"{f}: mean of {acc.shape[0]} chips")
+        ax.fill_between(x, acc.min(0), acc.max(0), color=col, alpha=0.15)
+        ax.axhline(v["ideal_accuracy"] * 100, color=col, ls=":", lw=1, label=f"{f}: ideal (no read-out error)")
+    ax.axhline(next(iter(fmts.values()))["float_accuracy"] * 100, color="k", ls="--", lw=1, label="float")
+    ax.set_xticks(np.arange(len(ranks)), [str(r) for r in ranks])
+    ax.set_xlabel("recovery path rank per layer (0 = main path alone)")
+    ax.set_ylabel("accuracy [%]")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    paths.append(save(fig, out / "accuracy_vs_rank.png", tight=True))
+
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    sizes = result["fit_images"]
+    for i, (f, v) in enumerate(fmts.items()):
+        col = _COLORS[i % len(_COLORS)]
+        acc = np.array([[p["by_fit"][str(s)]["accuracy"] for s in sizes] for p in v["per_chip"]]) * 100
+        ax.plot(sizes, acc.mean(0), "o-", color=col, label=f"{f}, rank {result['fit_rank']}")
+        ax.fill_between(sizes, acc.min(0), acc.max(0), color=col, alpha=0.15)
+        main = np.mean([p["by_rank"]["0"]["accuracy"] for p in v["per_chip"]]) * 100
+        ax.axhline(main, color=col, ls=":", lw=1, label=f"{f}: main path alone")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel(f"training images the paths are fitted on (of {result.get('train_split_size', '?')})")
+    ax.set_ylabel("accuracy [%]")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    paths.append(save(fig, out / "accuracy_vs_fit_images.png", tight=True))
+
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    w = 0.8 / max(1, len(fmts))
+    for i, (f, v) in enumerate(fmts.items()):
+        r = str(result["fit_rank"]) if str(result["fit_rank"]) in v["summary"]["recovered_fraction_per_chip"] else \
+            str(ranks[-1])
+        fr = [np.nan if x is None else 100 * x for x in v["summary"]["recovered_fraction_per_chip"][r]]
+        ax.bar(np.arange(len(fr)) + i * w, fr, w, color=_COLORS[i % len(_COLORS)], label=f"{f}, rank {r}")
+    ax.axhline(100, color="k", lw=1, ls="--")
+    ax.set_xlabel("chip")
+    ax.set_ylabel("variation loss recovered [%]\n(acc. with paths - main) / (ideal - main)")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3, axis="y")
+    paths.append(save(fig, out / "recovered_per_chip.png", tight=True))
+
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for i, (f, v) in enumerate(fmts.items()):
+        col = _COLORS[i % len(_COLORS)]
+        s = v["summary"]["by_rank"]
+        main = np.array([(s[str(r)]["cim_energy_per_inference_J"] - s[str(r)]["recovery_energy_per_inference_J"]) * 1e9
+                         for r in ranks])
+        rec = np.array([s[str(r)]["recovery_energy_per_inference_J"] * 1e9 for r in ranks])
+        x = np.arange(len(ranks)) + i * w
+        ax.bar(x, main, w, color=col, alpha=0.5, label=f"{f}: CiM main path")
+        ax.bar(x, rec, w, bottom=main, color=col, label=f"{f}: recovery paths (digital)")
+    ax.set_xticks(np.arange(len(ranks)) + w * (len(fmts) - 1) / 2, [str(r) for r in ranks])
+    ax.set_xlabel("recovery path rank per layer")
+    ax.set_ylabel("energy of the CiM layers per inference [nJ]")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3, axis="y")
+    paths.append(save(fig, out / "energy_vs_rank.png", tight=True))
+    plt.close("all")
+    return paths
+
+
+def dub_figure(result: dict, path, title: str) -> Path:
+    """ADC energy per inference (per-crossbar resolution, filled; per-layer as the executor ran it, open) against
+    accuracy (mean, with the chips' min / max) for the dense model and every pruned one."""
+    fig, ax = plt.subplots(figsize=(7, 4.4))
+    style = {"dense": ("k", "s"), "dub": ("tab:blue", "o"), "dub_unbalanced": ("tab:green", "D"),
+             "magnitude": ("tab:orange", "^")}
+    seen = set()
+    for r in result["runs"]:
+        col, mk = style.get(r["method"], ("tab:gray", "o"))
+        acc = np.array(r["accuracy_per_chip"]) * 100
+        e = r["adc_energy_per_crossbar_resolution_J"] * 1e9
+        lab = {"dense": "dense (5-bit SAR)", "dub": "D.U.B.", "dub_unbalanced": "D.U.B. cut, no balance term",
+               "magnitude": "magnitude pruning"}[r["method"]]
+        ax.errorbar([e], [acc.mean()], yerr=[[acc.mean() - acc.min()], [acc.max() - acc.mean()]], color=col,
+                    marker=mk, ls="none", capsize=3, label=None if lab in seen else lab + " (per-crossbar bits)")
+        ax.plot([r["adc_energy_per_inference_J"] * 1e9], [acc.mean()], marker=mk, mfc="none", color=col, ls="none",
+                label=None if lab in seen else lab + " (per-layer bits, as run)")
+        seen.add(lab)
+        if r["method"] != "dense":
+            ax.annotate(f"{r['keep']}/{result['rows']}", (e, acc.mean()), textcoords="offset points", xytext=(5, 4),
+                        fontsize=7, color=col)
+    ax.set_xlabel("ADC energy per inference [nJ]")
+    ax.set_ylabel("accuracy [%]")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return save(fig, path, tight=True)

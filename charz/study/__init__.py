@@ -1,0 +1,11 @@
+"""Published methods on the executor (``charz study METHOD``): each a module with ``add_arguments(parser)``
+and ``run(args) -> int`` (the command) beside its library functions. Adding one: a module here and a line in
+:data:`METHODS`."""
+
+METHODS = {
+    "polarization": ("charz.study.polarization_cli", "neural precision polarization: a low-precision main path on "
+                                                     "the CiM column plus low-rank digital recovery paths"),
+    "dub": ("charz.study.dub_cli", "D.U.B. crossbar-attuned pruning: fewer converter bits per crossbar, beside "
+                                   "magnitude pruning (PyTorch)"),
+}
+"""Method name -> (its command module, a one-line summary)."""
