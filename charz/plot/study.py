@@ -15,6 +15,14 @@ from .common import save  # noqa: E402
 _COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple")
 
 
+def _finish(fig, ax, title: str, ylabel: str, path, grid_axis: str = "both") -> Path:
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3, axis=grid_axis)
+    ax.legend(fontsize=7)
+    return save(fig, path, tight=True)
+
+
 def polarization_figures(result: dict, out: Path, title: str) -> list[Path]:
     """accuracy_vs_rank.png (mean, min and max over chips per format, float and ideal-quantized lines),
     accuracy_vs_fit_images.png (at the fit rank), recovered_per_chip.png, energy_vs_rank.png."""
@@ -33,11 +41,7 @@ def polarization_figures(result: dict, out: Path, title: str) -> list[Path]:
     ax.axhline(next(iter(fmts.values()))["float_accuracy"] * 100, color="k", ls="--", lw=1, label="float")
     ax.set_xticks(np.arange(len(ranks)), [str(r) for r in ranks])
     ax.set_xlabel("recovery path rank per layer (0 = main path alone)")
-    ax.set_ylabel("accuracy [%]")
-    ax.set_title(title, fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    paths.append(save(fig, out / "accuracy_vs_rank.png", tight=True))
+    paths.append(_finish(fig, ax, title, "accuracy [%]", out / "accuracy_vs_rank.png"))
 
     fig, ax = plt.subplots(figsize=(7, 4.2))
     sizes = result["fit_images"]
@@ -50,11 +54,7 @@ def polarization_figures(result: dict, out: Path, title: str) -> list[Path]:
         ax.axhline(main, color=col, ls=":", lw=1, label=f"{f}: main path alone")
     ax.set_xscale("log", base=2)
     ax.set_xlabel(f"training images the paths are fitted on (of {result.get('train_split_size', '?')})")
-    ax.set_ylabel("accuracy [%]")
-    ax.set_title(title, fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    paths.append(save(fig, out / "accuracy_vs_fit_images.png", tight=True))
+    paths.append(_finish(fig, ax, title, "accuracy [%]", out / "accuracy_vs_fit_images.png"))
 
     fig, ax = plt.subplots(figsize=(7, 4.2))
     w = 0.8 / max(1, len(fmts))
@@ -64,12 +64,11 @@ def polarization_figures(result: dict, out: Path, title: str) -> list[Path]:
         fr = [np.nan if x is None else 100 * x for x in v["summary"]["recovered_fraction_per_chip"][r]]
         ax.bar(np.arange(len(fr)) + i * w, fr, w, color=_COLORS[i % len(_COLORS)], label=f"{f}, rank {r}")
     ax.axhline(100, color="k", lw=1, ls="--")
+    n_chips = len(next(iter(fmts.values()))["per_chip"])
+    ax.set_xticks(np.arange(n_chips) + w * (len(fmts) - 1) / 2, [str(c) for c in range(n_chips)])
     ax.set_xlabel("chip")
-    ax.set_ylabel("variation loss recovered [%]\n(acc. with paths - main) / (ideal - main)")
-    ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7)
-    ax.grid(alpha=0.3, axis="y")
-    paths.append(save(fig, out / "recovered_per_chip.png", tight=True))
+    paths.append(_finish(fig, ax, title, "variation loss recovered [%]\n(acc. with paths - main) / (ideal - main)",
+                         out / "recovered_per_chip.png", "y"))
 
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for i, (f, v) in enumerate(fmts.items()):
@@ -83,11 +82,8 @@ def polarization_figures(result: dict, out: Path, title: str) -> list[Path]:
         ax.bar(x, rec, w, bottom=main, color=col, label=f"{f}: recovery paths (digital)")
     ax.set_xticks(np.arange(len(ranks)) + w * (len(fmts) - 1) / 2, [str(r) for r in ranks])
     ax.set_xlabel("recovery path rank per layer")
-    ax.set_ylabel("energy of the CiM layers per inference [nJ]")
-    ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7)
-    ax.grid(alpha=0.3, axis="y")
-    paths.append(save(fig, out / "energy_vs_rank.png", tight=True))
+    paths.append(_finish(fig, ax, title, "energy of the CiM layers per inference [nJ]", out / "energy_vs_rank.png",
+                         "y"))
     plt.close("all")
     return paths
 
@@ -114,8 +110,4 @@ def dub_figure(result: dict, path, title: str) -> Path:
             ax.annotate(f"{r['keep']}/{result['rows']}", (e, acc.mean()), textcoords="offset points", xytext=(5, 4),
                         fontsize=7, color=col)
     ax.set_xlabel("ADC energy per inference [nJ]")
-    ax.set_ylabel("accuracy [%]")
-    ax.set_title(title, fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    return save(fig, path, tight=True)
+    return _finish(fig, ax, title, "accuracy [%]", path)
