@@ -125,3 +125,24 @@ def test_the_command_refuses_bad_keeps_and_models(tmp_path):
     assert one_line_error(r) and "powers of two" in r.stderr
     r = charz("study", "dub", "--model", "x.onnx", "--dataset", "mnist", "--out", str(tmp_path / "b"))
     assert one_line_error(r)
+
+
+def test_the_report_and_figure_show_every_run(tmp_path):
+    from charz.plot.study import dub_figure
+    from charz.study.dub_cli import markdown
+
+    def run(method, keep, acc, e, exb, sp):
+        return {"label": f"{method} keep {keep}/16", "method": method, "keep": keep, "sparsity": sp,
+                "accuracy_mean": acc, "accuracy_std": 0.001, "accuracy_per_chip": [acc - 0.001, acc + 0.001],
+                "adc_energy_per_inference_J": e, "adc_energy_per_crossbar_resolution_J": exb,
+                "adc_reduction": 90e-9 / e, "adc_reduction_per_crossbar": 88e-9 / exb, "analog_tops_per_watt": 7.0,
+                "layers": {} if method == "dense" else {"fc": {"bits": 3, "lut_bits": 3, "full_scale_k": keep}}}
+
+    res = {"chips": 2, "n_test_images": 100, "n_train_images": 500, "rows": 16, "options": {"calibration": "trim"},
+           "adc_luts": {"3": {"energy_J": 18e-15}, "5": {"energy_J": 40e-15}},
+           "runs": [run("dense", 16, 0.99, 90e-9, 88e-9, 0.0), run("dub", 4, 0.985, 41e-9, 40e-9, 0.75),
+                    run("magnitude", 4, 0.98, 62e-9, 53e-9, 0.75)]}
+    md = markdown(res, "t")
+    assert "dub keep 4/16" in md and "2.20x" in md and "7.13" in md and "3 / 3 / 4" in md
+    png = dub_figure(res, tmp_path / "f.png", "t")
+    assert png.stat().st_size > 10_000

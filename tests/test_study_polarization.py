@@ -163,7 +163,7 @@ def test_the_sequential_fit_sees_the_upstream_paths(digits):
     assert list(ad) == ["fc1", "fc2"]
 
 
-def test_a_small_study_recovers_the_read_out_loss(digits):
+def test_a_small_study_recovers_the_read_out_loss(digits, tmp_path):
     model, train, test = digits
     lut = "lut/ptm16hp/adc_sar5"
     res = pz.run_study(model, test, (train[0][:64], train[1][:64]), formats=("int4",), ranks=(0, 4),
@@ -180,6 +180,15 @@ def test_a_small_study_recovers_the_read_out_loss(digits):
     assert s["4"]["recovery_macs_per_inference"] == 4 * 128 + 4 * 74
     assert all(x is not None and x > 0.3 for x in v["summary"]["recovered_fraction_per_chip"]["4"])
     json.dumps(res)
+    # the report and the figures the command writes
+    from charz.plot.study import polarization_figures
+    from charz.study.polarization_cli import markdown
+
+    md = markdown({**res, "train_split_size": 1437}, "t")
+    assert "| 4 |" in md and "464" in md and "of 1437" in md
+    pngs = polarization_figures(res, tmp_path, "t")
+    assert [p.name for p in pngs] == ["accuracy_vs_rank.png", "accuracy_vs_fit_images.png", "recovered_per_chip.png",
+                                      "energy_vs_rank.png"] and all(p.stat().st_size > 10_000 for p in pngs)
 
 
 def test_the_command_checks_its_options_and_keeps_a_finished_study(tmp_path):
