@@ -74,3 +74,16 @@ def test_the_latch_lut_gives_ternary_decisions_with_each_columns_thresholds():
     kp2, kn2 = hcim.partial_sums(np.full((2, 32), 15), np.full((32, 2), 7), 32, 4, 4)  # 32-row tiles
     with pytest.raises(ParameterError, match="active cells"):
         hcim.ternary_lut(kp2, kn2, model)
+
+
+def test_the_report_lists_every_read_out_with_its_energy():
+    from charz.study.hcim_cli import markdown
+
+    runs = [{"label": "SAR 4-bit (trim)", "accuracy_mean": 0.93, "accuracy_std": 0.02, "cim_energy_J":
+             {"array": 0.4e-9, "readout": 13.3e-9}, "cim_energy_total_J": 13.7e-9, "cim_tops_per_watt": 43.4},
+            {"label": "HCiM, nominal latches", "accuracy_mean": 0.983, "accuracy_std": 0.0, "cim_energy_J":
+             {"latches": 3.7e-9, "scale_adds": 3.1e-9}, "cim_energy_total_J": 6.8e-9, "cim_tops_per_watt": 87.8}]
+    md = markdown({"chips": 4, "n_test_images": 1000, "epochs": 2, "n_train_images": 10000,
+                   "latch_lut": {"vdd": 0.8}, "add_energy_J": 30e-15, "runs": runs, "published": "up to 28 %"}, "t")
+    assert "| HCiM, nominal latches | 98.30 ± 0.00 % | 6.800 | latches 3.700, scale_adds 3.100 | 87.8 |" in md
+    assert "30 fJ (assumed)" in md and "up to 28 %" in md

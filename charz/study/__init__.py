@@ -7,5 +7,7 @@ METHODS = {
                                                      "the CiM column plus low-rank digital recovery paths"),
     "dub": ("charz.study.dub_cli", "D.U.B. crossbar-attuned pruning: fewer converter bits per crossbar, beside "
                                    "magnitude pruning (PyTorch)"),
+    "hcim": ("charz.study.hcim_cli", "HCiM: ADC-less ternary partial sums with trained scale factors, beside the "
+                                     "converter read-out (PyTorch)"),
 }
 """Method name -> (its command module, a one-line summary)."""
