@@ -76,7 +76,8 @@ def test_the_latch_lut_gives_ternary_decisions_with_each_columns_thresholds():
         hcim.ternary_lut(kp2, kn2, model)
 
 
-def test_the_report_lists_every_read_out_with_its_energy():
+def test_the_report_lists_every_read_out_with_its_energy(tmp_path):
+    from charz.plot.study import hcim_figure
     from charz.study.hcim_cli import markdown
 
     runs = [{"label": "SAR 4-bit (trim)", "accuracy_mean": 0.93, "accuracy_std": 0.02, "cim_energy_J":
@@ -87,3 +88,6 @@ def test_the_report_lists_every_read_out_with_its_energy():
                    "latch_lut": {"vdd": 0.8}, "add_energy_J": 30e-15, "runs": runs, "published": "up to 28 %"}, "t")
     assert "| HCiM, nominal latches | 98.30 ± 0.00 % | 6.800 | latches 3.700, scale_adds 3.100 | 87.8 |" in md
     assert "30 fJ (assumed)" in md and "up to 28 %" in md
+    for r, accs in zip(runs, ([0.92, 0.94], [0.983])):
+        r["accuracy_per_chip"] = accs
+    assert hcim_figure({"runs": runs}, tmp_path / "f.png", "t").stat().st_size > 10_000

@@ -111,3 +111,22 @@ def dub_figure(result: dict, path, title: str) -> Path:
                         fontsize=7, color=col)
     ax.set_xlabel("ADC energy per inference [nJ]")
     return _finish(fig, ax, title, "accuracy [%]", path)
+
+
+def hcim_figure(result: dict, path, title: str) -> Path:
+    """Energy of the CiM layers per inference against accuracy (mean, chips' min / max): the converter read-outs
+    and HCiM."""
+    fig, ax = plt.subplots(figsize=(7, 4.4))
+    for r in result["runs"]:
+        acc = np.array(r["accuracy_per_chip"]) * 100
+        hc = r["label"].startswith("HCiM")
+        col = ("tab:green" if "nominal" in r["label"] else "tab:blue") if hc else "tab:gray"
+        e = r["cim_energy_total_J"] * 1e9
+        ax.errorbar([e], [acc.mean()], yerr=[[acc.mean() - acc.min()], [acc.max() - acc.mean()]], color=col,
+                    marker="o" if hc else "s", ls="none", capsize=3)
+        ax.annotate(r["label"], (e, acc.mean()), textcoords="offset points", xytext=(6, -10), fontsize=7, color=col)
+    ax.set_xlabel("energy of the CiM layers per inference [nJ]")
+    ax.set_ylabel("accuracy [%]")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    return save(fig, path, tight=True)

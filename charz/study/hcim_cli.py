@@ -104,8 +104,12 @@ def run(args) -> int:
     title = f"HCiM: {ctx.model.stem} on {ctx.test.description}"
     (ctx.out / "result.json").write_text(json.dumps(res, indent=1, default=str))
     (ctx.out / "study.md").write_text(markdown(res, title))
+    from ..plot.study import hcim_figure
+
+    hcim_figure(res, ctx.out / "energy_vs_accuracy.png", title)
     print(markdown(res, title))
-    for p in ("result.json", "study.md", f"{args.model}_hcim.onnx", f"{args.model}_hcim_layers.npz"):
+    for p in ("result.json", "study.md", "energy_vs_accuracy.png", f"{args.model}_hcim.onnx",
+              f"{args.model}_hcim_layers.npz"):
         print(f"wrote {ctx.out / p}")
     return 0
 
