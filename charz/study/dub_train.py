@@ -241,8 +241,8 @@ def run_study(model_name: str, test, train_data, *, keeps=(8, 4, 2), methods=("d
 
     options = dict(options or {})
     luts = adc_luts(pdk)
-    full = max(b for b in luts if b <= math.ceil(math.log2(rows + 1))) if any(
-        b <= math.ceil(math.log2(rows + 1)) for b in luts) else max(luts)
+    need = math.ceil(math.log2(rows + 1))  # a dense column: rows + 1 levels
+    full = min((b for b in luts if b >= need), default=max(luts))
     plan, _ = en.make_plan(str(_zoo_path(model_name)), test[0], test[1], default_mapping("cim", "digital"),
                            calib_images=train_data[0], calib_count=calib_count)
     cim = [n for n, lp in plan.layers.items() if lp.backend == "cim"]
@@ -263,8 +263,7 @@ def run_study(model_name: str, test, train_data, *, keeps=(8, 4, 2), methods=("d
             conv = rows_[n]["conversions_per_image"]
             bits = (dub.crossbar_bits(masks[n], rows) if masks is not None else
                     np.full(-(-plan.layers[n].K // rows), full))
-            xb += conv / bits.size * sum(energy[min(x for x in energy if x >= max(int(b), min(energy)))]
-                                         for b in bits if b > 0)
+            xb += dub.converter_energy(bits, 1, energy) * conv / bits.size  # each crossbar its own resolution
         run = {"label": label, "accuracy_mean": r["accuracy_mean"], "accuracy_std": r["accuracy_std"],
                "accuracy_per_chip": r["accuracy_per_chip"], "ideal_accuracy": r["ideal_accuracy"],
                "float_accuracy": r["float_accuracy"], "adc_energy_per_inference_J": adc,
