@@ -52,3 +52,26 @@ def test_the_trained_layers_and_the_executors_adapters_compute_the_same_read_out
 def test_the_command_refuses_a_model_it_cannot_train(tmp_path):
     r = charz("study", "hcim", "--model", "resnet20x", "--dataset", "mnist", "--out", str(tmp_path / "a"))
     assert one_line_error(r)
+
+
+def test_hardware_aware_training_is_reproducible_and_differs_from_nominal():
+    pytest.importorskip("torch")
+    from onnx import numpy_helper
+
+    from charz.blocks.wht.model import WhtModel
+    from charz.core.lut import LUT, find_default
+    from charz.datasets import load
+    from charz.study import dub_train as dt
+    from charz.study import hcim_train as ht
+
+    latch = WhtModel.from_lut(LUT.load(find_default("ptm16hp", "wht16")), vdd=0.8)
+    tr = load("mnist", "train", limit=64)
+    nodes = ["/7/Gemm"]
+
+    def weights(**kw):
+        t = ht.train("lenet5", tr.images, tr.labels, nodes, latch, epochs=1, batch=32, log=lambda s: None, **kw)
+        return {i.name: numpy_helper.to_array(i) for i in dt.onnx_proto(t.onnx).graph.initializer}["7.weight"]
+
+    a, b = weights(hardware_aware=True), weights(hardware_aware=True)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, weights())

@@ -27,6 +27,9 @@ def add_arguments(p) -> None:
     p.add_argument("--adc-bits", default="3,4,5,6", help="converter resolutions of the baselines (default 3,4,5,6)")
     p.add_argument("--latch-lut", default=None, help="wht_column LUT of the latch pair (default <pdk>/wht16)")
     p.add_argument("--vdd", type=float, default=0.8, help="the latch LUT's supply (default 0.8 V, on its grid)")
+    p.add_argument("--hardware-aware", action="store_true",
+                   help="train against a chip drawn afresh at every step (the latches' Monte Carlo thresholds) "
+                        "instead of the nominal decisions")
 
 
 def run(args) -> int:
@@ -57,7 +60,7 @@ def run(args) -> int:
                            calib_images=ctx.fit.images, calib_count=ctx.calib_count)
     cim = [n for n, lp in plan.layers.items() if lp.backend == "cim"]
     cim_ops = 2 * sum(plan.layers[n].macs_per_image for n in cim)
-    res = {"method": "hcim", "chips": args.chips, "n_test_images": int(test[0].shape[0]),
+    res = {"method": "hcim", "hardware_aware": args.hardware_aware, "chips": args.chips, "n_test_images": int(test[0].shape[0]),
            "n_train_images": int(ctx.fit.images.shape[0]), "epochs": args.epochs, "cim_layers": cim,
            "latch_lut": latch.describe(), "add_energy_J": ht.ADD_ENERGY_J, "runs": []}
     kw = dict(chips=args.chips, seed=args.seed, calib_images=ctx.fit.images, calib_count=ctx.calib_count)
@@ -75,7 +78,7 @@ def run(args) -> int:
                             "cim_energy_J": e, "ideal_accuracy": r["ideal_accuracy"]})
         print(f"  SAR {b}-bit: {100 * r['accuracy_mean']:.2f} %, CiM layers {sum(e.values()) * 1e9:.3f} nJ", flush=True)
     tr = ht.train(args.model, ctx.fit.images, ctx.fit.labels, cim, latch, epochs=args.epochs, seed=args.seed,
-                  log=lambda s: print(s, flush=True))
+                  hardware_aware=args.hardware_aware, log=lambda s: print(s, flush=True))
     (ctx.out / f"{args.model}_hcim.onnx").write_bytes(tr.onnx)
     np.savez(ctx.out / f"{args.model}_hcim_layers.npz",
              **{f"{n}|{k}": np.asarray(v) for n, r in tr.layers.items() for k, v in r.items()})
@@ -117,7 +120,8 @@ def run(args) -> int:
 def markdown(res: dict, title: str) -> str:
     """The comparison table and the published figure with the reasons for the difference."""
     lines = [f"# {title}", "", f"{res['chips']} chips, {res['n_test_images']} test images; W4A4 everywhere; HCiM "
-             f"trained {res['epochs']} epochs on {res['n_train_images']} training images; latch pair "
+             f"trained {res['epochs']} epochs on {res['n_train_images']} training images"
+             f"{' against a fresh chip every step' if res.get('hardware_aware') else ' on nominal latches'}; latch pair "
              f"{res['latch_lut'].get('vdd')} V wht_column LUT; scale-factor add {res['add_energy_J'] * 1e15:.0f} fJ "
              "(assumed).", "",
              "| read-out | accuracy (mean ± std) | CiM layers [nJ / inference] | of which | CiM-layer TOPS/W |",

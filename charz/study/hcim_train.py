@@ -46,7 +46,8 @@ class Trained:
     module: object = None
 
 
-def _torch_layer(torch, base, x_scale: float, x_bits: int, w_bits: int, rows: int, q_table, alpha0):
+def _torch_layer(torch, base, x_scale: float, x_bits: int, w_bits: int, rows: int, q_table, alpha0,
+                 latch=None, rng=None):
     """The HCiM replacement of one Conv2d / Linear *base* (module doc)."""
     nn = torch.nn
     F = torch.nn.functional
@@ -84,7 +85,10 @@ def _torch_layer(torch, base, x_scale: float, x_bits: int, w_bits: int, rows: in
             with torch.no_grad():
                 kp, kn = hcim.partial_sums(X.detach().round().numpy().astype(np.int64),
                                            wq.detach().round().T.numpy().astype(np.int64), rows, x_bits, w_bits)
-                q = self.q_table[torch.from_numpy(kp.astype(np.int64)), torch.from_numpy(kn.astype(np.int64))]
+                if self.training and rng is not None:  # hardware-aware: a fresh chip's latches every step
+                    q = torch.from_numpy(hcim.ternary_lut(kp, kn, latch, rng).astype(np.float32))
+                else:
+                    q = self.q_table[torch.from_numpy(kp.astype(np.int64)), torch.from_numpy(kn.astype(np.int64))]
                 p = 2.0 ** torch.arange(q.shape[0], dtype=torch.float32)
                 s = 2.0 ** torch.arange(q.shape[1], dtype=torch.float32)
                 qs = torch.einsum("p,s,pstbn->stbn", p, s, q)
@@ -101,10 +105,12 @@ def _torch_layer(torch, base, x_scale: float, x_bits: int, w_bits: int, rows: in
 
 
 def train(model_name: str, images, labels, cim_nodes, latch_model, *, x_bits: int = 4, w_bits: int = 4, rows: int = 16,
-          epochs: int = 2, seed: int = 0, batch: int = 128, lr: float = 1e-3, log=print) -> Trained:
+          epochs: int = 2, seed: int = 0, batch: int = 128, lr: float = 1e-3, hardware_aware: bool = False,
+          log=print) -> Trained:
     """Quantization-aware training of *model_name*'s CiM layers (*cim_nodes*) for the HCiM read-out of the latch
-    model *latch_model* (a :class:`charz.blocks.wht.model.WhtModel`; its nominal decisions), on the training
-    *images* / *labels*. Returns :class:`Trained`."""
+    model *latch_model* (a :class:`charz.blocks.wht.model.WhtModel`; its nominal decisions, or with
+    *hardware_aware* the decisions of a chip drawn afresh at every training step, its latch thresholds from the
+    LUT's Monte Carlo spread), on the training *images* / *labels*. Returns :class:`Trained`."""
     from onnx import numpy_helper
 
     from ..network import zoo
@@ -129,7 +135,7 @@ def train(model_name: str, images, labels, cim_nodes, latch_model, *, x_bits: in
         module.eval()(x_all[:batch])
     for h in hooks:
         h.remove()
-    for pname in names:
+    for li, pname in enumerate(names):
         mname = pname.rsplit(".", 1)[0]
         base = mods[mname]
         xin = seen[pname]
@@ -137,7 +143,8 @@ def train(model_name: str, images, labels, cim_nodes, latch_model, *, x_bits: in
             raise ParameterError(f"layer {by_param[pname]}: its inputs are signed; HCiM here takes unsigned "
                                  f"activations (after a ReLU)")
         x_scale = max(float(np.percentile(xin.numpy(), X_PERCENTILE)), 1e-12) / ((1 << x_bits) - 1)
-        layer = _torch_layer(torch, base, x_scale, x_bits, w_bits, rows, q_table, np.ones((1, 1, 1)))
+        layer = _torch_layer(torch, base, x_scale, x_bits, w_bits, rows, q_table, np.ones((1, 1, 1)), latch_model,
+                             np.random.default_rng([seed, 1000 + li]) if hardware_aware else None)
         with torch.no_grad():  # alpha from the least-squares scales of this batch
             wq, _ = layer.quantized()
             if isinstance(base, torch.nn.Conv2d):
