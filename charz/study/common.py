@@ -26,6 +26,17 @@ class Context:
     dataset: str
 
 
+def int_list(text: str, flag: str) -> list[int]:
+    """Comma-separated integers of option *flag* (at least one), or a one-line ParameterError."""
+    try:
+        v = [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise ParameterError(f"{flag} {text!r}: give comma-separated integers") from None
+    if not v:
+        raise ParameterError(f"{flag} {text!r}: give at least one integer")
+    return v
+
+
 def add_common(p, default_options: str) -> None:
     """--model, --dataset, --out, --force, --images, --chips, --seed, --set, --first-last, --calib-images, --pdk."""
     p.add_argument("--model", required=True, metavar="NAME|FILE.onnx", help="the network (see `charz models`)")

@@ -37,11 +37,8 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     """Check the options, run the study, write OUT/result.json, OUT/study.md and the PNG. Returns 0."""
-    try:
-        keeps = [int(k) for k in args.keep.split(",") if k.strip()]
-        epochs = tuple(int(e) for e in args.epochs.split(","))
-    except ValueError:
-        raise ParameterError("--keep and --epochs take comma-separated integers") from None
+    keeps = common.int_list(args.keep, "--keep")
+    epochs = tuple(common.int_list(args.epochs, "--epochs"))
     if not keeps or any(k < 1 or k > 16 or k & (k - 1) for k in keeps):
         raise ParameterError(f"--keep {args.keep}: powers of two from 1 to 16")
     if len(epochs) != 2 or min(epochs) < 0:

@@ -41,10 +41,7 @@ def run(args) -> int:
     from ..network.mapping import default_mapping
     from . import hcim_train as ht
 
-    try:
-        bits = [int(b) for b in args.adc_bits.split(",") if b.strip()]
-    except ValueError:
-        raise ParameterError(f"--adc-bits {args.adc_bits}: comma-separated integers") from None
+    bits = common.int_list(args.adc_bits, "--adc-bits")
     if args.epochs < 0 or args.train_images < 1:
         raise ParameterError("--epochs must be >= 0 and --train-images >= 1")
     if args.model not in zoo.MODELS:

@@ -218,14 +218,14 @@ def fit_path(m: Moments, rank: int, weight: np.ndarray | None = None) -> tuple[n
 
 def recovery_adapter(A: np.ndarray, B: np.ndarray, energy_per_mac: float = bk.DIGITAL_MAC_ENERGY_J):
     """The executor adapter of one layer's path: ``y + (x A) B`` and its digital MACs' energy."""
-    A32, B32 = A.astype(np.float64), B.astype(np.float64)
+    A64, B64 = A.astype(np.float64), B.astype(np.float64)
     per_row = A.shape[1] * (A.shape[0] + B.shape[1])
 
     def f(x2d, y):
         macs = int(x2d.shape[0]) * per_row
         if A.shape[1] == 0:
             return y, Cost()
-        out = np.asarray(y, np.float64) + (np.asarray(x2d, np.float64) @ A32) @ B32
+        out = np.asarray(y, np.float64) + (np.asarray(x2d, np.float64) @ A64) @ B64
         return out.astype(np.asarray(y).dtype, copy=False), Cost(energy={"recovery": macs * energy_per_mac},
                                                                   counters={"recovery_macs": macs})
     return f

@@ -42,24 +42,14 @@ def add_arguments(p) -> None:
                    help=f"the rank of the fit-images sweep (default {pz.DEFAULT_FIT_RANK})")
 
 
-def _ints(text: str, flag: str) -> list[int]:
-    try:
-        v = [int(t) for t in text.split(",") if t.strip()]
-    except ValueError:
-        raise ParameterError(f"{flag} {text!r}: give comma-separated integers") from None
-    if not v:
-        raise ParameterError(f"{flag} {text!r}: give at least one integer")
-    return v
-
-
 def run(args) -> int:
     """Check the options, run the study, write OUT/result.json, OUT/study.md and the PNGs. Returns 0."""
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]
     bad = [f for f in formats if f not in pz.FORMATS]
     if bad or not formats:
         raise ParameterError(f"--formats {args.formats!r}: use {', '.join(pz.FORMATS)}")
-    ranks = _ints(args.ranks, "--ranks")
-    sizes = _ints(args.fit_images, "--fit-images")
+    ranks = common.int_list(args.ranks, "--ranks")
+    sizes = common.int_list(args.fit_images, "--fit-images")
     if min(ranks) < 0 or min(sizes) < 1 or args.fit_rank < 1:
         raise ParameterError("--ranks must be >= 0, --fit-images and --fit-rank >= 1")
     ctx = common.prepare(args, fit_count=max(sizes), default_luts=DEFAULT_LUTS)
