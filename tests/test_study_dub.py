@@ -9,7 +9,10 @@ import pytest
 
 from charz.core.errors import ParameterError
 from charz.study import dub
+from charz.network.zoo import MODELS_DIR
 from helpers import charz, one_line_error
+
+LENET5 = MODELS_DIR / "lenet5.onnx"
 
 ROWS = 16
 
@@ -106,18 +109,19 @@ def test_fine_tuning_keeps_the_structure_in_the_written_model():
 
     tr = load("mnist", "train", limit=256)
     nodes = ["/3/Conv", "/7/Gemm"]
-    p = dt.train("lenet5", tr.images, tr.labels, nodes, method="dub", keep=4, epochs=(1, 1), log=lambda s: None)
+    p = dt.train(LENET5, tr.images, tr.labels, nodes, method="dub", keep=4, epochs=(1, 1), log=lambda s: None)
     proto = dt.onnx_proto(p.onnx)
     inits = {i.name: numpy_helper.to_array(i) for i in proto.graph.initializer}
-    assert set(p.masks) == {"3.weight", "7.weight"}
-    for name, mask in p.masks.items():
+    assert set(p.masks) == set(nodes)
+    for node, mask in p.masks.items():
+        name = {"/3/Conv": "3.weight", "/7/Gemm": "7.weight"}[node]
         w2 = inits[name].reshape(inits[name].shape[0], -1).T
         assert np.all(w2[~mask] == 0) and np.all(dub.column_counts(w2 != 0, ROWS) <= 4)
         assert np.all(dub.column_counts(mask, ROWS)[:-1] == 4)
     assert not np.all(inits["0.weight"] == 0)  # the first layer is not pruned
-    q = dt.train("lenet5", tr.images, tr.labels, nodes, method="magnitude", keep=4, epochs=(0, 0),
+    q = dt.train(LENET5, tr.images, tr.labels, nodes, method="magnitude", keep=4, epochs=(0, 0),
                  log=lambda s: None)
-    assert abs(np.mean(q.masks["7.weight"]) - 0.25) < 1e-3
+    assert abs(np.mean(q.masks["/7/Gemm"]) - 0.25) < 1e-3
 
 
 def test_the_command_refuses_bad_keeps_and_models(tmp_path):
@@ -125,6 +129,17 @@ def test_the_command_refuses_bad_keeps_and_models(tmp_path):
     assert one_line_error(r) and "powers of two" in r.stderr
     r = charz("study", "dub", "--model", "x.onnx", "--dataset", "mnist", "--out", str(tmp_path / "b"))
     assert one_line_error(r)
+    r = charz("study", "dub", "--model", "lenet5", "--dataset", "mnist", "--out", str(tmp_path / "c"), "--lr", "0")
+    assert one_line_error(r) and "--lr" in r.stderr
+
+
+def test_a_model_whose_graph_cannot_be_trained_is_refused_before_anything_runs(tmp_path):
+    pytest.importorskip("torch")
+    out = tmp_path / "vit"
+    r = charz("study", "dub", "--model", "vit_mnist", "--dataset", "mnist", "--out", str(out), "--train-images", "16",
+              "--images", "8")
+    assert one_line_error(r) and "not a training operator" in r.stderr
+    assert not (out / "result.json").exists()
 
 
 def test_the_report_and_figure_show_every_run(tmp_path):

@@ -6,7 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from charz.network.zoo import MODELS_DIR
 from helpers import charz, one_line_error
+
+LENET5 = MODELS_DIR / "lenet5.onnx"
 
 
 def test_the_trained_layers_and_the_executors_adapters_compute_the_same_read_out():
@@ -21,7 +24,7 @@ def test_the_trained_layers_and_the_executors_adapters_compute_the_same_read_out
     latch = WhtModel.from_lut(LUT.load(find_default("ptm16hp", "wht16")), vdd=0.8)
     tr = load("mnist", "train", limit=256)
     nodes = ["/3/Conv", "/7/Gemm", "/9/Gemm"]
-    t = ht.train("lenet5", tr.images, tr.labels, nodes, latch, epochs=1, log=lambda s: None)
+    t = ht.train(LENET5, tr.images, tr.labels, nodes, latch, epochs=1, log=lambda s: None)
     assert set(t.layers) == set(nodes)
     r = t.layers["/7/Gemm"]
     assert r["alpha"].shape == (3, 25, 120) and r["w_int"].shape == (400, 120) and np.abs(r["w_int"]).max() <= 7
@@ -69,7 +72,7 @@ def test_hardware_aware_training_is_reproducible_and_differs_from_nominal():
     nodes = ["/7/Gemm"]
 
     def weights(**kw):
-        t = ht.train("lenet5", tr.images, tr.labels, nodes, latch, epochs=1, batch=32, log=lambda s: None, **kw)
+        t = ht.train(LENET5, tr.images, tr.labels, nodes, latch, epochs=1, batch=32, log=lambda s: None, **kw)
         return {i.name: numpy_helper.to_array(i) for i in dt.onnx_proto(t.onnx).graph.initializer}["7.weight"]
 
     a, b = weights(hardware_aware=True), weights(hardware_aware=True)

@@ -37,6 +37,25 @@ def int_list(text: str, flag: str) -> list[int]:
     return v
 
 
+DEFAULT_LR = 1e-3
+
+
+def add_lr(p) -> None:
+    """--lr of a study that trains (Adam)."""
+    p.add_argument("--lr", type=float, default=DEFAULT_LR,
+                   help=f"Adam learning rate of the training (default {DEFAULT_LR:g}; a model without batch norms "
+                        f"such as the shipped ResNet-20, whose batch norms are folded, diverges there: give ~3e-5)")
+
+
+def check_lr(lr: float) -> float:
+    """*lr* if it is a positive finite number, else a one-line ParameterError."""
+    import math
+
+    if not (math.isfinite(lr) and 0 < lr < 1):
+        raise ParameterError(f"--lr {lr}: give a learning rate between 0 and 1, e.g. 1e-3")
+    return lr
+
+
 def add_common(p, default_options: str) -> None:
     """--model, --dataset, --out, --force, --images, --chips, --seed, --set, --first-last, --calib-images, --pdk."""
     p.add_argument("--model", required=True, metavar="NAME|FILE.onnx", help="the network (see `charz models`)")

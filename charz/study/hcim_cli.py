@@ -11,7 +11,7 @@ import numpy as np
 from ..core.errors import ParameterError
 from . import common
 
-DESCRIPTION = ("HCiM (arXiv 2403.13577): the CiM layers of a shipped model are trained (PyTorch) for ADC-less "
+DESCRIPTION = ("HCiM (arXiv 2403.13577): the CiM layers of an ONNX model (shipped or yours) are trained (PyTorch) for ADC-less "
                "read-out: each column pair's partial sum is a ternary decision of the WHT latch pair (its wht_column "
                "LUT) times a trained per-column scale factor added digitally. Evaluated on the executor per chip (each "
                "chip's latch thresholds), beside the same network read out by the SAR LUTs of 3 to 6 bits (trim on); "
@@ -24,6 +24,7 @@ def add_arguments(p) -> None:
     """The method's own options."""
     p.add_argument("--epochs", type=int, default=2, help="quantization-aware training epochs (default 2)")
     p.add_argument("--train-images", type=int, default=10000, help="training images (default 10000)")
+    common.add_lr(p)
     p.add_argument("--adc-bits", default="3,4,5,6", help="converter resolutions of the baselines (default 3,4,5,6)")
     p.add_argument("--latch-lut", default=None, help="wht_column LUT of the latch pair (default <pdk>/wht16)")
     p.add_argument("--vdd", type=float, default=0.8, help="the latch LUT's supply (default 0.8 V, on its grid)")
@@ -42,28 +43,27 @@ def run(args) -> int:
     from . import hcim_train as ht
 
     bits = common.int_list(args.adc_bits, "--adc-bits")
+    lr = common.check_lr(args.lr)
     if args.epochs < 0 or args.train_images < 1:
         raise ParameterError("--epochs must be >= 0 and --train-images >= 1")
-    if args.model not in zoo.MODELS:
-        raise ParameterError(f"--model {args.model}: HCiM training starts from a shipped zoo model "
-                             f"({', '.join(zoo.MODELS)})")
-    zoo._torch()
+    zoo._torch()  # a one-line error before anything runs when PyTorch is missing
     latch = WhtModel.from_lut(LUT.load(args.latch_lut or find_default(args.pdk, "wht16")), vdd=args.vdd)
     ctx = common.prepare(args, fit_count=args.train_images)
+    ht.load_module(ctx.model)  # refused here, before the baselines run, when its graph cannot be trained
     wq = {"w_bits": 4, "x_bits": 4}
     t0 = time.time()
     test = (ctx.test.images, ctx.test.labels)
-    plan, _ = en.make_plan(str(zoo.MODELS_DIR / f"{args.model}.onnx"), *test, default_mapping("cim", "digital"),
+    plan, _ = en.make_plan(str(ctx.model), *test, default_mapping("cim", "digital"),
                            calib_images=ctx.fit.images, calib_count=ctx.calib_count)
     cim = [n for n, lp in plan.layers.items() if lp.backend == "cim"]
     cim_ops = 2 * sum(plan.layers[n].macs_per_image for n in cim)
     res = {"method": "hcim", "hardware_aware": args.hardware_aware, "chips": args.chips, "n_test_images": int(test[0].shape[0]),
-           "n_train_images": int(ctx.fit.images.shape[0]), "epochs": args.epochs, "cim_layers": cim,
+           "n_train_images": int(ctx.fit.images.shape[0]), "epochs": args.epochs, "lr": lr, "cim_layers": cim,
            "latch_lut": latch.describe(), "add_energy_J": ht.ADD_ENERGY_J, "runs": []}
     kw = dict(chips=args.chips, seed=args.seed, calib_images=ctx.fit.images, calib_count=ctx.calib_count)
     for b in bits:
         lut = str(find_default(args.pdk, f"adc_sar{b}"))
-        r = en.evaluate_model(str(zoo.MODELS_DIR / f"{args.model}.onnx"), *test,
+        r = en.evaluate_model(str(ctx.model), *test,
                               default_mapping("cim", "digital", adc_lut=lut, calibration="trim", **wq), **kw)
         e = {}
         for row in r["layers"]:
@@ -74,10 +74,11 @@ def run(args) -> int:
                             "accuracy_mean": r["accuracy_mean"], "accuracy_std": r["accuracy_std"],
                             "cim_energy_J": e, "ideal_accuracy": r["ideal_accuracy"]})
         print(f"  SAR {b}-bit: {100 * r['accuracy_mean']:.2f} %, CiM layers {sum(e.values()) * 1e9:.3f} nJ", flush=True)
-    tr = ht.train(args.model, ctx.fit.images, ctx.fit.labels, cim, latch, epochs=args.epochs, seed=args.seed,
-                  hardware_aware=args.hardware_aware, log=lambda s: print(s, flush=True))
-    (ctx.out / f"{args.model}_hcim.onnx").write_bytes(tr.onnx)
-    np.savez(ctx.out / f"{args.model}_hcim_layers.npz",
+    tr = ht.train(ctx.model, ctx.fit.images, ctx.fit.labels, cim, latch, epochs=args.epochs, seed=args.seed,
+                  hardware_aware=args.hardware_aware, lr=lr, log=lambda s: print(s, flush=True))
+    stem = ctx.model.stem
+    (ctx.out / f"{stem}_hcim.onnx").write_bytes(tr.onnx)
+    np.savez(ctx.out / f"{stem}_hcim_layers.npz",
              **{f"{n}|{k}": np.asarray(v) for n, r in tr.layers.items() for k, v in r.items()})
     hplan, _ = en.make_plan(tr.onnx, *test, default_mapping("cim", "digital", columns="ideal"),
                             calib_images=ctx.fit.images, calib_count=ctx.calib_count)
@@ -108,8 +109,7 @@ def run(args) -> int:
 
     hcim_figure(res, ctx.out / "energy_vs_accuracy.png", title)
     print(markdown(res, title))
-    for p in ("result.json", "study.md", "energy_vs_accuracy.png", f"{args.model}_hcim.onnx",
-              f"{args.model}_hcim_layers.npz"):
+    for p in ("result.json", "study.md", "energy_vs_accuracy.png", f"{stem}_hcim.onnx", f"{stem}_hcim_layers.npz"):
         print(f"wrote {ctx.out / p}")
     return 0
 
@@ -117,7 +117,8 @@ def run(args) -> int:
 def markdown(res: dict, title: str) -> str:
     """The comparison table and the published figure with the reasons for the difference."""
     lines = [f"# {title}", "", f"{res['chips']} chips, {res['n_test_images']} test images; W4A4 everywhere; HCiM "
-             f"trained {res['epochs']} epochs on {res['n_train_images']} training images"
+             f"trained {res['epochs']} epochs on {res['n_train_images']} training images (Adam, learning rate "
+             f"{res.get('lr', 1e-3):g})"
              f"{' against a fresh chip every step' if res.get('hardware_aware') else ' on nominal latches'}; latch pair "
              f"{res['latch_lut'].get('vdd')} V wht_column LUT; scale-factor add {res['add_energy_J'] * 1e15:.0f} fJ "
              "(assumed).", "",

@@ -25,7 +25,7 @@ import numpy as np
 from ..behavior.interfaces import Cost
 from ..core.errors import ParameterError
 from . import hcim
-from .dub_train import cim_params, load_module, onnx_proto
+from .dub_train import load_module
 
 ADD_ENERGY_J = 0.03e-12
 """ASSUMED energy of one scale-factor add (an 8-bit add at 45 nm, 0.9 V: M. Horowitz, ISSCC 2014), per nonzero
@@ -94,7 +94,9 @@ def _torch_layer(torch, base, x_scale: float, x_bits: int, w_bits: int, rows: in
                 qs = torch.einsum("p,s,pstbn->stbn", p, s, q)
             hc = torch.einsum("stn,stbn->bn", self.alpha, qs)
             y = hc + exact - exact.detach()
-            y = y * (self.x_scale * s_w)[None, :] + self.base.bias[None, :]
+            y = y * (self.x_scale * s_w)[None, :]
+            if self.base.bias is not None:
+                y = y + self.base.bias[None, :]
             if conv:
                 ho = (h + 2 * self.base.padding[0] - self.base.kernel_size[0]) // self.base.stride[0] + 1
                 wo = (w_ + 2 * self.base.padding[1] - self.base.kernel_size[1]) // self.base.stride[1] + 1
@@ -104,43 +106,41 @@ def _torch_layer(torch, base, x_scale: float, x_bits: int, w_bits: int, rows: in
     return HcimLayer()
 
 
-def train(model_name: str, images, labels, cim_nodes, latch_model, *, x_bits: int = 4, w_bits: int = 4, rows: int = 16,
+def train(model, images, labels, cim_nodes, latch_model, *, x_bits: int = 4, w_bits: int = 4, rows: int = 16,
           epochs: int = 2, seed: int = 0, batch: int = 128, lr: float = 1e-3, hardware_aware: bool = False,
           log=print) -> Trained:
-    """Quantization-aware training of *model_name*'s CiM layers (*cim_nodes*) for the HCiM read-out of the latch
-    model *latch_model* (a :class:`charz.blocks.wht.model.WhtModel`; its nominal decisions, or with
+    """Quantization-aware training of the CiM layers (*cim_nodes*) of ONNX *model* (a path) for the HCiM read-out
+    of the latch model *latch_model* (a :class:`charz.blocks.wht.model.WhtModel`; its nominal decisions, or with
     *hardware_aware* the decisions of a chip drawn afresh at every training step, its latch thresholds from the
     LUT's Monte Carlo spread), on the training *images* / *labels*. Returns :class:`Trained`."""
-    from onnx import numpy_helper
-
-    from ..network import zoo
+    from ..network import torch_graph, zoo
 
     torch = zoo._torch()
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     if latch_model.n_rows != rows:
         raise ParameterError(f"the latch LUT has {latch_model.n_rows} rows, the crossbars {rows}")
-    module, proto, pre = load_module(model_name)
-    names = cim_params(proto, cim_nodes)
-    by_param = dict(zip(names, cim_nodes))
-    x_all = torch.from_numpy(zoo.preprocess(np.asarray(images), pre))
+    module, proto, inputs = load_module(model)
+    x_all = torch.from_numpy(inputs(images))
     y_all = torch.from_numpy(np.array(labels, dtype=np.int64))
     q_table = np.nan_to_num(latch_model.nominal_q("ternary"), nan=0.0)
     # the inputs of every CiM layer on a calibration batch (float network): their scales and alpha's start
     seen = {}
-    mods = dict(module.named_modules())
-    hooks = [mods[n.rsplit(".", 1)[0]].register_forward_hook(
-        lambda m, inp, out, n=n: seen.__setitem__(n, inp[0].detach())) for n in names]
+    for node in cim_nodes:
+        base = module.base(node)
+        if isinstance(base, torch.nn.Conv2d) and (base.groups != 1 or base.dilation != (1, 1)):
+            raise ParameterError(f"layer {node}: a grouped or dilated convolution; HCiM here maps plain ones")
+    hooks = [module.base(n).register_forward_hook(
+        lambda m, inp, out, n=n: seen.__setitem__(n, inp[0].detach())) for n in cim_nodes]
     with torch.no_grad():
         module.eval()(x_all[:batch])
     for h in hooks:
         h.remove()
-    for li, pname in enumerate(names):
-        mname = pname.rsplit(".", 1)[0]
-        base = mods[mname]
-        xin = seen[pname]
+    for li, node in enumerate(cim_nodes):
+        base = module.base(node)
+        xin = seen[node]
         if float(xin.min()) < 0:
-            raise ParameterError(f"layer {by_param[pname]}: its inputs are signed; HCiM here takes unsigned "
+            raise ParameterError(f"layer {node}: its inputs are signed; HCiM here takes unsigned "
                                  f"activations (after a ReLU)")
         x_scale = max(float(np.percentile(xin.numpy(), X_PERCENTILE)), 1e-12) / ((1 << x_bits) - 1)
         layer = _torch_layer(torch, base, x_scale, x_bits, w_bits, rows, q_table, np.ones((1, 1, 1)), latch_model,
@@ -157,8 +157,7 @@ def train(model_name: str, images, labels, cim_nodes, latch_model, *, x_bits: in
                                        x_bits, w_bits)
             q = q_table[kp, kn].astype(np.int8)
             layer.alpha = torch.nn.Parameter(torch.from_numpy(hcim.fit_scales(q, kp, kn).astype(np.float32)))
-        parent_name, _, child = mname.rpartition(".")
-        setattr(mods[parent_name] if parent_name else module, child, layer)
+        module.set_layer(node, layer)
     opt = torch.optim.Adam(module.parameters(), lr=lr)
     loss_fn = torch.nn.CrossEntropyLoss()
     history, t0 = [], time.perf_counter()
@@ -181,24 +180,14 @@ def train(model_name: str, images, labels, cim_nodes, latch_model, *, x_bits: in
             f"{100 * history[-1]['train_accuracy']:.2f} %")
     module.eval()
     layers = {}
-    mods = dict(module.named_modules())
-    state = {}
-    for pname in names:
-        lay = mods[pname.rsplit(".", 1)[0]]
+    for node in cim_nodes:
+        lay = module.layer(node)
         wq, s_w = lay.quantized()
-        layers[by_param[pname]] = {"x_scale": lay.x_scale, "w_scale": s_w.detach().numpy().astype(np.float64),
-                                   "w_int": wq.detach().round().T.numpy().astype(np.int64),
-                                   "alpha": lay.alpha.detach().numpy().astype(np.float64), "x_bits": x_bits,
-                                   "w_bits": w_bits, "rows": rows}
-        state[pname] = lay.base.weight.detach().numpy()
-        state[pname.rsplit(".", 1)[0] + ".bias"] = lay.base.bias.detach().numpy()
-    for k, v in module.state_dict().items():
-        if not k.endswith("alpha") and ".base." not in k:
-            state.setdefault(k, v.numpy())
-    out = onnx_proto(proto.SerializeToString())
-    for init in out.graph.initializer:
-        if init.name in state:
-            init.CopyFrom(numpy_helper.from_array(np.asarray(state[init.name], np.float32), init.name))
+        layers[node] = {"x_scale": lay.x_scale, "w_scale": s_w.detach().numpy().astype(np.float64),
+                        "w_int": wq.detach().round().T.numpy().astype(np.int64),
+                        "alpha": lay.alpha.detach().numpy().astype(np.float64), "x_bits": x_bits,
+                        "w_bits": w_bits, "rows": rows}
+    out = torch_graph.write_back(proto, module.onnx_state())
     return Trained(out.SerializeToString(), layers, history, time.perf_counter() - t0, module)
 
 
