@@ -7,7 +7,7 @@ ngspice), ``model*.py`` (behavior fed by its LUTs), ``plots*.py`` (figures), ``c
 commands, if any). ``README.md`` in this folder is the checklist for adding one.
 """
 
-from . import adc, bitcell, cim_column, comparator, td_mac, wht
+from . import adc, bitcell, cam, cim_column, comparator, td_mac, wht
 from .base import Block, Registry
 
 REGISTRY = Registry([
@@ -17,6 +17,7 @@ REGISTRY = Registry([
     adc.BLOCK,
     wht.BLOCK,
     td_mac.BLOCK,
+    cam.BLOCK,
 ])
 """Every block family, in the order ``charz characterize`` lists their kinds."""
 
