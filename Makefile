@@ -66,6 +66,7 @@ luts: setup
 	$(BIN)/charz characterize cim_column --pdk ptm16hp --vdd 0.6:0.8:3 --temp 27,85 --t-pulse 50p,100p --mc 100 --force -o lut/ptm16hp/cim_column
 	$(BIN)/charz characterize comparator --pdk ptm16hp --vdd 0.6:0.8:3 --temp 0,27,85 --mc 50 --seed 1 --force -o lut/ptm16hp/comparator
 	$(BIN)/charz characterize cam_sram --pdk ptm16hp --vdd 0.7,0.75,0.8 --bits 16 --mc 32 --seed 1 --force -o lut/ptm16hp/cam_sram16
+	$(BIN)/charz characterize cam_mtj --pdk ptm16hp --vdd 0.8 --bits 3 --mc 16 --seed 1 --force -o lut/ptm16hp/cam_mtj
 
 # the converter LUTs committed in lut/ (the report reads them: charz report digitizers; see lut/README.md for times)
 luts-adc: setup

@@ -67,11 +67,12 @@ class Kind:
     TD_ACC = "td_acc"
     TD_ARBITER = "td_arbiter"
     CAM_SRAM = "cam_sram"
+    CAM_MTJ = "cam_mtj"
 
 
 KINDS = (Kind.BITCELL6T, Kind.BITCELL8T, Kind.CIM_COLUMN, Kind.COMPARATOR, Kind.ADC_SAR, Kind.ADC_MI_SAR,
          Kind.ADC_FLASH, Kind.ADC_HYBRID, Kind.WHT_COLUMN, Kind.TD_DELAY, Kind.TD_TDC, Kind.TD_ACC, Kind.TD_ARBITER,
-         Kind.CAM_SRAM)
+         Kind.CAM_SRAM, Kind.CAM_MTJ)
 """Every LUT kind, in the order ``charz characterize`` lists its blocks."""
 ADC_KINDS = (Kind.ADC_SAR, Kind.ADC_MI_SAR, Kind.ADC_FLASH, Kind.ADC_HYBRID)
 """The converter kinds (the LUT contract of :mod:`charz.blocks.adc.model`)."""

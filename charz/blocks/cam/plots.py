@@ -20,6 +20,7 @@ from ...core.errors import LUTError  # noqa: E402
 from ...core.lut import LUT, Kind  # noqa: E402
 from ...plot.common import mc_note, save  # noqa: E402
 from .model import CamModel  # noqa: E402
+from .model_mtj import MtjCamModel, quantized_activation  # noqa: E402
 
 BLOCK = Kind.CAM_SRAM
 PARTS = (("energy_precharge", "match-line precharge", "tab:blue"),
@@ -188,11 +189,129 @@ def plot_wrong_winner(lut: LUT, path, vdd=None, temp=None) -> Path:
     return save(fig, path)
 
 
+# ---- cam_mtj ----------------------------------------------------------------------------------------------
+def _mtj_point(lut: LUT) -> tuple[float, float, int, int]:
+    v, t = _vdd(lut, None), _temp(lut, None)
+    i = int(np.argmin(np.abs(lut.axis("vdd").values - v)))
+    j = int(np.argmin(np.abs(lut.axis("temp").values - t)))
+    return v, t, i, j
+
+
+def _mtj_head(lut: LUT, what: str) -> str:
+    c, p = lut.conditions, lut.provenance
+    return (f"{p.get('pdk', '?')} MTJ analog CAM cell, {c.get('bits', '?')} MTJs per branch (R_P "
+            f"{c.get('r_p', 0) / 1e3:g} kOhm, TMR0 {100 * c.get('tmr0', 0):g} %, V_h {c.get('v_half', 0):g} V, "
+            f"sigma_R {100 * c.get('sigma_r', 0):g} %): {what}")
+
+
+def plot_mtj_edges(lut: LUT, path) -> Path:
+    """Left: the lower and upper match-window edges against the programmed state (nominal), each with its
+    Monte Carlo range and +-1 sigma band. Right: the edges' sigma and the step to the next state's edge."""
+    if lut.block != Kind.CAM_MTJ:
+        raise LUTError(f"this plot needs a '{Kind.CAM_MTJ}' LUT, got '{lut.block}'")
+    v, t, i, j = _mtj_point(lut)
+    s = lut.axis("state").values
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12.0, 4.8), gridspec_kw={"width_ratios": [1.3, 1.0]})
+    for b, col, mk, dx in (("lo", "tab:blue", "o", -0.08), ("hi", "tab:red", "s", 0.08)):
+        nom = lut.slice(f"edge_{b}", vdd=v, temp=t)
+        label = "lower edge lo (ML released above)" if b == "lo" else "upper edge hi (ML discharged above)"
+        ax.plot(s + dx, nom, mk + "-", color=col, label=f"{label}, nominal")
+        if f"edge_{b}" in lut.samples:
+            smp = lut.sample_slice(f"edge_{b}", vdd=v, temp=t)
+            mean, sig = np.nanmean(smp, axis=-1), np.nanstd(smp, axis=-1, ddof=1)
+            ax.fill_between(s + dx, np.nanmin(smp, axis=-1), np.nanmax(smp, axis=-1), color=col, alpha=0.12, lw=0)
+            ax.fill_between(s + dx, mean - sig, mean + sig, color=col, alpha=0.3, lw=0)
+            ax2.plot(s, 1e3 * sig, mk + "-", color=col, label=f"sigma(edge {b})")
+        ax2.plot(s[:-1] + 0.5, 1e3 * np.diff(np.sort(nom)), mk + "--", color=col, alpha=0.7,
+                 label=f"step between sorted nominal {b} edges")
+    ax.set_xlabel("programmed state s = sum 2^j b_j (b_j = 1: MTJ j antiparallel)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylabel("data-line voltage at the edge [V]")
+    ax.set_title("match-window edges; a row (s_lo, s_hi) matches lo[s_lo] <= V_DL < hi[s_hi]", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left", title="shaded: +-1 sigma and range" if lut.samples else None,
+              title_fontsize=8)
+    ax2.set_xlabel("programmed state")
+    ax2.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax2.set_ylabel("[mV]")
+    ax2.set_title("edge spread against the step between edges", fontsize=9)
+    ax2.grid(alpha=0.3)
+    ax2.legend(fontsize=8)
+    fig.suptitle(_mtj_head(lut, f"VDD {v:g} V, {t:g} °C; {mc_note(lut, 'cells')}"), fontsize=9)
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def plot_mtj_transfer(lut: LUT, path) -> Path:
+    """Both testbench match lines at the sense instant against the data-line voltage for a few states
+    (nominal): ``ml_lo`` rises through VDD / 2 at the lower edge, ``ml_hi`` falls at the upper edge."""
+    v, t, i, j = _mtj_point(lut)
+    dl = np.asarray(lut.arrays["dl_grid"])
+    lo, hi = np.asarray(lut.arrays["v_ml_lo"])[i, j], np.asarray(lut.arrays["v_ml_hi"])[i, j]
+    S = lo.shape[0]
+    show = sorted({0, S // 3, (2 * S) // 3, S - 1})
+    fig, ax = plt.subplots(figsize=(11.0, 4.8))
+    colors = plt.cm.viridis(np.linspace(0.05, 0.85, len(show)))
+    for s, col in zip(show, colors):
+        ax.plot(dl, lo[s], "-", color=col, lw=1.6, label=f"state {s}: ml_lo (lo branch)")
+        ax.plot(dl, hi[s], "--", color=col, lw=1.6, label=f"state {s}: ml_hi (hi branch)")
+    ax.axhline(v / 2, color="k", lw=0.8, ls=":")
+    e = np.concatenate([lut.slice("edge_lo", vdd=v, temp=t), lut.slice("edge_hi", vdd=v, temp=t)])
+    e = e[np.isfinite(e)]
+    x0, x1 = (max(dl[0], e.min() - 0.25), min(dl[-1], e.max() + 0.25)) if e.size else (dl[0], dl[-1])
+    ax.set_xlim(x0, x1)
+    ax.text(x0, v / 2, " VDD / 2: the edge", fontsize=8, va="bottom")
+    ax.set_xlabel("data-line (search input) voltage [V]")
+    ax.set_ylabel("match line at the sense instant [V]")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7.5, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.set_title(_mtj_head(lut, f"\nmatch lines vs input, VDD {v:g} V, {t:g} °C, nominal"), fontsize=9)
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def plot_mtj_lookup(lut: LUT, path, out_bits: int = 2) -> Path:
+    """The model's lookup of a ReLU quantized to 2^out_bits codes over the nominal edge range: the target
+    code, a nominal chip and three drawn chips (code -1: no row matched), with the rows' nominal windows."""
+    v, t, _, _ = _mtj_point(lut)
+    model = MtjCamModel.from_lut(lut, vdd=v, temp=t)
+    a, b = float(model.edge_lo.min()), float(model.edge_hi.max())
+    target = quantized_activation("relu", out_bits, (a, b))
+    plan = model.plan(target, (a, b))
+    x = np.linspace(a - 0.05, b + 0.05, 800)
+    fig, ax = plt.subplots(figsize=(9.0, 4.8))
+    ax.plot(x, np.where((x >= a) & (x < b), target(x), np.nan), color="k", lw=2.5, alpha=0.35, label="target code")
+    nom = model.lookup(x, model.nominal_chip(plan.states), plan.codes)
+    ax.plot(x, nom.code, color="tab:blue", lw=1.5, label="nominal chip")
+    rng = np.random.default_rng(0)
+    if model.dev["lo"][1] is not None:
+        for k in range(3):
+            chip = model.draw(plan.states.shape[0], plan.states, rng)
+            r = model.lookup(x, chip, plan.codes)
+            ax.plot(x, r.code + 0.06 * (k + 1), lw=0.9, alpha=0.8, label=f"drawn chip {k + 1} (offset +{0.06 * (k + 1):.2f})")
+    for (s_lo, s_hi), c in zip(plan.states, plan.codes):
+        ax.annotate(f"({s_lo},{s_hi})", (0.5 * (model.edge_lo[s_lo] + model.edge_hi[s_hi]), c + 0.25), fontsize=7,
+                    ha="center")
+    ax.set_xlabel("data-line (search input) voltage [V]")
+    ax.set_ylabel("output code (-1: no row matches)")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
+    ax.set_title(_mtj_head(lut, f"\nReLU to {1 << out_bits} codes: rows (s_lo, s_hi) chosen from the nominal "
+                                f"windows; VDD {v:g} V"), fontsize=9)
+    fig.tight_layout()
+    return save(fig, path)
+
+
 def plot_lut(lut: LUT, out, stem: str = "cam") -> list[Path]:
-    """Write the CAM LUT's figures to folder *out* as ``STEM_*.png`` (transfer curve, energy, and the
-    match-line transients and wrong-winner probability when the LUT has transients and Monte Carlo); returns
-    the paths written."""
+    """Write the CAM LUT's figures to folder *out* as ``STEM_*.png`` (``cam_sram``: transfer curve, energy, and
+    the match-line transients and wrong-winner probability when the LUT has transients and Monte Carlo;
+    ``cam_mtj``: window edges with their Monte Carlo band, match lines vs input, a quantized-ReLU lookup);
+    returns the paths written."""
     out = Path(out)
+    if isinstance(lut, LUT) and lut.block == Kind.CAM_MTJ:
+        return [plot_mtj_edges(lut, out / f"{stem}_edges.png"), plot_mtj_transfer(lut, out / f"{stem}_ml_vs_input.png"),
+                plot_mtj_lookup(lut, out / f"{stem}_lookup.png")]
     written = [plot_transfer(lut, out / f"{stem}_transfer.png"), plot_energy(lut, out / f"{stem}_energy.png")]
     if "wave_ml" in lut.arrays:
         written.append(plot_transients(lut, out / f"{stem}_transients.png"))
