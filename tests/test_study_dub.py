@@ -124,6 +124,19 @@ def test_fine_tuning_keeps_the_structure_in_the_written_model():
     assert abs(np.mean(q.masks["/7/Gemm"]) - 0.25) < 1e-3
 
 
+def test_kept_counts_share_the_first_stage_and_give_what_separate_runs_give():
+    pytest.importorskip("torch")
+    from charz.datasets import load
+    from charz.study import dub_train as dt
+
+    tr = load("mnist", "train", limit=256)
+    kw = dict(method="dub", epochs=(1, 1), batch=64, log=lambda s: None)
+    shared = dt.train_keeps(LENET5, tr.images, tr.labels, ["/7/Gemm"], keeps=(8, 2), **kw)
+    alone = dt.train(LENET5, tr.images, tr.labels, ["/7/Gemm"], keep=2, **kw)
+    assert shared[1].onnx == alone.onnx and shared[1].history == alone.history
+    assert shared[0].onnx != alone.onnx
+
+
 def test_the_command_refuses_bad_keeps_and_models(tmp_path):
     r = charz("study", "dub", "--model", "lenet5", "--dataset", "mnist", "--out", str(tmp_path / "a"), "--keep", "3")
     assert one_line_error(r) and "powers of two" in r.stderr

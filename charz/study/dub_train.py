@@ -76,14 +76,26 @@ def load_module(model):
 def train(model, train_images, train_labels, cim_nodes, *, method: str, keep: int, rows: int = 16,
           epochs=DEFAULT_EPOCHS, seed: int = 0, batch: int = 128, lr: float = 1e-3, batchnorm: bool = False,
           log=print) -> Pruned:
+    """:func:`train_keeps` for one kept count."""
+    return train_keeps(model, train_images, train_labels, cim_nodes, method=method, keeps=(keep,), rows=rows,
+                       epochs=epochs, seed=seed, batch=batch, lr=lr, batchnorm=batchnorm, log=log)[0]
+
+
+def train_keeps(model, train_images, train_labels, cim_nodes, *, method: str, keeps, rows: int = 16,
+                epochs=DEFAULT_EPOCHS, seed: int = 0, batch: int = 128, lr: float = 1e-3, batchnorm: bool = False,
+                log=print) -> list[Pruned]:
     """Fine-tune ONNX *model* (a path) on the training images (uint8 as :mod:`charz.datasets` gives them) and prune the
-    layers *cim_nodes*: ``method="dub"`` keeps *keep* weights per column of every crossbar of *rows* rows
+    layers *cim_nodes*, once per kept count of *keeps*: ``method="dub"`` keeps *keep* weights per column of every crossbar of *rows* rows
     (:func:`charz.study.dub.dub_mask`) after a first stage with the balance regularizer; ``"magnitude"`` keeps
     the largest ``keep / rows`` of each layer's weights (:func:`charz.study.dub.magnitude_mask`) after a first
     stage without it. Both first stages carry the same L1 term; both end with masked fine-tuning. *batchnorm*:
     train with a batch norm after every convolution (:meth:`~charz.network.torch_graph.GraphModule.add_batchnorm`,
-    folded back when written), for a model whose batch norms were folded away."""
-    from ..network import torch_graph, zoo
+    folded back when written), for a model whose batch norms were folded away. The first stage does not depend
+    on the kept count: it runs once and every cut starts from its state (weights, optimizer, random generators),
+    so each model is what a separate run would give; its time is counted in the first model's seconds."""
+    import copy
+
+    from ..network import zoo
 
     if method not in METHODS:
         raise ParameterError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
@@ -133,23 +145,47 @@ def train(model, train_images, train_labels, cim_nodes, *, method: str, keep: in
                         params[n].mul_(m)
         return tot / x_all.shape[0], bal / x_all.shape[0]
 
+    first = []
     for e in range(epochs[0]):
         ce, bal = epoch(None, True)
-        history.append({"stage": "regularized", "epoch": e + 1, "loss": round(ce, 5), "balance": round(bal, 3)})
-        log(f"  {method} keep {keep}/{rows}: regularized epoch {e + 1}: cross-entropy {ce:.4f}"
+        first.append({"stage": "regularized", "epoch": e + 1, "loss": round(ce, 5), "balance": round(bal, 3)})
+        log(f"  {method}: regularized epoch {e + 1}: cross-entropy {ce:.4f}"
             + (f", balance {bal:.2f}" if method == "dub" else ""))
+    snap = (copy.deepcopy(module.state_dict()), copy.deepcopy(opt.state_dict()), gen.get_state(),
+            torch.get_rng_state())
+    out = []
+    for keep in keeps:
+        module.load_state_dict(snap[0])
+        opt.load_state_dict(copy.deepcopy(snap[1]))  # Adam keeps the given tensors: a fresh copy per cut
+        gen.set_state(snap[2])
+        torch.set_rng_state(snap[3])
+        history = list(first)
+        out.append(_cut_and_tune(module, proto, params, names, masks_fn=lambda w: (
+            dub.magnitude_mask(w, 1 - keep / rows) if method == "magnitude" else dub.dub_mask(w, rows, keep)),
+            epoch=epoch, epochs=epochs[1], history=history, label=f"{method} keep {keep}/{rows}", t0=t0, log=log))
+        t0 = time.perf_counter()
+    return out
+
+
+def _cut_and_tune(module, proto, params, names, *, masks_fn, epoch, epochs, history, label, t0, log) -> Pruned:
+    """Cut the layers *names* to the masks *masks_fn* gives their (K, N) weights, fine-tune *epochs* epochs with
+    the mask held, write the model back."""
+    import torch
+
+    from ..network import torch_graph
+
     masks, masks_np = {}, {}
     with torch.no_grad():
         for n in names:
             w = _w2d(params[n]).numpy()
-            m2 = dub.magnitude_mask(w, 1 - keep / rows) if method == "magnitude" else dub.dub_mask(w, rows, keep)
+            m2 = masks_fn(w)
             masks_np[n] = m2
             masks[n] = torch.from_numpy(m2.T.reshape(params[n].shape).astype(np.float32))
             params[n].mul_(masks[n])
-    for e in range(epochs[1]):
+    for e in range(epochs):
         ce, _ = epoch(masks, False)
         history.append({"stage": "masked", "epoch": e + 1, "loss": round(ce, 5)})
-        log(f"  {method} keep {keep}/{rows}: masked epoch {e + 1}: cross-entropy {ce:.4f}")
+        log(f"  {label}: masked epoch {e + 1}: cross-entropy {ce:.4f}")
     module.eval()
     for n, m in masks_np.items():  # exact zeros where pruned (float rounding of mul_ kept them zero already)
         assert np.all(_w2d(params[n]).detach().numpy()[~m] == 0)
@@ -260,10 +296,11 @@ def run_study(model, test, train_data, *, keeps=(8, 4, 2), methods=("dub", "magn
     dense_per_layer = {n: {"adc_lut": luts[full][0]} for n in cim}
     res["runs"].append({**evaluate(str(model), dense_per_layer, "dense", None),
                         "method": "dense", "keep": rows, "sparsity": 0.0})
-    for keep in keeps:
-        for method in methods:
-            p = train(model, train_data[0], train_data[1], cim, method=method, keep=keep, rows=rows,
-                      epochs=epochs, seed=seed, lr=lr, batchnorm=batchnorm, log=log)
+    runs = {}
+    for method in methods:  # one first stage per method, shared by its kept counts (train_keeps)
+        pruned = train_keeps(model, train_data[0], train_data[1], cim, method=method, keeps=keeps, rows=rows,
+                             epochs=epochs, seed=seed, lr=lr, batchnorm=batchnorm, log=log)
+        for keep, p in zip(keeps, pruned):
             if out is not None:
                 save(p, Path(out) / "models" / f"{Path(model).stem}_{method}_keep{keep}.onnx")
             masks = p.masks
@@ -278,7 +315,8 @@ def run_study(model, test, train_data, *, keeps=(8, 4, 2), methods=("dub", "magn
                        train_seconds=p.seconds,
                        balance={n: {"column_count_std_mean": float(dub.column_counts(masks[n], rows).std(axis=1).mean())}
                                 for n in cim})
-            res["runs"].append(run)
+            runs[keep, method] = run
+    res["runs"] += [runs[k, m] for k in keeps for m in methods]  # the table's order: by kept count
     dense = res["runs"][0]
     for r in res["runs"]:
         r["adc_reduction"] = dense["adc_energy_per_inference_J"] / r["adc_energy_per_inference_J"]
