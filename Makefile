@@ -67,6 +67,7 @@ luts: setup
 	$(BIN)/charz characterize comparator --pdk ptm16hp --vdd 0.6:0.8:3 --temp 0,27,85 --mc 50 --seed 1 --force -o lut/ptm16hp/comparator
 	$(BIN)/charz characterize cam_sram --pdk ptm16hp --vdd 0.7,0.75,0.8 --bits 16 --mc 32 --seed 1 --force -o lut/ptm16hp/cam_sram16
 	$(BIN)/charz characterize cam_mtj --pdk ptm16hp --vdd 0.8 --bits 3 --mc 16 --seed 1 --force -o lut/ptm16hp/cam_mtj
+	$(BIN)/charz characterize dcim_add --pdk ptm16hp --vdd 0.8 --word-bits 8 --mc 16 --seed 1 --force -o lut/ptm16hp/dcim_add8
 
 # the converter LUTs committed in lut/ (the report reads them: charz report digitizers; see lut/README.md for times)
 luts-adc: setup

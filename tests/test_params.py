@@ -119,7 +119,7 @@ def _params_classes():
 def test_every_params_class_of_the_generators_uses_the_base():
     classes = _params_classes()
     params = {k: c for k, c in classes.items() if k.endswith(("Params", "Sizes"))}
-    assert len(params) == 15, sorted(params)
+    assert len(params) == 16, sorted(params)
     for name, cls in params.items():
         assert is_params_class(cls), name
         for f in dataclasses.fields(cls):

@@ -7,7 +7,7 @@ ngspice), ``model*.py`` (behavior fed by its LUTs), ``plots*.py`` (figures), ``c
 commands, if any). ``README.md`` in this folder is the checklist for adding one.
 """
 
-from . import adc, bitcell, cam, cim_column, comparator, td_mac, wht
+from . import adc, bitcell, cam, cim_column, comparator, dcim, td_mac, wht
 from .base import Block, Registry
 
 REGISTRY = Registry([
@@ -18,6 +18,7 @@ REGISTRY = Registry([
     wht.BLOCK,
     td_mac.BLOCK,
     cam.BLOCK,
+    dcim.BLOCK,
 ])
 """Every block family, in the order ``charz characterize`` lists their kinds."""
 

@@ -68,11 +68,12 @@ class Kind:
     TD_ARBITER = "td_arbiter"
     CAM_SRAM = "cam_sram"
     CAM_MTJ = "cam_mtj"
+    DCIM_ADD = "dcim_add"
 
 
 KINDS = (Kind.BITCELL6T, Kind.BITCELL8T, Kind.CIM_COLUMN, Kind.COMPARATOR, Kind.ADC_SAR, Kind.ADC_MI_SAR,
          Kind.ADC_FLASH, Kind.ADC_HYBRID, Kind.WHT_COLUMN, Kind.TD_DELAY, Kind.TD_TDC, Kind.TD_ACC, Kind.TD_ARBITER,
-         Kind.CAM_SRAM, Kind.CAM_MTJ)
+         Kind.CAM_SRAM, Kind.CAM_MTJ, Kind.DCIM_ADD)
 """Every LUT kind, in the order ``charz characterize`` lists its blocks."""
 ADC_KINDS = (Kind.ADC_SAR, Kind.ADC_MI_SAR, Kind.ADC_FLASH, Kind.ADC_HYBRID)
 """The converter kinds (the LUT contract of :mod:`charz.blocks.adc.model`)."""

@@ -27,6 +27,9 @@ def add_arguments(p) -> None:
     common.add_lr(p)
     p.add_argument("--adc-bits", default="3,4,5,6", help="converter resolutions of the baselines (default 3,4,5,6)")
     p.add_argument("--latch-lut", default=None, help="wht_column LUT of the latch pair (default <pdk>/wht16)")
+    p.add_argument("--add-lut", default=None,
+                   help="dcim_add LUT whose measured energy per add is charged per scale-factor add (default "
+                        "<pdk>/dcim_add8; without it the assumed 30 fJ of charz.study.hcim_train.ADD_ENERGY_J)")
     p.add_argument("--vdd", type=float, default=0.8, help="the latch LUT's supply (default 0.8 V, on its grid)")
     p.add_argument("--hardware-aware", action="store_true",
                    help="train against a chip drawn afresh at every step (the latches' Monte Carlo thresholds) "
@@ -48,6 +51,7 @@ def run(args) -> int:
         raise ParameterError("--epochs must be >= 0 and --train-images >= 1")
     zoo._torch()  # a one-line error before anything runs when PyTorch is missing
     latch = WhtModel.from_lut(LUT.load(args.latch_lut or find_default(args.pdk, "wht16")), vdd=args.vdd)
+    add = add_energy(args, find_default)
     ctx = common.prepare(args, fit_count=args.train_images)
     ht.load_module(ctx.model)  # refused here, before the baselines run, when its graph cannot be trained
     wq = {"w_bits": 4, "x_bits": 4}
@@ -59,7 +63,7 @@ def run(args) -> int:
     cim_ops = 2 * sum(plan.layers[n].macs_per_image for n in cim)
     res = {"method": "hcim", "hardware_aware": args.hardware_aware, "chips": args.chips, "n_test_images": int(test[0].shape[0]),
            "n_train_images": int(ctx.fit.images.shape[0]), "epochs": args.epochs, "lr": lr, "cim_layers": cim,
-           "latch_lut": latch.describe(), "add_energy_J": ht.ADD_ENERGY_J, "runs": []}
+           "latch_lut": latch.describe(), **add, "runs": []}
     kw = dict(chips=args.chips, seed=args.seed, calib_images=ctx.fit.images, calib_count=ctx.calib_count)
     for b in bits:
         lut = str(find_default(args.pdk, f"adc_sar{b}"))
@@ -87,7 +91,8 @@ def run(args) -> int:
         for c in chips:
             rr = en.run_chip(hplan, 0 if c is None else c,
                              adapters=ht.adapters(tr.layers, latch, None if c is None else
-                                                  np.random.default_rng([args.seed, c])))
+                                                  np.random.default_rng([args.seed, c]),
+                                                  add_energy=add["add_energy_J"]))
             accs.append(rr["accuracy"])
             for n in cim:
                 for k, v in rr["costs"][n].energy.items():
@@ -114,14 +119,45 @@ def run(args) -> int:
     return 0
 
 
+def add_energy(args, find_default) -> dict:
+    """The energy per scale-factor add: measured, from the ``dcim_add`` LUT of ``--add-lut`` (default
+    ``<pdk>/dcim_add8`` when it is on the LUT search path) at ``--vdd``, or the assumed
+    :data:`charz.study.hcim_train.ADD_ENERGY_J` with a printed note when no such LUT exists. Returns the
+    result.json entries ``add_energy_J``, ``add_energy_source`` and ``add_lut`` (the model's description)."""
+    from ..blocks.dcim.model import DcimAddModel
+    from ..core.errors import LUTError
+    from . import hcim_train as ht
+
+    path = args.add_lut
+    if path is None:
+        try:
+            path = find_default(args.pdk, "dcim_add8")
+        except LUTError:
+            print(f"note: no dcim_add8 LUT for {args.pdk}: the scale-factor add is charged the ASSUMED "
+                  f"{ht.ADD_ENERGY_J * 1e15:.0f} fJ (charz.study.hcim_train.ADD_ENERGY_J)", flush=True)
+            return {"add_energy_J": ht.ADD_ENERGY_J, "add_energy_source": "assumed", "add_lut": None}
+    m = DcimAddModel.from_lut(path, vdd=args.vdd)
+    d = m.describe()
+    d["lut"] = str(path)
+    return {"add_energy_J": m.energy_per_add, "add_energy_source": "measured", "add_lut": d}
+
+
+def _add_text(res: dict) -> str:
+    e = res["add_energy_J"] * 1e15
+    if res.get("add_energy_source") == "measured" and res.get("add_lut"):
+        a = res["add_lut"]
+        return (f"{e:.1f} fJ (measured: {a.get('n_bits')}-bit bitline-computing add at {a.get('vdd')} V, "
+                f"dcim_add LUT {a.get('lut')})")
+    return f"{e:.0f} fJ (assumed)"
+
+
 def markdown(res: dict, title: str) -> str:
     """The comparison table and the published figure with the reasons for the difference."""
     lines = [f"# {title}", "", f"{res['chips']} chips, {res['n_test_images']} test images; W4A4 everywhere; HCiM "
              f"trained {res['epochs']} epochs on {res['n_train_images']} training images (Adam, learning rate "
              f"{res.get('lr', 1e-3):g})"
              f"{' against a fresh chip every step' if res.get('hardware_aware') else ' on nominal latches'}; latch pair "
-             f"{res['latch_lut'].get('vdd')} V wht_column LUT; scale-factor add {res['add_energy_J'] * 1e15:.0f} fJ "
-             "(assumed).", "",
+             f"{res['latch_lut'].get('vdd')} V wht_column LUT; scale-factor add {_add_text(res)}.", "",
              "| read-out | accuracy (mean ± std) | CiM layers [nJ / inference] | of which | CiM-layer TOPS/W |",
              "|---|---|---|---|---|"]
     for r in res["runs"]:
@@ -131,5 +167,7 @@ def markdown(res: dict, title: str) -> str:
     lines += ["", f"Published: {res['published']}. Why ours differs: our converter baselines are our SPICE SAR LUTs "
               "(their energy per conversion does not halve per bit), the latch pair's energy is the WHT crossbar's "
               "column-plane energy at its own supply (0.8 V against the column's 0.7 V), and the scale-factor "
-              "adds are an assumed 8-bit add energy, not a characterized digital CiM array."]
+              + ("adds are our SPICE bitline-computing 8-bit add (6T array, two rows, static ripple-carry adder), "
+                 "one per nonzero decision." if res.get("add_energy_source") == "measured" else
+                 "adds are an assumed 8-bit add energy, not a characterized digital CiM array.")]
     return "\n".join(lines) + "\n"

@@ -11,8 +11,10 @@ Evaluation: the trained weights go back into the model's ONNX initializers; the 
 layers on ideal columns (no energy) and an adapter per layer (:func:`adapters`) that replaces their product by
 the HCiM read-out of one chip: the layer's own trained quantization, k+ / k- of the bit-plane mapping, ternary
 decisions through the latch LUT with that chip's thresholds, alpha. Its cost: every column-plane's energy from the
-LUT's energy table at its (k+, k-), and one digital add per nonzero decision at :data:`ADD_ENERGY_J` (an
-assumption: the scale-factor accumulation in a digital CiM array is not characterized in SPICE yet).
+LUT's energy table at its (k+, k-), and one digital add per nonzero decision at ``add_energy``: the study
+(:mod:`charz.study.hcim_cli`) passes the energy per add measured in SPICE (the ``dcim_add`` LUT of
+:mod:`charz.blocks.dcim`, a bitline-computing 8-bit add in a 6T array) and falls back to the assumed
+:data:`ADD_ENERGY_J` only when that LUT is missing.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ from .dub_train import load_module
 
 ADD_ENERGY_J = 0.03e-12
 """ASSUMED energy of one scale-factor add (an 8-bit add at 45 nm, 0.9 V: M. Horowitz, ISSCC 2014), per nonzero
-ternary decision; not characterized in SPICE (a digital CiM array's bitline-computing add is not built)."""
+ternary decision. The documented fallback: the study charges the energy measured by the ``dcim_add`` LUT
+(``charz characterize dcim_add``, default ``<pdk>/dcim_add8``) and uses this value only when that LUT is missing."""
 X_PERCENTILE = 99.99
 
 
