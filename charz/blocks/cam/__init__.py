@@ -6,7 +6,7 @@ their spread and the energy per search; :mod:`charz.blocks.cam.model_mtj` looks 
 of windows."""
 
 from ...core.lut import Kind
-from ..base import Block, Option
+from ..base import Block, Command, Option
 from ..bitcell import BETA_MISMATCH
 
 BLOCK = Block(
@@ -31,6 +31,27 @@ BLOCK = Block(
                          "cam_mtj: sense instant after the evaluate clock's 50 % point (default 150 ps)"),
              BETA_MISMATCH),
     model="charz.blocks.cam.model:CamModel",
+    commands=(
+        Command(verb="eval", name="mbi", run="charz.blocks.cam.commands:eval_mbi",
+                summary="memorization-based inference on MNIST in the SRAM CAM",
+                help="memorization-based inference on MNIST: G glimpses (8x8 patches at locations chosen greedily on "
+                     "the training images, 16-bit keys), each looked up by a nearest-key search in a table of R rows "
+                     "(k-modes clusters, values = log class-probabilities) on the SRAM CAM model of a cam_sram LUT; "
+                     "accuracy ideal vs chips, lookups and the energy per inference (searches from the LUT, value "
+                     "reads and adds at stated assumed energies); --compare adds LeNet-5 / ResNet-20 on the CiM "
+                     "column beside the published 2.7x / 83x; --out adds the accuracy / energy vs R PNG.",
+                options=(Option("--lut", help="cam_sram LUT path with W = 16 (default ptm16hp/cam_sram16 on the LUT "
+                                              "search path)"),
+                         Option("--glimpses", type="int", default=8, help="glimpses per image G, 1..36 (default 8)"),
+                         Option("--rows", type="int", default=64, help="rows per glimpse table R, 1..64 (default 64)"),
+                         Option("--train-images", type="int", default=10000,
+                                help="MNIST training images the tables are fitted on, 100..60000 (default 10000)"),
+                         Option("--test-images", type="int", default=2000,
+                                help="MNIST test images evaluated, 1..10000 (default 2000)"),
+                         Option("--compare", type="flag",
+                                help="also run LeNet-5 (MNIST) and ResNet-20 (CIFAR-10) on the cim backend (20 "
+                                     "images, 1 chip) for their energy per inference"))),
+    ),
 )
 """SRAM CAM row (see :mod:`charz.blocks.cam.netlist` for the circuit, :mod:`charz.blocks.cam.recipe` for the
 measurements and the LUT contract, :mod:`charz.blocks.cam.model` for the search model) and MTJ analog CAM cell
