@@ -186,6 +186,18 @@ def get(name: str, avt_mv_um: float | None = None) -> PDK:
     return dataclasses.replace(pdk, path=path).with_avt(avt_mv_um)
 
 
+def for_params(params, cls: type, pdk: PDK | None = None) -> PDK:
+    """The PDK a generator builds *params* (an instance of *cls*) with: *pdk* when given, else the card named
+    ``params.pdk``; a one-line ParameterError when *params* is not a *cls*, or the PDK is another one or has no
+    card (a generator needs its path)."""
+    if not isinstance(params, cls):
+        raise ParameterError(f"params must be {cls.__name__}, got {type(params).__name__}")
+    p = pdk if pdk is not None else get(params.pdk)
+    if p.name != params.pdk or p.path is None:
+        raise ParameterError(f"pdk {p.name!r} (card path {p.path}) does not match params.pdk {params.pdk!r}")
+    return p
+
+
 def reference(name: str) -> dict:
     """Reference figures from ../shared/pdk_models/SOURCES.md recorded in the manifest (ref_* keys)."""
     describe(name)

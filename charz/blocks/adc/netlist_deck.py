@@ -298,20 +298,11 @@ def sar_caps(params: SarParams, pdk: PDK | None = None) -> tuple[tuple[str, floa
     return circuit(params, pdk or pdkmod.describe(params.pdk)).caps
 
 
-def _pdk_for(params: SarParams, pdk: PDK | None) -> PDK:
-    if not isinstance(params, SarParams):
-        raise ParameterError(f"params must be SarParams, got {type(params).__name__}")
-    p = pdk if pdk is not None else pdkmod.get(params.pdk)
-    if p.name != params.pdk or p.path is None:
-        raise ParameterError(f"pdk {p.name!r} (card path {p.path}) does not match params.pdk {params.pdk!r}")
-    return p
-
-
 def ramp_netlist(params: SarParams, levels: Sequence[float], pdk: PDK | None = None) -> Netlist:
     """K conversions back to back, conversion m of the DC input ``levels[m]`` [V] (the input steps at
     the start of each sample phase). Saves time, v(q) and the supply / reference / clock / input
     source currents."""
-    p = _pdk_for(params, pdk)
+    p = pdkmod.for_params(params, SarParams, pdk)
     levels = check_levels(params, levels)
     k = len(levels)
     tl = timeline(params, k)

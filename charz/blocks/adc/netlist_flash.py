@@ -180,15 +180,6 @@ def save_list(bits: int) -> tuple[str, ...]:
     return tuple(out + ["i(vdd)", "i(vclk)", "i(vrefh)"])
 
 
-def _pdk_for(params: FlashParams, pdk: PDK | None) -> PDK:
-    if not isinstance(params, FlashParams):
-        raise ParameterError(f"params must be FlashParams, got {type(params).__name__}")
-    p = pdk if pdk is not None else pdkmod.get(params.pdk)
-    if p.name != params.pdk or p.path is None:
-        raise ParameterError(f"pdk {p.name!r} (card path {p.path}) does not match params.pdk {params.pdk!r}")
-    return p
-
-
 def flash_cells(params: FlashParams, p: PDK) -> tuple[list[str], list[Device]]:
     """Ladder + 2^n - 1 comparators (+ their loads): element lines and transistors."""
     n = params.n_comparators
@@ -217,7 +208,7 @@ def flash_devices(params: FlashParams, pdk: PDK | None = None) -> tuple[Device, 
 def flash_netlist(params: FlashParams, pdk: PDK | None = None) -> Netlist:
     """The converter with the input staircase of :meth:`FlashParams.levels` (one conversion per clock
     cycle). *pdk*, if given, must be the card-resolved PDK of ``params.pdk``."""
-    p = _pdk_for(params, pdk)
+    p = pdkmod.for_params(params, FlashParams, pdk)
     cp = params.comparator
     levels = params.levels()
     n = len(levels)

@@ -361,15 +361,6 @@ def save_list(params: CamParams) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _pdk_for(params: CamParams, pdk: PDK | None) -> PDK:
-    if not isinstance(params, CamParams):
-        raise ParameterError(f"params must be CamParams, got {type(params).__name__}")
-    p = pdk if pdk is not None else pdkmod.get(params.pdk)
-    if p.name != params.pdk or p.path is None:
-        raise ParameterError(f"pdk {p.name!r} (card path {p.path}) does not match params.pdk {params.pdk!r}")
-    return p
-
-
 def cam_devices(params: CamParams, pdk: PDK | None = None) -> tuple[Device, ...]:
     """The deck's transistors (the same for every stored word and key sequence): Monte Carlo draws over all."""
     p = pdk or pdkmod.describe(params.pdk)
@@ -381,7 +372,7 @@ def search_netlist(params: CamParams, stored, keys, pdk: PDK | None = None, labe
     """A deck that searches the row holding *stored* (W bits, X allowed in a ternary row) with each key of
     *keys* (cycles x W of 0 / 1), one search per cycle. *pdk*, if given, must be the card-resolved PDK of
     ``params.pdk``."""
-    p = _pdk_for(params, pdk)
+    p = pdkmod.for_params(params, CamParams, pdk)
     word = check_word(params, stored)
     keys = check_keys(params, keys)
     circ = _circuit(params, word, keys, p)

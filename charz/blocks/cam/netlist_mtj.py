@@ -323,15 +323,6 @@ def save_list(params: MtjCamParams) -> tuple[str, ...]:
             "i(vdl)", "i(vpre)", "i(vinv)", "i(vpch)", "i(ven)")
 
 
-def _pdk_for(params: MtjCamParams, pdk: PDK | None) -> PDK:
-    if not isinstance(params, MtjCamParams):
-        raise ParameterError(f"params must be MtjCamParams, got {type(params).__name__}")
-    p = pdk if pdk is not None else pdkmod.get(params.pdk)
-    if p.name != params.pdk or p.path is None:
-        raise ParameterError(f"pdk {p.name!r} (card path {p.path}) does not match params.pdk {params.pdk!r}")
-    return p
-
-
 def mtj_cam_devices(params: MtjCamParams, pdk: PDK | None = None) -> tuple[Device, ...]:
     """The deck's transistors (the same for every state and input): Monte Carlo draws ``delvto`` over all."""
     p = pdk or pdkmod.describe(params.pdk)
@@ -342,7 +333,7 @@ def search_netlist(params: MtjCamParams, s_lo: int, s_hi: int, v_in: Sequence[fl
                    label: str = "") -> Netlist:
     """A deck searching the cell programmed to (*s_lo*, *s_hi*) with each data-line voltage of *v_in* (one
     search per cycle). *pdk*, if given, must be the card-resolved PDK of ``params.pdk``."""
-    p = _pdk_for(params, pdk)
+    p = pdkmod.for_params(params, MtjCamParams, pdk)
     s_lo, s_hi = _check_states(params, s_lo, s_hi)
     v = check_inputs(params, v_in)
     circ = _circuit(params, s_lo, s_hi, v, p)

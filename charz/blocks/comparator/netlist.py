@@ -384,15 +384,6 @@ def _check_dv(dv, params: ComparatorParams, what: str = "dv") -> float:
     return v
 
 
-def _pdk_for(params: ComparatorParams, pdk: PDK | None) -> PDK:
-    if not isinstance(params, ComparatorParams):
-        raise ParameterError(f"params must be ComparatorParams, got {type(params).__name__}")
-    p = pdk if pdk is not None else pdkmod.get(params.pdk)
-    if p.name != params.pdk or p.path is None:
-        raise ParameterError(f"pdk {p.name!r} (card path {p.path}) does not match params.pdk {params.pdk!r}")
-    return p
-
-
 def comparator_devices(params: ComparatorParams, pdk: PDK | None = None) -> tuple[Device, ...]:
     """The testbench's transistors (Monte Carlo draws over all of them; the same in every testbench)."""
     p = pdk or pdkmod.describe(params.pdk)
@@ -429,7 +420,7 @@ def step_netlist(params: ComparatorParams, dv: float, n_cycles: int = 2, pdk: PD
     """A fixed differential input *dv* (V) for *n_cycles* decisions: decision time, sign and energy
     per decision (see the module docstring). *pdk*, if given, must be the card-resolved PDK of
     ``params.pdk``."""
-    p = _pdk_for(params, pdk)
+    p = pdkmod.for_params(params, ComparatorParams, pdk)
     dv = _check_dv(dv, params)
     n = _check_cycles(n_cycles)
     vcm = params.vcm
@@ -466,7 +457,7 @@ def ramp_netlist(params: ComparatorParams, v_lo: float, v_hi: float, resolution:
                  pdk: PDK | None = None) -> Netlist:
     """The differential input steps from ``v_lo`` to ``v_hi`` (V) by *resolution* volts per clock cycle,
     one decision per cycle (see :func:`ramp_levels`); saves only time, v(dp), v(dn)."""
-    p = _pdk_for(params, pdk)
+    p = pdkmod.for_params(params, ComparatorParams, pdk)
     ramp = ramp_levels(v_lo, v_hi, resolution)
     lim = 2 * min(params.vcm, params.vdd - params.vcm)
     if max(abs(ramp.v_lo), abs(ramp.v_hi)) > lim + 1e-12:

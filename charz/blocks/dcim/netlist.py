@@ -322,15 +322,6 @@ def save_list(params: DcimParams, n_pairs: int) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _pdk_for(params: DcimParams, pdk: PDK | None) -> PDK:
-    if not isinstance(params, DcimParams):
-        raise ParameterError(f"params must be DcimParams, got {type(params).__name__}")
-    p = pdk if pdk is not None else pdkmod.get(params.pdk)
-    if p.name != params.pdk or p.path is None:
-        raise ParameterError(f"pdk {p.name!r} (card path {p.path}) does not match params.pdk {params.pdk!r}")
-    return p
-
-
 def dcim_devices(params: DcimParams, n_pairs: int, pdk: PDK | None = None) -> tuple[Device, ...]:
     """The deck's transistors for *n_pairs* operand pairs (the same for any operand values)."""
     p = pdk or pdkmod.describe(params.pdk)
@@ -339,7 +330,7 @@ def dcim_devices(params: DcimParams, n_pairs: int, pdk: PDK | None = None) -> tu
 
 def add_netlist(params: DcimParams, pairs: Sequence[Sequence[int]], pdk: PDK | None = None, label: str = "") -> Netlist:
     """A deck that adds each operand pair of *pairs* ((P, 2) integers 0..2^N - 1), one add per cycle."""
-    p = _pdk_for(params, pdk)
+    p = pdkmod.for_params(params, DcimParams, pdk)
     pr = check_pairs(params, pairs)
     if 2 * pr.shape[0] > params.rows:
         raise ParameterError(f"{pr.shape[0]} operand pairs need {2 * pr.shape[0]} rows but the array has rows = "

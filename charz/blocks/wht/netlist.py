@@ -362,15 +362,6 @@ def save_list(params: WhtParams, bitlines: bool = True) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _pdk_for(params: WhtParams, pdk: PDK | None) -> PDK:
-    if not isinstance(params, WhtParams):
-        raise ParameterError(f"params must be WhtParams, got {type(params).__name__}")
-    p = pdk if pdk is not None else pdkmod.get(params.pdk)
-    if p.name != params.pdk or p.path is None:
-        raise ParameterError(f"pdk {p.name!r} (card path {p.path}) does not match params.pdk {params.pdk!r}")
-    return p
-
-
 def wht_devices(params: WhtParams, pdk: PDK | None = None) -> tuple[Device, ...]:
     """The deck's transistors (the same for every plane sequence): Monte Carlo draws over all of them."""
     p = pdk or pdkmod.describe(params.pdk)
@@ -382,7 +373,7 @@ def planes_netlist(params: WhtParams, planes, pdk: PDK | None = None, bitlines: 
     """A deck that evaluates the given signed planes (cycles x rows of -1/0/+1) one per cycle on the
     simulated columns. Saves the latch outputs (and the bitlines unless ``bitlines=False``) and every
     supply and driver current."""
-    p = _pdk_for(params, pdk)
+    p = pdkmod.for_params(params, WhtParams, pdk)
     planes = check_planes(params, planes)
     circ = _circuit(params, planes, p)
     tl = timeline(params, planes.shape[0])
