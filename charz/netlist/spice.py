@@ -15,7 +15,7 @@ from pathlib import Path
 from ..core import pdk as pdkmod
 from ..core.errors import ParameterError
 from ..core.params import Real, Text
-from ..core.validate import num, positive  # noqa: F401  (num and positive are re-exported for generators)
+from ..core.validate import num, positive, round12  # noqa: F401  (num and positive are re-exported for generators)
 
 _IDENT = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _DECK_PATH = re.compile(r"^/[A-Za-z0-9_./+-]{1,1000}$")
@@ -165,3 +165,14 @@ def edge_points(t0: float, dur: float, v0: float, v1: float, segments: int = 4) 
         x = j / segments
         pts.append((t0 + x * dur, v0 + (v1 - v0) * (0.5 - 0.5 * math.cos(math.pi * x))))
     return pts
+
+
+def pwl_source(name: str, node: str, points: list[tuple[float, float]]) -> list[str]:
+    """Deck lines of a PWL voltage source *name* from *node* to ground through *points* ``(t [s], v [V])``
+    (times rounded to 12 digits), continued over several lines, 8 points per line."""
+    pairs = [f"{num(round12(t))} {num(round(v, 12))}" for t, v in points]
+    lines = [f"{ident(name)} {ident(node)} 0 pwl("]
+    for a in range(0, len(pairs), 8):
+        lines.append("+ " + " ".join(pairs[a:a + 8]))
+    lines.append("+ )")
+    return lines

@@ -85,10 +85,10 @@ import dataclasses
 from typing import Sequence
 
 from ...core import pdk as pdkmod
-from ...core.errors import ParameterError
 from ...core.pdk import PDK
 from ...core.validate import round12 as _r12
-from ..comparator.netlist import _pwl, comparator_cell
+from ..comparator.netlist import comparator_cell
+from ...netlist.spice import pwl_source
 from ...netlist.spice import Device, Netlist, ident, mos, num
 from .netlist import SarParams, _waves, check_levels, save_list, timeline
 
@@ -315,7 +315,7 @@ def ramp_netlist(params: SarParams, levels: Sequence[float], pdk: PDK | None = N
              if not (x == "trial" and b >= params.bits - params.flash_bits)]  # flash MSBs have no trial
     for name in used:
         src = {"clk": "vclk", "clkf": "vclkf", "vin": "vin"}.get(name, f"v{name}")
-        body += _pwl(src, name, w[name].pts)
+        body += pwl_source(src, name, w[name].pts)
     for b in range(params.bits - params.flash_bits, params.bits):
         body.append(f"vtrial{b} trial{b} 0 0")
     body += list(circ.lines)

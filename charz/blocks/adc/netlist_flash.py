@@ -62,7 +62,8 @@ from ...core.errors import ParameterError
 from ...core.mc import Mismatch
 from ...core.pdk import PDK
 from ...core.params import Instance, Int, Params, Real, param, positive
-from ..comparator.netlist import ComparatorParams, ComparatorSizes, _clock, _edge, _pwl, _r12, comparator_cell, timeline
+from ..comparator.netlist import ComparatorParams, ComparatorSizes, _clock, _edge, _r12, comparator_cell, timeline
+from ...netlist.spice import pwl_source
 from ...netlist.spice import PDK_NAME, TEMP, VDD, Device, Netlist, ident, num, pdk_of
 
 BLOCK = "adc_flash"
@@ -220,7 +221,7 @@ def flash_netlist(params: FlashParams, pdk: PDK | None = None) -> Netlist:
     a, b = params.span()
     body = [f"* {params.bits}-bit flash ADC: {params.n_comparators} StrongARM comparators on a {1 << params.bits}-resistor "
             f"ladder; comparator c decides 1 (dp_c high) when v(ain) > v(tap_c)",
-            f"vdd vdd 0 {num(params.vdd)}", *_pwl("vclk", "clk", _clock(cp, tl)), *_pwl("vain", "ain", pos), *cells]
+            f"vdd vdd 0 {num(params.vdd)}", *pwl_source("vclk", "clk", _clock(cp, tl)), *pwl_source("vain", "ain", pos), *cells]
     return Netlist(
         block=BLOCK,
         title=f"charz {BLOCK} {params.bits}bit {ident(params.pdk)}",

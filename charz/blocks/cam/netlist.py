@@ -79,8 +79,8 @@ from ...core.errors import ParameterError
 from ...core.pdk import PDK
 from ...core.params import Bool, Instance, Int, Params, Real, param, positive
 from ...core.validate import round12 as _r12
-from ..comparator.netlist import ComparatorSizes, _pwl, comparator_cell
-from ...netlist.spice import PDK_NAME, TEMP, VDD, Device, Netlist, edge_points, ident, mos, num, pdk_of
+from ..comparator.netlist import ComparatorSizes, comparator_cell
+from ...netlist.spice import PDK_NAME, TEMP, VDD, Device, Netlist, edge_points, ident, mos, num, pdk_of, pwl_source
 
 BLOCK = "cam_sram"
 X = -1
@@ -286,7 +286,7 @@ def _source(name: str, node: str, tl: Timeline, cycles: Sequence[int], rise: flo
             vdd: float) -> list[str]:
     if not cycles:
         return [f"{ident(name)} {ident(node)} 0 0"]
-    return _pwl(name, node, _pulses(tl, cycles, rise, fall, vdd))
+    return pwl_source(name, node, _pulses(tl, cycles, rise, fall, vdd))
 
 
 def _stacks(prefix: str, ml: str, d: str, db: str, j: int, w: float, l: float, nmos: str) -> list[tuple]:

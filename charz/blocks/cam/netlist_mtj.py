@@ -57,8 +57,7 @@ from ...core.errors import ParameterError
 from ...core.pdk import PDK
 from ...core.params import Bool, Instance, Int, Params, Real, param, positive
 from ...core.validate import round12 as _r12
-from ..comparator.netlist import _pwl
-from ...netlist.spice import PDK_NAME, TEMP, VDD, Device, Netlist, edge_points, ident, mos, num, pdk_of
+from ...netlist.spice import PDK_NAME, TEMP, VDD, Device, Netlist, edge_points, ident, mos, num, pdk_of, pwl_source
 
 BLOCK = "cam_mtj"
 BRANCHES = ("lo", "hi")
@@ -277,7 +276,7 @@ def _circuit(params: MtjCamParams, s_lo: int, s_hi: int, v_in: np.ndarray, p: PD
         en += _edge(tl.at(c, tl.en_rise), tl.t_edge, 0.0, vdd) + _edge(tl.at(c, tl.fall), tl.t_edge, vdd, 0.0)
         dl += _edge(tl.at(c, tl.dl_rise), tl.t_edge, 0.0, float(v)) + _edge(tl.at(c, tl.fall), tl.t_edge, float(v),
                                                                             0.0)
-    lines += _pwl("vpch", "pre_b", pre) + _pwl("ven", "en", en) + _pwl("vdl", "dl", dl)
+    lines += pwl_source("vpch", "pre_b", pre) + pwl_source("ven", "en", en) + pwl_source("vdl", "dl", dl)
     mtjs = []
     for b, s in (("lo", s_lo), ("hi", s_hi)):
         nodes = ["dl"] + [f"x{b}_{j}" for j in range(1, params.bits)] + [f"g_{b}"]

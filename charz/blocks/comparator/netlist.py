@@ -110,7 +110,7 @@ from ...core.errors import ParameterError
 from ...core.pdk import PDK
 from ...core.params import Bool, Instance, Int, Params, Real, param, positive
 from ...core.validate import finite, round12 as _r12
-from ...netlist.spice import PDK_NAME, TEMP, VDD, edge_points, Device, Netlist, ident, mos, num, pdk_of
+from ...netlist.spice import PDK_NAME, TEMP, VDD, edge_points, Device, Netlist, ident, mos, num, pdk_of, pwl_source
 
 BLOCK = "comparator"
 EDGE_SEGMENTS = 4
@@ -351,16 +351,6 @@ def _edge(t0: float, dur: float, v0: float, v1: float) -> list[tuple[float, floa
     return edge_points(t0, dur, v0, v1, EDGE_SEGMENTS)
 
 
-def _pwl(name: str, node: str, points: list[tuple[float, float]]) -> list[str]:
-    """A PWL voltage source, continued over several lines (8 points per line)."""
-    pairs = [f"{num(_r12(t))} {num(round(v, 12))}" for t, v in points]
-    lines = [f"{ident(name)} {ident(node)} 0 pwl("]
-    for a in range(0, len(pairs), 8):
-        lines.append("+ " + " ".join(pairs[a:a + 8]))
-    lines.append("+ )")
-    return lines
-
-
 def _clock(params: ComparatorParams, tl: Timeline) -> list[tuple[float, float]]:
     pts = [(0.0, 0.0)]
     for r, f in zip(tl.rise, tl.fall):
@@ -397,7 +387,7 @@ def _deck(params: ComparatorParams, p: PDK, kind: str, extra_params: list, stimu
     cl, devices = comparator_cell(None, "inp", "inn", "clk", "vdd", "dp", "dn", params.sizes, p, params.sr_latch,
                                   trim=params.trim)
     body = [f"* StrongARM latch comparator ({what}); decision 1 = dp high = v(inp) > v(inn)",
-            f"vdd vdd 0 {num(params.vdd)}", *_pwl("vclk", "clk", _clock(params, tl)), *stimulus, *cl]
+            f"vdd vdd 0 {num(params.vdd)}", *pwl_source("vclk", "clk", _clock(params, tl)), *stimulus, *cl]
     if params.c_load > 0:
         body += [f"cldp dp 0 {num(params.c_load)}", f"cldn dn 0 {num(params.c_load)}"]
     if params.sr_latch:  # start with the latch holding 0 (q low); the first decision sets it
@@ -470,8 +460,8 @@ def ramp_netlist(params: ComparatorParams, v_lo: float, v_hi: float, resolution:
     pos = [(0.0, ramp.levels[0])]
     for k in range(1, n):
         pos += _edge(tl.change[k], e, ramp.levels[k - 1], ramp.levels[k])
-    stim = _pwl("vinp", "inp", [(t, _r12(vcm + v / 2)) for t, v in pos])
-    stim += _pwl("vinn", "inn", [(t, _r12(vcm - v / 2)) for t, v in pos])
+    stim = pwl_source("vinp", "inp", [(t, _r12(vcm + v / 2)) for t, v in pos])
+    stim += pwl_source("vinn", "inn", [(t, _r12(vcm - v / 2)) for t, v in pos])
     extra = [("v_lo", num(ramp.v_lo)), ("v_hi", num(ramp.v_hi)), ("resolution", num(ramp.resolution))]
     return _deck(params, p, "ramp", extra, stim, n, SAVE_RAMP,
                  f"ramp {ramp.v_lo:g} .. {ramp.v_hi:g} V by {ramp.resolution:g} V per cycle")

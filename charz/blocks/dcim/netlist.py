@@ -62,7 +62,7 @@ from ...core.pdk import PDK
 from ...core.params import Instance, Int, Params, Real, param, positive
 from ...core.validate import round12 as _r12
 from ...netlist.cells import CellSizes, cell_6t
-from ...netlist.spice import PDK_NAME, TEMP, VDD, Device, Netlist, edge_points, ident, mos, num, pdk_of
+from ...netlist.spice import PDK_NAME, TEMP, VDD, Device, Netlist, edge_points, ident, mos, num, pdk_of, pwl_source
 
 BLOCK = "dcim_add"
 BITS_MAX = 32
@@ -217,15 +217,6 @@ def _edge(t0: float, dur: float, v0: float, v1: float) -> list[tuple[float, floa
     return edge_points(t0, dur, v0, v1, EDGE_SEGMENTS)
 
 
-def _pwl(name: str, node: str, points: list[tuple[float, float]]) -> list[str]:
-    pairs = [f"{num(_r12(t))} {num(round(v, 12))}" for t, v in points]
-    lines = [f"{ident(name)} {ident(node)} 0 pwl("]
-    for a in range(0, len(pairs), 8):
-        lines.append("+ " + " ".join(pairs[a:a + 8]))
-    lines.append("+ )")
-    return lines
-
-
 def _nand2(g: str, j: int, out: str, a: str, b: str, vdd: str, w_n: float, w_p: float, L: float,
            p: PDK) -> list[tuple]:
     """A NAND2 ``m<g>p1_<j>`` .. ``m<g>n2_<j>`` (series NMOS, input a on top)."""
@@ -261,12 +252,12 @@ def _circuit(params: DcimParams, pairs: np.ndarray, p: PDK) -> Circuit:
     pts = [(0.0, 0.0)]
     for k in range(P):
         pts += _edge(tl.at(k, tl.release), e, 0.0, vdd) + _edge(tl.at(k, tl.read), e, vdd, 0.0)
-    lines += _pwl("vpch", "pre_b", pts)
+    lines += pwl_source("vpch", "pre_b", pts)
     vwl = params.vwl
     for r in range(2 * P):
         k = r // 2
         wpts = [(0.0, 0.0)] + _edge(tl.at(k, tl.wl_rise), e, 0.0, vwl) + _edge(tl.at(k, tl.sense), e, vwl, 0.0)
-        lines += _pwl(f"vwl_{r}", f"wl_{r}", wpts)
+        lines += pwl_source(f"vwl_{r}", f"wl_{r}", wpts)
         if params.c_wl_cell > 0:
             lines.append(f"cwl_{r} wl_{r} 0 {num(_r12(N * params.c_wl_cell))}")
     t: list[tuple] = []

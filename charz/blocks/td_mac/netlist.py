@@ -44,7 +44,7 @@ from ...core.errors import ParameterError
 from ...core.pdk import PDK
 from ...core.params import Int, Params, PowerOfTwo, Real, param, positive
 from ...core.validate import finite, round12 as _r12
-from ..comparator.netlist import _pwl
+from ...netlist.spice import pwl_source
 from ...netlist.spice import PDK_NAME, TEMP, VDD, Device, Netlist, edge_points, ident, mos, num, pdk_of
 
 BLOCK = "td_delay"
@@ -243,7 +243,7 @@ def select_sources(tag: str, codes: np.ndarray, bits: int, tl: Timeline, vdd: fl
             if len(w) == 1:
                 body.append(f"{ident(src)} {ident(node)} 0 {num(lvl[0])}")
             else:
-                body += _pwl(src, node, w)
+                body += pwl_source(src, node, w)
     return body
 
 
@@ -263,7 +263,7 @@ def delay_netlist(prm: DelayLineParams, codes, pdk: PDK | None = None) -> Netlis
     pts = [(0.0, 0.0)]
     for r, f in zip(tl.rise, tl.fall):
         pts += edge_points(r, e, 0.0, vdd, EDGE_SEGMENTS) + edge_points(f, e, vdd, 0.0, EDGE_SEGMENTS)
-    body += _pwl("vin", "in", pts)
+    body += pwl_source("vin", "in", pts)
     for ln in range(prm.lines):
         body += select_sources(f"l{ln}", codes[:, ln], prm.bits, tl, vdd, e)
     cl, devs = _circuit(prm, p)
@@ -363,8 +363,8 @@ def arbiter_netlist(prm: TimeCmpParams, dts: Sequence[float], pdk: PDK | None = 
     ta = [c * prm.t_cycle + 0.25 * prm.t_cycle for c in range(len(dts))]
     tb = [t + d for t, d in zip(ta, dts)]
     body = [f"* NAND mutex arbiter, {len(dts)} decisions", f"vdd vdd 0 {num(prm.vdd)}"]
-    body += _pwl("va", "a", [(t, round(v, 12)) for t, v in _edges(ta, prm)])
-    body += _pwl("vb", "b", [(t, round(v, 12)) for t, v in _edges(tb, prm)])
+    body += pwl_source("va", "a", [(t, round(v, 12)) for t, v in _edges(ta, prm)])
+    body += pwl_source("vb", "b", [(t, round(v, 12)) for t, v in _edges(tb, prm)])
     devs: list[Device] = []
     for kind, name, ins, y in (("nand", "qa", ("a", "qb"), "qa"), ("nand", "qb", ("b", "qa"), "qb"),
                                ("inv", "ga", ("qa",), "ga"), ("inv", "gb", ("qb",), "gb")):
@@ -391,7 +391,7 @@ def latest_netlist(prm: TimeCmpParams, arrivals, pdk: PDK | None = None) -> Netl
     body = [f"* latest-of-{n} detector, {a.shape[0]} cycles", f"vdd vdd 0 {num(prm.vdd)}"]
     for i in range(n):
         times = [c * prm.t_cycle + a[c, i] for c in range(a.shape[0])]
-        body += _pwl(f"vin_{i}", f"in_{i}", [(t, round(v, 12)) for t, v in _edges(times, prm)])
+        body += pwl_source(f"vin_{i}", f"in_{i}", [(t, round(v, 12)) for t, v in _edges(times, prm)])
     cl, devs = latest_tree("", [f"in_{i}" for i in range(n)], "out", prm, p)
     body += cl
     return _deck(prm, p, "latest", body, devs, a.shape[0], ("time", *(f"v(in_{i})" for i in range(n)), "v(out)", "i(vdd)"),

@@ -15,7 +15,7 @@ from ...core.errors import ParameterError
 from ...core.pdk import PDK
 from ...core.params import Int, Params, Real, param, positive
 from ...core.validate import round12 as _r12
-from ..comparator.netlist import _pwl
+from ...netlist.spice import pwl_source
 from ...netlist.spice import PDK_NAME, TEMP, VDD, Device, Netlist, edge_points, ident, mos, num, pdk_of
 from .netlist import CYCLES_MAX, EDGE_SEGMENTS, _vdd
 
@@ -85,7 +85,7 @@ def acc_netlist(prm: AccParams, values, pdk: PDK | None = None) -> Netlist:
     for c in range(n):
         t_rel, _, _ = acc_times(prm, c)
         rst += edge_points(t_rel, e, vdd, 0.0, EDGE_SEGMENTS) + edge_points(c * prm.t_cycle + 0.9 * prm.t_cycle, e, 0.0, vdd, EDGE_SEGMENTS)
-    body += _pwl("vrst", "rst", rst)
+    body += pwl_source("vrst", "rst", rst)
     devs: list[Device] = []
     wn, wp = _r12(2 * L), _r12(4 * L)
     for line in ("lp", "ln"):
@@ -111,7 +111,7 @@ def acc_netlist(prm: AccParams, values, pdk: PDK | None = None) -> Netlist:
                 if len(pts) == 1:
                     gate = "vdd"  # never driven in this deck: the driver input sits at VDD (bottom plate low)
                 else:
-                    body += _pwl(f"vd_{tag}", gate, pts)
+                    body += pwl_source(f"vd_{tag}", gate, pts)
                 s = max(1, (1 << k) // 64)  # wider drivers for the big capacitors (8x for 512 units: settles
                 # within the 0.4 t_cycle window; wider ones mostly add leakage)
                 body.append(mos(f"mpd_{tag}", f"bp_{tag}", gate, "vdd", "vdd", p.pmos, _r12(wp * s), L))

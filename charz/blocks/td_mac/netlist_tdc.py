@@ -21,7 +21,7 @@ from ...core.errors import ParameterError
 from ...core.pdk import PDK
 from ...core.params import Int, Params, PowerOfTwo, param, positive
 from ...core.validate import finite, round12 as _r12
-from ..comparator.netlist import _pwl
+from ...netlist.spice import pwl_source
 from ...netlist.spice import PDK_NAME, TEMP, VDD, Device, Netlist, edge_points, ident, mos, num
 from .netlist import (CYCLES_MAX, EDGE_SEGMENTS, _RAIL, DelayLineParams, TimeCmpParams, Timeline, _circuit, _edges,
                       _inv, arbiter_netlist, delay_netlist, latest_netlist, latest_tree, select_sources, timeline)
@@ -77,9 +77,9 @@ def tdc_netlist(prm: DelayLineParams, taps: int, dts: Sequence[float], pdk: PDK 
         clk += edge_points(ts + dt - e / 2, e, 0.0, vdd, EDGE_SEGMENTS) + edge_points(ts + t_high + dt, e, vdd, 0.0, EDGE_SEGMENTS)
     body = [f"* delay-line TDC, {taps} taps, {len(dts)} conversions", f"vdd vdd 0 {num(vdd)}",
             f"vbn vbn 0 {num(prm.vbn)}", f"vbp vbp 0 {num(prm.vbp)}"]
-    body += _pwl("vstart", "start", [(t, round(v, 12)) for t, v in start])
-    body += _pwl("vclk", "clk", [(t, round(v, 12)) for t, v in clk])
-    body += _pwl("vclkb", "clkb", [(t, round(vdd - v, 12)) for t, v in clk])
+    body += pwl_source("vstart", "start", [(t, round(v, 12)) for t, v in start])
+    body += pwl_source("vclk", "clk", [(t, round(v, 12)) for t, v in clk])
+    body += pwl_source("vclkb", "clkb", [(t, round(vdd - v, 12)) for t, v in clk])
     cl, devs, _ = tdc_chain("", "start", taps, prm, p)
     body += cl
     dt_id = ",".join(f"{v * 1e12:.4g}" for v in dts)
@@ -102,7 +102,7 @@ def tdc_chain_netlist(prm: DelayLineParams, taps: int, pdk: PDK | None = None) -
     t_end = _r12(0.1e-9 + 2.5 * (taps + 2) * 40e-12 * p.lmin / 16e-9 * (1.0 if prm.vdd >= 0.7 else 3.0))
     body = [f"* TDC chain, {taps} taps, one edge", f"vdd vdd 0 {num(prm.vdd)}", f"vbn vbn 0 {num(prm.vbn)}",
             f"vbp vbp 0 {num(prm.vbp)}", "vclk clk 0 0", f"vclkb clkb 0 {num(prm.vdd)}"]
-    body += _pwl("vstart", "start", [(0.0, 0.0)] + edge_points(50e-12, prm.t_edge, 0.0, prm.vdd, EDGE_SEGMENTS))
+    body += pwl_source("vstart", "start", [(0.0, 0.0)] + edge_points(50e-12, prm.t_edge, 0.0, prm.vdd, EDGE_SEGMENTS))
     cl, devs, _ = tdc_chain("", "start", taps, prm, p)
     body += cl
     return Netlist(block="td_tdc_chain", title=f"charz td_tdc_chain {ident(prm.pdk)} {taps} taps",
@@ -299,7 +299,7 @@ def mac_time_netlist(prm: MacTimeParams, ea, eb, pdk: PDK | None = None) -> Netl
     pts = [(0.0, 0.0)]
     for r, f in zip(tl.rise, tl.fall):
         pts += edge_points(r, e, 0.0, vdd, EDGE_SEGMENTS) + edge_points(f, e, vdd, 0.0, EDGE_SEGMENTS)
-    body += _pwl("vgo", "go", pts)
+    body += pwl_source("vgo", "go", pts)
     codes = {f"e{i}l0": ea[:, i] for i in range(prm.length)}
     codes.update({f"e{i}l1": eb[:, i] for i in range(prm.length)})
     codes.update({"rl0": np.zeros(n, np.int64), "rl1": np.zeros(n, np.int64)})
@@ -348,7 +348,7 @@ def stop_netlist(prm: MacTimeParams, arrivals, pdk: PDK | None = None) -> Netlis
         body += [f"vbns{j} vbns{j} 0 {num(_r12(fr * lp.vdd))}", f"vbps{j} vbps{j} 0 {num(_r12((1 - fr) * lp.vdd))}"]
     for i in range(n):
         times = [c * t_cycle + a[c, i] for c in range(a.shape[0])]
-        body += _pwl(f"vin_{i}", f"arr_{i}", [(t, round(v, 12)) for t, v in _edges(times, tc)])
+        body += pwl_source(f"vin_{i}", f"arr_{i}", [(t, round(v, 12)) for t, v in _edges(times, tc)])
     devs: list[Device] = []
     cl, cd = latest_tree("lt", [f"arr_{i}" for i in range(n)], "last", lp, p)
     body += cl

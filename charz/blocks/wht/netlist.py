@@ -66,7 +66,8 @@ from ...core.hadamard import ORDERS, hadamard
 from ...core.pdk import PDK
 from ...core.params import Bool, Choice, Constraint, Instance, Params, Real, param, positive
 from ...core.validate import round12 as _r12
-from ..comparator.netlist import ComparatorSizes, _pwl, comparator_cell
+from ..comparator.netlist import ComparatorSizes, comparator_cell
+from ...netlist.spice import pwl_source
 from ...netlist.spice import PDK_NAME, TEMP, VDD, Device, Netlist, edge_points, ident, mos, num, pdk_of
 
 BLOCK = "wht_column"
@@ -297,8 +298,8 @@ def _circuit(params: WhtParams, planes: np.ndarray, p: PDK) -> Circuit:
              f"{planes.shape[0]} planes; decision 1 = v(bln) > v(blp) = more cells on the + bitline",
              f"vpre vdd_pre 0 {num(vdd)}", f"vlat vdd_lat 0 {num(vdd)}"]
     # precharge clock: low (precharging) except from release to clk_fall of every cycle
-    lines += _pwl("vpch", "pre_b", _pulses(tl, range(planes.shape[0]), tl.release, tl.clk_fall, vdd))
-    lines += _pwl("vclk1", "clk1", _cycle_pulse(tl, planes.shape[0], tl.clk1, tl.clk_fall, vdd))
+    lines += pwl_source("vpch", "pre_b", _pulses(tl, range(planes.shape[0]), tl.release, tl.clk_fall, vdd))
+    lines += pwl_source("vclk1", "clk1", _cycle_pulse(tl, planes.shape[0], tl.clk1, tl.clk_fall, vdd))
     if params.ternary:
         lines.append(f"vtrim vtrim 0 {num(vdd if params.v_trim is None else params.v_trim)}")
     devices: list[Device] = []
@@ -309,7 +310,7 @@ def _circuit(params: WhtParams, planes: np.ndarray, p: PDK) -> Circuit:
             cyc = [c for c in range(planes.shape[0]) if planes[c, r] == sgn]
             node = f"r{pol}_{r}"
             if cyc:
-                lines += _pwl(f"vr{pol}_{r}", node, _pulses(tl, cyc, tl.row_rise, tl.row_fall, vdd))
+                lines += pwl_source(f"vr{pol}_{r}", node, _pulses(tl, cyc, tl.row_rise, tl.row_fall, vdd))
             else:
                 lines.append(f"vr{pol}_{r} {node} 0 0")
             if c_row_line > 0:
