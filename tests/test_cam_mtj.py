@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from charz.blocks import REGISTRY
-from charz.blocks.cam.model_mtj import NONE, ONE, SEVERAL, MtjCamModel, MtjChip, quantized_activation
+from charz.blocks.cam.model_mtj import NONE, ONE, SEVERAL, MtjCamModel, MtjChip
 from charz.blocks.cam.netlist_mtj import (
     MtjCamParams, MtjParams, check_inputs, golden_netlists, iv_netlist, mtj_cam_devices, mtj_names, search_netlist,
     stack_resistance, state_bits,
@@ -204,20 +204,3 @@ def test_model_lookup_returns_the_code_of_the_window(lut):
     _one_line_error(lambda: m.lookup([0.5], chip, [1, 2]), "codes")
     with pytest.raises(LUTError):
         MtjCamModel.from_lut(lut, vdd=0.9)
-
-
-def test_plan_tiles_a_quantized_activation(lut):
-    m = MtjCamModel.from_lut(lut, mismatch_scale=0)
-    a, b = float(m.edge_lo.min()), float(m.edge_hi.max())
-    target = quantized_activation("identity", 2, (a, b))
-    plan = m.plan(target, (a, b))
-    assert plan.codes.tolist() == [0, 1, 2, 3] and plan.states.shape == (4, 2)
-    chip = m.nominal_chip(plan.states)
-    x = np.linspace(a + 0.01, b - 0.01, 200)
-    r = m.lookup(x, chip, plan.codes)
-    ok = r.code == target(x)
-    assert ok.mean() > 0.5, ok.mean()  # 4 edges per branch at fixed places: a coarse tiling
-    assert plan.edge_error < 0.15
-    relu = quantized_activation("relu", 2, (a, b))
-    assert relu(np.array([a, (a + b) / 2, b - 1e-6])).tolist() == [0, 0, 3]
-    _one_line_error(lambda: quantized_activation("gelu", 2, (0, 1)), "activation")

@@ -130,3 +130,57 @@ def hcim_figure(result: dict, path, title: str) -> Path:
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
     return save(fig, path, tight=True)
+
+
+def macam_figures(result: dict, readouts, z: dict, out: Path, title: str) -> list[Path]:
+    """macam_tradeoff.png (read-out energy against accuracy: the search path on the validation images and the
+    test runs, per converter) and macam_transfer.png (per fused layer, up to four: the float ReLU, the MACAM
+    read-out of the nominal array and its 5-95 % band over 64 drawn arrays, the first converter's nominal
+    read-out, over the calibration pre-activations' histogram)."""
+    paths = []
+    fig, ax = plt.subplots(figsize=(7.5, 4.6))
+    for i, b in enumerate(result["baselines"]):
+        col = _COLORS[i % len(_COLORS)]
+        p = b["search_path"]
+        ax.plot([q["readout_energy_total_J"] * 1e12 for q in p], [100 * q["accuracy_mean"] for q in p], ".-",
+                color=col, alpha=0.45, label=f"search path (validation), vs {b['adc']['label']}")
+        for r in b["runs"]:
+            acc = np.array(r["accuracy_per_chip"]) * 100
+            e = r["readout_energy_total_J"] * 1e12
+            ax.errorbar([e], [acc.mean()], yerr=[[acc.mean() - acc.min()], [acc.max() - acc.mean()]], color=col,
+                        marker="o", ls="none", capsize=3)
+            ax.annotate(r["label"], (e, acc.mean()), textcoords="offset points", xytext=(5, -10), fontsize=7,
+                        color=col)
+    ax.axhline(100 * result["ideal_accuracy"], color="k", lw=0.8, ls=":", label="exact products, float ReLU")
+    ax.set_xlabel("read-out energy of the fused ReLUs per inference [pJ] (conversion + activation)")
+    paths.append(_finish(fig, ax, title + " - test runs: mean, chips' min / max", "accuracy [%]",
+                         out / "macam_tradeoff.png"))
+
+    from ..blocks.cam.plots import draw_macam_transfer
+
+    names = list(readouts.fused)[:4]
+    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.8), squeeze=False)
+    for ax, n in zip(axes[0], names):
+        draw_macam_transfer(ax, readouts.cam, readouts.designs[n], z[n], adc=readouts.adcs[n])
+        ax.set_xlabel(f"pre-activation of {n}")
+        ax.set_title(n, fontsize=9)
+    axes[0][0].set_ylabel("activation read out")
+    axes[0][0].legend(fontsize=7, loc="upper left")
+    fig.suptitle(title + " - read-out transfer (grey: calibration pre-activations)", fontsize=9)
+    paths.append(save(fig, out / "macam_transfer.png", tight=True))
+    sw = result.get("spread_sweep")
+    if sw:
+        fig, ax = plt.subplots(figsize=(6.5, 4.2))
+        x = [r["scale"] for r in sw]
+        acc = np.array([r["accuracy_per_chip"] for r in sw]) * 100
+        ax.errorbar(x, acc.mean(axis=1), yerr=[acc.mean(axis=1) - acc.min(axis=1), acc.max(axis=1) - acc.mean(axis=1)],
+                    marker="o", capsize=3, color="tab:orange", label="all MACAM (mean, chips' min / max)")
+        for i, b in enumerate(result["baselines"]):
+            d = b["runs"][0]
+            ax.axhline(100 * d["accuracy_mean"], color=_COLORS[i % len(_COLORS)], lw=0.9, ls="--",
+                       label=f"all digital, {b['adc']['label']}")
+        ax.axhline(100 * result["ideal_accuracy"], color="k", lw=0.8, ls=":", label="exact products, float ReLU")
+        ax.set_xlabel("CAM window spread (x the cam_mtj LUT's Monte Carlo sigma)")
+        paths.append(_finish(fig, ax, title + " - accuracy against the windows' spread", "accuracy [%]",
+                             out / "macam_spread.png"))
+    return paths

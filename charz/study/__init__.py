@@ -9,5 +9,7 @@ METHODS = {
                                    "magnitude pruning (PyTorch)"),
     "hcim": ("charz.study.hcim_cli", "HCiM: ADC-less ternary partial sums with trained scale factors, beside the "
                                      "converter read-out (PyTorch)"),
+    "macam": ("charz.study.macam_cli", "MACAM: ReLUs fused with the A/D conversion in the MTJ analog CAM, assigned "
+                                       "per channel against the converter read-out under energy budgets"),
 }
 """Method name -> (its command module, a one-line summary)."""

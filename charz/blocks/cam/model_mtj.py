@@ -13,8 +13,8 @@ function and A/D conversion).
 - :meth:`MtjCamModel.lookup`: vectorized over inputs x rows: ``lo <= x < hi``; the code of the matching
   row, a flag when no row or several rows match, and the energy per search (each row's LUT energy for a
   match or a mismatch, summed);
-- :func:`quantized_activation` and :meth:`MtjCamModel.plan`: the rows (state pairs and codes) whose nominal
-  windows best tile an input range for a target activation quantized to 2^b levels (what MACAM stores).
+- what MACAM stores in its rows for a ReLU (state pairs, values, the data-line driver) is designed by
+  :func:`charz.blocks.cam.model_macam.design`.
 
 Approximations: the LUT's energies are of one window (the recipe's middle window) at one input below,
 inside and above it, used for every row; a cell's two branches are independent (the recipe measures them
@@ -24,7 +24,6 @@ on separate match lines; the full cell shares one line, checked in ngspice by ``
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
 
 import numpy as np
 
@@ -34,7 +33,6 @@ from ...core.lut import LUT, Kind
 
 NONE, ONE, SEVERAL = 0, 1, 2
 """Match counts of a lookup: :data:`ONE` is a clean answer."""
-ACTIVATIONS = ("relu", "sigmoid", "tanh", "identity")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,46 +64,6 @@ class LookupResult:
     def flag(self) -> np.ndarray:
         """(N,) :data:`NONE`, :data:`ONE` or :data:`SEVERAL`."""
         return np.minimum(self.matches, SEVERAL)
-
-
-@dataclasses.dataclass(frozen=True)
-class RowPlan:
-    """Rows chosen by :meth:`MtjCamModel.plan`: one per output code interval."""
-
-    states: np.ndarray
-    """(R, 2) programmed (s_lo, s_hi) of each row."""
-    codes: np.ndarray
-    """(R,) output code of each row."""
-    target: np.ndarray
-    """(R, 2) the ideal window of each row [V] (where the quantized activation changes code)."""
-    window: np.ndarray
-    """(R, 2) the nominal window the chosen states give [V]."""
-
-    @property
-    def edge_error(self) -> float:
-        """Largest distance between a chosen nominal edge and its ideal position [V] (the range ends excluded
-        when the ideal window reaches them)."""
-        return float(np.nanmax(np.abs(self.window - self.target)))
-
-
-def quantized_activation(name: str, out_bits: int, x_range: tuple[float, float]) -> Callable[[np.ndarray], np.ndarray]:
-    """A target: *name* (``relu``, ``sigmoid``, ``tanh``, ``identity``) over *x_range* (V; mapped to u in [-1, 1],
-    the sigmoid and tanh on 4 u) quantized to ``2^out_bits`` codes 0 .. 2^b - 1."""
-    if name not in ACTIVATIONS:
-        raise ParameterError(f"activation {name!r}: choose one of {', '.join(ACTIVATIONS)}")
-    if isinstance(out_bits, bool) or not isinstance(out_bits, (int, np.integer)) or not 1 <= out_bits <= 6:
-        raise ParameterError(f"out_bits = {out_bits!r}: give an integer 1 to 6")
-    a, b = (float(v) for v in x_range)
-    if not (np.isfinite(a) and np.isfinite(b) and a < b):
-        raise ParameterError(f"x_range = {x_range!r}: give (lo, hi) with lo < hi in V")
-    n = 1 << int(out_bits)
-    f = {"relu": lambda u: np.maximum(u, 0.0), "sigmoid": lambda u: 1 / (1 + np.exp(-4 * u)),
-         "tanh": lambda u: (np.tanh(4 * u) + 1) / 2, "identity": lambda u: (u + 1) / 2}[name]
-
-    def target(x):
-        u = 2 * (np.asarray(x, dtype=float) - a) / (b - a) - 1
-        return np.clip(np.floor(f(u) * n), 0, n - 1).astype(np.int64)
-    return target
 
 
 @dataclasses.dataclass(frozen=True)
@@ -218,32 +176,6 @@ class MtjCamModel:
         energy = n * self.energy_match + (chip.n_rows - n) * self.energy_mismatch
         return LookupResult(code, n, energy)
 
-    # ---- what MACAM stores --------------------------------------------------------------------------------
-    def plan(self, target: Callable[[np.ndarray], np.ndarray], x_range: tuple[float, float] | None = None,
-             points: int = 4001) -> RowPlan:
-        """Rows whose nominal windows best tile *x_range* (V; default: the lowest lower edge to the highest
-        upper edge) for *target* (x -> integer code, e.g. :func:`quantized_activation`): one row per interval
-        of constant code, the state pair whose nominal edges lie nearest the interval's ends (an end at the
-        range's end takes the outermost state)."""
-        a, b = (float(self.edge_lo.min()), float(self.edge_hi.max())) if x_range is None else map(float, x_range)
-        if not a < b:
-            raise ParameterError(f"x_range = {x_range!r}: give (lo, hi) with lo < hi")
-        xs = np.linspace(a, b, int(points))
-        q = np.asarray(target(xs), dtype=np.int64)
-        cut = np.flatnonzero(np.diff(q) != 0)
-        bounds = np.concatenate(([a], (xs[cut] + xs[cut + 1]) / 2, [b]))
-        codes = np.concatenate((q[[0]], q[cut + 1]))
-        states, want, got = [], [], []
-        lo_order, hi_order = np.argmin(self.edge_lo), np.argmax(self.edge_hi)
-        for k in range(codes.size):
-            lo_t, hi_t = bounds[k], bounds[k + 1]
-            s_lo = int(lo_order) if k == 0 else int(np.argmin(np.abs(self.edge_lo - lo_t)))
-            s_hi = int(hi_order) if k == codes.size - 1 else int(np.argmin(np.abs(self.edge_hi - hi_t)))
-            states.append((s_lo, s_hi))
-            want.append((np.nan if k == 0 else lo_t, np.nan if k == codes.size - 1 else hi_t))
-            got.append((np.nan if k == 0 else self.edge_lo[s_lo], np.nan if k == codes.size - 1 else self.edge_hi[s_hi]))
-        return RowPlan(np.asarray(states, dtype=np.int64), codes, np.asarray(want), np.asarray(got))
-
     def describe(self) -> dict:
         """A JSON-ready summary."""
         return {"block": Kind.CAM_MTJ, "coords": self.coords, "edge_lo_V": self.edge_lo.tolist(),
@@ -277,4 +209,4 @@ def _interp2(lut: LUT, arr: np.ndarray, point: dict) -> np.ndarray:
     return out
 
 
-__all__ = ["MtjCamModel", "MtjChip", "LookupResult", "RowPlan", "quantized_activation", "NONE", "ONE", "SEVERAL"]
+__all__ = ["MtjCamModel", "MtjChip", "LookupResult", "NONE", "ONE", "SEVERAL"]

@@ -20,7 +20,7 @@ from ...core.errors import LUTError  # noqa: E402
 from ...core.lut import LUT, Kind  # noqa: E402
 from ...plot.common import mc_note, save  # noqa: E402
 from .model import CamModel  # noqa: E402
-from .model_mtj import MtjCamModel, quantized_activation  # noqa: E402
+from .model_mtj import MtjCamModel  # noqa: E402
 
 BLOCK = Kind.CAM_SRAM
 PARTS = (("energy_precharge", "match-line precharge", "tab:blue"),
@@ -270,35 +270,51 @@ def plot_mtj_transfer(lut: LUT, path) -> Path:
     return save(fig, path)
 
 
-def plot_mtj_lookup(lut: LUT, path, out_bits: int = 2) -> Path:
-    """The model's lookup of a ReLU quantized to 2^out_bits codes over the nominal edge range: the target
-    code, a nominal chip and three drawn chips (code -1: no row matched), with the rows' nominal windows."""
+def draw_macam_transfer(ax, model: MtjCamModel, design, z, adc=None, arrays: int = 64, seed: int = 0) -> None:
+    """On *ax*: the MACAM read-out of *design* (:mod:`charz.blocks.cam.model_macam`) against the pre-activation
+    over the range of *z* (the calibration inputs, drawn as a grey histogram behind): the nominal array, the
+    5-95 % band over *arrays* drawn arrays, the digital read-out *adc* (an ``AdcReadout``, nominal) when given,
+    and the float ReLU."""
+    from . import model_macam as mm
+
+    zz = np.asarray(z, dtype=float).ravel()
+    lo, hi = np.percentile(zz, [0.5, 99.9])
+    x = np.linspace(lo, hi, 600)
+    drawn = mm.draw_arrays(model, design, arrays, np.random.default_rng(seed))
+    vals, _ = mm.macam_read(model, design, drawn, np.repeat(x[:, None], arrays, axis=1))
+    nom, _ = mm.macam_read(model, design, mm.nominal_arrays(model, design, 1), x[:, None])
+    h = ax.twinx()
+    h.hist(zz, bins=80, range=(lo, hi), color="0.85")
+    h.set_yticks([])
+    ax.set_zorder(h.get_zorder() + 1)
+    ax.patch.set_visible(False)
+    if model.dev["lo"][1] is not None and model.mismatch_scale > 0:
+        ax.fill_between(x, *np.percentile(vals, [5, 95], axis=1), color="tab:orange", alpha=0.3,
+                        label=f"MACAM, 5-95 % of {arrays} drawn arrays")
+    ax.plot(x, nom[:, 0], color="tab:orange", label=f"MACAM nominal ({design.codes} rows)")
+    if adc is not None:
+        dig, _ = adc.read(None, x[:, None])
+        ax.plot(x, dig[:, 0], color="tab:blue", lw=0.9, label=f"{adc.converter.short_label} + ReLU, nominal")
+    ax.plot(x, np.maximum(x, 0), "k:", lw=0.9, label="float ReLU")
+    ax.grid(alpha=0.3)
+
+
+def plot_mtj_lookup(lut: LUT, path) -> Path:
+    """A ReLU read out by MACAM rows of this LUT (:func:`charz.blocks.cam.model_macam.design` for standard-normal
+    pre-activations, at most 8 rows): the nominal array and the Monte Carlo band, beside the float ReLU."""
+    from . import model_macam as mm
+
     v, t, _, _ = _mtj_point(lut)
     model = MtjCamModel.from_lut(lut, vdd=v, temp=t)
-    a, b = float(model.edge_lo.min()), float(model.edge_hi.max())
-    target = quantized_activation("relu", out_bits, (a, b))
-    plan = model.plan(target, (a, b))
-    x = np.linspace(a - 0.05, b + 0.05, 800)
-    fig, ax = plt.subplots(figsize=(9.0, 4.8))
-    ax.plot(x, np.where((x >= a) & (x < b), target(x), np.nan), color="k", lw=2.5, alpha=0.35, label="target code")
-    nom = model.lookup(x, model.nominal_chip(plan.states), plan.codes)
-    ax.plot(x, nom.code, color="tab:blue", lw=1.5, label="nominal chip")
-    rng = np.random.default_rng(0)
-    if model.dev["lo"][1] is not None:
-        for k in range(3):
-            chip = model.draw(plan.states.shape[0], plan.states, rng)
-            r = model.lookup(x, chip, plan.codes)
-            ax.plot(x, r.code + 0.06 * (k + 1), lw=0.9, alpha=0.8, label=f"drawn chip {k + 1} (offset +{0.06 * (k + 1):.2f})")
-    for (s_lo, s_hi), c in zip(plan.states, plan.codes):
-        ax.annotate(f"({s_lo},{s_hi})", (0.5 * (model.edge_lo[s_lo] + model.edge_hi[s_hi]), c + 0.25), fontsize=7,
-                    ha="center")
-    ax.set_xlabel("data-line (search input) voltage [V]")
-    ax.set_ylabel("output code (-1: no row matches)")
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.grid(alpha=0.3)
+    z = np.random.default_rng(0).standard_normal(20_000)
+    d = mm.design(model, z, 8)
+    fig, ax = plt.subplots(figsize=(8.0, 4.6))
+    draw_macam_transfer(ax, model, d, z)
+    ax.set_xlabel("pre-activation z (standard normal calibration inputs: grey)")
+    ax.set_ylabel("activation read out")
     ax.legend(fontsize=8, loc="upper left")
-    ax.set_title(_mtj_head(lut, f"\nReLU to {1 << out_bits} codes: rows (s_lo, s_hi) chosen from the nominal "
-                                f"windows; VDD {v:g} V"), fontsize=9)
+    ax.set_title(_mtj_head(lut, f"\nReLU read out by {d.codes} MACAM rows (design for the Monte Carlo spread, "
+                                f"clamps at {d.kappa:g} sigma); VDD {v:g} V"), fontsize=9)
     fig.tight_layout()
     return save(fig, path)
 
@@ -306,7 +322,7 @@ def plot_mtj_lookup(lut: LUT, path, out_bits: int = 2) -> Path:
 def plot_lut(lut: LUT, out, stem: str = "cam") -> list[Path]:
     """Write the CAM LUT's figures to folder *out* as ``STEM_*.png`` (``cam_sram``: transfer curve, energy, and
     the match-line transients and wrong-winner probability when the LUT has transients and Monte Carlo;
-    ``cam_mtj``: window edges with their Monte Carlo band, match lines vs input, a quantized-ReLU lookup);
+    ``cam_mtj``: window edges with their Monte Carlo band, match lines vs input, a ReLU read out by MACAM rows);
     returns the paths written."""
     out = Path(out)
     if isinstance(lut, LUT) and lut.block == Kind.CAM_MTJ:
