@@ -127,6 +127,41 @@ def test_cli_runs_on_small_counts(tmp_path):
     assert (tmp_path / "mbi_accuracy_energy_vs_rows.png").stat().st_size > 1000
 
 
+def test_compare_charges_the_sar_converter_on_the_mlp(monkeypatch):
+    """``--compare`` holds the MLP with every layer on cim; its columns read out by the SAR 5-bit LUT with trim
+    cost one conversion per column evaluation (tiles x outputs x 8 activation planes x 14 weight slices) at the
+    converter model's energy per conversion, on top of the same array energy as the ideal quantizer's run."""
+    from charz.blocks.cam import commands as cc
+    from charz.network.backends import column_model
+
+    mlp = next(c for c in cc.COMPARE if c[0] == "mlp_mnist")
+    assert mlp[1:3] == ("mnist", "same") and "MLP" in mlp[3] and "every layer on cim" in mlp[3]
+    assert {c[0] for c in cc.COMPARE} >= {"mlp_mnist", "lenet5", "resnet20"} and cc.COMPARE_IMAGES == 20
+    monkeypatch.setattr(cc, "COMPARE", (mlp,))
+    [row] = cc.compare_cim(seed=0)
+    adc = str(find_default("ptm16hp", "adc_sar5"))
+    assert row["adc_lut"] == adc and row["calibration"] == "trim" and row["images"] == 20
+    conversions = sum(-(-k // 16) * n * 8 * 2 * 7 for k, n in ((784, 256), (256, 128), (128, 10)))
+    iq = row["ideal_quantizer"]
+    assert row["conversions_per_inference"] == iq["conversions_per_inference"] == conversions
+    dig = column_model({"adc_lut": adc, "calibration": "trim"})[0].quantizer
+    assert dig.bits == 5 and 10e-15 < dig.energy < 200e-15 and 0 < dig.trim_energy < dig.energy
+    comp, comp_iq = row["energy_by_component_J"], iq["energy_by_component_J"]
+    assert comp["readout"] == pytest.approx(conversions * dig.energy, rel=1e-9)
+    assert comp_iq["readout"] == 0.0 and comp.get("digital", 0.0) == 0.0  # every layer on the column
+    assert comp["array"] == pytest.approx(comp_iq["array"], rel=0.05) and comp["array"] > 0
+    assert row["energy_per_inference_J"] == pytest.approx(comp["array"] + comp["readout"], rel=1e-9)
+    assert row["energy_per_inference_J"] > 10 * iq["energy_per_inference_J"]  # conversions dominate
+    assert row["chip_accuracy"] >= 0.85 and iq["chip_accuracy"] >= 0.85
+    text = cc.format_compare({"energy_J": 100e-12, "value_read_J": 90e-12, "compare": [row]})
+    lines = text.splitlines()
+    i = next(i for i, line in enumerate(lines) if line.strip().startswith("MLP"))
+    assert "adc_sar5 trim" in lines[i] and f"{row['energy_per_inference_J'] / 100e-12:.1f}x" in lines[i]
+    assert f"{row['energy_per_inference_J'] / 10e-12:.1f}x" in lines[i]
+    assert "ideal q." in lines[i + 1] and f"{iq['energy_per_inference_J'] / 100e-12:.1f}x" in lines[i + 1]
+    assert adc in text and "calibration trim" in text and "2.7x / 83x" in text
+
+
 @pytest.mark.parametrize("args, needle, code", [
     (("--rows", "65"), "--rows 65 is not allowed", 2),
     (("--glimpses", "0"), "--glimpses 0 is not allowed", 2),

@@ -90,6 +90,8 @@ class ZooModel:
 MODELS: dict[str, ZooModel] = {m.name: m for m in (
     ZooModel("lenet5", "mnist", "LeNet-5 (two 5x5 convolutions with max pooling, three dense layers, ReLU)",
              build="build_lenet5", epochs=10, lr=2e-3, batch=128, augmentation=("shift:2",), goal=0.99),
+    ZooModel("mlp_mnist", "mnist", "MLP: flattened 28x28 image, dense 256 - 128 - 10 with biases, ReLU",
+             build="build_mlp", epochs=10, lr=1e-3, batch=128, goal=0.98),
     ZooModel("cnn_fashion", "fashion-mnist",
              "small CNN: three 3x3 convolutions (32/64/64) with batch norm and max pooling, dense 128",
              build="build_cnn_fashion", epochs=15, lr=2e-3, batch=128, weight_decay=1e-4,
@@ -236,6 +238,17 @@ def build_lenet5(in_shape: tuple[int, int, int], n_classes: int):
         nn.Conv2d(c, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
         nn.Linear(flat, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, n_classes))
+
+
+def build_mlp(in_shape: tuple[int, int, int], n_classes: int, hidden: tuple[int, ...] = (256, 128)):
+    """A multilayer perceptron: the image flattened (C*H*W inputs), dense layers of *hidden* widths with ReLU
+    between, dense *n_classes* (biases on every layer). 235,146 parameters on 1x28x28 and 10 classes."""
+    nn = _torch().nn
+    layers, width = [nn.Flatten()], int(np.prod(in_shape))
+    for h in hidden:
+        layers += [nn.Linear(width, h), nn.ReLU()]
+        width = h
+    return nn.Sequential(*layers, nn.Linear(width, n_classes))
 
 
 def build_cnn_fashion(in_shape: tuple[int, int, int], n_classes: int):

@@ -18,10 +18,18 @@ from ...core.lut import Kind
 
 DEFAULT_LUT = "cam_sram16"
 SWEEP_ROWS = (4, 8, 16, 32, 64)
-COMPARE = (("lenet5", "mnist", "digital", "LeNet-5 on MNIST"),
+COMPARE = (("mlp_mnist", "mnist", "same", "MLP (784-256-128-10) on MNIST, every layer on cim"),
+           ("lenet5", "mnist", "digital", "LeNet-5 on MNIST"),
            ("lenet5", "mnist", "same", "LeNet-5 on MNIST, every layer on cim"),
            ("resnet20", "cifar10", "digital", "ResNet-20 on CIFAR-10 (input differs)"))
+"""The baselines of ``--compare``: (zoo model, dataset, first_last of the cim mapping, label)."""
 COMPARE_IMAGES = 20
+COMPARE_ADC = "adc_sar5"
+"""The converter LUT (on the LUT search path of :data:`DEFAULT_PDK`) that reads the baselines' columns out."""
+COMPARE_CALIBRATION = "trim"
+"""Its calibration: every comparator offset trimmed through the SPICE-characterized trim DAC."""
+PUBLISHED_RATIOS = {"MLP": 2.7, "ResNet-20": 83.0}
+"""Published energy ratios (network on CiM / MBI) on MNIST."""
 
 
 def _check(args) -> None:
@@ -39,9 +47,9 @@ def _check(args) -> None:
 def eval_mbi(args) -> int:
     """``charz eval --network mbi``: fit the MBI tables on ``--train-images`` MNIST training images, evaluate
     ``--test-images`` test images with the ideal search and on ``--chips`` chips of the ``cam_sram`` LUT, print
-    accuracy, lookups and the energy split per inference; ``--compare`` adds LeNet-5 / ResNet-20 on the
-    bit-plane CiM column (charz's engine); ``--out`` writes the accuracy / energy vs rows PNG and
-    ``mbi_eval.json``. Returns 0."""
+    accuracy, lookups and the energy split per inference; ``--compare`` adds an MLP, LeNet-5 and ResNet-20 on
+    the bit-plane CiM column (charz's engine, read out by the SAR converter LUT: :func:`compare_cim`); ``--out``
+    writes the accuracy / energy vs rows PNG and ``mbi_eval.json``. Returns 0."""
     from ...core.lut import LUT, find_default
     from ...datasets import load
     from .model import CamModel
@@ -110,34 +118,70 @@ def format_mbi(r: dict) -> str:
 
 
 def compare_cim(seed: int = 0) -> list[dict]:
-    """Energy per inference of LeNet-5 (MNIST) and ResNet-20 (CIFAR-10) on the default cim mapping (first and
-    last layer digital; LeNet-5 also with every layer on cim), :data:`COMPARE_IMAGES` images, 1 chip, from
-    charz's engine."""
+    """Energy per inference of the :data:`COMPARE` networks on the bit-plane CiM column (charz's engine,
+    :data:`COMPARE_IMAGES` test images, 1 chip, 8-bit weights and activations): each run twice, the columns read
+    out by the SPICE SAR converter LUT :data:`COMPARE_ADC` with calibration :data:`COMPARE_CALIBRATION` (the
+    figure compared: conversions charged) and by the cim backend's ideal quantizer (0 J per conversion, the
+    figure ``--compare`` printed before)."""
+    from ...core.lut import find_default
     from ...datasets import load
     from ...network import mapping as mp
     from ...network.engine import evaluate_model
     from ...network.model_report import find_model
 
+    adc = str(find_default(DEFAULT_PDK, COMPARE_ADC))
+    readouts = (("converter", {"adc_lut": adc, "calibration": COMPARE_CALIBRATION}), ("ideal_quantizer", {}))
     out = []
     for name, dataset, first_last, label in COMPARE:
         d = load(dataset, "test", limit=COMPARE_IMAGES)
-        r = evaluate_model(str(find_model(name)), d.images, d.labels, mp.default_mapping("cim", first_last),
-                           chips=1, seed=seed, references=False)
-        out.append({"network": label, "images": COMPARE_IMAGES, "energy_per_inference_J": r["energy_per_inference_J"],
-                    "energy_by_component_J": dict(r["energy_by_component_J"]), "chip_accuracy": r["accuracy_mean"]})
+        row = {"network": label, "model": name, "dataset": dataset, "first_last": first_last,
+               "images": COMPARE_IMAGES, "adc_lut": adc, "calibration": COMPARE_CALIBRATION}
+        for key, options in readouts:
+            r = evaluate_model(str(find_model(name)), d.images, d.labels,
+                               mp.default_mapping("cim", first_last, **options), chips=1, seed=seed, references=False)
+            run = {"energy_per_inference_J": r["energy_per_inference_J"],
+                   "energy_by_component_J": dict(r["energy_by_component_J"]), "chip_accuracy": r["accuracy_mean"],
+                   "conversions_per_inference": float(sum(x.get("conversions_per_image") or 0.0
+                                                          for x in r["layers"]))}
+            if key == "converter":
+                row.update(run)
+            else:
+                row["ideal_quantizer"] = run
+        out.append(row)
     return out
 
 
 def format_compare(r: dict) -> str:
-    """The comparison rows: each network's energy per inference and its ratio to the MBI's."""
-    lines = ["  comparison (bit-plane CiM column, default mapping: first and last layer digital unless said; charz "
-             f"engine, {COMPARE_IMAGES} images, 1 chip; energy [pJ] by component)"]
+    """The comparison rows: each network's energy per inference with the converter read-out, its split, its
+    ratio to the MBI's (and to the MBI's without its assumed value reads), the same with the ideal quantizer,
+    and the published ratios."""
+    pj = 1e12
+    rows = r["compare"]
+    adc = rows[0]["adc_lut"] if rows else COMPARE_ADC
+    cal = rows[0]["calibration"] if rows else COMPARE_CALIBRATION
+    tag = f"{Path(adc).name} {cal}"
     e, e_nr = r["energy_J"], r["energy_J"] - r["value_read_J"]
-    for c in r["compare"]:
-        lines.append(f"    {c['network']:<38} {c['energy_per_inference_J'] * 1e12:11.1f} pJ  = {c['energy_per_inference_J'] / e:7.1f}x "
-                     f"the MBI ({c['energy_per_inference_J'] / e_nr:.0f}x without its value reads); "
-                     + ", ".join(f"{k} {v * 1e12:.0f}" for k, v in c["energy_by_component_J"].items()))
-    lines.append("    published (MBI vs MLP / ResNet-20 on CiM, MNIST): 2.7x / 83x")
+    lines = [f"  comparison: networks on the bit-plane CiM column (charz engine, {COMPARE_IMAGES} test images, "
+             f"1 chip, 8-bit weights and activations; first and last layer digital unless said)",
+             f"    read-out '{tag}': the SPICE converter LUT {adc}, calibration {cal} (every conversion "
+             f"charged); 'ideal q.': the cim backend's ideal quantizer (0 J per conversion)",
+             f"    {'network':<50} {'read-out':<14} {'energy [pJ]':>12} {'x MBI':>10} {'x MBI w/o reads':>16}  "
+             f"{'array':>8} {'read-out':>9} {'digital':>8} [pJ]  {'conversions':>10}  accuracy"]
+
+    def row(label, kind, c):
+        comp, en = c["energy_by_component_J"], c["energy_per_inference_J"]
+        return (f"    {label:<50} {kind:<14} {en * pj:12.1f} {en / e:9.1f}x {en / e_nr:15.1f}x  "
+                f"{comp.get('array', 0.0) * pj:8.0f} "
+                f"{comp.get('readout', 0.0) * pj:9.0f} {comp.get('digital', 0.0) * pj:8.0f}        "
+                f"{c.get('conversions_per_inference', float('nan')):10.3g}  {100 * c['chip_accuracy']:6.1f} %")
+
+    for c in rows:
+        lines.append(row(c["network"], tag, c))
+        if c.get("ideal_quantizer") is not None:
+            lines.append(row("", "ideal q.", c["ideal_quantizer"]))
+    lines.append(f"    published (MBI vs MLP / ResNet-20 on CiM, MNIST): {PUBLISHED_RATIOS['MLP']:g}x / "
+                 f"{PUBLISHED_RATIOS['ResNet-20']:g}x (x MBI above: network energy / MBI energy, "
+                 f"{e * pj:.1f} pJ; w/o reads: / {e_nr * pj:.1f} pJ)")
     return "\n".join(lines)
 
 
