@@ -204,3 +204,19 @@ def test_model_lookup_returns_the_code_of_the_window(lut):
     _one_line_error(lambda: m.lookup([0.5], chip, [1, 2]), "codes")
     with pytest.raises(LUTError):
         MtjCamModel.from_lut(lut, vdd=0.9)
+
+
+def test_size_overrides_reach_the_cell_and_bad_ones_are_refused_before_any_run(tmp_path):
+    from charz.netlist.cells import size_overrides
+    from helpers import charz, one_line_error
+
+    from charz.blocks.cam.recipe import MTJ_SIZES
+
+    kw = size_overrides(["w_invn=512n", "l_inv=0.256u"], MTJ_SIZES)
+    assert kw == pytest.approx({"w_invn": 512e-9, "l_inv": 256e-9})
+    p = MtjCamParams(**kw)
+    assert p.w_invn == pytest.approx(512e-9) and p.l_inv == pytest.approx(256e-9)
+    for bad, what in ((["l_inv=1"], "l_inv"), (["foo=1n"], "unknown"), (["l_inv=1n", "l_inv=2n"], "twice")):
+        r = charz("characterize", "cam_mtj", *[a for b in bad for a in ("--size", b)], "-o", str(tmp_path / "x"))
+        assert what in one_line_error(r)
+    assert not (tmp_path / "x.json").exists()

@@ -154,22 +154,28 @@ def cell_8t(i, q, qb, bl, blb, wl, rwl, rbl, vdd, s: CellSizes, pdk: PDK):
     return l6 + lr, d6 + dr
 
 
+def size_overrides(items: list[str] | None, names, what: str = "cell size") -> dict:
+    """``--size NAME=VALUE`` items (metres, SPICE suffixes allowed) as ``{name: value}`` for the size fields
+    *names*; a malformed, unknown or repeated name is a one-line ``ParameterError`` (the values' ranges are the
+    parameter class's to check)."""
+    kw: dict = {}
+    for item in items or ():
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise ParameterError(f"--size {item!r}: write NAME=VALUE, e.g. --size {names[0]}=80n")
+        name = name.strip()
+        if name not in names:
+            raise ParameterError(f"--size {item!r}: unknown {what} {name!r}: use one of {', '.join(names)}")
+        if name in kw:
+            raise ParameterError(f"--size {name} is given twice: give each {what} once")
+        kw[name] = number(value, f"--size {name}")
+    return kw
+
+
 def parse_sizes(pdk, items: list[str] | None) -> CellSizes | None:
     """``--size NAME=VALUE`` overrides (metres, SPICE suffixes allowed) of *pdk*'s default cell sizes, checked
     against the PDK's ranges before any run; None when *items* is empty. A malformed, unknown or repeated
     name is a one-line ``ParameterError``."""
     if not items:
         return None
-    names = [f.name for f in dataclasses.fields(CellSizes)]
-    kw = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep:
-            raise ParameterError(f"--size {item!r}: write NAME=VALUE, e.g. --size w_pd=80n")
-        name = name.strip()
-        if name not in names:
-            raise ParameterError(f"--size {item!r}: unknown cell size {name!r}: use one of {', '.join(names)}")
-        if name in kw:
-            raise ParameterError(f"--size {name} is given twice: give each cell size once")
-        kw[name] = number(value, f"--size {name}")
-    return CellSizes.for_pdk(pdk, **kw)
+    return CellSizes.for_pdk(pdk, **size_overrides(items, [f.name for f in dataclasses.fields(CellSizes)]))

@@ -247,15 +247,18 @@ def markdown(res: dict, title: str) -> str:
                   + ", ".join(f"{n} {v['macam'] * 1e15:.1f} fJ" for n, v in b["energy_per_output_J"].items()) + ".",
                   "", "| assignment | accuracy (mean ± std) | read-out [pJ / inference] | of which | on MACAM | saving |",
                   "|---|---|---|---|---|---|"]
-        for r in b["runs"]:
+        runs = {r["label"]: r for r in b["runs"]}
+        order = ["all digital", "all MACAM"] + [p.get("label") or p["budget"] for p in b["budget_picks"]]
+        for key in order:
+            r = runs.get(key)
+            if r is None:
+                lines.append(f"| budget {key:g} | not reachable: the all-MACAM read-out saves "
+                             f"{100 * b['all_macam_saving']:.1f} % | | | | |")
+                continue
             parts = ", ".join(f"{k} {v * pj:.1f}" for k, v in r["readout_energy_J"].items())
             lines.append(f"| {r['label']} | {100 * r['accuracy_mean']:.2f} ± {100 * r['accuracy_std']:.2f} % | "
                          f"{r['readout_energy_total_J'] * pj:.1f} | {parts} | {100 * r['analog_share']:.0f} % | "
                          f"{100 * r['saving']:.1f} % |")
-        for p in b["budget_picks"]:
-            if not p["reachable"]:
-                lines.append(f"| budget {p['budget']:g} | not reachable: the all-MACAM read-out saves "
-                             f"{100 * b['all_macam_saving']:.1f} % | | | | |")
     if res.get("spread_sweep"):
         lines += ["", "## All MACAM against the windows' spread (designs remade for each spread)", "",
                   "| spread (x the LUT's) | accuracy (mean ± std) | rows per fused layer | read-out [pJ / inference] |",

@@ -29,6 +29,10 @@ BLOCK = Block(
              Option("--t-sense", type="number", kinds=(Kind.CAM_SRAM, Kind.CAM_MTJ),
                     help="cam_sram: sense instant after the search lines' 50 % point in s, e.g. 80p (default 80 ps). "
                          "cam_mtj: sense instant after the evaluate clock's 50 % point (default 150 ps)"),
+             Option("--size", type="list", metavar="NAME=VALUE", kinds=(Kind.CAM_MTJ,),
+                    help="a transistor size in metres (repeatable): w_invn, w_invp, l_inv (the input "
+                         "inverters, whose mismatch sets the windows' spread), w_pd, l_pd, w_en, w_pre; e.g. "
+                         "--size l_inv=256n (default: multiples of the PDK's Lmin)"),
              BETA_MISMATCH),
     model="charz.blocks.cam.model:CamModel",
     commands=(
@@ -38,8 +42,9 @@ BLOCK = Block(
                      "the training images, 16-bit keys), each looked up by a nearest-key search in a table of R rows "
                      "(k-modes clusters, values = log class-probabilities) on the SRAM CAM model of a cam_sram LUT; "
                      "accuracy ideal vs chips, lookups and the energy per inference (searches from the LUT, value "
-                     "reads and adds at stated assumed energies); --compare adds LeNet-5 / ResNet-20 on the CiM "
-                     "column beside the published 2.7x / 83x; --out adds the accuracy / energy vs R PNG.",
+                     "reads and adds at stated assumed energies); --compare adds an MLP, LeNet-5 and ResNet-20 on "
+                     "the CiM column read out by the SAR 5-bit converter LUT (trim) beside the published 2.7x / 83x; "
+                     "--out adds the accuracy / energy vs R PNG.",
                 options=(Option("--lut", help="cam_sram LUT path with W = 16 (default ptm16hp/cam_sram16 on the LUT "
                                               "search path)"),
                          Option("--glimpses", type="int", default=8, help="glimpses per image G, 1..36 (default 8)"),
@@ -49,8 +54,9 @@ BLOCK = Block(
                          Option("--test-images", type="int", default=2000,
                                 help="MNIST test images evaluated, 1..10000 (default 2000)"),
                          Option("--compare", type="flag",
-                                help="also run LeNet-5 (MNIST) and ResNet-20 (CIFAR-10) on the cim backend (20 "
-                                     "images, 1 chip) for their energy per inference"))),
+                                help="also run an MLP and LeNet-5 (MNIST) and ResNet-20 (CIFAR-10) on the cim backend "
+                                     "(20 images, 1 chip), columns read out by the SAR 5-bit converter LUT with "
+                                     "calibration trim and by the ideal quantizer, for their energy per inference"))),
     ),
 )
 """SRAM CAM row (see :mod:`charz.blocks.cam.netlist` for the circuit, :mod:`charz.blocks.cam.recipe` for the

@@ -314,17 +314,24 @@ def _conditions(base: CamParams) -> dict:
     }
 
 
-def characterize(kind: str, pdk, *, bits=None, rows=None, t_sense=None, beta_mismatch: bool = False,
+MTJ_SIZES = ("w_invn", "w_invp", "l_inv", "w_pd", "l_pd", "w_en", "w_pre")
+"""The :class:`~charz.blocks.cam.netlist_mtj.MtjCamParams` transistor sizes ``--size`` sets for ``cam_mtj``."""
+
+
+def characterize(kind: str, pdk, *, bits=None, rows=None, t_sense=None, beta_mismatch: bool = False, size=None,
                  **common) -> LUT:
     """The registry's entry (``charz characterize cam_sram`` / ``cam_mtj``). ``cam_mtj`` goes to
     :func:`charz.blocks.cam.recipe_mtj.characterize_cam_mtj` (*bits* MTJs per branch, None = 3; *t_sense*).
     ``cam_sram``: *bits* the word length (None = 16), *rows* the
     array's rows sharing the search lines (None = 64), *t_sense* in seconds (None = the default),
-    *beta_mismatch* also current-factor mismatch; *common* as :attr:`charz.blocks.base.Block.recipe`."""
+    *beta_mismatch* also current-factor mismatch; *size* (``cam_mtj``): ``NAME=VALUE`` transistor sizes of
+    :data:`MTJ_SIZES` in metres; *common* as :attr:`charz.blocks.base.Block.recipe`."""
     if kind == Kind.CAM_MTJ:
+        from ...netlist.cells import size_overrides
         from .recipe_mtj import characterize_cam_mtj
 
         kw = {"t_sense": t_sense} if t_sense is not None else {}
+        kw.update(size_overrides(size, MTJ_SIZES, "cam_mtj transistor size"))
         return characterize_cam_mtj(pdk, bits=3 if bits is None else bits, mismatch_beta=beta_mismatch, **kw,
                                     **common)
     kw = {k: v for k, v in (("rows", rows), ("t_sense", t_sense)) if v is not None}
