@@ -175,7 +175,8 @@ def test_the_command_checks_its_options_before_running(tmp_path):
     base = ("study", "macam", "--model", "lenet5", "--dataset", "mnist", "--out", str(tmp_path / "a"))
     for extra, what in ((("--set", "x_bits=4"), "--set"), (("--budget", "1.5"), "--budget"),
                         (("--max-codes", "1"), "--max-codes"), (("--mismatch", "-1"), "--mismatch"),
-                        (("--act-energy", "nan"), "--act-energy")):
+                        (("--act-energy", "nan"), "--act-energy"), (("--spread", "0,-1"), "--spread"),
+                        (("--adc", "adc_sar9"), "adc_sar9")):
         r = charz(*base, *extra)
         assert what in one_line_error(r)
     assert not (tmp_path / "a").exists()

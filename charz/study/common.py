@@ -37,6 +37,21 @@ def int_list(text: str, flag: str) -> list[int]:
     return v
 
 
+def float_list(text: str, flag: str, lo: float, hi: float, lo_open: bool = False) -> list[float]:
+    """Comma-separated numbers of option *flag* (at least one), each in [lo, hi] ((lo, hi] with *lo_open*),
+    sorted without repeats; a one-line ParameterError otherwise."""
+    import math
+
+    try:
+        v = [float(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise ParameterError(f"{flag} {text!r}: give comma-separated numbers") from None
+    ok = all(math.isfinite(x) and (x > lo if lo_open else x >= lo) and x <= hi for x in v)
+    if not v or not ok:
+        raise ParameterError(f"{flag} {text!r}: give numbers in {'(' if lo_open else '['}{lo:g}, {hi:g}]")
+    return sorted(set(v))
+
+
 DEFAULT_LR = 1e-3
 
 

@@ -53,16 +53,6 @@ def add_arguments(p) -> None:
                         "runs, comma-separated (default 0,0.125,0.25,0.5,1; 'none' skips them)")
 
 
-def _budgets(text: str) -> list[float]:
-    try:
-        v = [float(t) for t in text.split(",") if t.strip()]
-    except ValueError:
-        raise ParameterError(f"--budget {text!r}: give comma-separated fractions, e.g. 0.4,0.6") from None
-    if not v or not all(math.isfinite(b) and 0 < b <= 1 for b in v):
-        raise ParameterError(f"--budget {text!r}: give fractions in (0, 1] of the all-digital read-out energy")
-    return sorted(set(v))
-
-
 def check(args) -> dict:
     """The method's numbers, checked before anything loads."""
     from ..blocks.cam.model_macam import ACT_J
@@ -82,15 +72,9 @@ def check(args) -> dict:
     adcs = [t.strip() for t in args.adc.split(",") if t.strip()]
     if not adcs:
         raise ParameterError("--adc: give at least one converter LUT")
-    spread = []
-    if args.spread.strip().lower() != "none":
-        try:
-            spread = sorted({float(t) for t in args.spread.split(",") if t.strip()})
-        except ValueError:
-            raise ParameterError(f"--spread {args.spread!r}: give comma-separated scales, e.g. 0,0.5,1") from None
-        if not spread or not all(math.isfinite(v) and 0 <= v <= 10 for v in spread):
-            raise ParameterError(f"--spread {args.spread!r}: give scales 0 to 10 (1 = the LUT's spread), or none")
-    return {"budgets": _budgets(args.budget), "act_J": act, "adcs": adcs, "spread": spread}
+    spread = [] if args.spread.strip().lower() == "none" else common.float_list(args.spread, "--spread", 0, 10)
+    budgets = common.float_list(args.budget, "--budget", 0, 1, lo_open=True)
+    return {"budgets": budgets, "act_J": act, "adcs": adcs, "spread": spread}
 
 
 def _converter(name: str, pdk: str, calibration: str):
