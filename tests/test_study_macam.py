@@ -3,6 +3,7 @@ macam``): the lookup is the CAM model's, the designs and energies add up, the se
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -186,7 +187,7 @@ def test_a_small_study_writes_its_tables_and_figures(tmp_path):
     out = tmp_path / "s"
     r = charz("study", "macam", "--model", "lenet5", "--dataset", "mnist", "--out", str(out), "--images", "40",
               "--chips", "2", "--val-images", "20", "--calib-images", "32", "--groups", "1", "--adc", "adc_sar5",
-              "--budget", "0.5,0.9", "--mismatch", "0.5")
+              "--budget", "0.5,0.9", "--mismatch", "0.5", "--verify")
     assert r.returncode == 0, r.stderr
     res = json.loads((out / "result.json").read_text())
     b = res["baselines"][0]
@@ -195,8 +196,23 @@ def test_a_small_study_writes_its_tables_and_figures(tmp_path):
     assert len(b["search_path"]) == 5        # all digital, then the four fused layers one at a time
     assert b["runs"][0]["saving"] == 0 and b["runs"][1]["saving"] == pytest.approx(b["all_macam_saving"])
     assert all(len(x["accuracy_per_chip"]) == 2 for x in b["runs"])
+    assert res["verify"] and all(f["design"]["verify"] for f in res["fused"].values())
     md = (out / "study.md").read_text()
-    assert "| all MACAM |" in md and "Published: over 60 %" in md
+    assert "rows programmed and verified" in md and "| all MACAM |" in md and "Published: over 60 %" in md
     assert (out / "macam_tradeoff.png").stat().st_size > 10_000 and (out / "macam_transfer.png").stat().st_size > 10_000
     again = charz("study", "macam", "--model", "lenet5", "--dataset", "mnist", "--out", str(out))
     assert "--force" in one_line_error(again)
+
+
+def test_program_and_verify_narrows_the_upper_edges_and_the_design_sees_it(cams, z):
+    cam = cams[1.0]
+    plain, ver = mm.design(cam, z, 8), mm.design(cam, z, 8, verify=True)
+    assert ver.verify and not plain.verify and ver.targets.shape == (ver.codes,)
+    assert ver.mse < plain.mse
+    a = mm.draw_arrays(cam, ver, 400, np.random.default_rng(2))
+    b = mm.draw_arrays(cam, dataclasses.replace(ver, verify=False), 400, np.random.default_rng(2))
+    # verified rows sit near their targets: the spread of every row below the top halves or better
+    assert np.all(a.hi.std(axis=0)[:-1] < 0.65 * b.hi.std(axis=0)[:-1])
+    assert np.all(np.abs(a.hi.mean(axis=0)[:-1] - ver.targets[:-1]) < 0.01)
+    # the lower edges are not touched: the same cells, the same programmed lower state
+    np.testing.assert_array_equal(a.lo, b.lo)

@@ -135,9 +135,10 @@ class Readouts:
 
     @classmethod
     def build(cls, cam, converter, fused: dict, z: dict, max_codes: int, act_J: float, seed: int = 0,
-              draws: int = 16) -> "Readouts":
-        """Designs and digital read-outs of every fused layer from its calibration pre-activations *z*."""
-        designs = {n: mm.design(cam, z[n], max_codes, draws=draws, seed=seed) for n in fused}
+              draws: int = 16, verify: bool = False) -> "Readouts":
+        """Designs and digital read-outs of every fused layer from its calibration pre-activations *z*
+        (*verify*: the MACAM arrays programmed and verified, :attr:`~charz.blocks.cam.model_macam.MacamDesign.verify`)."""
+        designs = {n: mm.design(cam, z[n], max_codes, draws=draws, seed=seed, verify=verify) for n in fused}
         adcs = {n: mm.AdcReadout.fit(converter, z[n], act_J=act_J) for n in fused}
         return cls(cam, designs, adcs, fused, int(seed))
 
@@ -298,7 +299,7 @@ def pick(path: list[dict], budget: float) -> dict | None:
 
 
 def spread_sweep(plan, cam_lut, converter, fused: dict, z: dict, scales, chips, max_codes: int, act_J: float,
-                 seed: int = 0, log=None) -> list[dict]:
+                 seed: int = 0, log=None, verify: bool = False) -> list[dict]:
     """All-MACAM test runs against the CAM windows' spread: per scale of the LUT's Monte Carlo spread (0 =
     nominal), the designs made for that spread, accuracy per chip of *chips*, read-out energy and rows per
     layer."""
@@ -307,7 +308,7 @@ def spread_sweep(plan, cam_lut, converter, fused: dict, z: dict, scales, chips, 
     out = []
     for s in scales:
         cam = MtjCamModel.from_lut(cam_lut, mismatch_scale=float(s))
-        ro = Readouts.build(cam, converter, fused, z, max_codes, act_J, seed=seed)
+        ro = Readouts.build(cam, converter, fused, z, max_codes, act_J, seed=seed, verify=verify)
         full = {n: np.ones(len(f.bias), bool) for n, f in fused.items()}
         r = run_assignment(plan, ro, full, list(chips))
         r.update(scale=float(s), rows={n: d.codes for n, d in ro.designs.items()})

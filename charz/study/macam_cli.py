@@ -38,6 +38,10 @@ def add_arguments(p) -> None:
                    help="the converters' offset calibration (default trim: the comparator trim LUT)")
     p.add_argument("--act-energy", type=float, default=None,
                    help="energy of the digital ReLU per output in J (default 30e-15, ASSUMED: one 8-bit add)")
+    p.add_argument("--verify", action="store_true",
+                   help="program and verify every MACAM row: its upper branch written to the state whose edge on "
+                        "that cell lies nearest the target (MTJ states are rewritable; the programming's cost is "
+                        "not counted)")
     p.add_argument("--max-codes", type=int, default=8, help="most MACAM rows (output levels) per array (default 8)")
     p.add_argument("--groups", type=int, default=4,
                    help="channel slices per layer the search moves one at a time (default 4; 1 = whole layers)")
@@ -121,7 +125,8 @@ def run(args) -> int:
     cplan, _ = en.make_plan(str(ctx.model), ctx.fit.images[cal], ctx.fit.labels[cal], mapping, **kw)
     z = mc.capture(cplan, fused)
     print(f"  {len(fused)} fused ReLUs ({', '.join(fused)}); designing the MACAM rows", flush=True)
-    base = mc.Readouts.build(cam, convs[0][0], fused, z, args.max_codes, opt["act_J"], seed=args.seed)
+    base = mc.Readouts.build(cam, convs[0][0], fused, z, args.max_codes, opt["act_J"], seed=args.seed,
+                             verify=args.verify)
     ideal = en.run_chip(plan, "ideal")["accuracy"]
     from ..blocks.cam.model_macam import ACT_SOURCE
 
@@ -129,7 +134,7 @@ def run(args) -> int:
            "n_val_images": int(vplan.n_images), "n_calib_images": n_cal, "search_chips": args.search_chips,
            "groups": args.groups, "budgets": opt["budgets"], "act_J": opt["act_J"],
            "act_source": "given" if args.act_energy is not None else "ASSUMED: " + ACT_SOURCE,
-           "cam_lut": str(cam_path), "cam": cam.describe(), "mismatch": args.mismatch,
+           "cam_lut": str(cam_path), "cam": cam.describe(), "mismatch": args.mismatch, "verify": args.verify,
            "fused": {n: {"relu": f.relu, "channels": int(f.bias.size), "outputs_per_image":
                          int(plan.layers[n].positions * f.bias.size), "design": base.designs[n].describe()}
                      for n, f in fused.items()},
@@ -175,7 +180,8 @@ def run(args) -> int:
         print("  all-MACAM accuracy against the windows' spread", flush=True)
         res["spread_sweep"] = mc.spread_sweep(plan, LUT.load(cam_path, block=Kind.CAM_MTJ), convs[0][0], fused, z,
                                               opt["spread"], range(args.chips), args.max_codes, opt["act_J"],
-                                              seed=args.seed, log=lambda s: print(s, flush=True))
+                                              seed=args.seed, log=lambda s: print(s, flush=True),
+                                              verify=args.verify)
     res.update(common.about(ctx), seconds=time.time() - t0, published=PUBLISHED)
     title = f"MACAM: {ctx.model.stem} on {ctx.test.description}"
     (ctx.out / "result.json").write_text(json.dumps(res, indent=1, default=_json))
@@ -212,7 +218,8 @@ def markdown(res: dict, title: str) -> str:
              f"{res['chips']} test chips, {res['n_test_images']} test images; the search on {res['n_val_images']} "
              f"training images over {res['search_chips']} other chips, {res['groups']} channel slice(s) per layer; "
              f"products exact (float ReLU: {100 * res['ideal_accuracy']:.2f} %); CAM {res['cam_lut']} at "
-             f"{res['cam']['coords']['vdd']:g} V, window spread x{res['mismatch']:g}; digital ReLU "
+             f"{res['cam']['coords']['vdd']:g} V, window spread x{res['mismatch']:g}"
+             f"{', rows programmed and verified' if res.get('verify') else ''}; digital ReLU "
              f"{res['act_J'] * 1e15:.0f} fJ per output ({res['act_source']}).", "",
              "| fused layer | channels | read-outs / image | MACAM rows | stored values | driver o [V] / g [V/unit] | "
              "expected sq. error (chips / nominal / ideal K-level) |", "|---|---|---|---|---|---|---|"]

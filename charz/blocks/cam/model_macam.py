@@ -27,6 +27,13 @@ the calibration pre-activations and ``draws`` Monte Carlo arrays (the LUT's edge
 shift included): the margins and the choice of levels trade resolution against the windows' mismatch. A
 spread too wide for two rows with 2-sigma margins is a one-line error.
 
+Program-and-verify (``verify=True``): MTJ states are rewritable, so after manufacture each row's upper branch
+can be written to whichever of its 2^bits states puts *that cell's* edge nearest the row's target (the
+Monte Carlo mean of the designed state's edge). A cell's offsets move all its states' edges together (the
+input inverter's threshold), so the choice removes shifts larger than half the step between levels; the
+residual is about a uniform error over one step. The programming itself (time, energy, endurance) is not
+modelled.
+
 :class:`AdcReadout` is the digital path: the pre-activation range [z_lo, z_hi] mapped linearly onto a
 converter LUT's characterized input range (``reference="lut"``), each output channel its own converter
 instance, the code read back at its bin centre, then ReLU in logic.
@@ -83,6 +90,11 @@ class MacamDesign:
     """The same on nominal arrays."""
     mse_ideal: float
     """The same for an ideal uniform K-level ReLU quantizer up to the 99.9th percentile of the positive inputs."""
+    targets: np.ndarray | None = None
+    """(K,) the upper-edge level each row is verified to (``verify``): the Monte Carlo mean of its state's edge."""
+    verify: bool = False
+    """Program-and-verify: on every drawn array each row's upper branch is written to the state whose drawn
+    edge lies nearest its target (the cell's own edges over all its states, :meth:`MtjCamModel.draw_cells`)."""
 
     @property
     def codes(self) -> int:
@@ -96,8 +108,9 @@ class MacamDesign:
     def describe(self) -> dict:
         """JSON-ready."""
         return {"codes": self.codes, "states": self.states.tolist(), "gain_V": self.gain, "offset_V": self.offset,
-                "v_bot_V": self.v_bot, "v_top_V": self.v_top, "values": self.values.tolist(), "kappa": self.kappa, "mse": self.mse,
-                "mse_nominal": self.mse_nominal, "mse_ideal_quantizer": self.mse_ideal}
+                "v_bot_V": self.v_bot, "v_top_V": self.v_top, "values": self.values.tolist(), "kappa": self.kappa,
+                "mse": self.mse, "mse_nominal": self.mse_nominal, "mse_ideal_quantizer": self.mse_ideal,
+                "verify": self.verify, "targets_V": None if self.targets is None else self.targets.tolist()}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,10 +147,11 @@ def read_codes(v: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarra
 
 
 def design(model: MtjCamModel, z, max_codes: int = 8, draws: int = 16, seed: int = 0, min_codes: int = 2,
-           samples: int = 2048) -> MacamDesign:
+           samples: int = 2048, verify: bool = False) -> MacamDesign:
     """The MACAM design of a layer whose calibration pre-activations are *z* (any shape; at most *samples*
     of them used, a seeded choice), with at most *max_codes* rows, chosen for the smallest expected squared
-    error against the float ReLU over *draws* Monte Carlo arrays of *model* (module doc)."""
+    error against the float ReLU over *draws* Monte Carlo arrays of *model* (module doc); *verify*: the arrays
+    will be programmed and verified (:attr:`MacamDesign.verify`), and the search sees them so."""
     if isinstance(max_codes, bool) or not isinstance(max_codes, (int, np.integer)) or not 2 <= max_codes <= 64:
         raise ParameterError(f"max_codes = {max_codes!r}: give an integer 2 to 64")
     zv = np.asarray(z, dtype=float).ravel()
@@ -159,10 +173,16 @@ def design(model: MtjCamModel, z, max_codes: int = 8, draws: int = 16, seed: int
                              "can answer code 0 above the ReLU's kink")
     cand = inner + [top_s]
     states = np.array([[s_lo, s] for s in cand], dtype=np.int64)
-    mc = [model.draw(len(cand), states, rng) for _ in range(int(draws))]
-    lo_mc = np.stack([c.lo for c in mc])            # (D, C)
-    hi_mc = np.stack([c.hi for c in mc])
-    top_mean, top_sig = float(hi_mc[:, -1].mean()), float(model.sigma("hi")[top_s])
+    cells = [model.draw_cells(len(cand), rng) for _ in range(int(draws))]
+    lo_mc = np.stack([c[0][:, s_lo] for c in cells])                  # (D, C)
+    hi_all = np.stack([c[1] for c in cells])                          # (D, C, S)
+    hi_mc = hi_all[:, np.arange(len(cand)), cand]
+    targets = hi_mc.mean(axis=0)
+    top_sig = float(model.sigma("hi")[top_s])
+    if verify:
+        hi_mc = _verified(hi_all, targets)
+        top_sig = float(hi_mc[:, -1].std())
+    top_mean = float(hi_mc[:, -1].mean())
     bot_mean, bot_sig = float(lo_mc.mean()), float(model.sigma("lo")[s_lo])
     bound_mean = hi_mc.mean(axis=0)
     vgrid = np.linspace(lo_min - 0.2, float(model.edge_hi.max()) + 0.2, GRID)
@@ -197,7 +217,14 @@ def design(model: MtjCamModel, z, max_codes: int = 8, draws: int = 16, seed: int
     step = z_hi / (len(rows) - 1)
     return MacamDesign(st, float(g), float(o), float(v_bot), float(v_top), vals, float(kappa), err,
                        float(np.mean((vals[nom] - target) ** 2)),
-                       float(np.mean((relu_levels(zv, step, len(rows)) - target) ** 2)))
+                       float(np.mean((relu_levels(zv, step, len(rows)) - target) ** 2)), targets[rows], bool(verify))
+
+
+def _verified(hi_all: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Upper edges after program-and-verify: per cell (..., C, S) the drawn edge over its states nearest the
+    row's target (C,)."""
+    pick = np.argmin(np.abs(hi_all - targets[..., :, None]), axis=-1)
+    return np.take_along_axis(hi_all, pick[..., None], axis=-1)[..., 0]
 
 
 def _expected(grid_codes: np.ndarray, vgrid: np.ndarray, v: np.ndarray, target: np.ndarray, k: int):
@@ -214,9 +241,17 @@ def _expected(grid_codes: np.ndarray, vgrid: np.ndarray, v: np.ndarray, target: 
 
 
 def draw_arrays(model: MtjCamModel, d: MacamDesign, n: int, rng: np.random.Generator) -> MacamArrays:
-    """*n* arrays of design *d* on one chip (each row's cell drawn once)."""
-    cells = [model.draw(d.codes, d.states, rng) for _ in range(int(n))]
-    return MacamArrays(np.stack([c.lo for c in cells]), np.stack([c.hi for c in cells]))
+    """*n* arrays of design *d* on one chip (each row's cell drawn once; verified when ``d.verify``)."""
+    if not d.verify:
+        cells = [model.draw(d.codes, d.states, rng) for _ in range(int(n))]
+        return MacamArrays(np.stack([c.lo for c in cells]), np.stack([c.hi for c in cells]))
+    rows = np.arange(d.codes)
+    lo, hi = [], []
+    for _ in range(int(n)):
+        lo_c, hi_c = model.draw_cells(d.codes, rng)
+        lo.append(lo_c[rows, d.states[:, 0]])
+        hi.append(_verified(hi_c, d.targets))
+    return MacamArrays(np.stack(lo), np.stack(hi))
 
 
 def nominal_arrays(model: MtjCamModel, d: MacamDesign, n: int) -> MacamArrays:

@@ -136,10 +136,21 @@ class MtjCamModel:
         return self.edge_lo[lo].reshape(np.shape(s_lo)), self.edge_hi[hi].reshape(np.shape(s_hi))
 
     # ---- chips and lookups --------------------------------------------------------------------------------
+    def draw_cells(self, n_rows: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """*n_rows* cells drawn once: (lo, hi) edge curves, each (n_rows, S), every programmed state of both
+        branches (what a program-and-verify step sees). :meth:`draw` keeps the programmed ones of the same draw."""
+        if isinstance(n_rows, bool) or not isinstance(n_rows, (int, np.integer)) or n_rows < 1:
+            raise ParameterError(f"n_rows = {n_rows!r}: give an integer >= 1")
+        curves = []
+        for b, nom in (("lo", self.edge_lo), ("hi", self.edge_hi)):
+            mean, factor, smp = self.dev[b]
+            curves.append(draw_instances(nom, int(n_rows), rng, self.mismatch_scale, self.mismatch_source, factor,
+                                         mean, smp))
+        return curves[0], curves[1]
+
     def draw(self, n_rows: int, states, rng: np.random.Generator) -> MtjChip:
         """A chip of *n_rows* rows programmed to *states* ((n_rows, 2) of (s_lo, s_hi)): each row's cell drawn
-        once (both branches' edge curves over every state; its programmed ones kept). Same generator state,
-        same chip."""
+        once (:meth:`draw_cells`; its programmed states kept). Same generator state, same chip."""
         if isinstance(n_rows, bool) or not isinstance(n_rows, (int, np.integer)) or n_rows < 1:
             raise ParameterError(f"n_rows = {n_rows!r}: give an integer >= 1")
         st = np.asarray(states)
@@ -147,12 +158,8 @@ class MtjCamModel:
             raise ParameterError(f"states must be ({n_rows}, 2) programmed (s_lo, s_hi) pairs, got shape {st.shape}")
         lo_s, hi_s = self._states(st)
         rows = np.arange(n_rows)
-        curves = {}
-        for b, nom in (("lo", self.edge_lo), ("hi", self.edge_hi)):
-            mean, factor, smp = self.dev[b]
-            curves[b] = draw_instances(nom, int(n_rows), rng, self.mismatch_scale, self.mismatch_source, factor,
-                                       mean, smp)
-        return MtjChip(curves["lo"][rows, lo_s], curves["hi"][rows, hi_s], np.stack([lo_s, hi_s], axis=1))
+        lo, hi = self.draw_cells(n_rows, rng)
+        return MtjChip(lo[rows, lo_s], hi[rows, hi_s], np.stack([lo_s, hi_s], axis=1))
 
     def nominal_chip(self, states) -> MtjChip:
         """A chip whose rows have the nominal edges of *states* ((R, 2))."""
