@@ -167,6 +167,20 @@ def edge_points(t0: float, dur: float, v0: float, v1: float, segments: int = 4) 
     return pts
 
 
+@dataclasses.dataclass(frozen=True)
+class CycleTimeline:
+    """Instants of a deck of equal cycles (s): cycle c starts at ``start[c]``; a family's subclass adds its own
+    instants, relative to a cycle's start (the WHT crossbar, the CAM rows, the digital CiM add)."""
+
+    start: tuple[float, ...]
+    period: float
+    t_edge: float
+
+    def at(self, c: int, rel: float) -> float:
+        """Absolute time (s) of the instant *rel* (relative to a cycle start) in cycle *c*."""
+        return self.start[c] + rel
+
+
 def pwl_source(name: str, node: str, points: list[tuple[float, float]]) -> list[str]:
     """Deck lines of a PWL voltage source *name* from *node* to ground through *points* ``(t [s], v [V])``
     (times rounded to 12 digits), continued over several lines, 8 points per line."""

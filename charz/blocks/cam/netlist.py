@@ -80,7 +80,7 @@ from ...core.pdk import PDK
 from ...core.params import Bool, Instance, Int, Params, Real, param, positive
 from ...core.validate import round12 as _r12
 from ..comparator.netlist import ComparatorSizes, comparator_cell
-from ...netlist.spice import PDK_NAME, TEMP, VDD, Device, Netlist, edge_points, ident, mos, num, pdk_of, pwl_source
+from ...netlist.spice import PDK_NAME, TEMP, VDD, CycleTimeline, Device, Netlist, edge_points, ident, mos, num, pdk_of, pwl_source
 
 BLOCK = "cam_sram"
 X = -1
@@ -179,12 +179,9 @@ def default_t_match(n_bits: int) -> float:
 
 
 @dataclasses.dataclass(frozen=True)
-class Timeline:
+class Timeline(CycleTimeline):
     """Instants of an n-cycle deck (s); cycle c starts at ``start[c]``, the others are relative to it."""
 
-    start: tuple[float, ...]
-    period: float
-    t_edge: float
     release: float
     """``pre_b`` starts rising (precharge off)."""
     sl_rise: float
@@ -196,10 +193,6 @@ class Timeline:
     fall: float
     """Latch clock, search lines, ``sen`` and ``pre_b`` start falling (end of the latch's evaluate window)."""
     end: float
-
-    def at(self, c: int, rel: float) -> float:
-        """Absolute time (s) of the instant *rel* (relative to a cycle start) in cycle *c*."""
-        return self.start[c] + rel
 
     @property
     def sl_50(self) -> float:

@@ -57,7 +57,7 @@ from ...core.errors import ParameterError
 from ...core.pdk import PDK
 from ...core.params import Bool, Instance, Int, Params, Real, param, positive
 from ...core.validate import round12 as _r12
-from ...netlist.spice import PDK_NAME, TEMP, VDD, Device, Netlist, edge_points, ident, mos, num, pdk_of, pwl_source
+from ...netlist.spice import PDK_NAME, TEMP, VDD, CycleTimeline, Device, Netlist, edge_points, ident, mos, num, pdk_of, pwl_source
 
 BLOCK = "cam_mtj"
 BRANCHES = ("lo", "hi")
@@ -158,12 +158,9 @@ class MtjCamParams(Params):
 
 
 @dataclasses.dataclass(frozen=True)
-class MtjTimeline:
+class MtjTimeline(CycleTimeline):
     """Instants of an n-cycle deck (s); cycle c starts at ``start[c]``, the others are relative to it."""
 
-    start: tuple[float, ...]
-    period: float
-    t_edge: float
     dl_rise: float
     release: float
     """``pre_b`` starts rising (precharge off)."""
@@ -172,10 +169,6 @@ class MtjTimeline:
     fall: float
     """``en`` and DL start falling, ``pre_b`` falls (precharge on)."""
     end: float
-
-    def at(self, c: int, rel: float) -> float:
-        """Absolute time (s) of the instant *rel* in cycle *c*."""
-        return self.start[c] + rel
 
 
 def mtj_timeline(params: MtjCamParams, n_cycles: int) -> MtjTimeline:

@@ -62,7 +62,7 @@ from ...core.pdk import PDK
 from ...core.params import Instance, Int, Params, Real, param, positive
 from ...core.validate import round12 as _r12
 from ...netlist.cells import CellSizes, cell_6t
-from ...netlist.spice import PDK_NAME, TEMP, VDD, Device, Netlist, edge_points, ident, mos, num, pdk_of, pwl_source
+from ...netlist.spice import PDK_NAME, TEMP, VDD, CycleTimeline, Device, Netlist, edge_points, ident, mos, num, pdk_of, pwl_source
 
 BLOCK = "dcim_add"
 BITS_MAX = 32
@@ -145,12 +145,9 @@ class DcimParams(Params):
 
 
 @dataclasses.dataclass(frozen=True)
-class Timeline:
+class Timeline(CycleTimeline):
     """Instants of a P-cycle deck (s); cycle k starts at ``start[k]``, the others are relative to it."""
 
-    start: tuple[float, ...]
-    period: float
-    t_edge: float
     release: float
     """``pre_b`` starts rising (precharge off)."""
     wl_rise: float
@@ -160,10 +157,6 @@ class Timeline:
     read: float
     """The read instant: ``t_eval`` after the word lines' fall ends; the sum is read; ``pre_b`` starts falling."""
     end: float
-
-    def at(self, k: int, rel: float) -> float:
-        """Absolute time (s) of the instant *rel* (relative to a cycle start) in cycle *k*."""
-        return self.start[k] + rel
 
     @property
     def wl_50(self) -> float:

@@ -68,7 +68,7 @@ from ...core.params import Bool, Choice, Constraint, Instance, Params, Real, par
 from ...core.validate import round12 as _r12
 from ..comparator.netlist import ComparatorSizes, comparator_cell
 from ...netlist.spice import pwl_source
-from ...netlist.spice import PDK_NAME, TEMP, VDD, Device, Netlist, edge_points, ident, mos, num, pdk_of
+from ...netlist.spice import PDK_NAME, TEMP, VDD, CycleTimeline, Device, Netlist, edge_points, ident, mos, num, pdk_of
 
 BLOCK = "wht_column"
 SIZES = (4, 8, 16, 32, 64)
@@ -199,12 +199,9 @@ class WhtParams(Params):
 
 
 @dataclasses.dataclass(frozen=True)
-class Timeline:
+class Timeline(CycleTimeline):
     """Instants of an n-cycle deck (s); cycle c starts at ``start[c]``."""
 
-    start: tuple[float, ...]
-    period: float
-    t_edge: float
     release: float
     """Precharge clock starts rising, relative to the cycle start."""
     row_rise: float
@@ -214,10 +211,6 @@ class Timeline:
     clk_fall: float
     """The latch clock starts falling; the precharge clock starts falling too (relative)."""
     end: float
-
-    def at(self, c: int, rel: float) -> float:
-        """Absolute time (s) of the instant *rel* (relative to a cycle start) in cycle *c*."""
-        return self.start[c] + rel
 
 
 def timeline(params: WhtParams, n_cycles: int) -> Timeline:
