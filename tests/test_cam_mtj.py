@@ -220,3 +220,15 @@ def test_size_overrides_reach_the_cell_and_bad_ones_are_refused_before_any_run(t
         r = charz("characterize", "cam_mtj", *[a for b in bad for a in ("--size", b)], "-o", str(tmp_path / "x"))
         assert what in one_line_error(r)
     assert not (tmp_path / "x.json").exists()
+
+
+def test_a_plot_refuses_another_family_s_lut_in_one_line():
+    from charz.blocks.cam.plots import plot_mtj_edges, plot_transfer
+    from charz.core.errors import LUTError
+    from charz.core.lut import LUT
+
+    sram = LUT.load("lut/ptm16hp/cam_sram16")
+    with pytest.raises(LUTError, match="this plot needs a 'cam_mtj' LUT, got 'cam_sram'"):
+        plot_mtj_edges(sram, "/nonexistent/x.png")
+    with pytest.raises(LUTError, match="this plot needs a 'cam_sram' LUT, got 'str'"):
+        plot_transfer("lut/ptm16hp/cam_sram16", "/nonexistent/x.png")

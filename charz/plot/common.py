@@ -32,3 +32,15 @@ def mc_note(lut, instances: str = "instances") -> str:
         return "nominal only (no Monte Carlo)"
     src = "user value" if "override" in str(p.get("avt_source", "")) else "assumed"
     return f"Monte Carlo: {n} {instances}, A_VT = {p.get('avt_mv_um', '?')} mV·µm ({src}), seed {p.get('mc_seed')}"
+
+
+def check_kind(lut, kind: str) -> None:
+    """A one-line ``LUTError`` unless *lut* is a :class:`~charz.core.lut.LUT` of block *kind* (what every family's
+    plot function checks first)."""
+    from ..core.errors import LUTError
+    from ..core.lut import LUT
+
+    if not isinstance(lut, LUT) or lut.block != kind:
+        got = lut.block if isinstance(lut, LUT) else type(lut).__name__
+        raise LUTError(f"this plot needs a '{kind}' LUT, got '{got}'")
+

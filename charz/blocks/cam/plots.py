@@ -18,7 +18,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from ...core.errors import LUTError  # noqa: E402
 from ...core.lut import LUT, Kind  # noqa: E402
-from ...plot.common import mc_note, save  # noqa: E402
+from ...plot.common import check_kind, mc_note, save  # noqa: E402
 from .model import CamModel  # noqa: E402
 from .model_mtj import MtjCamModel  # noqa: E402
 
@@ -30,12 +30,6 @@ PARTS = (("energy_precharge", "match-line precharge", "tab:blue"),
          ("energy_reference", "replica row (row share)", "tab:purple"))
 FLOOR = 1e-6
 """Lowest probability shown (smaller ones are drawn on the floor)."""
-
-
-def _check(lut: LUT) -> None:
-    if not isinstance(lut, LUT) or lut.block != BLOCK:
-        kind = lut.block if isinstance(lut, LUT) else type(lut).__name__
-        raise LUTError(f"this plot needs a '{BLOCK}' LUT, got '{kind}'")
 
 
 def _temp(lut: LUT, temp) -> float:
@@ -61,7 +55,7 @@ def plot_transfer(lut: LUT, path, temp=None) -> Path:
     """Left: ``V_ML`` at the sense instant against the number of mismatching bits m, one curve per VDD
     (nominal), with the Monte Carlo rows' range and +-1 sigma band. Right: the spread sigma(V_ML) against the
     step between neighbouring distances ``mean(m) - mean(m + 1)`` (what separates two rows one bit apart)."""
-    _check(lut)
+    check_kind(lut, BLOCK)
     t = _temp(lut, temp)
     m = lut.axis("m").values
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12.0, 4.8), gridspec_kw={"width_ratios": [1.25, 1.0]})
@@ -104,7 +98,7 @@ def plot_transients(lut: LUT, path, vdd=None, temp=None) -> Path:
     """Nominal match-line transients over one search for a few distances m (solid), the replica reference
     line (dashed, m = 0 cycle), with the search lines' 50 % point, the sense instant and the sense amplifier's
     strobe marked."""
-    _check(lut)
+    check_kind(lut, BLOCK)
     if "wave_ml" not in lut.arrays:
         raise LUTError(f"this {BLOCK} LUT holds no match-line transients (arrays wave_t, wave_ml)")
     v, t = _vdd(lut, vdd), _temp(lut, temp)
@@ -138,7 +132,7 @@ def plot_transients(lut: LUT, path, vdd=None, temp=None) -> Path:
 
 def plot_energy(lut: LUT, path, temp=None) -> Path:
     """Energy per search per row against m, stacked by part, one panel per VDD (nominal)."""
-    _check(lut)
+    check_kind(lut, BLOCK)
     t = _temp(lut, temp)
     m = lut.axis("m").values
     vdds = lut.axis("vdd").values
@@ -164,7 +158,7 @@ def plot_energy(lut: LUT, path, temp=None) -> Path:
 def plot_wrong_winner(lut: LUT, path, vdd=None, temp=None) -> Path:
     """The model's probability that a farther row wins a nearest-key search, against the distance margin
     between the nearest row (at d) and one or several rows at d + margin (:meth:`CamModel.p_wrong`)."""
-    _check(lut)
+    check_kind(lut, BLOCK)
     v, t = _vdd(lut, vdd), _temp(lut, temp)
     model = CamModel.from_lut(lut, vdd=v, temp=t)
     W = model.n_bits
@@ -207,8 +201,7 @@ def _mtj_head(lut: LUT, what: str) -> str:
 def plot_mtj_edges(lut: LUT, path) -> Path:
     """Left: the lower and upper match-window edges against the programmed state (nominal), each with its
     Monte Carlo range and +-1 sigma band. Right: the edges' sigma and the step to the next state's edge."""
-    if lut.block != Kind.CAM_MTJ:
-        raise LUTError(f"this plot needs a '{Kind.CAM_MTJ}' LUT, got '{lut.block}'")
+    check_kind(lut, Kind.CAM_MTJ)
     v, t, i, j = _mtj_point(lut)
     s = lut.axis("state").values
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12.0, 4.8), gridspec_kw={"width_ratios": [1.3, 1.0]})

@@ -18,16 +18,10 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from ...core.errors import LUTError  # noqa: E402
 from ...core.lut import LUT, Kind  # noqa: E402
-from ...plot.common import save, mc_note  # noqa: E402
+from ...plot.common import check_kind, mc_note, save  # noqa: E402
 
 BLOCK = Kind.CIM_COLUMN
 MAX_SAMPLE_LINES = 60
-
-
-def _check(lut: LUT) -> None:
-    if not isinstance(lut, LUT) or lut.block != BLOCK:
-        kind = lut.block if isinstance(lut, LUT) else type(lut).__name__
-        raise LUTError(f"this plot needs a '{BLOCK}' LUT, got '{kind}'")
 
 
 def _pick(lut: LUT, name: str, value, default: str) -> float:
@@ -74,7 +68,7 @@ def _title(lut: LUT, temp: float, t_pulse: float, extra: str = "") -> str:
 def plot_vbl_vs_k(lut: LUT, path, vdd=None, temp=None, t_pulse=None) -> Path:
     """Bitline voltage at the sense instant vs k: nominal line, Monte Carlo mean with ±1σ and ±3σ bands
     and every sample as a faint line (up to 60), one colour per VDD."""
-    _check(lut)
+    check_kind(lut, BLOCK)
     temp = _pick(lut, "temp", temp, "27")
     t_pulse = _pick(lut, "t_pulse", t_pulse, "middle")
     k = _k(lut)
@@ -119,7 +113,7 @@ def plot_vbl_vs_k(lut: LUT, path, vdd=None, temp=None, t_pulse=None) -> Path:
 def plot_vbl_histograms(lut: LUT, path, ks=None, vdd=None, temp=None, t_pulse=None) -> Path:
     """Monte Carlo histograms of V_BL for a few k (default 1, N/4, N/2, N) at one operating point
     (default the nominal VDD), with the nominal value, mean ± σ and a normal curve of the same σ."""
-    _check(lut)
+    check_kind(lut, BLOCK)
     if "vbl" not in lut.samples:
         raise LUTError(f"the {BLOCK} LUT holds no Monte Carlo samples: characterize it with mc > 0 to plot histograms")
     temp = _pick(lut, "temp", temp, "27")
@@ -168,7 +162,7 @@ def plot_vbl_histograms(lut: LUT, path, ks=None, vdd=None, temp=None, t_pulse=No
 def plot_energy_vs_k(lut: LUT, path, vdd=None, temp=None, t_pulse=None) -> Path:
     """Energy per column evaluation vs k: one line per VDD (with the Monte Carlo ±1σ band) and, on the
     right, the breakdown (bitline precharge, wordline drivers, precharge clock) at the nominal VDD."""
-    _check(lut)
+    check_kind(lut, BLOCK)
     temp = _pick(lut, "temp", temp, "27")
     t_pulse = _pick(lut, "t_pulse", t_pulse, "middle")
     k = _k(lut)

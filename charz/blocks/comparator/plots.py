@@ -18,15 +18,9 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from ...core.errors import LUTError  # noqa: E402
 from ...core.lut import LUT, Kind  # noqa: E402
-from ...plot.common import save, mc_note  # noqa: E402
+from ...plot.common import check_kind, mc_note, save  # noqa: E402
 
 BLOCK = Kind.COMPARATOR
-
-
-def _check(lut: LUT) -> None:
-    if not isinstance(lut, LUT) or lut.block != BLOCK:
-        kind = lut.block if isinstance(lut, LUT) else type(lut).__name__
-        raise LUTError(f"this plot needs a '{BLOCK}' LUT, got '{kind}'")
 
 
 def _temp(lut: LUT, temp) -> float:
@@ -67,7 +61,7 @@ def _head(lut: LUT) -> str:
 def plot_offset_histogram(lut: LUT, path, vdd=None, temp=None) -> Path:
     """Histogram of the Monte Carlo input-referred offsets (one panel per VDD, up to 4) with the
     normal curve of the same mean and sigma and the nominal offset."""
-    _check(lut)
+    check_kind(lut, BLOCK)
     if "offset" not in lut.samples:
         raise LUTError(f"the {BLOCK} LUT holds no Monte Carlo samples: "
                        f"characterize it with mc > 0 to plot the offset histogram")
@@ -125,7 +119,7 @@ def plot_offset_histogram(lut: LUT, path, vdd=None, temp=None) -> Path:
 def plot_decision_time(lut: LUT, path, vdd=None, temp=None) -> Path:
     """Decision time vs |dv| (log x) for both input signs, one colour per VDD, with the fitted
     regeneration law t_d = t_1mV - tau ln(|dv| / 1 mV) over its fit range (dashed beyond)."""
-    _check(lut)
+    check_kind(lut, BLOCK)
     t = _temp(lut, temp)
     vdds = _vdds(lut, vdd)
     dv = lut.axis("dv").values
@@ -177,7 +171,7 @@ def plot_decision_time(lut: LUT, path, vdd=None, temp=None) -> Path:
 def plot_energy_vs_vdd(lut: LUT, path, temp=None) -> Path:
     """Energy per decision vs VDD (mean over the step inputs), split into supply and clock-driver
     parts, one line set per temperature (up to 4)."""
-    _check(lut)
+    check_kind(lut, BLOCK)
     vdds = lut.axis("vdd").values
     temps = lut.axis("temp").values if temp is None else np.atleast_1d([_temp(lut, temp)])
     temps = temps[:4]
@@ -214,7 +208,7 @@ def plot_energy_vs_vdd(lut: LUT, path, temp=None) -> Path:
 
 def plot_lut(lut: LUT, out, stem: str = "comparator") -> list[Path]:
     """Every comparator figure the LUT has data for, written to *out* as ``<stem>_<figure>.png``."""
-    _check(lut)
+    check_kind(lut, BLOCK)
     out = Path(out)
     paths = [plot_decision_time(lut, out / f"{stem}_decision_time.png"),
              plot_energy_vs_vdd(lut, out / f"{stem}_energy_vs_vdd.png")]

@@ -20,17 +20,11 @@ import numpy as np  # noqa: E402
 from ...core.errors import LUTError  # noqa: E402
 from ...core.lut import LUT, Kind  # noqa: E402
 from ..cim_column.plots import _pick  # noqa: E402
-from ...plot.common import save  # noqa: E402
+from ...plot.common import check_kind, save  # noqa: E402
 
 BLOCK = Kind.WHT_COLUMN
 PARTS = (("energy_precharge", "bitline precharge", "tab:blue"), ("energy_latch", "latches (supply + clocks)", "tab:red"),
          ("energy_clock", "precharge clock", "tab:gray"), ("energy_rows", "row lines (column share)", "tab:green"))
-
-
-def _check(lut: LUT) -> None:
-    if not isinstance(lut, LUT) or lut.block != BLOCK:
-        kind = lut.block if isinstance(lut, LUT) else type(lut).__name__
-        raise LUTError(f"this plot needs a '{BLOCK}' LUT, got '{kind}'")
 
 
 def _op(lut: LUT, vdd, temp, t_pulse) -> dict:
@@ -50,7 +44,7 @@ def _title(lut: LUT, op: dict, what: str) -> str:
 def plot_dv_map(lut: LUT, path, vdd=None, temp=None, t_pulse=None) -> Path:
     """Nominal differential bitline voltage V(bln) - V(blp) over every reachable (k+, k-) (heat map),
     with the nominal sign-latch mistakes marked."""
-    _check(lut)
+    check_kind(lut, BLOCK)
     op = _op(lut, vdd, temp, t_pulse)
     dv = lut.slice("dv", **op) * 1e3
     n = dv.shape[0] - 1
@@ -82,7 +76,7 @@ def plot_dv_map(lut: LUT, path, vdd=None, temp=None, t_pulse=None) -> Path:
 def plot_error_probability(lut: LUT, path, vdd=None, temp=None, t_pulse=None) -> Path:
     """Fraction of Monte Carlo columns whose sign (and ternary) decision is wrong vs d = k+ - k-, one
     marker per (k+, k-) coloured by k+ + k-, with the fitted model's prediction (grey line, mean over pairs)."""
-    _check(lut)
+    check_kind(lut, BLOCK)
     if "p_wrong_sign" not in lut.tables and "p_wrong_ternary" not in lut.tables:
         raise LUTError("this LUT has no Monte Carlo decision statistics: characterize with --mc N (N > 1)")
     from .model_lut import predicted_wrong
@@ -124,7 +118,7 @@ def plot_error_probability(lut: LUT, path, vdd=None, temp=None, t_pulse=None) ->
 def plot_energy_breakdown(lut: LUT, path, vdd=None, temp=None, t_pulse=None) -> Path:
     """Energy of one column-plane evaluation, stacked by part, vs active rows m = k+ + k- (the pair
     closest to k+ = k-, the usual case) and vs k+ with k- = 0."""
-    _check(lut)
+    check_kind(lut, BLOCK)
     op = _op(lut, vdd, temp, t_pulse)
     n = lut.conditions["n_rows"]
     parts = [(k, lab, c) for k, lab, c in PARTS if k in lut.tables]
