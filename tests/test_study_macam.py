@@ -106,8 +106,8 @@ def lenet():
     m = default_mapping("exact", "same")
     kw = dict(calib_images=fit.images[:64], calib_count=64)
     plan, _ = en.make_plan(str(find_model("lenet5")), test.images, test.labels, m, **kw)
-    vplan, _ = en.make_plan(str(find_model("lenet5")), fit.images[64:], fit.labels[64:], m, **kw)
-    cplan, _ = en.make_plan(str(find_model("lenet5")), fit.images[:64], fit.labels[:64], m, **kw)
+    vplan = dataclasses.replace(plan, images=fit.images[64:], labels=fit.labels[64:])
+    cplan = dataclasses.replace(plan, images=fit.images[:64], labels=fit.labels[:64])
     fused, skipped = mc.fused_layers(plan)
     return plan, vplan, fused, skipped, mc.capture(cplan, fused)
 

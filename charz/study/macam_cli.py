@@ -4,6 +4,7 @@ budgets (:mod:`charz.study.macam`, :mod:`charz.blocks.cam.model_macam`): options
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
@@ -121,8 +122,9 @@ def run(args) -> int:
     if not fused:
         raise ParameterError(f"{ctx.model.name}: no weight layer feeds a Relu directly (through its own bias only), "
                              f"so no activation can be fused: {'; '.join(f'{k}: {v}' for k, v in skipped.items())}")
-    vplan, _ = en.make_plan(str(ctx.model), ctx.fit.images[val], ctx.fit.labels[val], mapping, **kw)
-    cplan, _ = en.make_plan(str(ctx.model), ctx.fit.images[cal], ctx.fit.labels[cal], mapping, **kw)
+    # the same quantization and preprocessing on the validation and calibration images
+    vplan = dataclasses.replace(plan, images=ctx.fit.images[val], labels=ctx.fit.labels[val])
+    cplan = dataclasses.replace(plan, images=ctx.fit.images[cal], labels=ctx.fit.labels[cal])
     z = mc.capture(cplan, fused)
     print(f"  {len(fused)} fused ReLUs ({', '.join(fused)}); designing the MACAM rows", flush=True)
     base = mc.Readouts.build(cam, convs[0][0], fused, z, args.max_codes, opt["act_J"], seed=args.seed,
